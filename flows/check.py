@@ -1,0 +1,87 @@
+"""`shuno check`: judge files against their layouts without touching the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from flows.files import checked_chunks, inspect_file, recognised_name
+from schemas.inbox import FileKind, InboxName
+
+FIRST_REJECTS = 5
+AMOUNT_TOTALS = {
+    FileKind.PROVISIONAL_BY_DEPOSIT: "paid_total",
+    FileKind.PROVISIONAL_BY_PAYMENT_DATE: "paid_total",
+    FileKind.MANAGEMENT: "principal_total",
+}
+
+
+@dataclass
+class FileCheck:
+    """What `check` found in one file: counts, yen totals, verdict and the first rejects."""
+
+    path: Path
+    name: InboxName | None
+    verdict: str
+    reason: str | None = None
+    data_count: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    totals: dict[str, int] = field(default_factory=dict)
+    first_rejects: list[tuple[int, str, str]] = field(default_factory=list)
+    first_warnings: list[tuple[int, str, str]] = field(default_factory=list)
+
+    @property
+    def would_load(self) -> bool:
+        """True when the file would load with no record set aside."""
+        return self.verdict in ("ok", "not checked")
+
+
+def check_file(path: Path) -> FileCheck:
+    """The verdict on one file: not recognised, rejected whole, with rejected records, or ok."""
+    name = recognised_name(path)
+    if name is None:
+        return FileCheck(path, None, "not recognised", "the file name is not one of SPEC §1 or CONTRACT's inbox")
+    if name.kind == FileKind.RECEIVABLES:
+        return FileCheck(path, name, "not checked", "receivables snapshots are validated by `shuno run`")
+    verdict = inspect_file(path, name)
+    if verdict.rejection is not None:
+        return FileCheck(path, name, "rejected", verdict.rejection, data_count=verdict.data_count)
+    found = FileCheck(path, name, "ok", data_count=verdict.data_count)
+    found.totals = verdict.totals.as_dict() if verdict.totals else {}
+    for chunk in checked_chunks(verdict):
+        _count_chunk(found, chunk, AMOUNT_TOTALS.get(name.kind))
+    if found.rejected:
+        found.verdict = "has rejected records"
+    return found
+
+
+def _count_chunk(found: FileCheck, chunk, amount_column: str | None) -> None:
+    found.accepted += chunk.records.height
+    found.rejected += chunk.rejects.height
+    found.warnings += chunk.warnings.height
+    if amount_column:
+        found.totals[amount_column] = found.totals.get(amount_column, 0) + int(chunk.records[amount_column].sum())
+    room = FIRST_REJECTS - len(found.first_rejects)
+    found.first_rejects += chunk.rejects.head(room).select("record_number", "field", "reason").rows()
+    room = FIRST_REJECTS - len(found.first_warnings)
+    found.first_warnings += chunk.warnings.head(room).select("record_number", "field", "value").rows()
+
+
+def check_report(found: FileCheck) -> list[str]:
+    """Lines describing one file's check: counts, totals and record numbers, no personal data."""
+    kind = found.name.kind.value if found.name else "-"
+    day = found.name.settlement_date.isoformat() if found.name else "-"
+    lines = [f"{found.path.name}: {found.verdict}" + (f" ({found.reason})" if found.reason else "")]
+    lines.append(
+        f"  kind {kind}, settlement date {day}, data records {found.data_count}, "
+        f"accepted {found.accepted}, rejected {found.rejected}, code warnings {found.warnings}"
+    )
+    if found.totals:
+        lines.append("  totals: " + ", ".join(f"{key} {value:,}" for key, value in found.totals.items()))
+    lines += [f"  rejected record {number}: {field}: {reason}" for number, field, reason in found.first_rejects]
+    lines += [f"  warning record {number}: {field} has unknown code {value!r}" for number, field, value in found.first_warnings]
+    return lines

@@ -1,0 +1,105 @@
+"""`shuno late-fee`: the 延滞金 of one receivable, printed as JSON (CONTRACT.md)."""
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import date
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any
+
+import typer
+
+from schemas.rates import MissingRateError, RatesTable, load_rates
+from transforms.calendar import effective_due_date
+from transforms.late_fee import PartialPayment, late_fee_pieces, rounded_total
+
+# Taxes run 1 month at the lower rate; a 保険料 code would map to 3 (SPEC §4.1).
+DEFAULT_LOW_RATE_MONTHS = 1
+BAD_INPUT_EXIT_CODE = 2
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+PAYMENT_PATTERN = re.compile(r"(\d{4}-\d{2}-\d{2}):(\d+)")
+TAX_CODE_PATTERN = re.compile(r"\d{3}")
+
+
+def late_fee_command(
+    low_rate_months_by_tax_code: Mapping[str, int] = MappingProxyType({}),
+    rates_path: Path | None = None,
+) -> Callable[..., None]:
+    """The `shuno late-fee` command function with its settings bound."""
+
+    def late_fee(
+        principal: Annotated[int, typer.Option(metavar="YEN", help="本税 in yen.")],
+        due: Annotated[str, typer.Option(metavar="YYYY-MM-DD", help="Ordinance 納期限; §20条の5 applied.")],
+        paid: Annotated[str, typer.Option(metavar="YYYY-MM-DD", help="納付日 of the full payment.")],
+        payment: Annotated[
+            list[str] | None,
+            typer.Option(metavar="YYYY-MM-DD:YEN", help="Earlier partial payment of 本税; repeatable."),
+        ] = None,
+        tax_code: Annotated[str, typer.Option(metavar="CODE", help="税目コード (low-rate period).")] = "010",
+    ) -> None:
+        """Print the 延滞金 of one receivable paid in full on --paid, with the pieces it sums, as JSON."""
+        try:
+            months = _low_rate_months(tax_code, low_rate_months_by_tax_code)
+            report = late_fee_report(principal, due, paid, payment or [], months, load_rates(rates_path))
+        except (ValueError, MissingRateError) as error:
+            typer.echo(f"shuno late-fee: {error}", err=True)
+            raise typer.Exit(BAD_INPUT_EXIT_CODE) from None
+        typer.echo(json.dumps({**report, "tax_code": tax_code}, ensure_ascii=False, indent=2))
+
+    return late_fee
+
+
+def late_fee_report(
+    principal: int, due: str, paid: str, payments: list[str], low_rate_months: int, rates: RatesTable
+) -> dict[str, Any]:
+    """The JSON-ready 延滞金 of one receivable from the command's text arguments."""
+    due_date, paid_on = _parsed_date(due, "--due"), _parsed_date(paid, "--paid")
+    partial_payments = [_parsed_payment(text) for text in payments]
+    if paid_on < due_date:
+        raise ValueError(f"--paid {paid_on} is before --due {due_date}")
+    effective = effective_due_date(due_date)
+    pieces = late_fee_pieces(principal, effective, paid_on, partial_payments, rates, low_rate_months)
+    return {
+        "late_fee": rounded_total(pieces),
+        "principal": principal,
+        "low_rate_months": low_rate_months,
+        "due_date": due_date.isoformat(),
+        "effective_due_date": effective.isoformat(),
+        "paid_on": paid_on.isoformat(),
+        "payments": [{"paid_on": p.paid_on.isoformat(), "amount": p.amount} for p in partial_payments],
+        "pieces": [
+            {"start": piece.start.isoformat(), "end": piece.end.isoformat(), "days": piece.days,
+             "base": piece.base, "rate": str(piece.rate), "amount": piece.amount}
+            for piece in pieces
+        ],
+    }
+
+
+def _low_rate_months(tax_code: str, low_rate_months_by_tax_code: Mapping[str, int]) -> int:
+    """The length of the low-rate period of a tax code, 1 month unless the settings say otherwise."""
+    if not TAX_CODE_PATTERN.fullmatch(tax_code):
+        raise ValueError(f"--tax-code must be three digits, got {tax_code!r}")
+    return low_rate_months_by_tax_code.get(tax_code, DEFAULT_LOW_RATE_MONTHS)
+
+
+def _parsed_date(text: str, option: str) -> date:
+    """A YYYY-MM-DD date, or a ValueError naming the option."""
+    try:
+        # fullmatch first: date.fromisoformat also takes 20250531 and week dates.
+        if DATE_PATTERN.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise ValueError(f"{option} must be a date YYYY-MM-DD, got {text!r}")
+
+
+def _parsed_payment(text: str) -> PartialPayment:
+    """A partial payment from YYYY-MM-DD:YEN, or a ValueError."""
+    match = PAYMENT_PATTERN.fullmatch(text)
+    if match is None:
+        raise ValueError(f"--payment must be YYYY-MM-DD:YEN with whole non-negative yen, got {text!r}")
+    return PartialPayment(_parsed_date(match[1], "--payment"), int(match[2]))
+
+
+late_fee = late_fee_command()

@@ -1,0 +1,105 @@
+"""`shuno late-fee` (CONTRACT.md): JSON on success, exit 2 with a one-line reason on bad input."""
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from flows.late_fee_command import late_fee, late_fee_command
+
+
+def app_with(command) -> typer.Typer:
+    """A Typer app holding the command as `late-fee`, as flows.cli registers it."""
+    app = typer.Typer()
+    app.command("late-fee")(command)
+
+    # A second command keeps Typer from collapsing the app into its only command.
+    @app.command("other")
+    def other() -> None:
+        """Unused."""
+
+    return app
+
+
+def invoke(*arguments: str, command=late_fee):
+    return CliRunner().invoke(app_with(command), ["late-fee", *arguments])
+
+
+def test_late_fee_with_a_moved_due_date_and_a_partial_payment():
+    # 納期限 Saturday 5/31/2025 → Monday 6/2. Base 3,650,000 (a piece = 100 × rate × days):
+    # 6/3–7/2 low (30 days) = 100 × 2.4 × 30 = 7,200; 7/3–7/31 high (29 days) = 100 × 8.7 × 29 = 25,230;
+    # 1,825,000 paid 7/31 → base 1,825,000: 8/1–8/29 (29 days) = 50 × 8.7 × 29 = 12,615.
+    # 45,045 → 45,000.
+    result = invoke(
+        "--principal", "3650000", "--due", "2025-05-31", "--paid", "2025-08-29",
+        "--payment", "2025-07-31:1825000",
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["late_fee"] == 45_000
+    assert (report["due_date"], report["effective_due_date"], report["paid_on"]) == (
+        "2025-05-31", "2025-06-02", "2025-08-29",
+    )
+    assert report["principal"] == 3_650_000
+    assert report["pieces"] == [
+        {"start": "2025-06-03", "end": "2025-07-02", "days": 30, "base": 3_650_000, "rate": "2.4", "amount": 7_200},
+        {"start": "2025-07-03", "end": "2025-07-31", "days": 29, "base": 3_650_000, "rate": "8.7", "amount": 25_230},
+        {"start": "2025-08-01", "end": "2025-08-29", "days": 29, "base": 1_825_000, "rate": "8.7", "amount": 12_615},
+    ]
+
+
+def test_low_rate_months_come_from_the_tax_code_setting():
+    # 保険料 code "900" set to 3 months: 納期限 3/31/2025 (Monday), low 4/1–6/30 (91 days)
+    # = 100 × 2.4 × 91 = 21,840 → 21,800; a tax code without a setting gets 1 month:
+    # 4/1–4/30 = 7,200 + 5/1–6/30 (61 days) 100 × 8.7 × 61 = 53,070; 60,270 → 60,200.
+    command = late_fee_command({"900": 3})
+    arguments = ("--principal", "3650000", "--due", "2025-03-31", "--paid", "2025-06-30")
+    insurance = invoke(*arguments, "--tax-code", "900", command=command)
+    tax = invoke(*arguments, "--tax-code", "010", command=command)
+    assert json.loads(insurance.stdout)["late_fee"] == 21_800
+    assert json.loads(tax.stdout)["late_fee"] == 60_200
+
+
+def test_rates_table_path_is_a_setting(tmp_path: Path):
+    rates = tmp_path / "rates.csv"
+    rates.write_text("year,late_fee_low_rate,late_fee_high_rate,refund_interest_rate\n2027,3.0,9.3,1.5\n")
+    # 納期限 Friday 1/29/2027; 1/30–2/28 (30 days) at 3.0: 100 × 3.0 × 30 = 9,000.
+    result = invoke(
+        "--principal", "3650000", "--due", "2027-01-29", "--paid", "2027-02-28",
+        command=late_fee_command(rates_path=rates),
+    )
+    assert json.loads(result.stdout)["pieces"][0]["rate"] == "3.0"
+    assert json.loads(result.stdout)["late_fee"] == 9_000
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        (("--principal", "-1", "--due", "2025-05-31", "--paid", "2025-08-29"), "negative"),
+        (("--principal", "1000", "--due", "2025-02-30", "--paid", "2025-08-29"), "--due"),
+        (("--principal", "1000", "--due", "2025-05-31", "--paid", "20250829"), "--paid"),
+        (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-08-29", "--payment", "2025-07-31"), "--payment"),
+        (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-08-29", "--payment", "2025-07-31:-5"), "--payment"),
+        (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-08-29", "--payment", "2025-09-01:5"), "after"),
+        (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-08-29", "--payment", "2025-07-31:5000"), "exceed"),
+        (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-05-30"), "before --due"),
+        (("--principal", "3650000", "--due", "2026-12-15", "--paid", "2027-01-10"), "2027"),
+        (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-08-29", "--tax-code", "1"), "--tax-code"),
+    ],
+)
+def test_bad_input_exits_2_with_a_one_line_reason(arguments, reason):
+    result = invoke(*arguments)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert reason in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_non_numeric_principal_is_a_usage_error_without_traceback():
+    result = invoke("--principal", "abc", "--due", "2025-05-31", "--paid", "2025-08-29")
+    assert result.exit_code == 2
+    assert "--principal" in result.stderr
+    assert "Traceback" not in result.stderr

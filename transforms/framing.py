@@ -1,0 +1,46 @@
+"""How a file's bytes split into records: record length, CR LF or nothing, no stray CR or LF."""
+
+from __future__ import annotations
+
+import numpy as np
+
+CRLF = b"\r\n"
+CR, LF = 0x0D, 0x0A
+
+
+class RejectedFile(ValueError):
+    """A file rejected whole; the message is the one-line reason an operator reads."""
+
+
+def record_stride(head: bytes, record_length: int) -> int:
+    """Bytes from one record to the next: the record length, plus 2 when the first ends in CR LF."""
+    return record_length + 2 if head[record_length : record_length + 2] == CRLF else record_length
+
+
+def check_file_size(size: int, stride: int, record_length: int) -> int:
+    """The number of records in a file of `size` bytes; rejects a size that is not whole records."""
+    if size == 0:
+        raise RejectedFile("file is empty")
+    if size % stride:
+        terminator = "CR LF" if stride > record_length else "no terminator"
+        raise RejectedFile(
+            f"size {size} bytes is not a whole number of {record_length}-byte records ({terminator})"
+        )
+    return size // stride
+
+
+def check_terminators(block: np.ndarray, record_length: int, first_record_number: int) -> None:
+    """Rejects a block (n × stride bytes) with a stray CR or LF or a record not ended as the first."""
+    body = block[:, :record_length]
+    stray = (body == CR) | (body == LF)
+    if stray.any():
+        row, column = np.argwhere(stray)[0]
+        raise RejectedFile(
+            f"record {first_record_number + row}: stray CR or LF at byte {column + 1} "
+            "(a record is exactly its length, optionally followed by CR LF)"
+        )
+    if block.shape[1] > record_length:
+        ends = block[:, record_length:]
+        wrong = ~((ends[:, 0] == CR) & (ends[:, 1] == LF))
+        if wrong.any():
+            raise RejectedFile(f"record {first_record_number + int(np.argmax(wrong))}: not followed by CR LF like record 1")

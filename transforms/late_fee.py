@@ -1,0 +1,191 @@
+"""延滞金 and 還付加算金 of one receivable, in exact arithmetic (SPEC §4.1, §4.2)."""
+
+import calendar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+from math import floor
+from typing import NamedTuple
+
+from schemas.rates import RatesTable
+
+ONE_DAY = timedelta(days=1)
+# The rates are "年365日当たりの割合": a leap year is still divided by 365 (SPEC §4.1).
+DAYS_IN_RATE_YEAR = 365
+# 地方税法 §20条の4の2: a 本税 under 2,000 yen bears none; the base is floored to 1,000 yen;
+# a total under 1,000 yen is dropped, and the rest floored to 100 yen.
+SMALLEST_BASE = 2_000
+BASE_UNIT = 1_000
+SMALLEST_TOTAL = 1_000
+TOTAL_UNIT = 100
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Consecutive days at one base and one rate, and the whole yen they bear."""
+
+    start: date
+    end: date
+    days: int
+    base: int
+    rate: Decimal
+    amount: int
+
+
+class PartialPayment(NamedTuple):
+    """本税 paid on one day before the receivable was paid in full."""
+
+    paid_on: date
+    amount: int
+
+
+class OverpaymentKind(StrEnum):
+    """過納 (lawfully paid, later reduced) or 誤納 (never owed), SPEC §4.2."""
+
+    EXCESS = "過納"
+    ERRONEOUS = "誤納"
+
+
+def one_month_day(start: date, months: int = 1) -> date:
+    """The last day of the months-long period that begins on start (民法 §143)."""
+    # The day before the same day-number `months` later; when that month has no such day,
+    # its last day (SPEC §4.1: 5/31 → 6/1..6/30, 5/1 → 5/2..6/1; 1/31 → ..2/28 or 2/29).
+    if months < 1:
+        raise ValueError(f"a low-rate period is at least one month, got {months}")
+    year, month_index = divmod(start.year * 12 + start.month - 1 + months, 12)
+    last_day = calendar.monthrange(year, month_index + 1)[1]
+    if start.day > last_day:
+        return date(year, month_index + 1, last_day)
+    return date(year, month_index + 1, start.day) - ONE_DAY
+
+
+def interest_base(principal: int) -> int:
+    """The yen that bears 延滞金 or 還付加算金: floored to 1,000, none under 2,000."""
+    if principal < SMALLEST_BASE:
+        return 0
+    return principal // BASE_UNIT * BASE_UNIT
+
+
+def rounded_total(pieces: Iterable[Piece]) -> int:
+    """The sum of the pieces, 0 under 1,000 yen, otherwise floored to 100 yen."""
+    total = sum(piece.amount for piece in pieces)
+    if total < SMALLEST_TOTAL:
+        return 0
+    return total // TOTAL_UNIT * TOTAL_UNIT
+
+
+def late_fee_pieces(
+    principal: int,
+    due_date: date,
+    paid_on: date,
+    partial_payments: Sequence[tuple[date, int]],
+    rates: RatesTable,
+    low_rate_months: int = 1,
+) -> list[Piece]:
+    """The pieces of 延滞金 from the day after the effective due_date through paid_on."""
+    payments = _checked_payments(principal, paid_on, partial_payments)
+    start = due_date + ONE_DAY
+    low_rate_end = one_month_day(start, low_rate_months)
+    # A payment changes the base from the day after it, so a piece ends on each payment day.
+    cuts = {low_rate_end, *(payment.paid_on for payment in payments)}
+    pieces = []
+    for piece_start, piece_end in _spans(start, paid_on, cuts):
+        year_rates = rates.for_year(piece_start.year)
+        low_rate = piece_end <= low_rate_end
+        rate = year_rates.late_fee_low_rate if low_rate else year_rates.late_fee_high_rate
+        remaining = principal - sum(p.amount for p in payments if p.paid_on < piece_start)
+        pieces.append(_piece(piece_start, piece_end, interest_base(remaining), rate))
+    return pieces
+
+
+def late_fee(
+    principal: int,
+    due_date: date,
+    paid_on: date,
+    partial_payments: Sequence[tuple[date, int]],
+    rates: RatesTable,
+    low_rate_months: int = 1,
+) -> int:
+    """The 延滞金 in yen on principal due on the effective due_date and paid in full on paid_on."""
+    pieces = late_fee_pieces(principal, due_date, paid_on, partial_payments, rates, low_rate_months)
+    return rounded_total(pieces)
+
+
+def refund_interest_pieces(amount: int, start: date, end: date, rates: RatesTable) -> list[Piece]:
+    """The pieces of 還付加算金 on amount from start through end, both included."""
+    if amount < 0:
+        raise ValueError(f"a refund cannot be negative, got {amount} yen")
+    base = interest_base(amount)
+    return [
+        _piece(piece_start, piece_end, base, rates.for_year(piece_start.year).refund_interest_rate)
+        for piece_start, piece_end in _spans(start, end, ())
+    ]
+
+
+def refund_interest(amount: int, start: date, end: date, rates: RatesTable) -> int:
+    """The 還付加算金 in yen on amount from start through end, rounded as 延滞金 is."""
+    return rounded_total(refund_interest_pieces(amount, start, end, rates))
+
+
+def refund_interest_start(kind: str, paid_on: date, reduced_on: date | None = None) -> date:
+    """The first day that bears 還付加算金 on an overpayment paid on paid_on (SPEC §4.2)."""
+    # 過納 by 減額: the day after the 納付日, whenever the 減額 came (SPEC §4.2, §17条の4①);
+    # reduced_on only decides when the overpayment arose (overpayment_arose_on).
+    if OverpaymentKind(kind) is OverpaymentKind.EXCESS:
+        return paid_on + ONE_DAY
+    # 誤納: the day after the one-month day counted from the day after the 納付日 (4/30 → 6/1).
+    return one_month_day(paid_on + ONE_DAY) + ONE_DAY
+
+
+def overpayment_arose_on(kind: str, paid_on: date, reduced_on: date | None = None) -> date:
+    """The day an overpayment arose: the 減額 day for 過納, the 納付日 for 誤納 (SPEC §4.2)."""
+    if OverpaymentKind(kind) is OverpaymentKind.ERRONEOUS:
+        return paid_on
+    if reduced_on is None:
+        raise ValueError("a 過納 arises on its 減額 day: reduced_on is required")
+    return reduced_on
+
+
+def expires_on(arose_on: date) -> date:
+    """The day a refund claim expires: arose_on plus 5 years, 2/29 becoming 2/28."""
+    if (arose_on.month, arose_on.day) == (2, 29):
+        return date(arose_on.year + 5, 2, 28)
+    return arose_on.replace(year=arose_on.year + 5)
+
+
+def _checked_payments(
+    principal: int, paid_on: date, partial_payments: Sequence[tuple[date, int]]
+) -> tuple[PartialPayment, ...]:
+    """The partial payments as PartialPayment, after checking they fit the receivable."""
+    if principal < 0:
+        raise ValueError(f"本税 cannot be negative, got {principal} yen")
+    payments = tuple(PartialPayment(*payment) for payment in partial_payments)
+    for payment in payments:
+        if payment.amount < 0:
+            raise ValueError(f"a partial payment cannot be negative, got {payment.amount} yen")
+        if payment.paid_on > paid_on:
+            raise ValueError(f"partial payment on {payment.paid_on} is after the full payment on {paid_on}")
+    if sum(payment.amount for payment in payments) > principal:
+        raise ValueError(f"partial payments exceed the 本税 of {principal} yen")
+    return payments
+
+
+def _spans(first: date, last: date, cuts: Iterable[date]) -> list[tuple[date, date]]:
+    """Consecutive (start, end) spans covering first..last, ending on each cut and each 12/31."""
+    # Rates are per calendar year, so a span never crosses New Year.
+    if last < first:
+        return []
+    year_ends = {date(year, 12, 31) for year in range(first.year, last.year)}
+    ends = sorted({cut for cut in cuts if first <= cut < last} | year_ends | {last})
+    starts = [first] + [end + ONE_DAY for end in ends[:-1]]
+    return list(zip(starts, ends))
+
+
+def _piece(start: date, end: date, base: int, rate: Decimal) -> Piece:
+    """The piece from start through end: floor(base × rate × days / 365) yen."""
+    days = (end - start).days + 1
+    amount = floor(Fraction(base * days) * Fraction(rate) / (100 * DAYS_IN_RATE_YEAR))
+    return Piece(start, end, days, base, rate, amount)

@@ -1,0 +1,169 @@
+"""The control records of a payment file (SPEC.md §1.1): reconcile them with the data, or make them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from schemas import codes
+from schemas.layouts import PaymentFileLayouts
+from transforms.fixed_width import NOT_DIGITS, DecodedBlock, records_bytes
+from transforms.framing import RejectedFile
+
+HEADER_SEQUENCE, TRAILER_SEQUENCE, END_SEQUENCE = 0, 999_998, 999_999
+SUMMED_AMOUNTS = {
+    "paid_total_sum": "paid_total",
+    "paid_principal_sum": "paid_principal",
+    "paid_late_fee_sum": "paid_late_fee",
+    "paid_consumption_tax_sum": "paid_consumption_tax",
+}
+RECORD_TYPE_OFFSET = 26
+
+
+@dataclass(frozen=True)
+class ControlTotals:
+    """What a trailer declares: counts and yen sums over the data records (SPEC §1.1)."""
+
+    data_count: int = 0
+    paid_total_sum: int = 0
+    paid_principal_sum: int = 0
+    paid_late_fee_sum: int = 0
+    paid_consumption_tax_sum: int = 0
+    cancel_count: int = 0
+    cancel_amount: int = 0
+
+    def __add__(self, other: ControlTotals) -> ControlTotals:
+        return ControlTotals(**{name: getattr(self, name) + getattr(other, name) for name in _TOTAL_NAMES})
+
+    def as_dict(self) -> dict[str, int]:
+        """The totals by trailer field name."""
+        return asdict(self)
+
+
+_TOTAL_NAMES = [field.name for field in fields(ControlTotals)]
+
+
+def control_totals(block: DecodedBlock, layouts: PaymentFileLayouts) -> ControlTotals:
+    """The trailer totals of a block of data records, invalid records included.
+
+    A record whose amount is not digits leaves the file's totals unreconcilable: rejected whole.
+    """
+    for name in [*SUMMED_AMOUNTS.values(), "receipt_class"]:
+        index = layouts.data.field_names.index(name)
+        broken = (block.problem_field == index) & (block.problem_reason == NOT_DIGITS)
+        if broken.any():
+            record = block.frame["record_number"][int(np.argmax(broken))]
+            raise RejectedFile(f"record {record}: {layouts.data.fields[index].name_ja} is not digits, so the trailer totals cannot be reconciled")
+    return frame_control_totals(block.frame)
+
+
+def frame_control_totals(frame: pl.DataFrame) -> ControlTotals:
+    """The trailer totals of typed data records."""
+    receipts = frame.filter(pl.col("receipt_class") == "1")
+    cancels = frame.filter(pl.col("receipt_class") == "2")
+    return ControlTotals(
+        data_count=frame.height,
+        **{total: int(receipts[column].sum()) for total, column in SUMMED_AMOUNTS.items()},
+        cancel_count=cancels.height,
+        cancel_amount=int(cancels["paid_total"].sum()),
+    )
+
+
+def check_record_types(record_types: np.ndarray, first_record_number: int, last_record_number: int) -> None:
+    """Rejects control records out of place: header first, trailer next to last, end last."""
+    expected = np.full(len(record_types), ord(codes.RECORD_TYPE_DATA), dtype=np.uint8)
+    numbers = np.arange(first_record_number, first_record_number + len(record_types))
+    expected[numbers == 1] = ord(codes.RECORD_TYPE_HEADER)
+    expected[numbers == last_record_number - 1] = ord(codes.RECORD_TYPE_TRAILER)
+    expected[numbers == last_record_number] = ord(codes.RECORD_TYPE_END)
+    control = np.isin(record_types, [ord(c) for c in "189"]) | (expected != ord(codes.RECORD_TYPE_DATA))
+    misplaced = control & (record_types != expected)
+    if misplaced.any():
+        row = int(np.argmax(misplaced))
+        found, wanted = chr(record_types[row]), chr(expected[row])
+        raise RejectedFile(f"record {numbers[row]}: データ区分 is {found!r} where {_RECORD_ROLE[wanted]} belongs")
+
+
+_RECORD_ROLE = {"1": "the header", "2": "a data record", "8": "the trailer", "9": "the end record"}
+
+
+@dataclass(frozen=True)
+class HeaderExpectations:
+    """What the file name and layout say the header must carry."""
+
+    file_class: str
+    settlement_date: date
+    collector_code: int
+    record_length: int
+
+
+def check_header(header: pl.DataFrame, expected: HeaderExpectations) -> None:
+    """Rejects a header that disagrees with the file name or layout (date, collector, length, kind)."""
+    row = header.row(0, named=True)
+    disagreements = [
+        ("連番", row["sequence_number"], HEADER_SEQUENCE),
+        ("ファイル種別", row["file_class"], expected.file_class),
+        ("基準年月日", row["base_date"], expected.settlement_date),
+        ("収納団体コード", row["collector_code"], expected.collector_code),
+        ("レコード長", row["record_length"], expected.record_length),
+        ("文字コード区分", row["charset_class"], "0"),
+    ]
+    for name, found, wanted in disagreements:
+        if found != wanted:
+            raise RejectedFile(f"record 1 (header): {name} is {found} where {wanted} is expected")
+
+
+def check_trailer(trailer: pl.DataFrame, totals: ControlTotals, record_number: int) -> None:
+    """Rejects a trailer whose count or sums differ from the data records'."""
+    row = trailer.row(0, named=True)
+    if row["sequence_number"] != TRAILER_SEQUENCE:
+        raise RejectedFile(f"record {record_number} (trailer): 連番 is {row['sequence_number']} where {TRAILER_SEQUENCE} is expected")
+    for name, found in totals.as_dict().items():
+        if row[name] != found:
+            raise RejectedFile(f"record {record_number} (trailer): {name} says {row[name]} but the data records give {found}")
+
+
+def end_frame(layouts: PaymentFileLayouts) -> pl.DataFrame:
+    """The end record: blank 共通納税ID, 連番 999999, データ区分 9, spaces."""
+    values = {"common_tax_id": None, "sequence_number": END_SEQUENCE, "record_type": codes.RECORD_TYPE_END, "filler": None}
+    return pl.DataFrame([values], schema=layouts.end.schema)
+
+
+def check_end(end: pl.DataFrame, record_number: int) -> None:
+    """Rejects an end record whose 連番 is not 999999."""
+    if end["sequence_number"][0] != END_SEQUENCE:
+        raise RejectedFile(f"record {record_number} (end): 連番 is {end['sequence_number'][0]} where {END_SEQUENCE} is expected")
+
+
+def header_frame(values: dict, layouts: PaymentFileLayouts) -> pl.DataFrame:
+    """The header record: 連番 000000, データ区分 1, the given values, the layout's record length."""
+    fixed = {"common_tax_id": None, "sequence_number": HEADER_SEQUENCE, "record_type": codes.RECORD_TYPE_HEADER}
+    defaults = {"charset_class": "0", "record_length": layouts.data.record_length, "filler": None}
+    return pl.DataFrame([{**defaults, **values, **fixed}], schema=layouts.header.schema)
+
+
+def trailer_frame(totals: ControlTotals, layouts: PaymentFileLayouts) -> pl.DataFrame:
+    """The trailer record for data with these totals."""
+    values = {
+        "common_tax_id": None,
+        "sequence_number": TRAILER_SEQUENCE,
+        "record_type": codes.RECORD_TYPE_TRAILER,
+        **totals.as_dict(),
+        "filler": None,
+    }
+    return pl.DataFrame([values], schema=layouts.trailer.schema)
+
+
+def payment_file_bytes(data: pl.DataFrame, header_values: dict, layouts: PaymentFileLayouts, crlf: bool) -> bytes:
+    """A whole payment file: header, `data` records, a trailer with their totals, the end record."""
+    data = data.with_columns(pl.lit(codes.RECORD_TYPE_DATA).alias("record_type"))
+    parts = [
+        records_bytes(header_frame(header_values, layouts), layouts.header, crlf),
+        records_bytes(data.select(layouts.data.field_names), layouts.data, crlf),
+        records_bytes(trailer_frame(frame_control_totals(data), layouts), layouts.trailer, crlf),
+        records_bytes(end_frame(layouts), layouts.end, crlf),
+    ]
+    return b"".join(parts)

@@ -1,0 +1,105 @@
+"""CP932 bytes to UTF-8 strings and back, a whole column at a time.
+
+The reader never calls a codec per cell. A field's bytes are checked with array operations
+against tables built once from Python's own `cp932` codec (IBM extensions such as 0xFBFC
+included), then the whole column is decoded in one codec call and cut into an Arrow string array.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+HALF_WIDTH_SPACE = 0x20
+
+
+@cache
+def single_byte_decodable() -> np.ndarray:
+    """True for each byte an `X` field may hold (JIS X 0201: printable ASCII, half-width kana)."""
+    decodable = np.zeros(256, dtype=bool)
+    decodable[[*range(0x20, 0x7F), *range(0xA1, 0xE0)]] = True
+    return decodable
+
+
+@cache
+def double_byte_decodable() -> np.ndarray:
+    """True for each two-byte CP932 character, indexed by lead × 256 + trail."""
+    decodable = np.zeros(65536, dtype=bool)
+    for lead in [*range(0x81, 0xA0), *range(0xE0, 0xFD)]:
+        for trail in [*range(0x40, 0x7F), *range(0x80, 0xFD)]:
+            try:
+                decodable[lead * 256 + trail] = len(bytes([lead, trail]).decode("cp932")) == 1
+            except UnicodeDecodeError:
+                continue
+    return decodable
+
+
+def is_lead_byte(values: np.ndarray) -> np.ndarray:
+    """True where a byte can start a CP932 double-byte character."""
+    return ((values >= 0x81) & (values <= 0x9F)) | ((values >= 0xE0) & (values <= 0xFC))
+
+
+def is_trail_byte(values: np.ndarray) -> np.ndarray:
+    """True where a byte can end a CP932 double-byte character."""
+    return ((values >= 0x40) & (values <= 0x7E)) | ((values >= 0x80) & (values <= 0xFC))
+
+
+def ascii_strings(raw: np.ndarray) -> pl.Series:
+    """Printable-ASCII rows (n × width) as strings, trailing spaces trimmed; blank rows are null."""
+    rows, width = raw.shape
+    offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int64)
+    return _trimmed(_string_series(np.ascontiguousarray(raw), offsets), " ")
+
+
+def cp932_strings(raw: np.ndarray, padding: str) -> pl.Series:
+    """CP932 rows (n × width, already checked to decode) as strings, trailing `padding` trimmed.
+
+    One codec call decodes the whole column: each row gets a line feed, a byte no CP932
+    character contains, and the UTF-8 result is cut at the line feeds.
+    """
+    rows, width = raw.shape
+    lined = np.empty((rows, width + 1), dtype=np.uint8)
+    lined[:, :width] = raw
+    lined[:, width] = 0x0A
+    utf8 = np.frombuffer(lined.tobytes().decode("cp932").encode("utf-8"), dtype=np.uint8)
+    offsets = np.zeros(rows + 1, dtype=np.int64)
+    offsets[1:] = np.flatnonzero(utf8 == 0x0A) + 1
+    return _trimmed(_string_series(utf8, offsets), padding + "\n")
+
+
+def _string_series(utf8: np.ndarray, offsets: np.ndarray) -> pl.Series:
+    array = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(utf8))
+    return pl.Series(array)
+
+
+def _trimmed(strings: pl.Series, padding: str) -> pl.Series:
+    trimmed = strings.str.strip_chars_end(padding)
+    return trimmed.set(trimmed == "", None)
+
+
+def encoded_strings(values: pl.Series, width: int, padding: bytes, name: str) -> np.ndarray:
+    """Each string as CP932 bytes padded to `width` (n × width); null is all padding.
+
+    Encoding runs once per distinct value, which keeps the writer fast on real columns without
+    a per-cell codec call.
+    """
+    distinct = values.unique(maintain_order=True)
+    rows = np.empty((len(distinct), width), dtype=np.uint8)
+    for index, text in enumerate(distinct.to_list()):
+        rows[index] = np.frombuffer(_padded(text, width, padding, name), dtype=np.uint8)
+    positions = values.replace_strict(distinct, pl.int_range(len(distinct), eager=True), return_dtype=pl.Int64)
+    return rows[positions.to_numpy()]
+
+
+def _padded(text: str | None, width: int, padding: bytes, name: str) -> bytes:
+    try:
+        encoded = (text or "").encode("cp932")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"{name}: a value has a character CP932 cannot hold") from error
+    room = width - len(encoded)
+    if room < 0 or room % len(padding):
+        raise ValueError(f"{name}: a value of {len(encoded)} bytes does not fit {width} bytes")
+    return encoded + padding * (room // len(padding))
