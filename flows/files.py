@@ -25,7 +25,7 @@ from transforms.payment_file import ControlTotals, HeaderExpectations
 from transforms.records import CheckedRecords, RecordRules, checked_records
 
 CHUNK_RECORDS = 50_000
-TOTAL_FIELDS = ["receipt_class", *payment_file.SUMMED_AMOUNTS.values()]
+TOTAL_FIELDS = [*payment_file.SUMMED_AMOUNTS.values(), "receipt_class"]
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def _inspect_payment_file(path: Path, name: InboxName, layouts: PaymentFileLayou
         framing.check_terminators(chunk, shape.record_length, first)
         payment_file.check_record_types(chunk[:, payment_file.RECORD_TYPE_OFFSET], first, shape.record_count)
         rows = slice(max(data.start - (first - 1), 0), max(min(data.stop - (first - 1), len(chunk)), 0))
-        totals += payment_file.control_totals(decoded_block(chunk[rows], total_layout, first + rows.start), layouts)
+        totals += payment_file.control_totals(decoded_block(chunk[rows], total_layout, first + rows.start), total_layout)
     header = _control_record(path, shape, 0, layouts.header)
     expected = HeaderExpectations(name.kind.payment_file_class, name.settlement_date, name.collector_code, shape.record_length)
     payment_file.check_header(header, expected)

@@ -59,7 +59,7 @@ def _payment_rules() -> list[RecordRule]:
         RecordRule("unknown 領収区分", "receipt_class", pl.col("receipt_class").is_in(list(codes.RECEIPT_CLASSES))),
         RecordRule("unknown 納付金区分", "payment_class", pl.col("payment_class").is_in(list(codes.PAYMENT_CLASSES))),
         RecordRule(
-            "not four digits", "response_code", pl.col("response_code").str.contains(r"^\d{4}$").fill_null(False)
+            "レスポンスコード is not four digits", "response_code", pl.col("response_code").str.contains(r"^\d{4}$").fill_null(False)
         ),
         RecordRule("納付年月日 is missing", "paid_on", pl.col("paid_on").is_not_null()),
         RecordRule(

@@ -105,3 +105,33 @@ def record_frame(name: LayoutName, count: int = 1, **columns: list) -> pl.DataFr
         data["sequence_number"] = list(range(1, count + 1))
     data.update(columns)
     return pl.DataFrame(data, schema=layout.schema)
+
+
+SETTLEMENT_DATE = date(2026, 5, 1)
+
+
+def header_values(settlement_date: date = SETTLEMENT_DATE, file_class: str = "01") -> dict:
+    """Header values of a payment file for the test collector."""
+    return {
+        "file_class": file_class,
+        "base_date": settlement_date,
+        "created_on": settlement_date,
+        "created_at": time(1, 30, 0),
+        "collector_code": COLLECTOR,
+        "collector_name": "昭島市",
+        "file_serial": 1,
+    }
+
+
+def payment_file_bytes_for(frame: pl.DataFrame, crlf: bool = False, **header) -> bytes:
+    """A whole payment file (header, data, trailer, end) holding `frame`."""
+    from schemas.layouts import load_payment_file_layouts
+    from transforms.payment_file import payment_file_bytes
+
+    return payment_file_bytes(frame, header_values(**header), load_payment_file_layouts(), crlf)
+
+
+def patched(data: bytes, record_number: int, offset: int, new: bytes, stride: int = 700) -> bytes:
+    """`data` with the bytes at `offset` of record `record_number` (1-based) replaced by `new`."""
+    start = (record_number - 1) * stride + offset
+    return data[:start] + new + data[start + len(new) :]

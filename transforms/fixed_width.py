@@ -134,7 +134,7 @@ def _seconds_of_day(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _time_column(raw: np.ndarray) -> _Column:
     values, digits = _digit_values(raw)
     seconds, real = _seconds_of_day(values)
-    series = pl.Series(seconds * 1_000_000_000).cast(pl.Time).set(pl.Series(~(digits & real)), None)
+    series = pl.Series(np.where(digits & real, seconds, 0) * 1_000_000_000).cast(pl.Time).set(pl.Series(~(digits & real)), None)
     return _Column(series, _reason_codes(digits, ~real, IMPOSSIBLE_TIME))
 
 
@@ -146,7 +146,7 @@ def _timestamp_column(raw: np.ndarray) -> _Column:
     real = _real_dates(year, month, day) & time_real
     present = digits & (values != 0)
     days = _days_since_epoch(np.where(real, year, 1970), np.where(real, month, 1), np.where(real, day, 1))
-    micros = (days * 86_400 + seconds) * 1_000_000
+    micros = (days * 86_400 + np.where(real, seconds, 0)) * 1_000_000
     series = pl.Series(micros).cast(pl.Datetime("us")).set(pl.Series(~(present & real)), None)
     return _Column(series, _reason_codes(digits, present & ~real, IMPOSSIBLE_TIMESTAMP))
 

@@ -14,7 +14,12 @@ class RejectedFile(ValueError):
 
 def record_stride(head: bytes, record_length: int) -> int:
     """Bytes from one record to the next: the record length, plus 2 when the first ends in CR LF."""
-    return record_length + 2 if head[record_length : record_length + 2] == CRLF else record_length
+    after = head[record_length : record_length + 2]
+    if after == CRLF:
+        return record_length + 2
+    if after[:1] in (b"\r", b"\n"):
+        raise RejectedFile("record 1: followed by a lone CR or LF (a record ends with CR LF or nothing)")
+    return record_length
 
 
 def check_file_size(size: int, stride: int, record_length: int) -> int:

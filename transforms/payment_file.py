@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from schemas import codes
-from schemas.layouts import PaymentFileLayouts
+from schemas.layouts import Layout, PaymentFileLayouts
 from transforms.fixed_width import NOT_DIGITS, DecodedBlock, records_bytes
 from transforms.framing import RejectedFile
 
@@ -46,17 +46,17 @@ class ControlTotals:
 _TOTAL_NAMES = [field.name for field in fields(ControlTotals)]
 
 
-def control_totals(block: DecodedBlock, layouts: PaymentFileLayouts) -> ControlTotals:
-    """The trailer totals of a block of data records, invalid records included.
+def control_totals(block: DecodedBlock, layout: Layout) -> ControlTotals:
+    """The trailer totals of a block of data records (decoded with `layout`), invalid ones included.
 
     A record whose amount is not digits leaves the file's totals unreconcilable: rejected whole.
     """
-    for name in [*SUMMED_AMOUNTS.values(), "receipt_class"]:
-        index = layouts.data.field_names.index(name)
-        broken = (block.problem_field == index) & (block.problem_reason == NOT_DIGITS)
-        if broken.any():
-            record = block.frame["record_number"][int(np.argmax(broken))]
-            raise RejectedFile(f"record {record}: {layouts.data.fields[index].name_ja} is not digits, so the trailer totals cannot be reconciled")
+    broken = (block.problem_field >= 0) & (block.problem_reason == NOT_DIGITS)
+    if broken.any():
+        row = int(np.argmax(broken))
+        name_ja = layout.fields[block.problem_field[row]].name_ja
+        record = block.frame["record_number"][row]
+        raise RejectedFile(f"record {record}: {name_ja} is not digits, so the trailer totals cannot be reconciled")
     return frame_control_totals(block.frame)
 
 
