@@ -82,7 +82,8 @@ def check_record_types(record_types: np.ndarray, first_record_number: int, last_
     control = np.isin(record_types, [ord(c) for c in "189"]) | (expected != ord(codes.RECORD_TYPE_DATA))
     misplaced = control & (record_types != expected)
     if misplaced.any():
-        row = int(np.argmax(misplaced))
+        # The last record first: a missing end record shifts the trailer into its place.
+        row = len(numbers) - 1 if misplaced[-1] and numbers[-1] == last_record_number else int(np.argmax(misplaced))
         found, wanted = chr(record_types[row]), chr(expected[row])
         raise RejectedFile(f"record {numbers[row]}: データ区分 is {found!r} where {_RECORD_ROLE[wanted]} belongs")
 

@@ -94,9 +94,32 @@ def encoded_strings(values: pl.Series, width: int, padding: bytes, name: str) ->
     return rows[positions.to_numpy()]
 
 
+@cache
+def ibm_extension_bytes() -> dict[str, bytes]:
+    """The IBM extension code (0xFA40–0xFC4B) of each character that also has an NEC-selected one.
+
+    Python's codec encodes 髙 as the NEC-selected 0xEEE0; Windows, which writes the deliveries,
+    uses the IBM extension 0xFBFC. The writer follows Windows.
+    """
+    extension = {}
+    for unit in np.flatnonzero(double_byte_decodable()[0xFA40:0xFC4C]) + 0xFA40:
+        code = int(unit).to_bytes(2, "big")
+        extension.setdefault(code.decode("cp932"), code)
+    return extension
+
+
+def cp932_bytes(text: str) -> bytes:
+    """`text` in CP932 as Windows writes it (IBM extensions preferred to NEC-selected ones)."""
+    encoded = text.encode("cp932")
+    if not any(0xED <= byte <= 0xEE for byte in encoded):
+        return encoded
+    extension = ibm_extension_bytes()
+    return b"".join(extension.get(character) or character.encode("cp932") for character in text)
+
+
 def _padded(text: str | None, width: int, padding: bytes, name: str) -> bytes:
     try:
-        encoded = (text or "").encode("cp932")
+        encoded = cp932_bytes(text or "")
     except UnicodeEncodeError as error:
         raise ValueError(f"{name}: a value has a character CP932 cannot hold") from error
     room = width - len(encoded)

@@ -67,7 +67,7 @@ WHOLE_FILE_DAMAGE = {
     ),
     "missing header": (lambda: _damaged()[700:], "record 1: データ区分 is '2' where the header belongs"),
     "missing trailer": (lambda: _damaged()[:-1400] + _damaged()[-700:], "where the trailer belongs"),
-    "missing end": (lambda: _damaged()[:-700], "record 8: データ区分 is '2' where the trailer belongs"),
+    "missing end": (lambda: _damaged()[:-700], "record 9: データ区分 is '8' where the end record belongs"),
     "header in the middle": (lambda: patched(_damaged(), 4, 26, b"1"), "record 4: データ区分 is '1' where a data record belongs"),
     "count off": (lambda: patched(_damaged(), 9, 27, b"0000006"), "data_count says 6 but the data records give 7"),
     "sum off": (lambda: patched(_damaged(), 9, 34, b"000000000028001"), "paid_total_sum says 28001"),

@@ -1,0 +1,118 @@
+"""Reader and writer are exact inverses, on every layout, for every character CP932 holds."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from schemas.layouts import Field, LayoutName, load_layout
+from transforms import text_codec
+from transforms.fixed_width import (
+    RECORD_NUMBER,
+    EncodingError,
+    broken_records,
+    decoded_block,
+    encoded_block,
+    valid_records,
+)
+
+HALF_WIDTH = [chr(c) for c in range(0x21, 0x7F)] + [chr(c) for c in range(0xFF61, 0xFFA0)]
+
+
+def _round_trip_characters() -> list[str]:
+    """Every double-byte CP932 character whose encoding is its canonical one."""
+    decodable = np.flatnonzero(text_codec.double_byte_decodable())
+    characters = {int(unit).to_bytes(2, "big").decode("cp932") for unit in decodable}
+    return sorted(c for c in characters if c != "\u3000" and len(text_codec.cp932_bytes(c)) == 2)
+
+
+FULL_WIDTH = _round_trip_characters()
+
+
+def _text(alphabet: list[str], max_size: int, pad: str) -> st.SearchStrategy:
+    words = st.text(alphabet=st.sampled_from(alphabet + [pad]), max_size=max_size)
+    return words.map(lambda text: text.rstrip(pad) or None)
+
+
+def _field_values(field: Field) -> st.SearchStrategy:
+    if field.format == "date":
+        return st.one_of(st.none(), st.dates(date(1, 1, 1), date(9999, 12, 31)))
+    if field.format == "time":
+        return st.times().map(lambda value: value.replace(microsecond=0))
+    if field.format == "timestamp":
+        return st.one_of(st.none(), st.datetimes(datetime(1, 1, 1, 0, 0, 1)).map(lambda value: value.replace(microsecond=0)))
+    if field.is_digits:
+        return st.integers(0, 10**field.width - 1)
+    if field.type == "K":
+        return _text(FULL_WIDTH, field.width // 2, "\u3000")
+    return _text(HALF_WIDTH, field.width, " ")
+
+
+def _frames(name: LayoutName) -> st.SearchStrategy:
+    layout = load_layout(name)
+    row = st.fixed_dictionaries({field.name: _field_values(field) for field in layout.fields})
+    return st.lists(row, min_size=1, max_size=4).map(lambda rows: pl.DataFrame(rows, schema=layout.schema))
+
+
+@pytest.mark.parametrize("name", list(LayoutName))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_frame_to_bytes_to_frame_and_back_is_exact(name, data):
+    layout = load_layout(name)
+    frame = data.draw(_frames(name))
+    records = encoded_block(frame, layout)
+    assert records.shape == (frame.height, layout.record_length)
+    block = decoded_block(records, layout, first_record_number=1)
+    assert not block.broken.any()
+    assert_frame_equal(valid_records(block).drop(RECORD_NUMBER), frame)
+    assert np.array_equal(encoded_block(valid_records(block).drop(RECORD_NUMBER), layout), records)
+
+
+def test_cp932_only_characters_decode_per_column():
+    layout = load_layout("payment")
+    frame = pl.DataFrame(
+        {field.name: [None] for field in layout.fields} | {"payer_name": ["髙﨑①"], "payer_name_kana": ["ﾀｶｻｷ"]},
+        schema=layout.schema,
+    ).with_columns(pl.col(pl.Int64).fill_null(0), pl.col(pl.Time).fill_null(time(0)))
+    records = encoded_block(frame, layout)
+    name = layout.field("payer_name")
+    assert records[0, name.offset : name.offset + 2].tobytes() == b"\xfb\xfc"  # 髙, an IBM extension
+    decoded = valid_records(decoded_block(records, layout, 2))
+    assert decoded.select("record_number", "payer_name", "payer_name_kana").row(0) == (2, "髙﨑①", "ﾀｶｻｷ")
+
+
+def test_nec_selected_duplicates_decode_to_the_same_character():
+    field = load_layout("payment").field("payer_name")
+    raw = np.full((1, field.width), 0x40, dtype=np.uint8)
+    raw[0, 0::2] = 0x81
+    raw[0, :2] = (0xED, 0x40)  # NEC-selected IBM extension of 纊
+    block = decoded_block(np.pad(raw, ((0, 0), (field.offset, 700 - field.end)), constant_values=0x30), load_layout("payment"), 1)
+    assert block.frame["payer_name"][0] == "纊"
+
+
+def test_the_writer_refuses_a_value_too_wide():
+    layout = load_layout("link_history")
+    frame = pl.DataFrame({"specific_key_1": ["X" * 21]}, schema={"specific_key_1": pl.String()})
+    with pytest.raises(ValueError, match="specific_key_1: a value of 21 bytes does not fit 20 bytes"):
+        encoded_block(frame, layout.subset(["specific_key_1"]))
+    with pytest.raises(EncodingError, match="sequence_number"):
+        encoded_block(pl.DataFrame({"sequence_number": [1_000_000]}), layout.subset(["sequence_number"]))
+
+
+def test_broken_records_name_the_first_broken_field_and_keep_the_bytes():
+    from tests.records import record_frame
+
+    layout = load_layout("link_history")
+    records = encoded_block(record_frame("link_history", 2), layout)
+    records[0, 20:26] = np.frombuffer(b"00000X", dtype=np.uint8)
+    block = decoded_block(records, layout, first_record_number=10)
+    rejects = broken_records(block, records, layout, frozenset())
+    assert rejects.select("record_number", "field").rows() == [(10, "sequence_number")]
+    assert rejects["reason"][0] == "連番: not half-width digits"
+    assert rejects["raw"][0] == records[0].tobytes()
