@@ -1,0 +1,344 @@
+"""The DuckDB tables: stored inputs derived from the layouts, and the CONTRACT.md tables.
+
+Every table and column carries a Japanese COMMENT (CONTRACT.md). Tables that mirror a file take
+their columns from the layout tables, so a layout change reaches the database with no edit here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from schemas.layouts import Layout, LayoutName, load_layout
+from schemas.privacy import SECRET_FIELDS
+
+DUCKDB_TYPES = {
+    pl.Int64: "BIGINT",
+    pl.Int32: "INTEGER",
+    pl.Date: "DATE",
+    pl.Time: "TIME",
+    pl.Datetime: "TIMESTAMP",
+    pl.String: "VARCHAR",
+    pl.Binary: "BLOB",
+    pl.Boolean: "BOOLEAN",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column: name, DuckDB type and its Japanese description."""
+
+    name: str
+    type: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: name, Japanese description, columns in order."""
+
+    name: str
+    comment: str
+    columns: tuple[Column, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        """Column names in order."""
+        return [column.name for column in self.columns]
+
+    @property
+    def polars_schema(self) -> pl.Schema:
+        """The polars schema of a frame written to this table."""
+        by_type = {duckdb_type: dtype for dtype, duckdb_type in DUCKDB_TYPES.items()}
+        return pl.Schema({column.name: by_type[column.type]() for column in self.columns})
+
+
+def _columns(*rows: tuple[str, str, str]) -> tuple[Column, ...]:
+    return tuple(Column(*row) for row in rows)
+
+
+def layout_columns(layout: Layout) -> tuple[Column, ...]:
+    """A layout's fields as columns (secret fields left out: they are never stored)."""
+    return tuple(
+        Column(field.name, DUCKDB_TYPES[type(field.polars_dtype)], field.name_ja)
+        for field in layout.fields
+        if field.name not in SECRET_FIELDS
+    )
+
+
+FILE_ORIGIN = _columns(
+    ("file_name", "VARCHAR", "ファイル名"),
+    ("file_date", "DATE", "処理対象日 (ファイル名の日付)"),
+    ("delivery_number", "INTEGER", "配信番号"),
+    ("record_number", "BIGINT", "レコード番号 (ファイル内の位置, 1 始まり)"),
+)
+SIGHTING = _columns(("sighting", "VARCHAR", "速報 (納付日ファイル) / 確報 (入金日ファイル)"))
+
+RECEIVABLE_COLUMNS = _columns(
+    ("receivable_id", "VARCHAR", "調定番号"),
+    ("taxpayer_id", "VARCHAR", "義務者住民コード"),
+    ("tax_code", "VARCHAR", "税目コード"),
+    ("fiscal_year", "INTEGER", "調定年度"),
+    ("tax_year", "INTEGER", "課税年度"),
+    ("installment", "VARCHAR", "期別"),
+    ("notice_number", "VARCHAR", "通知書番号"),
+    ("payment_number", "VARCHAR", "納付番号"),
+    ("confirmation_number", "VARCHAR", "確認番号"),
+    ("filing_receipt_number", "VARCHAR", "申告受付番号"),
+    ("due_date", "DATE", "納期限 (条例)"),
+    ("principal", "BIGINT", "本税 (円)"),
+    ("dunning_fee", "BIGINT", "督促手数料 (円)"),
+    ("dunning_sent_on", "DATE", "督促状発付日"),
+    ("changed_on", "DATE", "更正日"),
+)
+SNAPSHOT_ORIGIN = _columns(
+    ("file_name", "VARCHAR", "ファイル名"),
+    ("snapshot_date", "DATE", "調定抽出日 (ファイル名の日付)"),
+    ("delivery_number", "INTEGER", "配信番号"),
+)
+
+
+def _stored_records(name: str, comment: str, layout_name: LayoutName, sighting: bool) -> Table:
+    columns = FILE_ORIGIN + (SIGHTING if sighting else ()) + layout_columns(load_layout(layout_name))
+    return Table(name, comment, columns)
+
+
+def stored_input_tables() -> list[Table]:
+    """The tables that hold what the files and snapshots said."""
+    return [
+        _stored_records("payment_records", "納付情報ファイル (入金日・納付日) の受付済みデータレコード", LayoutName.PAYMENT, True),
+        _stored_records("provisional_records", "納付情報仮登録データ (受信分) の受付済みレコード", LayoutName.PROVISIONAL, True),
+        _stored_records("management_records", "納付情報管理ファイルの受付済みレコード", LayoutName.MANAGEMENT, False),
+        _stored_records("link_records", "納付情報紐付履歴の受付済みレコード", LayoutName.LINK_HISTORY, False),
+        Table("receivable_snapshots", "調定スナップショット (全世代を保持)", SNAPSHOT_ORIGIN + RECEIVABLE_COLUMNS),
+        Table(
+            "record_warnings",
+            "未知のコード値の警告 (レコードは受付済み)",
+            _columns(
+                ("file_name", "VARCHAR", "ファイル名"),
+                ("file_date", "DATE", "処理対象日 (ファイル名の日付)"),
+                ("record_number", "BIGINT", "レコード番号"),
+                ("field", "VARCHAR", "項目"),
+                ("value", "VARCHAR", "コード値"),
+                ("reason", "VARCHAR", "理由"),
+            ),
+        ),
+        Table(
+            "rejected_records",
+            "検証で不合格となったレコード (生バイト付き, パスワードは空白化)",
+            _columns(
+                ("file_name", "VARCHAR", "ファイル名"),
+                ("file_date", "DATE", "処理対象日 (ファイル名の日付)"),
+                ("kind", "VARCHAR", "ファイル種別"),
+                ("record_number", "BIGINT", "レコード番号 (ファイル内の位置, 1 始まり)"),
+                ("field", "VARCHAR", "不合格の項目"),
+                ("reason", "VARCHAR", "理由"),
+                ("raw", "BLOB", "レコードの生バイト (CP932, パスワードは空白)"),
+            ),
+        ),
+    ]
+
+
+def log_tables() -> list[Table]:
+    """The tables that log what each run saw and did."""
+    return [
+        Table(
+            "ingested_files",
+            "受信箱で見たファイル",
+            _columns(
+                ("file_name", "VARCHAR", "ファイル名"),
+                ("sha256", "VARCHAR", "SHA-256"),
+                ("kind", "VARCHAR", "ファイル種別 (ファイル名の接頭辞)"),
+                ("settlement_date", "DATE", "処理対象日 (ファイル名の日付)"),
+                ("delivery_number", "INTEGER", "配信番号"),
+                ("status", "VARCHAR", "loaded / rejected / duplicate / unrecognised"),
+                ("reason", "VARCHAR", "不受理・重複の理由"),
+                ("record_count", "BIGINT", "データレコード件数"),
+                ("accepted_count", "BIGINT", "受付レコード件数"),
+                ("rejected_count", "BIGINT", "不合格レコード件数"),
+                ("warning_count", "BIGINT", "警告件数"),
+                ("run_id", "VARCHAR", "最後に読んだ実行の ID"),
+            ),
+        ),
+        Table(
+            "runs",
+            "夜間処理の実行記録",
+            _columns(
+                ("run_id", "VARCHAR", "実行 ID"),
+                ("settlement_date", "DATE", "処理対象日"),
+                ("started_at", "TIMESTAMP", "開始日時"),
+                ("finished_at", "TIMESTAMP", "終了日時"),
+                ("status", "VARCHAR", "completed / failed"),
+                ("summary", "VARCHAR", "件数と金額の要約 (JSON, 個人情報なし)"),
+            ),
+        ),
+    ]
+
+
+def create_statements(table: Table) -> list[str]:
+    """CREATE TABLE and COMMENT ON statements for one table (names and comments are constants)."""
+    columns = ", ".join(f'"{column.name}" {column.type}' for column in table.columns)
+    statements = [f'CREATE TABLE IF NOT EXISTS "{table.name}" ({columns})']
+    statements.append(f'COMMENT ON TABLE "{table.name}" IS {_literal(table.comment)}')
+    statements += [
+        f'COMMENT ON COLUMN "{table.name}"."{column.name}" IS {_literal(column.comment)}' for column in table.columns
+    ]
+    return statements
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+PAYMENT_IDENTITY = _columns(
+    ("payment_key", "VARCHAR", "納付の識別子 (共通納税ID-連番, または SEQ-納付情報シーケンス)"),
+    ("common_tax_id", "VARCHAR", "共通納税ID"),
+    ("sequence_number", "BIGINT", "連番"),
+    ("payment_info_sequence", "BIGINT", "納付情報シーケンス (共通納税ID のない仮登録)"),
+)
+
+
+def _payments() -> Table:
+    return Table(
+        "payments",
+        "納付 (共通納税ID・連番ごと, 速報・確報を一件として)",
+        PAYMENT_IDENTITY
+        + _columns(
+            ("source", "VARCHAR", "payment_file (納付情報ファイル) / provisional (仮登録データ)"),
+            ("paid_on", "DATE", "納付年月日 (延滞金の終期)"),
+            ("deposited_on", "DATE", "入金年月日 (確報)"),
+            ("paid_total", "BIGINT", "今回支払金額合計"),
+            ("paid_principal", "BIGINT", "支払納付額 (納付情報ファイルでは本税等) / 納付額"),
+            ("paid_late_fee", "BIGINT", "支払延滞金額 / 納付延滞金"),
+            ("paid_dunning_fee", "BIGINT", "納付督促手数料 (仮登録)"),
+            ("paid_additional_charge", "BIGINT", "納付加算金 (仮登録)"),
+            ("payment_class", "VARCHAR", "納付金区分"),
+            ("channel_class", "VARCHAR", "チャネル区分"),
+            ("payment_scheme", "VARCHAR", "納付方式"),
+            ("history_number", "BIGINT", "決定した履歴番号"),
+            ("response_code", "VARCHAR", "レスポンスコード"),
+            ("mpn_processed_on", "DATE", "MPN処理年月日"),
+            ("mpn_processed_at", "TIME", "MPN処理時刻"),
+            ("mpn_serial", "VARCHAR", "MPN処理通番"),
+            ("status", "VARCHAR", "applied / pending / held / reversed / not_completed / withdrawn"),
+            ("error_class", "VARCHAR", "エラー区分 (00 消込済, 10 未紐付, 20 調定なし, 30 管理なし, 40 不一致, 50 不明な取消, 90 その他)"),
+            ("receivable_id", "VARCHAR", "消込先の調定番号"),
+            ("overpaid_amount", "BIGINT", "過誤納額 (充当・還付の対象)"),
+            ("first_seen_on", "DATE", "初めて受信した処理対象日"),
+            ("confirmed_on", "DATE", "確報を受信した処理対象日"),
+            ("unconfirmed", "BOOLEAN", "納付日から5営業日を過ぎても確報なし"),
+            ("sighting_count", "BIGINT", "受信回数 (速報・確報・再配信)"),
+        ),
+    )
+
+
+def _provisional_payments() -> Table:
+    layout = load_layout(LayoutName.PROVISIONAL)
+    return Table(
+        "provisional_payments",
+        "全納付の仮登録 (50項目) 形式: 受信分と経路1・2で作成した分",
+        _columns(("payment_key", "VARCHAR", "納付の識別子")) + layout_columns(layout),
+    )
+
+
+def _applications() -> Table:
+    return Table(
+        "applications",
+        "納付の調定への充当額 (消込)",
+        PAYMENT_IDENTITY
+        + _columns(
+            ("receivable_id", "VARCHAR", "調定番号"),
+            ("paid_on", "DATE", "納付年月日"),
+            ("principal_applied", "BIGINT", "本税への充当額"),
+            ("dunning_fee_applied", "BIGINT", "督促手数料への充当額"),
+            ("late_fee_applied", "BIGINT", "延滞金への充当額"),
+        ),
+    )
+
+
+def _arrears() -> Table:
+    return Table(
+        "arrears",
+        "滞納 (納期限後に本税または延滞金が未納の調定)",
+        _columns(
+            ("receivable_id", "VARCHAR", "調定番号"),
+            ("taxpayer_id", "VARCHAR", "義務者住民コード"),
+            ("tax_code", "VARCHAR", "税目コード"),
+            ("fiscal_year", "INTEGER", "調定年度"),
+            ("installment", "VARCHAR", "期別"),
+            ("effective_due_date", "DATE", "納期限 (地方税法第20条の5 適用後)"),
+            ("principal", "BIGINT", "本税 (最新の調定)"),
+            ("principal_outstanding", "BIGINT", "本税未納額"),
+            ("dunning_fee_outstanding", "BIGINT", "督促手数料未納額"),
+            ("late_fee", "BIGINT", "延滞金未納額"),
+            ("late_fee_status", "VARCHAR", "見込 (本税未納) / 確定 (本税完納)"),
+            ("days_overdue", "BIGINT", "経過日数 (as_of − 納期限)"),
+            ("dunning_due", "BOOLEAN", "督促状の発付が必要 (本税未納・未発付・納期限経過)"),
+            ("dunning_deadline", "DATE", "督促状の発付期限 (納期限後20日)"),
+            ("dunning_sent_on", "DATE", "督促状発付日"),
+            ("as_of", "DATE", "基準日 (処理済みの最新処理対象日)"),
+        ),
+    )
+
+
+def _refund_candidates() -> Table:
+    return Table(
+        "refund_candidates",
+        "還付・充当候補 (過誤納金)",
+        _columns(("candidate_id", "VARCHAR", "候補 ID (納付・種別・発生日から導出)"), ("taxpayer_id", "VARCHAR", "義務者住民コード"))
+        + PAYMENT_IDENTITY
+        + _columns(
+            ("receivable_id", "VARCHAR", "過誤納の生じた調定番号"),
+            ("kind", "VARCHAR", "過納 / 誤納"),
+            ("paid_on", "DATE", "納付年月日"),
+            ("overpaid_amount", "BIGINT", "過誤納額"),
+            ("offset_amount", "BIGINT", "充当額"),
+            ("refund_amount", "BIGINT", "還付額"),
+            ("interest_start", "DATE", "還付加算金の起算日"),
+            ("refund_interest", "BIGINT", "還付額の還付加算金 (as_of まで)"),
+            ("offset_interest", "BIGINT", "充当額の還付加算金 (充当適状日まで)"),
+            ("arose_on", "DATE", "過誤納の発生日"),
+            ("expires_on", "DATE", "還付請求権の時効 (発生日から5年)"),
+            ("expired", "BOOLEAN", "時効経過"),
+            ("as_of", "DATE", "基準日"),
+        ),
+    )
+
+
+def _offsets() -> Table:
+    return Table(
+        "offsets",
+        "充当 (過誤納金の未納調定への充当)",
+        _columns(
+            ("candidate_id", "VARCHAR", "候補 ID"),
+            ("receivable_id", "VARCHAR", "充当先の調定番号"),
+            ("principal_offset", "BIGINT", "本税への充当額"),
+            ("dunning_fee_offset", "BIGINT", "督促手数料への充当額"),
+            ("late_fee_offset", "BIGINT", "延滞金への充当額"),
+            ("offset_on", "DATE", "充当適状日"),
+        ),
+    )
+
+
+def _receivables() -> Table:
+    return Table(
+        "receivables",
+        "調定 (最新のスナップショット)",
+        RECEIVABLE_COLUMNS
+        + _columns(
+            ("effective_due_date", "DATE", "納期限 (地方税法第20条の5 適用後)"),
+            ("snapshot_date", "DATE", "スナップショットの日付"),
+            ("delivery_number", "INTEGER", "スナップショットの配信番号"),
+        ),
+    )
+
+
+def derived_tables() -> list[Table]:
+    """The tables rebuilt from the stored inputs at every run (CONTRACT.md)."""
+    return [_receivables(), _payments(), _provisional_payments(), _applications(), _arrears(), _refund_candidates(), _offsets()]
+
+
+def all_tables() -> list[Table]:
+    """Every table of the database."""
+    return stored_input_tables() + log_tables() + derived_tables()
