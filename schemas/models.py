@@ -179,3 +179,40 @@ def _frame_check(rule: RecordRule) -> pa.Check:
 def packaged_record_schema(name: LayoutName) -> pa.DataFrameSchema:
     """`record_schema` of a layout shipped in the package."""
     return record_schema(load_layout(name))
+
+
+def _receivable_rules() -> list[RecordRule]:
+    return [
+        RecordRule("調定番号 is blank", "receivable_id", pl.col("receivable_id").is_not_null()),
+        RecordRule(
+            "調定番号 repeats an earlier row", "receivable_id", ~pl.col("receivable_id").is_duplicated() | (pl.col("receivable_id").cum_count().over("receivable_id") == 1)
+        ),
+        RecordRule("義務者住民コード is blank", "taxpayer_id", pl.col("taxpayer_id").is_not_null()),
+        RecordRule("税目コード is blank", "tax_code", pl.col("tax_code").is_not_null()),
+        RecordRule("期別 is not 00–12", "installment", pl.col("installment").is_in([f"{n:02d}" for n in range(13)])),
+        RecordRule("納期限 is missing", "due_date", pl.col("due_date").is_not_null()),
+        RecordRule("本税 is missing or negative", "principal", pl.col("principal") >= 0),
+        RecordRule("督促手数料 is negative", "dunning_fee", pl.col("dunning_fee") >= 0),
+    ]
+
+
+RECEIVABLE_CODE_WARNINGS = {"tax_code": codes.TAX_CODES}
+
+
+def receivable_schema() -> pa.DataFrameSchema:
+    """The strict pandera schema of a typed receivables snapshot (CONTRACT.md columns)."""
+    from schemas.tables import RECEIVABLE_COLUMNS, Table
+
+    columns = {RECORD_NUMBER: pa.Column(pl.Int64, nullable=False, description="行番号 (見出し行が 1)")}
+    schema = Table("receivables", "", RECEIVABLE_COLUMNS).polars_schema
+    columns |= {
+        column.name: pa.Column(schema[column.name], nullable=True, description=column.comment)
+        for column in RECEIVABLE_COLUMNS
+    }
+    checks = [_frame_check(rule) for rule in _receivable_rules()]
+    return pa.DataFrameSchema(columns, checks=checks, strict=True, ordered=True, name="receivables")
+
+
+def receivable_rules() -> list[RecordRule]:
+    """The rules a receivables snapshot row must keep."""
+    return _receivable_rules()

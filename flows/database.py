@@ -1,0 +1,44 @@
+"""The embedded DuckDB file: opening it with every table in place, reading and writing frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from schemas.tables import Table, all_tables, create_statements
+
+INCOMING = "incoming_frame"
+
+
+def connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """A connection to the database at `path`, created with every table if missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(str(path))
+    for table in all_tables():
+        for statement in create_statements(table):
+            connection.execute(statement)
+    return connection
+
+
+def query_frame(connection: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
+    """The result of `sql` (with bound `params`) as a polars frame, fully fetched."""
+    return connection.sql(sql, params=params or []).pl()
+
+
+def insert_frame(connection: duckdb.DuckDBPyConnection, table: Table, frame: pl.DataFrame) -> None:
+    """Appends `frame` to `table`, matching columns by name (absent columns stay null)."""
+    if frame.is_empty():
+        return
+    connection.register(INCOMING, frame)
+    try:
+        connection.execute(f'INSERT INTO "{table.name}" BY NAME SELECT * FROM {INCOMING}')
+    finally:
+        connection.unregister(INCOMING)
+
+
+def replace_rows(connection: duckdb.DuckDBPyConnection, table: Table, frame: pl.DataFrame) -> None:
+    """Replaces every row of `table` with `frame` (the derived tables are rebuilt whole)."""
+    connection.execute(f'DELETE FROM "{table.name}"')
+    insert_frame(connection, table, frame.select(table.column_names))

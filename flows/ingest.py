@@ -1,0 +1,215 @@
+"""Loading one settlement date's inbox files into the stored-input tables.
+
+Inbox files are only read: never moved, modified or deleted. A date's stored rows are replaced
+whole, so running a date again reads its files afresh and changes nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from flows.database import insert_frame, query_frame
+from flows.files import checked_chunks, inspect_file
+from schemas.inbox import FileKind, InboxName, parse_inbox_name
+from schemas.models import RECORD_NUMBER
+from schemas.tables import Table, stored_input_tables
+from transforms.receivables import receivable_violations, typed_receivables
+
+TABLES = {table.name: table for table in stored_input_tables()}
+TABLE_BY_KIND = {
+    FileKind.PAYMENT_BY_DEPOSIT: "payment_records",
+    FileKind.PAYMENT_BY_PAYMENT_DATE: "payment_records",
+    FileKind.PROVISIONAL_BY_DEPOSIT: "provisional_records",
+    FileKind.PROVISIONAL_BY_PAYMENT_DATE: "provisional_records",
+    FileKind.MANAGEMENT: "management_records",
+    FileKind.LINK_HISTORY: "link_records",
+    FileKind.RECEIVABLES: "receivable_snapshots",
+}
+HASH_BLOCK = 1 << 24
+
+
+@dataclass
+class FileOutcome:
+    """What became of one inbox file in a run (a row of `ingested_files`)."""
+
+    file_name: str
+    kind: str | None
+    settlement_date: date | None
+    delivery_number: int | None
+    sha256: str | None
+    status: str
+    reason: str | None = None
+    record_count: int = 0
+    accepted_count: int = 0
+    rejected_count: int = 0
+    warning_count: int = 0
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def inbox_listing(inbox: Path, settlement_date: date) -> tuple[list[tuple[Path, InboxName]], list[Path]]:
+    """The date's recognised files (receivables first) and every file whose name is not recognised."""
+    recognised, unrecognised = [], []
+    for path in sorted(p for p in inbox.iterdir() if p.is_file()):
+        name = parse_inbox_name(path.name)
+        if name is None:
+            unrecognised.append(path)
+        elif name.settlement_date == settlement_date:
+            recognised.append((path, name))
+    recognised.sort(key=lambda item: (item[1].kind != FileKind.RECEIVABLES, item[0].name))
+    return recognised, unrecognised
+
+
+DELETE_DATE_ROWS = 'DELETE FROM "{table}" WHERE file_date = ?'
+DELETE_SNAPSHOTS = "DELETE FROM receivable_snapshots WHERE snapshot_date = ?"
+
+
+def forget_date(connection: duckdb.DuckDBPyConnection, settlement_date: date) -> None:
+    """Removes every stored row that came from a file of `settlement_date`."""
+    for table in TABLES.values():
+        if table.name == "receivable_snapshots":
+            connection.execute(DELETE_SNAPSHOTS, [settlement_date])
+        else:
+            connection.execute(DELETE_DATE_ROWS.format(table=table.name), [settlement_date])
+
+
+EARLIER_IDENTICAL = """
+SELECT file_name FROM ingested_files
+WHERE sha256 = ? AND file_name <> ? AND status IN ('loaded', 'duplicate')
+  AND (settlement_date, file_name) < (?, ?)
+ORDER BY settlement_date, file_name
+LIMIT 1
+"""
+
+
+def earlier_identical_file(connection: duckdb.DuckDBPyConnection, sha256: str, name: InboxName, file_name: str) -> str | None:
+    """The canonical copy of a byte-identical file seen before this one, if any."""
+    found = connection.execute(EARLIER_IDENTICAL, [sha256, file_name, name.settlement_date, file_name]).fetchall()
+    return found[0][0] if found else None
+
+
+def load_data_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName, sha256: str) -> FileOutcome:
+    """Reads one fixed-width file and stores its accepted records, rejects and warnings."""
+    outcome = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, "loaded")
+    verdict = inspect_file(path, name)
+    if verdict.rejection is not None:
+        outcome.status, outcome.reason = "rejected", verdict.rejection
+        return outcome
+    outcome.record_count = verdict.data_count
+    outcome.totals = verdict.totals.as_dict() if verdict.totals else {}
+    origin = _origin_columns(path.name, name)
+    for chunk in checked_chunks(verdict):
+        insert_frame(connection, TABLES[TABLE_BY_KIND[name.kind]], chunk.records.with_columns(origin))
+        insert_frame(connection, TABLES["rejected_records"], chunk.rejects.with_columns(origin[:2], pl.lit(name.kind.value).alias("kind")))
+        insert_frame(connection, TABLES["record_warnings"], chunk.warnings.with_columns(origin[:2]))
+        outcome.accepted_count += chunk.records.height
+        outcome.rejected_count += chunk.rejects.height
+        outcome.warning_count += chunk.warnings.height
+    return outcome
+
+
+def _origin_columns(file_name: str, name: InboxName) -> list[pl.Expr]:
+    sighting = "確報" if name.kind.is_confirmation else "速報"
+    return [
+        pl.lit(file_name).alias("file_name"),
+        pl.lit(name.settlement_date).alias("file_date"),
+        pl.lit(name.delivery_number, dtype=pl.Int32).alias("delivery_number"),
+        pl.lit(sighting).alias("sighting"),
+    ]
+
+
+def load_receivables_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName, sha256: str) -> FileOutcome:
+    """Reads one receivables snapshot and stores its valid rows; bad rows become rejects."""
+    outcome = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, "loaded")
+    data = path.read_bytes()
+    lines = data.splitlines()
+    try:
+        text = pl.read_csv(data, infer_schema=False, encoding="utf8")
+    except (pl.exceptions.PolarsError, UnicodeDecodeError) as error:
+        outcome.status, outcome.reason = "rejected", f"not a readable UTF-8 CSV ({type(error).__name__})"
+        return outcome
+    expected = list(TABLES["receivable_snapshots"].column_names[3:])
+    if text.columns != expected:
+        outcome.status, outcome.reason = "rejected", f"columns are not CONTRACT's: expected {','.join(expected)}"
+        return outcome
+    text = text.with_columns(pl.int_range(2, text.height + 2, dtype=pl.Int64).alias(RECORD_NUMBER))
+    typed, unreadable = typed_receivables(text)
+    readable = typed.join(unreadable.select(RECORD_NUMBER), on=RECORD_NUMBER, how="anti", maintain_order="left")
+    problems = pl.concat([unreadable, receivable_violations(readable)]).sort(RECORD_NUMBER)
+    accepted = readable.join(problems.select(RECORD_NUMBER), on=RECORD_NUMBER, how="anti", maintain_order="left")
+    snapshot = [
+        pl.lit(path.name).alias("file_name"),
+        pl.lit(name.settlement_date).alias("snapshot_date"),
+        pl.lit(name.delivery_number, dtype=pl.Int32).alias("delivery_number"),
+    ]
+    insert_frame(connection, TABLES["receivable_snapshots"], accepted.drop(RECORD_NUMBER).with_columns(snapshot))
+    raw = pl.Series("raw", [lines[number - 1] for number in problems[RECORD_NUMBER]], dtype=pl.Binary)
+    rejects = problems.with_columns(raw, *_origin_columns(path.name, name)[:2], pl.lit(name.kind.value).alias("kind"))
+    insert_frame(connection, TABLES["rejected_records"], rejects)
+    outcome.record_count = text.height
+    outcome.accepted_count, outcome.rejected_count = accepted.height, problems.height
+    outcome.totals = {"principal": int(accepted["principal"].sum())}
+    return outcome
+
+
+def load_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName) -> FileOutcome:
+    """Loads one of the date's files, unless it is a byte-identical copy of an earlier one."""
+    sha256 = file_sha256(path)
+    canonical = earlier_identical_file(connection, sha256, name, path.name)
+    if canonical is not None:
+        return FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, "duplicate", f"byte-identical to {canonical}")
+    if name.kind == FileKind.RECEIVABLES:
+        return load_receivables_file(connection, path, name, sha256)
+    return load_data_file(connection, path, name, sha256)
+
+
+def unrecognised_outcome(path: Path) -> FileOutcome:
+    """The `ingested_files` row of a file whose name shuno does not know."""
+    return FileOutcome(path.name, None, None, None, None, "unrecognised", "file name is not one of SPEC §1 or CONTRACT's inbox")
+
+
+UPSERT_FILE = """
+INSERT INTO ingested_files BY NAME SELECT * FROM incoming_frame
+"""
+DELETE_FILE = "DELETE FROM ingested_files WHERE file_name = ?"
+
+
+def record_outcomes(connection: duckdb.DuckDBPyConnection, outcomes: list[FileOutcome], run_id: str) -> None:
+    """Writes one `ingested_files` row per file, replacing what an earlier run said of it."""
+    for outcome in outcomes:
+        connection.execute(DELETE_FILE, [outcome.file_name])
+    rows = [
+        {key: value for key, value in vars(outcome).items() if key != "totals"} | {"run_id": run_id}
+        for outcome in outcomes
+    ]
+    if rows:
+        insert_frame(connection, Table("ingested_files", "", ()), pl.DataFrame(rows, schema_overrides={"settlement_date": pl.Date, "delivery_number": pl.Int32}))
+
+
+def later_identical_copies(connection: duckdb.DuckDBPyConnection, outcomes: list[FileOutcome]) -> list[str]:
+    """Files stored earlier that a file loaded now precedes: they become duplicates of it."""
+    demoted = []
+    for outcome in outcomes:
+        if outcome.status != "loaded" or outcome.sha256 is None:
+            continue
+        rows = query_frame(
+            connection,
+            "SELECT file_name FROM ingested_files WHERE sha256 = ? AND file_name <> ? AND status = 'loaded'",
+            [outcome.sha256, outcome.file_name],
+        )
+        demoted += rows["file_name"].to_list()
+    return demoted

@@ -1,0 +1,114 @@
+"""Receivables snapshots (調定, CONTRACT.md): typed, checked, and the version in force."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from schemas.models import RECORD_NUMBER, receivable_rules, receivable_schema
+from schemas.tables import RECEIVABLE_COLUMNS, Table
+from transforms.validation import VIOLATION_SCHEMA, rule_violations
+
+RECEIVABLE_SCHEMA = Table("receivables", "", RECEIVABLE_COLUMNS).polars_schema
+DATE_FORMAT = "%Y-%m-%d"
+
+
+def typed_receivables(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The snapshot's text columns typed, and one violation per row a value could not be read in.
+
+    `text` holds the CSV's columns as strings and `record_number` (the header row is 1).
+    """
+    text = text.select(RECORD_NUMBER, *[_blank_as_null(name) for name in RECEIVABLE_SCHEMA])
+    typed = text.select(RECORD_NUMBER, *[_typed(name, dtype) for name, dtype in RECEIVABLE_SCHEMA.items()])
+    unreadable = [
+        text.filter(pl.col(name).is_not_null() & typed[name].is_null()).select(
+            RECORD_NUMBER, pl.lit(name).alias("field"), pl.lit(f"{name}: {_expected(dtype)}").alias("reason")
+        )
+        for name, dtype in RECEIVABLE_SCHEMA.items()
+        if dtype != pl.String
+    ]
+    problems = pl.concat([pl.DataFrame(schema=VIOLATION_SCHEMA), *unreadable]).sort(RECORD_NUMBER)
+    return typed, problems.unique(RECORD_NUMBER, keep="first", maintain_order=True)
+
+
+def _blank_as_null(name: str) -> pl.Expr:
+    text = pl.col(name).str.strip_chars()
+    return pl.when(text == "").then(None).otherwise(text).alias(name)
+
+
+def _typed(name: str, dtype: pl.DataType) -> pl.Expr:
+    text = pl.col(name)
+    if dtype == pl.Date:
+        return text.str.strptime(pl.Date, DATE_FORMAT, strict=False).alias(name)
+    if dtype == pl.String:
+        return text.alias(name)
+    number = text.cast(dtype, strict=False)
+    return (number.fill_null(0) if name == "dunning_fee" else number).alias(name)
+
+
+def _expected(dtype: pl.DataType) -> str:
+    return "not a date YYYY-MM-DD" if dtype == pl.Date else "not a whole number"
+
+
+def receivable_violations(typed: pl.DataFrame) -> pl.DataFrame:
+    """One row per snapshot row that breaks a rule (blank key, repeated id, bad 期別, …)."""
+    return rule_violations(typed, receivable_schema(), receivable_rules())
+
+
+SNAPSHOT_ORDER = ["snapshot_date", "delivery_number"]
+
+
+def _snapshot_rank(snapshots: pl.DataFrame) -> pl.DataFrame:
+    """Snapshots with `snapshot_rank`: 1 for the oldest, rising with (date, delivery number)."""
+    order = pl.struct(SNAPSHOT_ORDER).rank("dense")
+    return snapshots.with_columns(order.cast(pl.Int64).alias("snapshot_rank"))
+
+
+def current_receivables(snapshots: pl.DataFrame) -> pl.DataFrame:
+    """The receivables of the newest snapshot (latest date, then highest delivery), with their effective 納期限."""
+    from transforms.calendar import effective_due_dates
+
+    ranked = _snapshot_rank(snapshots)
+    newest = ranked.filter(pl.col("snapshot_rank") == pl.col("snapshot_rank").max())
+    return newest.drop("file_name", "snapshot_rank").with_columns(
+        effective_due_dates(newest["due_date"]).alias("effective_due_date")
+    )
+
+
+def receivable_versions(snapshots: pl.DataFrame) -> pl.DataFrame:
+    """Every receivable ever delivered, as its newest version; one absent from the newest snapshot is cancelled (本税 0)."""
+    from transforms.calendar import effective_due_dates
+
+    ranked = _snapshot_rank(snapshots)
+    newest_rank = ranked["snapshot_rank"].max()
+    first_date_of_rank = ranked.group_by("snapshot_rank").agg(pl.col("snapshot_date").first().alias("rank_date"))
+    latest = ranked.sort("snapshot_rank").group_by("receivable_id", maintain_order=True).last()
+    cancelled = pl.col("snapshot_rank") < newest_rank
+    versions = latest.join(
+        first_date_of_rank.with_columns((pl.col("snapshot_rank") - 1).alias("snapshot_rank")), on="snapshot_rank", how="left"
+    )
+    return versions.select(
+        *[name for name in RECEIVABLE_SCHEMA if name != "principal"],
+        pl.when(cancelled).then(0).otherwise(pl.col("principal")).alias("principal"),
+        effective_due_dates(versions["due_date"]).alias("effective_due_date"),
+        cancelled.alias("cancelled"),
+        pl.when(cancelled).then(pl.col("rank_date")).alias("cancelled_on"),
+    )
+
+
+def principal_history(snapshots: pl.DataFrame) -> pl.DataFrame:
+    """When each receivable's 本税 took each value: (receivable_id, effective_from, principal).
+
+    `effective_from` is null for the first assessment, the snapshot's changed_on for a 更正 (the
+    snapshot date when changed_on is empty), and the first snapshot without it for a cancellation.
+    """
+    ranked = _snapshot_rank(snapshots).sort("receivable_id", "snapshot_rank")
+    changes = ranked.with_columns(pl.col("principal").shift(1).over("receivable_id").alias("previous"))
+    changes = changes.filter(pl.col("previous").is_null() | (pl.col("principal") != pl.col("previous"))).select(
+        "receivable_id",
+        pl.when(pl.col("previous").is_null()).then(None).otherwise(pl.coalesce("changed_on", "snapshot_date")).alias("effective_from"),
+        "principal",
+    )
+    cancellations = receivable_versions(snapshots).filter("cancelled").select(
+        "receivable_id", pl.col("cancelled_on").alias("effective_from"), pl.lit(0, dtype=pl.Int64).alias("principal")
+    )
+    return pl.concat([changes, cancellations]).sort("receivable_id", "effective_from", nulls_last=False)
