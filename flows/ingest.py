@@ -18,7 +18,7 @@ from flows.database import insert_frame, query_frame
 from flows.files import checked_chunks, inspect_file
 from schemas.inbox import FileKind, InboxName, parse_inbox_name
 from schemas.models import RECORD_NUMBER
-from schemas.tables import Table, stored_input_tables
+from schemas.tables import log_tables, stored_input_tables
 from transforms.receivables import receivable_violations, typed_receivables
 
 TABLES = {table.name: table for table in stored_input_tables()}
@@ -111,11 +111,13 @@ def load_data_file(connection: duckdb.DuckDBPyConnection, path: Path, name: Inbo
         return outcome
     outcome.record_count = verdict.data_count
     outcome.totals = verdict.totals.as_dict() if verdict.totals else {}
+    table = TABLES[TABLE_BY_KIND[name.kind]]
     origin = _origin_columns(path.name, name)
+    stored_origin = [column for column in origin if column.meta.output_name() in table.column_names]
     for chunk in checked_chunks(verdict):
-        insert_frame(connection, TABLES[TABLE_BY_KIND[name.kind]], chunk.records.with_columns(origin))
-        insert_frame(connection, TABLES["rejected_records"], chunk.rejects.with_columns(origin[:2], pl.lit(name.kind.value).alias("kind")))
-        insert_frame(connection, TABLES["record_warnings"], chunk.warnings.with_columns(origin[:2]))
+        insert_frame(connection, table, chunk.records.with_columns(stored_origin))
+        insert_frame(connection, TABLES["rejected_records"], chunk.rejects.with_columns(*origin[:2], pl.lit(name.kind.value).alias("kind")))
+        insert_frame(connection, TABLES["record_warnings"], chunk.warnings.with_columns(*origin[:2]))
         outcome.accepted_count += chunk.records.height
         outcome.rejected_count += chunk.rejects.height
         outcome.warning_count += chunk.warnings.height
@@ -182,34 +184,43 @@ def unrecognised_outcome(path: Path) -> FileOutcome:
     return FileOutcome(path.name, None, None, None, None, "unrecognised", "file name is not one of SPEC §1 or CONTRACT's inbox")
 
 
-UPSERT_FILE = """
-INSERT INTO ingested_files BY NAME SELECT * FROM incoming_frame
-"""
 DELETE_FILE = "DELETE FROM ingested_files WHERE file_name = ?"
+INGESTED_FILES = {table.name: table for table in log_tables()}["ingested_files"]
 
 
-def record_outcomes(connection: duckdb.DuckDBPyConnection, outcomes: list[FileOutcome], run_id: str) -> None:
-    """Writes one `ingested_files` row per file, replacing what an earlier run said of it."""
-    for outcome in outcomes:
-        connection.execute(DELETE_FILE, [outcome.file_name])
-    rows = [
-        {key: value for key, value in vars(outcome).items() if key != "totals"} | {"run_id": run_id}
-        for outcome in outcomes
-    ]
-    if rows:
-        insert_frame(connection, Table("ingested_files", "", ()), pl.DataFrame(rows, schema_overrides={"settlement_date": pl.Date, "delivery_number": pl.Int32}))
+def record_outcome(connection: duckdb.DuckDBPyConnection, outcome: FileOutcome, run_id: str) -> None:
+    """Writes the file's `ingested_files` row, replacing what an earlier run said of it."""
+    connection.execute(DELETE_FILE, [outcome.file_name])
+    row = {key: value for key, value in vars(outcome).items() if key != "totals"} | {"run_id": run_id}
+    insert_frame(connection, INGESTED_FILES, pl.DataFrame([row], schema=INGESTED_FILES.polars_schema))
 
 
-def later_identical_copies(connection: duckdb.DuckDBPyConnection, outcomes: list[FileOutcome]) -> list[str]:
-    """Files stored earlier that a file loaded now precedes: they become duplicates of it."""
-    demoted = []
-    for outcome in outcomes:
-        if outcome.status != "loaded" or outcome.sha256 is None:
-            continue
-        rows = query_frame(
-            connection,
-            "SELECT file_name FROM ingested_files WHERE sha256 = ? AND file_name <> ? AND status = 'loaded'",
-            [outcome.sha256, outcome.file_name],
-        )
-        demoted += rows["file_name"].to_list()
-    return demoted
+LATER_COPIES = "SELECT file_name FROM ingested_files WHERE sha256 = ? AND file_name <> ? AND status = 'loaded'"
+DELETE_FILE_ROWS = 'DELETE FROM "{table}" WHERE file_name = ?'
+MARK_DUPLICATE = "UPDATE ingested_files SET status = 'duplicate', reason = ? WHERE file_name = ?"
+
+
+def demote_later_copies(connection: duckdb.DuckDBPyConnection, outcome: FileOutcome) -> None:
+    """Files stored earlier that this newly loaded file precedes become duplicates of it."""
+    if outcome.status != "loaded":
+        return
+    later = query_frame(connection, LATER_COPIES, [outcome.sha256, outcome.file_name])["file_name"]
+    for file_name in later:
+        for table in TABLES.values():
+            connection.execute(DELETE_FILE_ROWS.format(table=table.name), [file_name])
+        connection.execute(MARK_DUPLICATE, [f"byte-identical to {outcome.file_name}", file_name])
+
+
+def load_date(connection: duckdb.DuckDBPyConnection, inbox: Path, settlement_date: date, run_id: str) -> list[FileOutcome]:
+    """Replaces the stored inputs of `settlement_date` with what its inbox files say now."""
+    forget_date(connection, settlement_date)
+    recognised, unrecognised = inbox_listing(inbox, settlement_date)
+    outcomes = []
+    for path, name in recognised:
+        outcomes.append(load_file(connection, path, name))
+        record_outcome(connection, outcomes[-1], run_id)
+        demote_later_copies(connection, outcomes[-1])
+    for path in unrecognised:
+        outcomes.append(unrecognised_outcome(path))
+        record_outcome(connection, outcomes[-1], run_id)
+    return outcomes

@@ -43,6 +43,7 @@ def checked_records(block: np.ndarray, judge: RecordRules, first_record_number: 
     violated = violations.with_columns(raw_records(block[rows], judge.layout, judge.secret_fields))
     rejects = pl.concat([broken_records(decoded, block, judge.layout, judge.secret_fields), violated.select(REJECT_SCHEMA.names())])
     accepted = typed.join(violations.select(RECORD_NUMBER), on=RECORD_NUMBER, how="anti", maintain_order="left")
+    accepted = accepted.drop(judge.secret_fields & set(accepted.columns))  # never stored (SPEC §2)
     return CheckedRecords(accepted, rejects.sort(RECORD_NUMBER), unknown_code_warnings(accepted, judge.code_lists))
 
 

@@ -1,0 +1,112 @@
+"""The nightly run for one settlement date: load the date's files, rebuild everything derived.
+
+The whole run is one DuckDB transaction: a run that cannot complete leaves the database as it
+was before it. Derived tables are a function of the stored inputs, so the order in which dates
+are run does not matter.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from pydantic import BaseModel, Field
+
+from flows.database import connect, query_frame, replace_rows
+from flows.ingest import FileOutcome, load_date
+from schemas.rates import load_rates
+from schemas.tables import derived_tables
+from transforms.rebuild import DerivedTables, derived_state
+
+
+class Settings(BaseModel):
+    """The settings of a run (SPEC §4): rates table, low-rate months per tax code, 充当 order."""
+
+    rates_path: Path | None = Field(None, description="rates CSV (延滞金・還付加算金); the packaged table when empty")
+    low_rate_months: dict[str, int] = Field(default_factory=dict, description="months at the lower 延滞金 rate per tax code (default 1)")
+    offset_order: str = Field("oldest_due_first", description="order of 充当 targets")
+    dunning_fee: int = Field(100, description="督促手数料 of the ordinance, yen")
+    business_days_to_confirm: int = Field(5, description="business days after 納付日 before an unconfirmed payment is reported")
+
+
+class RunFailed(RuntimeError):
+    """A run that could not complete; the message is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did: its id, date, the files it saw, and counts and yen totals per outcome."""
+
+    run_id: str
+    settlement_date: date
+    as_of: date
+    files: list[FileOutcome]
+    outcome_counts: dict[str, dict[str, int]]
+
+
+LATEST_DATE = "SELECT max(settlement_date) FROM runs WHERE status = 'completed'"
+
+
+def as_of_date(connection: duckdb.DuckDBPyConnection, settlement_date: date) -> date:
+    """The latest settlement date processed so far, this one included."""
+    latest = connection.execute(LATEST_DATE).fetchall()[0][0]
+    return max(settlement_date, latest) if latest else settlement_date
+
+
+STORED_INPUTS = {
+    "payment_records": "SELECT * FROM payment_records",
+    "provisional_records": "SELECT * FROM provisional_records",
+    "management_records": "SELECT * FROM management_records",
+    "link_records": "SELECT * FROM link_records",
+    "receivable_snapshots": "SELECT * FROM receivable_snapshots",
+}
+
+
+def stored_inputs(connection: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
+    """Every stored input table as a frame."""
+    return {name: query_frame(connection, sql) for name, sql in STORED_INPUTS.items()}
+
+
+def write_derived(connection: duckdb.DuckDBPyConnection, derived: DerivedTables) -> None:
+    """Replaces every derived table with its rebuilt rows."""
+    for table in derived_tables():
+        replace_rows(connection, table, getattr(derived, table.name))
+
+
+INSERT_RUN = "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)"
+
+
+def run_settlement_date(settlement_date: date, inbox: Path, database: Path, settings: Settings | None = None) -> RunSummary:
+    """The nightly run of one settlement date, in one transaction."""
+    settings = settings or Settings()
+    if not inbox.is_dir():
+        raise RunFailed(f"inbox {inbox} is not a folder")
+    rates = load_rates(settings.rates_path)
+    connection = connect(database)
+    run_id, started_at = uuid.uuid4().hex, datetime.now()
+    try:
+        connection.begin()
+        outcomes = load_date(connection, inbox, settlement_date, run_id)
+        as_of = as_of_date(connection, settlement_date)
+        derived = derived_state(stored_inputs(connection), as_of, rates, settings)
+        write_derived(connection, derived)
+        summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts)
+        connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "completed", _summary_json(summary)])
+        connection.commit()
+        return summary
+    except Exception as error:
+        connection.rollback()
+        connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "failed", json.dumps({"error": type(error).__name__})])
+        raise RunFailed(f"run of {settlement_date} failed and changed nothing: {type(error).__name__}: {error}") from error
+    finally:
+        connection.close()
+
+
+def _summary_json(summary: RunSummary) -> str:
+    files = [{"file": outcome.file_name, "status": outcome.status, "records": outcome.record_count, "rejected": outcome.rejected_count} for outcome in summary.files]
+    return json.dumps({"as_of": summary.as_of.isoformat(), "files": files, "outcomes": summary.outcome_counts}, ensure_ascii=False)

@@ -1,0 +1,89 @@
+"""Loading a date's inbox files into DuckDB: every file accounted for, a re-run replaces, copies are found."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from flows.database import connect, query_frame
+from flows.ingest import load_date
+from schemas.layouts import load_layout
+from tests.records import patched, payment_file_bytes_for, record_frame
+from transforms.fixed_width import records_bytes
+
+DAY = date(2026, 5, 1)
+PAYMENT = load_layout("payment")
+RECEIVABLES_CSV = (
+    "receivable_id,taxpayer_id,tax_code,fiscal_year,tax_year,installment,notice_number,payment_number,"
+    "confirmation_number,filing_receipt_number,due_date,principal,dunning_fee,dunning_sent_on,changed_on\n"
+    "R1,T1,010,2026,2026,01,N1,1234567890123456,123456,,2026-04-30,10000,0,,\n"
+    "R2,T1,010,2026,2026,02,N2,,,,2026-02-30,10000,0,,\n"
+)
+
+
+@pytest.fixture
+def inbox(tmp_path):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    data = patched(payment_file_bytes_for(record_frame("payment", 3)), 3, PAYMENT.field("paid_on").offset, b"20260231")
+    (folder / "NOFU_NYUKIN_132071_20260501_001.dat").write_bytes(data)
+    (folder / "NOFU_NYUKIN_132071_20260501_002.dat").write_bytes(data)
+    (folder / "NOFU_NOFUBI_132071_20260501_001.dat").write_bytes(data[:-700])
+    (folder / "CHOTEI_132071_20260501_001.csv").write_text(RECEIVABLES_CSV, encoding="utf-8")
+    links = records_bytes(record_frame("link_history", 2), load_layout("link_history"), crlf=False)
+    (folder / "HIMOZUKE_132071_20260501_001.dat").write_bytes(links)
+    (folder / "HIMOZUKE_132071_20260502_001.dat").write_bytes(links)
+    (folder / "README.txt").write_text("not a delivery")
+    return folder
+
+
+def _load(connection, inbox, day=DAY):
+    return {outcome.file_name: outcome for outcome in load_date(connection, inbox, day, "run")}
+
+
+def test_every_file_of_the_date_is_loaded_rejected_duplicate_or_unrecognised(tmp_path, inbox):
+    connection = connect(tmp_path / "shuno.duckdb")
+    outcomes = _load(connection, inbox)
+    assert {name: outcome.status for name, outcome in outcomes.items()} == {
+        "CHOTEI_132071_20260501_001.csv": "loaded",
+        "HIMOZUKE_132071_20260501_001.dat": "loaded",
+        "NOFU_NOFUBI_132071_20260501_001.dat": "rejected",
+        "NOFU_NYUKIN_132071_20260501_001.dat": "loaded",
+        "NOFU_NYUKIN_132071_20260501_002.dat": "duplicate",
+        "README.txt": "unrecognised",
+    }
+    payment = outcomes["NOFU_NYUKIN_132071_20260501_001.dat"]
+    assert (payment.record_count, payment.accepted_count, payment.rejected_count) == (3, 2, 1)
+    stored = query_frame(connection, "SELECT file_name, record_number FROM payment_records ORDER BY record_number")
+    assert stored.rows() == [("NOFU_NYUKIN_132071_20260501_001.dat", 2), ("NOFU_NYUKIN_132071_20260501_001.dat", 4)]
+    rejected = query_frame(connection, "SELECT file_name, record_number, field, octet_length(raw) AS bytes FROM rejected_records ORDER BY file_name")
+    assert rejected.rows() == [
+        ("CHOTEI_132071_20260501_001.csv", 3, "due_date", len(b"R2,T1,010,2026,2026,02,N2,,,,2026-02-30,10000,0,,")),
+        ("NOFU_NYUKIN_132071_20260501_001.dat", 3, "paid_on", 700),
+    ]
+    assert query_frame(connection, "SELECT receivable_id FROM receivable_snapshots")["receivable_id"].to_list() == ["R1"]
+
+
+def test_a_rerun_replaces_the_dates_rows_and_nothing_else(tmp_path, inbox):
+    connection = connect(tmp_path / "shuno.duckdb")
+    _load(connection, inbox, date(2026, 5, 2))
+    _load(connection, inbox)
+    before = query_frame(connection, "SELECT * FROM payment_records ORDER BY file_name, record_number")
+    _load(connection, inbox)
+    after = query_frame(connection, "SELECT * FROM payment_records ORDER BY file_name, record_number")
+    assert before.equals(after)
+    assert query_frame(connection, "SELECT count(*) AS n FROM ingested_files")["n"][0] == 7
+
+
+def test_the_earliest_copy_of_identical_files_is_the_one_loaded_whatever_the_run_order(tmp_path, inbox):
+    connection = connect(tmp_path / "shuno.duckdb")
+    later = _load(connection, inbox, date(2026, 5, 2))
+    assert later["HIMOZUKE_132071_20260502_001.dat"].status == "loaded"
+    earlier = _load(connection, inbox)
+    assert earlier["HIMOZUKE_132071_20260501_001.dat"].status == "loaded"
+    again = _load(connection, inbox, date(2026, 5, 2))
+    assert again["HIMOZUKE_132071_20260502_001.dat"].status == "duplicate"
+    assert "byte-identical to HIMOZUKE_132071_20260501_001.dat" in again["HIMOZUKE_132071_20260502_001.dat"].reason
+    stored = query_frame(connection, "SELECT DISTINCT file_name FROM link_records")
+    assert stored["file_name"].to_list() == ["HIMOZUKE_132071_20260501_001.dat"]
