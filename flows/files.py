@@ -8,7 +8,9 @@ so memory stays near one chunk however large the file.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from transforms.payment_file import ControlTotals, HeaderExpectations
 from transforms.records import CheckedRecords, RecordRules, checked_records
 
 CHUNK_RECORDS = 50_000
+PARALLEL_CHUNKS = 2
 TOTAL_FIELDS = [*payment_file.SUMMED_AMOUNTS.values(), "receipt_class"]
 
 
@@ -60,14 +63,25 @@ class FileVerdict:
         return len(self.data_positions)
 
 
-def record_chunks(path: Path, shape: FileShape, positions: range, chunk_records: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Chunks of records at `positions` (0-based) as (first record number, n × stride bytes)."""
+@dataclass(frozen=True)
+class RecordChunk:
+    """Consecutive records of a file: the first one's number, their bytes, and those as rows."""
+
+    first_record_number: int
+    buffer: bytes
+
+    def rows(self, shape: FileShape) -> np.ndarray:
+        """The records as an n × record length array (terminators left out)."""
+        return np.frombuffer(self.buffer, dtype=np.uint8).reshape(-1, shape.stride)[:, : shape.record_length]
+
+
+def record_chunks(path: Path, shape: FileShape, positions: range, chunk_records: int) -> Iterator[RecordChunk]:
+    """Chunks of the records at `positions` (0-based), read one chunk at a time."""
     with path.open("rb") as stream:
         for start in range(positions.start, positions.stop, chunk_records):
             count = min(chunk_records, positions.stop - start)
             stream.seek(start * shape.stride)
-            buffer = stream.read(count * shape.stride)
-            yield start + 1, np.frombuffer(buffer, dtype=np.uint8).reshape(count, shape.stride)
+            yield RecordChunk(start + 1, stream.read(count * shape.stride))
 
 
 def file_shape(path: Path, record_length: int) -> FileShape:
@@ -85,8 +99,8 @@ def inspect_file(path: Path, name: InboxName, chunk_records: int = CHUNK_RECORDS
         if name.kind.has_control_records:
             return _inspect_payment_file(path, name, load_payment_file_layouts(), chunk_records)
         shape = file_shape(path, load_layout(name.kind.layout).record_length)
-        for first, chunk in record_chunks(path, shape, shape.data_range, chunk_records):
-            framing.check_terminators(chunk, shape.record_length, first)
+        for chunk in record_chunks(path, shape, shape.data_range, chunk_records):
+            framing.check_terminators(chunk.buffer, shape.stride, shape.record_length, chunk.first_record_number)
         return FileVerdict(path, name, shape, shape.data_range)
     except framing.RejectedFile as rejection:
         return FileVerdict(path, name, rejection=str(rejection))
@@ -99,11 +113,12 @@ def _inspect_payment_file(path: Path, name: InboxName, layouts: PaymentFileLayou
     totals = ControlTotals()
     total_layout = layouts.data.subset(TOTAL_FIELDS)
     data = range(1, shape.record_count - 2)
-    for first, chunk in record_chunks(path, shape, shape.data_range, chunk_records):
-        framing.check_terminators(chunk, shape.record_length, first)
-        payment_file.check_record_types(chunk[:, payment_file.RECORD_TYPE_OFFSET], first, shape.record_count)
-        rows = slice(max(data.start - (first - 1), 0), max(min(data.stop - (first - 1), len(chunk)), 0))
-        totals += payment_file.control_totals(decoded_block(chunk[rows], total_layout, first + rows.start), total_layout)
+    for chunk in record_chunks(path, shape, shape.data_range, chunk_records):
+        first, records = chunk.first_record_number, chunk.rows(shape)
+        framing.check_terminators(chunk.buffer, shape.stride, shape.record_length, first)
+        payment_file.check_record_types(records[:, payment_file.RECORD_TYPE_OFFSET], first, shape.record_count)
+        rows = slice(max(data.start - (first - 1), 0), max(min(data.stop - (first - 1), len(records)), 0))
+        totals += payment_file.control_totals(decoded_block(records[rows], total_layout, first + rows.start), total_layout)
     header = _control_record(path, shape, 0, layouts.header)
     expected = HeaderExpectations(name.kind.payment_file_class, name.settlement_date, name.collector_code, shape.record_length)
     payment_file.check_header(header, expected)
@@ -113,11 +128,11 @@ def _inspect_payment_file(path: Path, name: InboxName, layouts: PaymentFileLayou
 
 
 def _control_record(path: Path, shape: FileShape, position: int, layout) -> pl.DataFrame:
-    [(first, chunk)] = record_chunks(path, shape, range(position, position + 1), 1)
-    decoded = decoded_block(chunk[:, : shape.record_length], layout, first)
+    [chunk] = record_chunks(path, shape, range(position, position + 1), 1)
+    decoded = decoded_block(chunk.rows(shape), layout, chunk.first_record_number)
     if decoded.broken.any():
         broken = layout.fields[int(decoded.problem_field[0])]
-        raise framing.RejectedFile(f"record {first}: control record field {broken.name_ja} breaks its type")
+        raise framing.RejectedFile(f"record {chunk.first_record_number}: control record field {broken.name_ja} breaks its type")
     return valid_records(decoded)
 
 
@@ -128,11 +143,22 @@ def record_rules_for(layout_name: LayoutName) -> RecordRules:
 
 
 def checked_chunks(verdict: FileVerdict, chunk_records: int = CHUNK_RECORDS) -> Iterator[CheckedRecords]:
-    """The second pass over an accepted file: its data records, chunk by chunk, checked."""
+    """The second pass over an accepted file: its data records, chunk by chunk, checked, in order.
+
+    Two chunks are checked at once on two threads (numpy and polars release the GIL); at most
+    two are in memory, so memory stays bounded however large the file.
+    """
     judge = record_rules_for(verdict.name.kind.layout)
     shape = verdict.shape
-    for first, chunk in record_chunks(verdict.path, shape, verdict.data_positions, chunk_records):
-        yield checked_records(chunk[:, : shape.record_length], judge, first)
+    chunks = record_chunks(verdict.path, shape, verdict.data_positions, chunk_records)
+    with ThreadPoolExecutor(max_workers=PARALLEL_CHUNKS) as pool:
+        pending: deque[Future] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(checked_records, chunk.rows(shape), judge, chunk.first_record_number))
+            if len(pending) >= PARALLEL_CHUNKS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def recognised_name(path: Path) -> InboxName | None:

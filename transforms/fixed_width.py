@@ -56,6 +56,7 @@ class DecodedBlock:
 class _Column:
     values: pl.Series
     problem: np.ndarray  # reason code per row (index into REASONS), SOUND where the field is sound
+    padding: str | None = None  # trailing padding still to trim (done for all text columns at once)
 
 
 def decoded_block(records: np.ndarray, layout: Layout, first_record_number: int) -> DecodedBlock:
@@ -64,13 +65,16 @@ def decoded_block(records: np.ndarray, layout: Layout, first_record_number: int)
     problem_field = np.full(count, -1, dtype=np.int32)
     problem_reason = np.zeros(count, dtype=np.uint8)
     columns = {RECORD_NUMBER: pl.Series(RECORD_NUMBER, np.arange(count) + first_record_number)}
+    trims = []
     for index, field in enumerate(layout.fields):
         column = decoded_field(records[:, field.offset : field.end], field)
         columns[field.name] = column.values.alias(field.name)
+        if column.padding is not None:
+            trims.append(text_codec.trimmed(field.name, column.padding))
         first = (problem_field < 0) & (column.problem != SOUND)
         problem_field[first] = index
         problem_reason[first] = column.problem[first]
-    return DecodedBlock(pl.DataFrame(columns), problem_field, problem_reason)
+    return DecodedBlock(pl.DataFrame(columns).with_columns(trims), problem_field, problem_reason)
 
 
 def decoded_field(raw: np.ndarray, field: Field) -> _Column:
@@ -91,10 +95,13 @@ def _digit_values(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(sound, values, 0), sound
 
 
+def _with_nulls(values: np.ndarray, present: np.ndarray, arrow_type: pa.DataType) -> pl.Series:
+    return pl.Series(pa.array(values, mask=~present, type=arrow_type))
+
+
 def _number_column(raw: np.ndarray) -> _Column:
     values, sound = _digit_values(raw)
-    series = pl.Series(values).set(pl.Series(~sound), None)
-    return _Column(series, np.where(sound, SOUND, NOT_DIGITS).astype(np.uint8))
+    return _Column(_with_nulls(values, sound, pa.int64()), np.where(sound, SOUND, NOT_DIGITS).astype(np.uint8))
 
 
 def _date_parts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -121,7 +128,7 @@ def _date_column(raw: np.ndarray) -> _Column:
     real = _real_dates(year, month, day)
     present = digits & (values != 0)
     days = _days_since_epoch(np.where(real, year, 1970), np.where(real, month, 1), np.where(real, day, 1))
-    series = pl.Series(days).cast(pl.Date).set(pl.Series(~(present & real)), None)
+    series = _with_nulls(days.astype(np.int32), present & real, pa.date32())
     return _Column(series, _reason_codes(digits, present & ~real, IMPOSSIBLE_DATE))
 
 
@@ -134,7 +141,7 @@ def _seconds_of_day(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _time_column(raw: np.ndarray) -> _Column:
     values, digits = _digit_values(raw)
     seconds, real = _seconds_of_day(values)
-    series = pl.Series(np.where(digits & real, seconds, 0) * 1_000_000_000).cast(pl.Time).set(pl.Series(~(digits & real)), None)
+    series = _with_nulls(np.where(digits & real, seconds, 0) * 1_000_000_000, digits & real, pa.time64("ns"))
     return _Column(series, _reason_codes(digits, ~real, IMPOSSIBLE_TIME))
 
 
@@ -147,7 +154,7 @@ def _timestamp_column(raw: np.ndarray) -> _Column:
     present = digits & (values != 0)
     days = _days_since_epoch(np.where(real, year, 1970), np.where(real, month, 1), np.where(real, day, 1))
     micros = (days * 86_400 + np.where(real, seconds, 0)) * 1_000_000
-    series = pl.Series(micros).cast(pl.Datetime("us")).set(pl.Series(~(present & real)), None)
+    series = _with_nulls(micros, present & real, pa.timestamp("us"))
     return _Column(series, _reason_codes(digits, present & ~real, IMPOSSIBLE_TIMESTAMP))
 
 
@@ -161,7 +168,7 @@ _DIGIT_DECODERS = {"date": _date_column, "time": _time_column, "timestamp": _tim
 def _half_width_column(raw: np.ndarray) -> _Column:
     printable_ascii = (raw - np.uint8(0x20)) <= 0x5E
     if printable_ascii.all():
-        return _Column(text_codec.ascii_strings(raw), np.zeros(raw.shape[0], dtype=np.uint8))
+        return _Column(text_codec.ascii_strings(raw), np.zeros(raw.shape[0], dtype=np.uint8), " ")
     unmapped = ~text_codec.single_byte_decodable()[raw]
     broken = unmapped.any(axis=1)
     double_byte = (unmapped & text_codec.is_lead_byte(raw)).any(axis=1)
@@ -172,7 +179,7 @@ def _half_width_column(raw: np.ndarray) -> _Column:
         SOUND,
     ).astype(np.uint8)
     sound = np.where(broken[:, None], np.uint8(text_codec.HALF_WIDTH_SPACE), raw)
-    return _Column(text_codec.cp932_strings(sound, " "), problems)
+    return _Column(text_codec.cp932_strings(sound), problems, " ")
 
 
 def _full_width_column(raw: np.ndarray) -> _Column:
@@ -188,7 +195,7 @@ def _full_width_column(raw: np.ndarray) -> _Column:
     ).astype(np.uint8)
     sound = np.where((problems != SOUND)[:, None], np.uint8(0x81), raw)
     sound[:, 1::2][problems != SOUND] = 0x40
-    return _Column(text_codec.cp932_strings(sound, "\u3000"), problems)
+    return _Column(text_codec.cp932_strings(sound), problems, "\u3000")
 
 
 def valid_records(block: DecodedBlock) -> pl.DataFrame:

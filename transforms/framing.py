@@ -34,8 +34,22 @@ def check_file_size(size: int, stride: int, record_length: int) -> int:
     return size // stride
 
 
-def check_terminators(block: np.ndarray, record_length: int, first_record_number: int) -> None:
-    """Rejects a block (n × stride bytes) with a stray CR or LF or a record not ended as the first."""
+def check_terminators(buffer: bytes, stride: int, record_length: int, first_record_number: int) -> None:
+    """Rejects a block of whole records with a stray CR or LF, or a record not ended like the first.
+
+    Counting CR and LF in the bytes (memchr speed) keeps the common path cheap; only a block
+    that fails the count is searched for the offending record.
+    """
+    block = np.frombuffer(buffer, dtype=np.uint8).reshape(-1, stride)
+    expected = len(block) if stride > record_length else 0
+    if buffer.count(b"\r") == expected and buffer.count(b"\n") == expected:
+        ends = block[:, record_length:]
+        if expected == 0 or ((ends[:, 0] == CR) & (ends[:, 1] == LF)).all():
+            return
+    _locate_stray_byte(block, record_length, first_record_number)
+
+
+def _locate_stray_byte(block: np.ndarray, record_length: int, first_record_number: int) -> None:
     body = block[:, :record_length]
     stray = (body == CR) | (body == LF)
     if stray.any():

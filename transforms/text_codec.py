@@ -48,14 +48,14 @@ def is_trail_byte(values: np.ndarray) -> np.ndarray:
 
 
 def ascii_strings(raw: np.ndarray) -> pl.Series:
-    """Printable-ASCII rows (n × width) as strings, trailing spaces trimmed; blank rows are null."""
+    """Printable-ASCII rows (n × width) as strings, padding kept (see `trimmed`)."""
     rows, width = raw.shape
     offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int64)
-    return _trimmed(_string_series(np.ascontiguousarray(raw), offsets), " ")
+    return _string_series(np.ascontiguousarray(raw), offsets)
 
 
-def cp932_strings(raw: np.ndarray, padding: str) -> pl.Series:
-    """CP932 rows (n × width, already checked to decode) as strings, trailing `padding` trimmed.
+def cp932_strings(raw: np.ndarray) -> pl.Series:
+    """CP932 rows (n × width, already checked to decode) as strings, padding kept (see `trimmed`).
 
     One codec call decodes the whole column: each row gets a line feed, a byte no CP932
     character contains, and the UTF-8 result is cut at the line feeds.
@@ -67,7 +67,7 @@ def cp932_strings(raw: np.ndarray, padding: str) -> pl.Series:
     utf8 = np.frombuffer(lined.tobytes().decode("cp932").encode("utf-8"), dtype=np.uint8)
     offsets = np.zeros(rows + 1, dtype=np.int64)
     offsets[1:] = np.flatnonzero(utf8 == 0x0A) + 1
-    return _trimmed(_string_series(utf8, offsets), padding + "\n")
+    return _string_series(utf8, offsets)
 
 
 def _string_series(utf8: np.ndarray, offsets: np.ndarray) -> pl.Series:
@@ -75,9 +75,10 @@ def _string_series(utf8: np.ndarray, offsets: np.ndarray) -> pl.Series:
     return pl.Series(array)
 
 
-def _trimmed(strings: pl.Series, padding: str) -> pl.Series:
-    trimmed = strings.str.strip_chars_end(padding)
-    return trimmed.set(trimmed == "", None)
+def trimmed(name: str, padding: str) -> pl.Expr:
+    """Column `name` with trailing `padding` (and a line feed left by the decoder) removed; blank is null."""
+    text = pl.col(name).str.strip_chars_end(padding + "\n")
+    return pl.when(text != "").then(text).alias(name)
 
 
 def encoded_strings(values: pl.Series, width: int, padding: bytes, name: str) -> np.ndarray:
