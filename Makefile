@@ -13,9 +13,13 @@ $(INSTALLED): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,bench]"
 	touch $(INSTALLED)
 
+DB ?= data/shuno.duckdb
+
 run: $(INSTALLED)
 	@test -d $(INBOX) || $(BIN)/shuno sample --out $(INBOX)
-	$(BIN)/shuno check $(INBOX)/* || true
+	@for day in $$($(BIN)/shuno dates --inbox $(INBOX)); do \
+		$(BIN)/shuno run --date $$day --inbox $(INBOX) --db $(DB) || exit 1; \
+	done
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q

@@ -93,7 +93,9 @@ def run_settlement_date(settlement_date: date, inbox: Path, database: Path, sett
         connection.begin()
         outcomes = load_date(connection, inbox, settlement_date, run_id)
         as_of = as_of_date(connection, settlement_date)
-        derived = derived_state(stored_inputs(connection), as_of, rates, settings)
+        derived = derived_state(
+            stored_inputs(connection), as_of, rates, settings.low_rate_months, settings.offset_order, settings.business_days_to_confirm
+        )
         write_derived(connection, derived)
         summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts)
         connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "completed", _summary_json(summary)])

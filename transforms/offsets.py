@@ -1,0 +1,136 @@
+"""充当 of overpayments to the same taxpayer's unpaid receivables (§17条の2, SPEC §4.2, design step 6).
+
+Few taxpayers have both an overpayment and a receivable past its 納期限, so this walks them one
+by one in plain Python, pricing 延滞金 with the reference engine of transforms/late_fee.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from schemas.rates import RatesTable
+from transforms.application import TABLE_SCHEMAS, low_rate_months_expression, principal_payments, receivable_totals
+from transforms.late_fee import late_fee
+
+OLDEST_DUE_FIRST = "oldest_due_first"
+# §17条の2 leaves the order of 充当 to the city: a setting, of which one value is implemented.
+TARGET_ORDERS = {OLDEST_DUE_FIRST: ("effective_due_date", "receivable_id")}
+
+
+@dataclass
+class TargetBalance:
+    """What one receivable still owes while overpayments are offset to it (changes as they are)."""
+
+    receivable_id: str
+    effective_due_date: date
+    principal: int
+    principal_outstanding: int
+    dunning_fee_outstanding: int
+    late_fee_settled: int
+    low_rate_months: int
+    principal_payments: list[tuple[date, int]] = field(default_factory=list)
+
+    def late_fee_outstanding(self, rates: RatesTable) -> int:
+        """The 延滞金 not yet settled, fixed (確定) once the 本税 is paid in full; 0 before."""
+        # Money reaches 延滞金 only after the whole 本税 (§3.1 order), so only 確定 延滞金 is offset.
+        if self.principal_outstanding > 0 or not self.principal_payments:
+            return 0
+        paid_in_full_on = max(paid_on for paid_on, _ in self.principal_payments)
+        owed = late_fee(self.principal, self.effective_due_date, paid_in_full_on, self.principal_payments, rates, self.low_rate_months)
+        return max(owed - self.late_fee_settled, 0)
+
+
+def offsets(
+    candidates: pl.DataFrame,
+    current: pl.DataFrame,
+    ledger: pl.DataFrame,
+    as_of: date,
+    rates: RatesTable,
+    low_rate_months: Mapping[str, int] | None = None,
+    offset_order: str = OLDEST_DUE_FIRST,
+) -> pl.DataFrame:
+    """The `offsets` table: each candidate's 充当 to its taxpayer's receivables past their 納期限."""
+    if offset_order not in TARGET_ORDERS:
+        raise ValueError(f"unknown 充当 order {offset_order!r}; known: {', '.join(TARGET_ORDERS)}")
+    # An expired claim (§18条の3) is extinguished: nothing is left of it to offset.
+    open_candidates = candidates.filter(pl.lit(as_of) <= pl.col("expires_on")).sort("arose_on", "candidate_id")
+    targets = offset_targets(current, ledger, open_candidates["taxpayer_id"].unique(), as_of, low_rate_months, offset_order)
+    balances = _balances_by_taxpayer(targets, ledger)
+    rows = [
+        row
+        for taxpayer_id, taxpayer_candidates in open_candidates.group_by("taxpayer_id", maintain_order=True)
+        for row in _taxpayer_offsets(taxpayer_candidates, balances.get(taxpayer_id[0], []), rates)
+    ]
+    return pl.DataFrame(rows, schema=TABLE_SCHEMAS["offsets"], orient="row")
+
+
+def offset_targets(
+    current: pl.DataFrame,
+    ledger: pl.DataFrame,
+    taxpayer_ids: pl.Series,
+    as_of: date,
+    low_rate_months: Mapping[str, int] | None = None,
+    offset_order: str = OLDEST_DUE_FIRST,
+) -> pl.DataFrame:
+    """The receivables of these taxpayers in the latest snapshot past their 納期限, in 充当 order, with what they still owe."""
+    # Never one not yet due: that needs the taxpayer's consent (§17条の2②), outside shuno.
+    due = current.filter(pl.col("taxpayer_id").is_in(taxpayer_ids.implode()) & (pl.col("effective_due_date") < as_of))
+    settled = due.join(receivable_totals(ledger), on="receivable_id", how="left").with_columns(
+        pl.col(name).fill_null(0) for name in ("principal_applied", "dunning_fee_applied", "late_fee_applied")
+    )
+    return settled.select(
+        "taxpayer_id",
+        "receivable_id",
+        "effective_due_date",
+        "principal",
+        (pl.col("principal") - pl.col("principal_applied")).alias("principal_outstanding"),
+        (pl.col("dunning_fee").fill_null(0) - pl.col("dunning_fee_applied")).alias("dunning_fee_outstanding"),
+        pl.col("late_fee_applied").alias("late_fee_settled"),
+        low_rate_months_expression(low_rate_months),
+    ).sort(*TARGET_ORDERS[offset_order])
+
+
+def _balances_by_taxpayer(targets: pl.DataFrame, ledger: pl.DataFrame) -> dict[str, list[TargetBalance]]:
+    """A TargetBalance per target, by taxpayer, in 充当 order, with the 本税 its payments settled."""
+    paid = principal_payments(ledger.filter(pl.col("receivable_id").is_in(targets["receivable_id"].implode())))
+    paid_by_receivable: dict[str, list[tuple[date, int]]] = {}
+    for receivable_id, paid_on, amount in paid.sort("receivable_id", "paid_on").iter_rows():
+        paid_by_receivable.setdefault(receivable_id, []).append((paid_on, amount))
+    balances: dict[str, list[TargetBalance]] = {}
+    for taxpayer_id, *values in targets.iter_rows():
+        balance = TargetBalance(*values, principal_payments=list(paid_by_receivable.get(values[0], [])))
+        balances.setdefault(taxpayer_id, []).append(balance)
+    return balances
+
+
+def _taxpayer_offsets(candidates: pl.DataFrame, balances: list[TargetBalance], rates: RatesTable) -> Iterator[tuple]:
+    """The offset rows of one taxpayer's candidates (by arose_on, candidate_id) to its targets in order."""
+    for candidate_id, arose_on, amount in candidates.select("candidate_id", "arose_on", "overpaid_amount").iter_rows():
+        for balance in balances:
+            if amount == 0:
+                break
+            principal, dunning_fee, late_fee_offset = _offset_to(balance, arose_on, amount, rates)
+            if principal + dunning_fee + late_fee_offset:
+                amount -= principal + dunning_fee + late_fee_offset
+                yield candidate_id, balance.receivable_id, principal, dunning_fee, late_fee_offset, max(balance.effective_due_date, arose_on)
+
+
+def _offset_to(balance: TargetBalance, arose_on: date, amount: int, rates: RatesTable) -> tuple[int, int, int]:
+    """The 本税, 督促手数料 and 延滞金 that amount settles of balance, which it updates."""
+    # 充当適状日: the later of the target's 納期限 and the day the overpayment arose (§17条の2);
+    # the 本税 offset counts as paid that day, so the target's 延滞金 stops there.
+    offset_on = max(balance.effective_due_date, arose_on)
+    principal = min(amount, balance.principal_outstanding)
+    if principal:
+        balance.principal_outstanding -= principal
+        balance.principal_payments.append((offset_on, principal))
+    dunning_fee = min(amount - principal, balance.dunning_fee_outstanding)
+    balance.dunning_fee_outstanding -= dunning_fee
+    rest = amount - principal - dunning_fee
+    late_fee_offset = min(rest, balance.late_fee_outstanding(rates)) if rest else 0
+    balance.late_fee_settled += late_fee_offset
+    return principal, dunning_fee, late_fee_offset

@@ -1,0 +1,264 @@
+"""Payments (SPEC §2; docs/reconciliation.md steps 1–2): every sighting in one shape, then one row per payment.
+
+A payment is seen several times: its 速報 and 確報, re-deliveries, a 取消 with the next 履歴番号.
+`sightings` puts payment-file and 仮登録 records in one shape; `payments` decides, per payment,
+which sightings stand and what state the payment is in. Matching to receivables is `matching.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+
+import polars as pl
+
+from schemas.codes import RESPONSE_CODE_NORMAL
+from schemas.layouts import LayoutName, load_layout
+from schemas.tables import derived_tables
+from transforms.calendar import add_business_days
+
+PAYMENT_FILE, PROVISIONAL = "payment_file", "provisional"
+PRELIMINARY, CONFIRMED = "速報", "確報"
+RECEIPT, CANCELLATION = "1", "2"
+DELETE_NEXT_RUN = "1"
+KEY = "payment_key"
+DELIVERED_RECORD = "delivered_record"
+SIGHTING_ORDER = ["file_date", "delivery_number", "file_name", "record_number"]
+# SPEC §2: sightings that disagree on an amount or 領収区分 are a conflict.
+CONFLICT_VALUES = ["receipt_class", "paid_total", "paid_principal", "paid_late_fee", "paid_dunning_fee", "paid_additional_charge"]
+# reversed / not_completed / withdrawn are applied to nothing for a reason SPEC §3 has no code for: 90 (その他).
+ERROR_CLASS_BY_STATUS = {"held": "40", "pending": "50", "reversed": "90", "not_completed": "90", "withdrawn": "90"}
+TO_MATCH = "to_match"
+ROW = "row"
+# What deciding a payment reads of each sighting; everything else is taken from the chosen rows.
+DECISION_COLUMNS = [KEY, *SIGHTING_ORDER, "source", "sighting", "history_number", *CONFLICT_VALUES, "deposited_on"]
+ORIGIN_COLUMNS = ["sighting", *SIGHTING_ORDER]
+# What matching.py and provisional.py need beyond the `payments` table (never logged: payer fields are personal).
+MATCHING_KEYS = ["payment_number", "confirmation_number", "notice_number", "installment", "tax_code"]
+BUILT_ROW_SOURCES = [
+    "collector_code",
+    "tax_fee_number",
+    "filing_period_code",
+    "payer_name",
+    "payer_name_kana",
+    "payer_address",
+    "last_seen_on",
+    DELIVERED_RECORD,
+]
+
+
+@cache
+def delivered_record_dtype() -> pl.Struct:
+    """The type of a delivered 仮登録 record kept whole: its 50 fields as the layout types them."""
+    return pl.Struct(load_layout(LayoutName.PROVISIONAL).schema)
+
+
+@cache
+def sighting_schema() -> pl.Schema:
+    """The columns of `sightings`, in order."""
+    string, number, day = pl.String(), pl.Int64(), pl.Date()
+    return pl.Schema(
+        {
+            KEY: string,
+            "source": string,
+            "sighting": string,
+            "file_name": string,
+            "file_date": day,
+            "delivery_number": pl.Int32(),
+            "record_number": number,
+            "common_tax_id": string,
+            "sequence_number": number,
+            "payment_info_sequence": number,
+            "history_number": number,
+            "receipt_class": string,
+            "response_code": string,
+            "withdrawn": pl.Boolean(),
+            "payment_class": string,
+            **{amount: number for amount in CONFLICT_VALUES[1:]},
+            "paid_on": day,
+            "deposited_on": day,
+            "mpn_processed_on": day,
+            "mpn_processed_at": pl.Time(),
+            "mpn_serial": string,
+            "channel_class": string,
+            "payment_scheme": string,
+            **{key: string for key in MATCHING_KEYS},
+            "collector_code": number,
+            "tax_fee_number": number,
+            "filing_period_code": string,
+            "payer_name": string,
+            "payer_name_kana": string,
+            "payer_address": string,
+            DELIVERED_RECORD: delivered_record_dtype(),
+        }
+    )
+
+
+def _first_values() -> list[str]:
+    taken_elsewhere = {KEY, *ORIGIN_COLUMNS, "deposited_on", "withdrawn", DELIVERED_RECORD}
+    return [name for name in sighting_schema().names() if name not in taken_elsewhere]
+
+
+@cache
+def payment_columns() -> list[str]:
+    """The columns of `payments`: the `payments` table's, then what matching and the 仮登録 rows need."""
+    table = next(table for table in derived_tables() if table.name == "payments")
+    return table.column_names + MATCHING_KEYS + BUILT_ROW_SOURCES
+
+
+def sightings(payment_records: pl.DataFrame, provisional_records: pl.DataFrame) -> pl.DataFrame:
+    """Every stored payment-file and 仮登録 record as one sighting of a payment, in one shape."""
+    return pl.concat([_in_shape(_payment_file_sightings(payment_records)), _in_shape(_provisional_sightings(provisional_records))])
+
+
+def _in_shape(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(pl.col(name).cast(dtype) for name, dtype in sighting_schema().items())
+
+
+def _zero_padded(column: str, width: int) -> pl.Expr:
+    return pl.col(column).cast(pl.String).str.zfill(width)
+
+
+def _case_key() -> pl.Expr:
+    return pl.format("{}-{}", pl.col("common_tax_id"), _zero_padded("sequence_number", 6))
+
+
+def _payment_file_sightings(records: pl.DataFrame) -> pl.DataFrame:
+    absent = ["payment_info_sequence", "notice_number", "installment", "tax_code", "payer_address", DELIVERED_RECORD]
+    return records.with_columns(
+        _case_key().alias(KEY),
+        pl.lit(PAYMENT_FILE).alias("source"),
+        pl.lit(False).alias("withdrawn"),
+        # The payment files carry 督促手数料 inside 支払納付額 (本税等) and no 加算金 (SPEC §3.1).
+        pl.lit(0).alias("paid_dunning_fee"),
+        pl.lit(0).alias("paid_additional_charge"),
+        *[pl.lit(None).alias(name) for name in absent],
+    )
+
+
+def _provisional_sightings(records: pl.DataFrame) -> pl.DataFrame:
+    by_sequence = pl.format("SEQ-{}", _zero_padded("payment_info_sequence", 10))
+    absent = ["mpn_processed_on", "mpn_processed_at", "mpn_serial", "channel_class", "payment_scheme", "payer_name_kana"]
+    return records.with_columns(
+        pl.when(pl.col("common_tax_id").is_null()).then(by_sequence).otherwise(_case_key()).alias(KEY),
+        pl.lit(PROVISIONAL).alias("source"),
+        pl.lit(0).alias("history_number"),
+        pl.lit(RECEIPT).alias("receipt_class"),
+        pl.lit(RESPONSE_CODE_NORMAL).alias("response_code"),
+        (pl.col("delete_next_run_flag") == DELETE_NEXT_RUN).alias("withdrawn"),
+        pl.struct([field.name for field in delivered_record_dtype().fields]).alias(DELIVERED_RECORD),
+        *[pl.lit(None).alias(name) for name in absent],
+    )
+
+
+def payments(sightings: pl.DataFrame, as_of: date, business_days_to_confirm: int = 5) -> pl.DataFrame:
+    """One row per payment: the values that stand, its state before matching, when it was seen and confirmed."""
+    # The decision runs on a narrow copy sorted once: each payment's sightings together, in delivery
+    # order (windows and group_by over a sorted key stay fast at millions of payments); the values
+    # are then gathered from the chosen sightings by row.
+    narrow = sightings.select(DECISION_COLUMNS).with_row_index(ROW)
+    decisive = _decisive_sightings(_with_seen(narrow.sort(KEY, *SIGHTING_ORDER)))
+    disputed = pl.col("disputed")
+    undisputed = _payment_decisions(decisive.filter(~disputed).with_columns(pl.lit(False).alias("held")))
+    decisions = undisputed.merge_sorted(_payment_decisions(_standing_sightings(decisive.filter(disputed))), key=KEY)
+    decided = _with_values(decisions, sightings)
+    deadline = _confirmation_deadlines(decided["paid_on"], business_days_to_confirm)
+    return decided.with_columns(
+        _status().alias("status"),
+        pl.lit(None, pl.String).alias("receivable_id"),
+        pl.lit(None, pl.Int64).alias("overpaid_amount"),
+        (pl.col("confirmed_on").is_null() & (pl.lit(as_of) > deadline).fill_null(False)).alias("unconfirmed"),
+    ).with_columns(pl.col("status").replace_strict(ERROR_CLASS_BY_STATUS, default=None).alias("error_class")).select(payment_columns())
+
+
+def _with_seen(ordered: pl.DataFrame) -> pl.DataFrame:
+    """Sightings with, per payment over all of them: first and last settlement date seen, and how many."""
+    return ordered.with_columns(
+        pl.col("file_date").min().over(KEY).alias("first_seen_on"),
+        pl.col("file_date").max().over(KEY).alias("last_seen_on"),
+        pl.len().over(KEY).cast(pl.Int64).alias("sighting_count"),
+    )
+
+
+def _decisive_sightings(ordered: pl.DataFrame) -> pl.DataFrame:
+    """The sightings at each payment's highest 履歴番号 (SPEC §2: that record decides the state).
+
+    `earlier_receipt`: the payment has a 領収 under a lower 履歴番号 (so a 取消 reverses something).
+    `disputed`: the decisive sightings differ in 領収区分 or an amount.
+    """
+    top = pl.col("top_history")
+    earlier_receipt = ((pl.col("history_number") < top) & (pl.col("receipt_class") == RECEIPT)).any().over(KEY)
+    marked = ordered.with_columns(pl.col("history_number").max().over(KEY).alias("top_history"))
+    decisive = marked.with_columns(earlier_receipt.alias("earlier_receipt")).filter(pl.col("history_number") == top)
+    # Sorted by payment, a payment's sightings disagree exactly when one differs from the one before it.
+    same_payment = pl.col(KEY) == pl.col(KEY).shift(1)
+    changed = same_payment & pl.any_horizontal(pl.col(name).ne_missing(pl.col(name).shift(1)) for name in CONFLICT_VALUES)
+    # `changed` is a column before the window: a shift inside `over` would run per payment.
+    return decisive.with_columns(changed.alias("disputed")).with_columns(pl.col("disputed").any().over(KEY))
+
+
+def _standing_sightings(disputed: pl.DataFrame) -> pl.DataFrame:
+    """The sightings of disputed payments whose values stand, with `held` where nothing settles the dispute.
+
+    A dispute resolves to the latest sighting's values when another delivery repeats them. A
+    re-delivered file (same kind and settlement date, new delivery number) is not another delivery:
+    SPEC §1 says it changes nothing, so it cannot settle a conflict by repeating itself.
+    """
+    values = pl.struct(CONFLICT_VALUES)
+    agrees = values.eq_missing(values.last().over(KEY))
+    delivery = pl.struct("source", "sighting", "file_date")
+    repeated = delivery.filter(pl.col("agrees")).n_unique().over(KEY) >= 2
+    marked = disputed.with_columns(agrees.alias("agrees")).with_columns((~repeated).alias("held"))
+    return marked.filter(pl.col("held") | pl.col("agrees"))
+
+
+def _payment_decisions(standing: pl.DataFrame) -> pl.DataFrame:
+    """Per payment: its first and last standing sighting (rows), 入金年月日 of the first 確報, when seen and confirmed."""
+    confirmed = pl.col("sighting") == CONFIRMED
+    first_confirmed = confirmed & (confirmed.cum_sum().over(KEY) == 1)
+    marked = standing.with_columns(
+        pl.when(first_confirmed).then(pl.col("deposited_on")).alias("deposited_on"),
+        pl.when(confirmed).then(pl.col("file_date")).alias("confirmed_on"),
+    )
+    # Only plain first/last/min/max aggregations: polars runs them in one pass over the sorted key.
+    return marked.group_by(KEY, maintain_order=True).agg(
+        pl.col(ROW).first().alias("first_row"),
+        pl.col(ROW).last().alias("last_row"),
+        pl.col("held", "earlier_receipt", "first_seen_on", "last_seen_on", "sighting_count").first(),
+        pl.col("deposited_on").max(),
+        pl.col("confirmed_on").min(),
+    )
+
+
+def _with_values(decisions: pl.DataFrame, sightings: pl.DataFrame) -> pl.DataFrame:
+    """Decisions with the values of each payment's first standing sighting, and the sender's last word."""
+    first = sightings.select(pl.col(_first_values()).gather(decisions["first_row"]))
+    # 次回削除フラグ and the delivered 仮登録 fields: the sender's latest word on the payment.
+    last = sightings.select(pl.col("withdrawn", DELIVERED_RECORD).gather(decisions["last_row"]))
+    return pl.concat([decisions, first, last], how="horizontal")
+
+
+def _status() -> pl.Expr:
+    """The state before matching: held, not_completed, reversed, pending (取消 of an unknown payment), withdrawn, to_match."""
+    cancellation = pl.col("receipt_class") == CANCELLATION
+    return (
+        pl.when(pl.col("held"))
+        .then(pl.lit("held"))
+        .when(pl.col("response_code") != RESPONSE_CODE_NORMAL)
+        .then(pl.lit("not_completed"))
+        .when(cancellation & pl.col("earlier_receipt"))
+        .then(pl.lit("reversed"))
+        .when(cancellation)
+        .then(pl.lit("pending"))
+        .when(pl.col("withdrawn"))
+        .then(pl.lit("withdrawn"))
+        .otherwise(pl.lit(TO_MATCH))
+    )
+
+
+def _confirmation_deadlines(paid_on: pl.Series, business_days: int) -> pl.Series:
+    """The day after which a payment with no 確報 is reported: paid_on + `business_days` business days."""
+    # Millions of payments share a few hundred 納付日: compute each distinct date once.
+    distinct = paid_on.drop_nulls().unique()
+    deadlines = pl.Series([add_business_days(day, business_days) for day in distinct], dtype=pl.Date)
+    return paid_on.replace_strict(distinct, deadlines, return_dtype=pl.Date)

@@ -1,0 +1,83 @@
+"""Every payment as a 仮登録 record, the 50-field shape (SPEC §3).
+
+A delivered 仮登録 record keeps what its sender said, except エラー区分, which is shuno's. A
+payment-file payment gets a built row: each field from the payment, its 管理 record, the link or
+the receivable it was applied to; a field none of them gives is blank (null), or zero for a
+number. Its dates are settlement dates (first and last file date the payment was seen on), never
+the clock, so a re-run writes the same row.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import polars as pl
+
+from schemas.codes import TAX_CODE_BY_ELTAX_CLASS
+from schemas.layouts import LayoutName, load_layout
+from schemas.tables import derived_tables
+from transforms.payments import DELIVERED_RECORD, KEY, PROVISIONAL
+
+NOT_WITHDRAWN = "0"
+FISCAL_YEAR_FIRST_MONTH = 4
+RECEIVABLE_FIELDS = ["tax_code", "tax_year", "notice_number", "installment", "taxpayer_id", "filing_receipt_number"]
+
+
+@cache
+def provisional_schema() -> pl.Schema:
+    """The polars schema of the `provisional_payments` table: payment_key and the 50 fields."""
+    return next(table for table in derived_tables() if table.name == "provisional_payments").polars_schema
+
+
+def provisional_payments(matched: pl.DataFrame, receivable_versions: pl.DataFrame) -> pl.DataFrame:
+    """One 仮登録 row per payment: delivered ones as delivered with shuno's エラー区分, the others built."""
+    receivables = receivable_versions.select("receivable_id", *RECEIVABLE_FIELDS).rename(
+        {name: f"receivable_{name}" for name in RECEIVABLE_FIELDS}
+    )
+    joined = matched.join(receivables, on="receivable_id", how="left", maintain_order="left")
+    built = built_fields()
+    return joined.select(KEY, *[_field(name, dtype, built) for name, dtype in provisional_schema().items() if name != KEY])
+
+
+def _field(name: str, dtype: pl.DataType, built: dict[str, pl.Expr]) -> pl.Expr:
+    """One 仮登録 field: shuno's エラー区分, else the delivered value or the built one."""
+    if name == "error_class":
+        return pl.col("error_class").cast(dtype)
+    delivered = pl.col(DELIVERED_RECORD).struct.field(name)
+    value = pl.when(pl.col("source") == PROVISIONAL).then(delivered).otherwise(built.get(name, pl.lit(None))).cast(dtype)
+    # SPEC §3: a field with no source is blank, or zero for a number.
+    return (value.fill_null(0) if dtype == pl.Int64 else value).alias(name)
+
+
+def _fiscal_year(day: pl.Expr) -> pl.Expr:
+    """The Japanese fiscal year (April to March) a day falls in."""
+    return day.dt.year().cast(pl.Int64) - (day.dt.month() < FISCAL_YEAR_FIRST_MONTH).cast(pl.Int64)
+
+
+def built_fields() -> dict[str, pl.Expr]:
+    """How a built 仮登録 row fills its fields from a matched payment (fields not named here have no source)."""
+    same = [
+        "common_tax_id", "sequence_number", "eltax_taxpayer_id", "filing_received_on", "eltax_tax_class",
+        "estimated_payment_flag", "period_from", "corporate_number", "payer_name", "payer_address",
+        "collector_number", "confirmation_number", "payment_number", "paid_principal", "paid_late_fee",
+        "paid_dunning_fee", "paid_additional_charge", "deposited_on", "paid_on", "collector_code",
+        "tax_fee_number", "filing_period_code", "payment_class", "paid_total",
+    ]  # fmt: skip
+    eltax_tax_code = pl.col("eltax_tax_class").replace_strict(TAX_CODE_BY_ELTAX_CLASS, default=None, return_dtype=pl.String)
+    return {name: pl.col(name) for name in same} | {
+        "payment_info_sequence": pl.col("management_payment_info_sequence"),
+        "filing_class": pl.col("eltax_filing_class"),
+        "filing_receipt_number": pl.coalesce("filing_receipt_number", "receivable_filing_receipt_number"),
+        "tax_code": pl.coalesce("receivable_tax_code", eltax_tax_code),
+        "tax_year": pl.col("receivable_tax_year"),
+        "notice_number": pl.col("receivable_notice_number"),
+        "installment": pl.col("receivable_installment"),
+        "taxpayer_id": pl.coalesce("receivable_taxpayer_id", "specific_key_1"),
+        # MPN 納付区分 = 税目・料金番号 (3 digits) + 申告区分・課税期間.
+        "payment_category": pl.format("{}{}", pl.col("tax_fee_number").cast(pl.String).str.zfill(3), pl.col("filing_period_code").fill_null("")),
+        "fiscal_year": _fiscal_year(pl.coalesce("deposited_on", "paid_on")),
+        "specific_key_1": pl.coalesce("specific_key_1", "management_specific_key_1"),
+        "delete_next_run_flag": pl.lit(NOT_WITHDRAWN),
+        "created_on": pl.col("first_seen_on"),
+        "updated_on": pl.col("last_seen_on"),
+    }
