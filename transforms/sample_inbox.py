@@ -7,7 +7,7 @@ from pools (the writer encodes each distinct value once). The anomalies real del
 planted row by row on taxpayers and receivables of their own, so `SampleInbox.cases` points a
 test at each of them. Some anomalies are bytes no writer produces (an impossible date, a
 half-width byte in a `K` field, a cut double-byte character, a trailer that miscounts, 髙 as the
-IBM extension 0xFBFC): they are patched into the written records at offsets from the layouts.
+NEC-selected 0xEEE0): they are patched into the written records at offsets from the layouts.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from schemas import codes
 from schemas.inbox import FileKind, InboxName, parse_inbox_name
 from schemas.layouts import Layout, LayoutName, load_layout, load_payment_file_layouts
 from schemas.rates import RatesTable
-from transforms.calendar import add_business_days, effective_due_date, effective_due_dates, is_closed_day
 from transforms import text_codec
+from transforms.calendar import add_business_days, effective_due_date, effective_due_dates, is_closed_day
 from transforms.fixed_width import encoded_field, records_bytes
 from transforms.late_fee import interest_base, late_fee
 from transforms.payment_file import payment_file_bytes
@@ -77,35 +77,45 @@ TAX_DESCRIPTIONS = {
 TAX_CODE_SHARES = {"010": 0.20, "020": 0.30, "030": 0.04, "040": 0.24, "050": 0.05, "060": 0.12, "070": 0.05}
 FISCAL_YEAR_WEIGHTS = {2022: 0.03, 2023: 0.05, 2024: 0.08, 2025: 0.24, 2026: 0.60}
 # Annual 本税 by tax code: median yen and spread of a log-normal draw (050 is a flat rate).
-ANNUAL_AMOUNTS = {"010": (110_000, 0.7), "020": (900_000, 1.0), "030": (160_000, 0.9), "040": (110_000, 0.8),
-                  "060": (170_000, 0.6), "070": (40_000, 1.0)}
+ANNUAL_AMOUNTS = {
+    "010": (110_000, 0.7),
+    "020": (900_000, 1.0),
+    "030": (160_000, 0.9),
+    "040": (110_000, 0.8),
+    "060": (170_000, 0.6),
+    "070": (40_000, 1.0),
+}
 LIGHT_VEHICLE_RATES = (2_000, 3_900, 6_900, 7_200, 10_800, 12_900)
+RETIREMENT_MONTHS = 0.3  # share of months in which a company files 退職所得
+BUSINESS_YEAR_ENDS = (0.6, 0.15, 0.1, 0.15)  # 030: business years ending in March, June, September, December
 HISTORICAL_SHARE = 0.8  # of the payments: migrated from before go-live, one 仮登録 each
 HISTORICAL_LATE = 0.12  # of the historical payments: paid after the 納期限
-LATE_FEE_PAYERS = 0.5  # of the late payments: the 延滞金 paid with the 本税
-WINDOW_WEIGHTS = {"current": 30.0, "past": 1.0, "future": 0.6}
-RETIREMENT_MONTHS = 0.3  # share of months in which a company files 退職所得
-BUSINESS_YEAR_ENDS = (0.6, 0.15, 0.1, 0.15)  # 030: companies whose business year ends in March, June, September, December
-QR_CHANNELS = {"05": 0.3, "06": 0.15, "02": 0.2, "04": 0.2, "01": 0.1, "03": 0.05}
-FILING_CHANNELS = {"07": 0.5, "02": 0.35, "01": 0.15}
-PAYMENT_METHOD_BY_CHANNEL = {"01": "01", "02": "02", "03": "02", "04": "01", "05": "04", "06": "03", "07": "02", "08": "01", "09": "01"}
-BANKS = (("0001", "001"), ("0005", "153"), ("0009", "224"), ("0010", "361"), ("1360", "012"), ("9900", "019"), ("0017", "441"))
-PASSWORD_POOL = 997
+PAST_PAID_AT_MOST = 0.92  # of the past receivables: paid by the migrated history at most
+WINDOW_WEIGHTS = {"current": 30.0, "past": 1.0, "future": 0.6}  # which receivables the window's payments pay
 ELECTRONIC_SHARE = 0.72  # of the window's payments: through eLTAX / eL-QR (payment files); the rest 仮登録
 PARTIAL_SHARE = 0.04  # of the window's 申告 and 仮登録 payments: part of the 本税 only
+LATE_FEE_PAYERS = 0.5  # of the late payments: the 延滞金 paid with the 本税
 PROVISIONAL_WITH_ID = 0.5  # of the window's 仮登録: with a 共通納税ID (the rest: 納付情報シーケンス alone)
 DUNNING_SENT = 0.9  # of the receivables unpaid 15 days after the 納期限: a 督促状 went out
-PAST_PAID_AT_MOST = 0.92  # of the past receivables: paid by the migrated history at most
+QR_CHANNELS = {"05": 0.3, "06": 0.15, "02": 0.2, "04": 0.2, "01": 0.1, "03": 0.05}
+FILING_CHANNELS = {"07": 0.5, "02": 0.35, "01": 0.15}
+PAYMENT_METHOD_BY_CHANNEL = {
+    "01": "01", "02": "02", "03": "02", "04": "01", "05": "04", "06": "03", "07": "02", "08": "01", "09": "01",
+}
+BANKS = (
+    ("0001", "001"), ("0005", "153"), ("0009", "224"), ("0010", "361"), ("1360", "012"), ("9900", "019"), ("0017", "441"),
+)
+PASSWORD_POOL = 997
 PLANTED_KEYS = 9_000_000_000  # payment and record keys of planted cases; bulk keys stay far below
 UNRECOGNISED_FILE = "README.txt"
 # The files delivered with a twist: (kind, index of the settlement date).
 REDELIVERED_FILE = (FileKind.PAYMENT_BY_PAYMENT_DATE, 1)  # delivered again as 002 with a new header
 REJECTED_FILE = (FileKind.PAYMENT_BY_DEPOSIT, 2)  # an extra 002 whose trailer miscounts
+REJECTED_FILE_RECORDS = 3
 CRLF_FILE = (FileKind.PAYMENT_BY_DEPOSIT, 1)  # the one file whose records end in CR LF
 # The writer, like Windows, writes 髙 as the IBM extension 0xFBFC; the legacy system sending the
 # 仮登録 exports writes the NEC-selected 0xEEE0, as Python's codec does. Both decode to 髙.
 NEC_SELECTED_KINDS = (FileKind.PROVISIONAL_BY_PAYMENT_DATE, FileKind.PROVISIONAL_BY_DEPOSIT)
-REJECTED_FILE_RECORDS = 3
 ROUTE_KINDS = {
     ("provisional", False): FileKind.PROVISIONAL_BY_PAYMENT_DATE,
     ("provisional", True): FileKind.PROVISIONAL_BY_DEPOSIT,
@@ -131,12 +141,12 @@ GIVEN_NAMES = (
     ("瑠璃", "ﾙﾘ"), ("千尋", "ﾁﾋﾛ"),
 )
 CORPORATE_STEMS = (
-    ("髙﨑製作所", "ﾀｶｻｷｾｲｻｸｼﾖ"), ("山﨑商店", "ﾔﾏｻﾞｷｼﾖｳﾃﾝ"), ("昭島精機", "ｱｷｼﾏｾｲｷ"), ("多摩川運輸", "ﾀﾏｶﾞﾜｳﾝﾕ"),
-    ("拝島フーズ", "ﾊｲｼﾞﾏﾌｰｽﾞ"), ("玉川建設", "ﾀﾏｶﾞﾜｹﾝｾﾂ"), ("①企画", "ｲﾁｷｶｸ"), ("中神電機", "ﾅｶｶﾞﾐﾃﾞﾝｷ"),
-    ("つつじが丘ケア", "ﾂﾂｼﾞｶﾞｵｶｹｱ"), ("宮沢食品", "ﾐﾔｻﾞﾜｼﾖｸﾋﾝ"), ("昭和町不動産", "ｼﾖｳﾜﾁﾖｳﾌﾄﾞｳｻﾝ"),
-    ("東町ソフト", "ｱｽﾞﾏﾁﾖｳｿﾌﾄ"), ("大神物流", "ｵｵｶﾞﾐﾌﾞﾂﾘﾕｳ"), ("郷地印刷", "ｺﾞｳﾁｲﾝｻﾂ"), ("福島工業", "ﾌｸｼﾏｺｳｷﾞﾖｳ"),
-    ("美堀園芸", "ﾐﾎﾘｴﾝｹﾞｲ"), ("緑町クリニック", "ﾐﾄﾞﾘﾁﾖｳｸﾘﾆﾂｸ"), ("築地鉄工", "ﾂｲｼﾞﾃﾂｺｳ"), ("德田商事", "ﾄｸﾀﾞｼﾖｳｼﾞ"),
-    ("富士見ホーム", "ﾌｼﾞﾐﾎｰﾑ"),
+    ("髙﨑製作所", "ﾀｶｻｷｾｲｻｸｼﾖ"), ("山﨑商店", "ﾔﾏｻﾞｷｼﾖｳﾃﾝ"), ("昭島精機", "ｱｷｼﾏｾｲｷ"),
+    ("多摩川運輸", "ﾀﾏｶﾞﾜｳﾝﾕ"), ("拝島フーズ", "ﾊｲｼﾞﾏﾌｰｽﾞ"), ("玉川建設", "ﾀﾏｶﾞﾜｹﾝｾﾂ"), ("①企画", "ｲﾁｷｶｸ"),
+    ("中神電機", "ﾅｶｶﾞﾐﾃﾞﾝｷ"), ("つつじが丘ケア", "ﾂﾂｼﾞｶﾞｵｶｹｱ"), ("宮沢食品", "ﾐﾔｻﾞﾜｼﾖｸﾋﾝ"),
+    ("昭和町不動産", "ｼﾖｳﾜﾁﾖｳﾌﾄﾞｳｻﾝ"), ("東町ソフト", "ｱｽﾞﾏﾁﾖｳｿﾌﾄ"), ("大神物流", "ｵｵｶﾞﾐﾌﾞﾂﾘﾕｳ"),
+    ("郷地印刷", "ｺﾞｳﾁｲﾝｻﾂ"), ("福島工業", "ﾌｸｼﾏｺｳｷﾞﾖｳ"), ("美堀園芸", "ﾐﾎﾘｴﾝｹﾞｲ"),
+    ("緑町クリニック", "ﾐﾄﾞﾘﾁﾖｳｸﾘﾆﾂｸ"), ("築地鉄工", "ﾂｲｼﾞﾃﾂｺｳ"), ("德田商事", "ﾄｸﾀﾞｼﾖｳｼﾞ"), ("富士見ホーム", "ﾌｼﾞﾐﾎｰﾑ"),
 )
 CORPORATE_FORMS = (("㈱{}", "ｶ){}"), ("{}㈱", "{}(ｶ"), ("有限会社{}", "ﾕ){}"), ("株式会社{}", "ｶ){}"), ("㈲{}", "ﾕ){}"))
 TOWNS = (
@@ -149,13 +159,19 @@ FULL_WIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９"
 
 
 def _individual_names() -> tuple[tuple[str, str], ...]:
-    return tuple((f"{family}　{given}", f"{family_kana} {given_kana}")
-                 for family, family_kana in FAMILY_NAMES for given, given_kana in GIVEN_NAMES)
+    return tuple(
+        (f"{family}　{given}", f"{family_kana} {given_kana}")
+        for family, family_kana in FAMILY_NAMES
+        for given, given_kana in GIVEN_NAMES
+    )
 
 
 def _corporate_names() -> tuple[tuple[str, str], ...]:
-    return tuple((form.format(stem), kana_form.format(kana))
-                 for stem, kana in CORPORATE_STEMS for form, kana_form in CORPORATE_FORMS)
+    return tuple(
+        (form.format(stem), kana_form.format(kana))
+        for stem, kana in CORPORATE_STEMS
+        for form, kana_form in CORPORATE_FORMS
+    )
 
 
 def _addresses() -> tuple[str, ...]:
@@ -172,11 +188,7 @@ CORPORATE_NAMES = _corporate_names()
 ADDRESSES = _addresses()
 # Every personal string the generator can emit: kanji and kana names of people and companies,
 # and addresses. A test elsewhere scans shuno's outputs (logs, exports) for them.
-SAMPLE_NAMES = tuple(
-    dict.fromkeys(
-        [name for pair in INDIVIDUAL_NAMES + CORPORATE_NAMES for name in pair] + list(ADDRESSES)
-    )
-)
+SAMPLE_NAMES = tuple(dict.fromkeys([name for pair in INDIVIDUAL_NAMES + CORPORATE_NAMES for name in pair] + list(ADDRESSES)))
 
 SIGHTING_SCHEMA = pl.Schema(
     {
@@ -235,6 +247,26 @@ SIGHTING_SCHEMA = pl.Schema(
 本税 alone; `billed_principal` is 本税等 as printed. `management_on` is the settlement date whose
 管理 file carries the payment's 管理 record (null: none); `patch` names a byte anomaly."""
 
+SAMPLE_RECEIVABLE_SCHEMA = pl.Schema(
+    {
+        **{name: pl.String() for name in RECEIVABLE_COLUMNS},
+        "fiscal_year": pl.Int64(),
+        "tax_year": pl.Int64(),
+        "due_date": pl.Date(),
+        "principal": pl.Int64(),
+        "dunning_fee": pl.Int64(),
+        "dunning_sent_on": pl.Date(),
+        "changed_on": pl.Date(),
+        "listed_from": pl.Date(),
+        "listed_until": pl.Date(),
+        "reduced_to": pl.Int64(),
+        "reduced_on": pl.Date(),
+        "effective_due_date": pl.Date(),
+    }
+)
+"""Receivables as generated: the CONTRACT columns, when each is listed in the snapshots (a later
+snapshot may add, drop or reduce one) and its effective 納期限."""
+
 LINK_SCHEMA = pl.Schema(
     {
         "eltax_taxpayer_id": pl.String(),
@@ -249,6 +281,7 @@ LINK_SCHEMA = pl.Schema(
 )
 """紐付履歴 events: the link, the settlement date whose file delivers it, and the file creation
 date it carries (a re-delivered event keeps the first one: it is the same event)."""
+
 CASE_SCHEMA = pl.Schema(
     {
         "case": pl.String(),
@@ -262,10 +295,8 @@ CASE_SCHEMA = pl.Schema(
         "description": pl.String(),
     }
 )
-"""The planted cases: where each lies (file and 1-based record number, header counted) and which
-payment and receivable it concerns."""
-
-SNAPSHOT_COLUMNS = ("listed_from", "listed_until", "reduced_to", "reduced_on", "effective_due_date")
+"""The planted cases: which payment and receivable each concerns and where it lies (file, and
+1-based record number with a payment file's header counted, for a case that is one record)."""
 
 
 @dataclass(frozen=True)
@@ -286,7 +317,7 @@ class SampleFile:
     records: pl.DataFrame | None = None  # data records typed by the kind's layout; receivables rows
     header: dict | None = None  # header values of a payment file
     crlf: bool = False
-    nec_selected: bool = False  # K fields with NEC-selected codes (髙 0xEEE0) where the writer puts IBM ones (0xFBFC)
+    nec_selected: bool = False  # K fields with NEC-selected codes (髙 0xEEE0) where the writer puts IBM ones
     patches: tuple[BytePatch, ...] = ()
     content: bytes | None = None  # a file not made of records (the unrecognised one)
 
@@ -318,8 +349,7 @@ def sample_inbox(payments: int, seed: int, rates: RatesTable, settlement_days: i
     all_receivables = pl.concat([receivables.cast(dict(SAMPLE_RECEIVABLE_SCHEMA)), planted.receivables], how="vertical")
     case_keys = planted.cases["record_key"].drop_nulls().to_list()
     files, locations = sample_files(sightings, all_receivables, links, dates, planted.management_redeliveries, case_keys)
-    cases = located_cases(planted.cases, sightings, locations)
-    return SampleInbox(dates, tuple(files), cases)
+    return SampleInbox(dates, tuple(files), located_cases(planted.cases, sightings, locations))
 
 
 def settlement_dates(first: date, count: int) -> tuple[date, ...]:
@@ -342,7 +372,8 @@ def payment_days(dates: tuple[date, ...]) -> pl.DataFrame:
             weight = 0.3 if is_closed_day(day) else 1.0
             rows.append((day, quick if quick in dates else None, confirm if confirm in dates else None, weight))
         day += timedelta(days=1)
-    return pl.DataFrame(rows, schema={"paid_on": pl.Date, "quick_on": pl.Date, "confirm_on": pl.Date, "weight": pl.Float64}, orient="row")
+    schema = {"paid_on": pl.Date, "quick_on": pl.Date, "confirm_on": pl.Date, "weight": pl.Float64}
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def _digits(values: np.ndarray | pl.Series, width: int) -> pl.Series:
@@ -354,8 +385,8 @@ def _scrambled(index: np.ndarray, digits: int, multiplier: int) -> np.ndarray:
     return (index.astype(np.int64) * multiplier + 104_729) % 10**digits
 
 
-def _pool_column(rng: np.random.Generator, pool: Iterable[str], count: int) -> pl.Series:
-    pool = pl.Series(list(pool), dtype=pl.String)
+def _pool_column(rng: np.random.Generator, pool: Iterable, count: int) -> pl.Series:
+    pool = pl.Series(list(pool))
     return pool.gather(rng.integers(0, len(pool), count))
 
 
@@ -364,21 +395,21 @@ def sample_taxpayers(rng: np.random.Generator, receivables: int) -> pl.DataFrame
     people, companies = max(30, receivables // 10), max(12, receivables // 25)
     count = people + companies
     corporate = np.arange(count) >= people
-    names = pl.Series(list(INDIVIDUAL_NAMES)).gather(rng.integers(0, len(INDIVIDUAL_NAMES), count))
-    corporate_names = pl.Series(list(CORPORATE_NAMES)).gather(rng.integers(0, len(CORPORATE_NAMES), count))
-    pairs = pl.select(pl.when(pl.Series(corporate)).then(corporate_names).otherwise(names)).to_series()
     company_index = np.arange(count) - people
+    people_names, company_names = _pool_column(rng, INDIVIDUAL_NAMES, count), _pool_column(rng, CORPORATE_NAMES, count)
+    names = pl.select(pl.when(pl.Series(corporate)).then(company_names).otherwise(people_names)).to_series()
+    people_only = pl.Series(~corporate)
     return pl.DataFrame(
         {
-            "taxpayer_id": pl.Series(np.where(corporate, 5_000_000_001 + company_index, 1_000_000_001 + np.arange(count))).cast(pl.String),
+            "taxpayer_id": pl.Series(np.where(corporate, 5_000_000_001 + company_index, 1_000_000_001 + np.arange(count))),
             "corporate": corporate,
-            "payer_name": pairs.list.get(0),
-            "payer_name_kana": pairs.list.get(1),
+            "payer_name": names.list.get(0),
+            "payer_name_kana": names.list.get(1),
             "payer_address": _pool_column(rng, ADDRESSES, count),
-            "corporate_number": pl.Series(corporate_numbers(rng.integers(10**11, 10**12, count))).set(pl.Series(~corporate), None),
-            "eltax_taxpayer_id": ("1" + _digits(_scrambled(company_index, 14, 3_000_017), 14)).set(pl.Series(~corporate), None),
+            "corporate_number": corporate_numbers(rng.integers(10**11, 10**12, count)).set(people_only, None),
+            "eltax_taxpayer_id": ("1" + _digits(_scrambled(company_index, 14, 3_000_017), 14)).set(people_only, None),
         }
-    )
+    ).with_columns(pl.col("taxpayer_id").cast(pl.String))
 
 
 def corporate_numbers(bases: np.ndarray) -> pl.Series:
@@ -398,8 +429,10 @@ def due_date_table(first_settlement_date: date) -> pl.DataFrame:
         for tax_code, installment, variant, due, assessed_on in _ordinance_due_dates(year)
         if assessed_on <= first_settlement_date
     ]
-    schema = {"tax_code": pl.String, "fiscal_year": pl.Int64, "installment": pl.String, "variant": pl.Int64,
-              "due_date": pl.Date, "assessed_on": pl.Date}
+    schema = {
+        "tax_code": pl.String, "fiscal_year": pl.Int64, "installment": pl.String, "variant": pl.Int64,
+        "due_date": pl.Date, "assessed_on": pl.Date,
+    }
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
@@ -450,7 +483,8 @@ def _assessments(rng: np.random.Generator, taxpayers: pl.DataFrame, tax_code: st
     """One row per (taxpayer, tax code, fiscal year) with the year's 本税, enough for its share of `count`."""
     available = table.filter(pl.col("tax_code") == tax_code).group_by("fiscal_year", "variant").len()
     years = available["fiscal_year"].unique().sort().to_list()
-    year_weights = np.array([FISCAL_YEAR_WEIGHTS[year] for year in years]) / sum(FISCAL_YEAR_WEIGHTS[year] for year in years)
+    year_weights = np.array([FISCAL_YEAR_WEIGHTS[year] for year in years])
+    year_weights = year_weights / year_weights.sum()
     variant_weights = BUSINESS_YEAR_ENDS if tax_code == "030" else (1.0,)
     # Installments an assessment expands to, on average: not every year has all of them assessed yet.
     expected = sum(
@@ -458,9 +492,9 @@ def _assessments(rng: np.random.Generator, taxpayers: pl.DataFrame, tax_code: st
     ) * (RETIREMENT_MONTHS if tax_code == "070" else 1.0)
     size = max(3, round(count * TAX_CODE_SHARES[tax_code] / expected))
     payers = taxpayers.filter(pl.col("corporate") == (tax_code in FILING_TAX_CODES))["taxpayer_id"]
-    fiscal_years = np.sort(rng.choice(years, size, p=year_weights))
+    drawn = np.sort(rng.choice(years, size, p=year_weights))
     # A taxpayer has at most one assessment of a tax a year: draw each year's payers without replacement.
-    per_year = [rng.permutation(len(payers))[: int((fiscal_years == year).sum())] for year in years]
+    per_year = [rng.permutation(len(payers))[: int((drawn == year).sum())] for year in years]
     fiscal_years = np.repeat(years, [len(chosen) for chosen in per_year])
     size = len(fiscal_years)
     return pl.DataFrame(
@@ -497,6 +531,7 @@ def _receivable_columns(rows: pl.DataFrame, rng: np.random.Generator) -> pl.Data
     """The CONTRACT columns of bulk receivables, plus the effective 納期限 and snapshot columns."""
     index = np.arange(rows.height)
     qr = pl.col("tax_code").is_in(QR_TAX_CODES)
+    filing_receipt = pl.col("due_date").dt.year().cast(pl.String) + _digits(_scrambled(index, 16, 1_000_003), 16)
     return rows.select(
         receivable_id=_digits(100_000_000_001 + index, 12),
         taxpayer_id="taxpayer_id",
@@ -507,7 +542,7 @@ def _receivable_columns(rows: pl.DataFrame, rng: np.random.Generator) -> pl.Data
         notice_number=pl.col("tax_code") + pl.col("fiscal_year").cast(pl.String) + _digits(index + 1, 9),
         payment_number=pl.when(qr).then("1" + _digits(_scrambled(index, 15, 7_919_311), 15)),
         confirmation_number=pl.when(qr).then(_digits(rng.integers(0, 10**6, rows.height), 6)),
-        filing_receipt_number=pl.when(~qr).then(pl.col("due_date").dt.year().cast(pl.String) + _digits(_scrambled(index, 16, 1_000_003), 16)),
+        filing_receipt_number=pl.when(~qr).then(filing_receipt),
         due_date="due_date",
         principal="principal",
         dunning_fee=pl.lit(0, pl.Int64),
@@ -528,24 +563,27 @@ def bulk_payment_plan(rng: np.random.Generator, receivables: pl.DataFrame, payme
     future = (due > dates[-1] + timedelta(days=31)).to_numpy()
     historical_count = min(round(payments * HISTORICAL_SHARE), int(past.sum() * PAST_PAID_AT_MOST))
     historical = np.sort(rng.choice(np.flatnonzero(past), historical_count, replace=False))
-    open_ = np.ones(receivables.height, dtype=bool)
-    open_[historical] = False
+    still_open = np.ones(receivables.height, dtype=bool)
+    still_open[historical] = False
     weights = np.select([future, past], [WINDOW_WEIGHTS["future"], WINDOW_WEIGHTS["past"]], WINDOW_WEIGHTS["current"])
     # Weighted sampling without replacement: the smallest exponential keys scaled by weight.
-    keys = np.where(open_, rng.exponential(size=receivables.height) / weights, np.inf)
-    window_count = min(payments - historical_count, int(open_.sum()))
-    window = np.sort(np.argpartition(keys, window_count)[:window_count] if window_count < len(keys) else np.flatnonzero(open_))
-    paid_on = np.concatenate([_historical_paid_on(rng, receivables, historical, dates[0]), _window_paid_on(rng, len(window), dates)])
+    keys = np.where(still_open, rng.exponential(size=receivables.height) / weights, np.inf)
+    window_count = min(payments - historical_count, int(still_open.sum()))
+    chosen = np.argpartition(keys, window_count)[:window_count] if window_count < len(keys) else np.flatnonzero(still_open)
+    window = np.sort(chosen)
+    paid_on = [_historical_paid_on(rng, receivables, historical, dates[0]), _window_paid_on(rng, len(window), dates)]
     return pl.DataFrame(
         {
             "receivable_index": np.concatenate([historical, window]),
             "historical": np.repeat([True, False], [len(historical), len(window)]),
-            "paid_on": paid_on,
+            "paid_on": np.concatenate(paid_on),
         }
     )
 
 
-def _historical_paid_on(rng: np.random.Generator, receivables: pl.DataFrame, historical: np.ndarray, first_settlement_date: date) -> np.ndarray:
+def _historical_paid_on(
+    rng: np.random.Generator, receivables: pl.DataFrame, historical: np.ndarray, first_settlement_date: date
+) -> np.ndarray:
     """納付日 of migrated payments: up to three weeks before the 納期限, some up to eight months after."""
     due = receivables["effective_due_date"].to_numpy()[historical]
     late = rng.random(len(due)) < HISTORICAL_LATE
@@ -560,7 +598,9 @@ def _window_paid_on(rng: np.random.Generator, count: int, dates: tuple[date, ...
     return days["paid_on"].to_numpy()[rng.choice(len(days), count, p=weights / weights.sum())]
 
 
-def with_dunning(rng: np.random.Generator, receivables: pl.DataFrame, plan: pl.DataFrame, first_settlement_date: date) -> pl.DataFrame:
+def with_dunning(
+    rng: np.random.Generator, receivables: pl.DataFrame, plan: pl.DataFrame, first_settlement_date: date
+) -> pl.DataFrame:
     """Receivables with 督促手数料 where a 督促状 went out: unpaid 15 days after the 納期限."""
     first_paid = plan.group_by("receivable_index").agg(pl.col("paid_on").min())
     paid = np.full(receivables.height, np.datetime64("NaT"), dtype="datetime64[D]")
@@ -580,13 +620,23 @@ def password_pool(rng: np.random.Generator) -> pl.Series:
     return pl.Series(["".join(rng.choice(letters, rng.integers(8, 13))) for _ in range(PASSWORD_POOL)], dtype=pl.String)
 
 
-def bulk_sightings(rng: np.random.Generator, plan: pl.DataFrame, receivables: pl.DataFrame, taxpayers: pl.DataFrame,
-                   dates: tuple[date, ...], rates: RatesTable, passwords: pl.Series) -> pl.DataFrame:
+def bulk_sightings(
+    rng: np.random.Generator,
+    plan: pl.DataFrame,
+    receivables: pl.DataFrame,
+    taxpayers: pl.DataFrame,
+    dates: tuple[date, ...],
+    rates: RatesTable,
+    passwords: pl.Series,
+) -> pl.DataFrame:
     """The records of the bulk payments in the payment and 仮登録 files, one per sighting."""
     payments = bulk_payments(rng, plan, receivables, taxpayers, rates, passwords)
     days = payment_days(dates).select("paid_on", "quick_on", "confirm_on")
     window = payments.filter(~pl.col("historical")).join(days, on="paid_on", how="left", maintain_order="left")
-    window = window.with_columns(management_on=pl.when(pl.col("route") == "filing").then(pl.min_horizontal("quick_on", "confirm_on")))
+    window = window.with_columns(
+        management_on=pl.when(pl.col("route") == "filing").then(pl.min_horizontal("quick_on", "confirm_on"))
+    )
+    # Migrated payments come once, in the first 入金日 仮登録 file.
     historical = payments.filter(pl.col("historical")).with_columns(
         confirm_on=pl.lit(dates[0]), quick_on=pl.lit(None, pl.Date), management_on=pl.lit(None, pl.Date)
     )
@@ -605,9 +655,9 @@ def bulk_sightings(rng: np.random.Generator, plan: pl.DataFrame, receivables: pl
 
 
 def _file_kind(confirmation: bool) -> pl.Expr:
-    provisional = FileKind.PROVISIONAL_BY_DEPOSIT if confirmation else FileKind.PROVISIONAL_BY_PAYMENT_DATE
-    payment = FileKind.PAYMENT_BY_DEPOSIT if confirmation else FileKind.PAYMENT_BY_PAYMENT_DATE
-    return pl.when(pl.col("route") == "provisional").then(pl.lit(provisional.value)).otherwise(pl.lit(payment.value))
+    provisional = ROUTE_KINDS["provisional", confirmation].value
+    payment = ROUTE_KINDS["electronic", confirmation].value
+    return pl.when(pl.col("route") == "provisional").then(pl.lit(provisional)).otherwise(pl.lit(payment))
 
 
 def _shifted_business_days(days: pl.Series, business_days: int) -> pl.Series:
@@ -617,31 +667,40 @@ def _shifted_business_days(days: pl.Series, business_days: int) -> pl.Series:
     return days.replace_strict(distinct, shifted, return_dtype=pl.Date)
 
 
-def bulk_payments(rng: np.random.Generator, plan: pl.DataFrame, receivables: pl.DataFrame, taxpayers: pl.DataFrame,
-                  rates: RatesTable, passwords: pl.Series) -> pl.DataFrame:
+def bulk_payments(
+    rng: np.random.Generator,
+    plan: pl.DataFrame,
+    receivables: pl.DataFrame,
+    taxpayers: pl.DataFrame,
+    rates: RatesTable,
+    passwords: pl.Series,
+) -> pl.DataFrame:
     """One row per bulk payment: receivable, payer, route, identity and amounts."""
     count = plan.height
+    indexed = receivables.with_row_index("receivable_index").with_columns(pl.col("receivable_index").cast(pl.Int64))
     payments = (
         plan.with_columns(payment_key=pl.int_range(count, dtype=pl.Int64))
-        .join(receivables.with_row_index("receivable_index").with_columns(pl.col("receivable_index").cast(pl.Int64)),
-              on="receivable_index", how="left", maintain_order="left")
+        .join(indexed, on="receivable_index", how="left", maintain_order="left")
         .join(taxpayers.drop("corporate"), on="taxpayer_id", how="left", maintain_order="left")
     )
     provisional = plan["historical"].to_numpy() | (rng.random(count) >= ELECTRONIC_SHARE)
     payments = payments.with_columns(
-        route=pl.when(pl.Series(provisional)).then(pl.lit("provisional"))
-        .when(pl.col("tax_code").is_in(QR_TAX_CODES)).then(pl.lit("qr")).otherwise(pl.lit("filing")),
+        route=pl.when(pl.Series(provisional))
+        .then(pl.lit("provisional"))
+        .when(pl.col("tax_code").is_in(QR_TAX_CODES))
+        .then(pl.lit("qr"))
+        .otherwise(pl.lit("filing")),
         password=passwords.gather(rng.integers(0, len(passwords), count)),
         processed_at=_processing_times(rng, count),
         bank=pl.Series(rng.integers(0, len(BANKS), count)),
     )
-    payments = _with_amounts(rng, payments, rates)
-    return _with_identity(rng, payments)
+    return _with_identity(rng, _with_amounts(rng, payments, rates))
 
 
 def _processing_times(rng: np.random.Generator, count: int) -> pl.Series:
     # Most payments in office hours, the rest spread over the day (smartphones, cards).
-    seconds = np.where(rng.random(count) < 0.7, rng.integers(9 * 3600, 17 * 3600, count), rng.integers(0, 86_400, count))
+    in_office_hours = rng.random(count) < 0.7
+    seconds = np.where(in_office_hours, rng.integers(9 * 3600, 17 * 3600, count), rng.integers(0, 86_400, count))
     return pl.Series(seconds * 1_000_000_000, dtype=pl.Int64).cast(pl.Time)
 
 
@@ -654,14 +713,18 @@ def _with_amounts(rng: np.random.Generator, payments: pl.DataFrame, rates: Rates
     part = (pl.col("principal") * pl.Series(rng.uniform(0.3, 0.8, count)) / 1_000).floor().cast(pl.Int64) * 1_000
     payments = payments.with_columns(
         with_late_fee=late & pl.Series(rng.random(count) < LATE_FEE_PAYERS) & ~partial,
-        paid_principal=pl.when(partial).then(pl.max_horizontal(part, 1_000).clip(upper_bound=pl.col("principal"))).otherwise("principal"),
+        paid_principal=pl.when(partial)
+        .then(pl.max_horizontal(part, 1_000).clip(upper_bound=pl.col("principal")))
+        .otherwise("principal"),
         paid_dunning_fee=pl.when(dunned & ~partial).then("dunning_fee").otherwise(0),
         billed_principal=pl.col("principal") + pl.when(dunned).then("dunning_fee").otherwise(0),
     )
     keys = ["principal", "effective_due_date", "paid_on"]
     fees = _late_fees(payments.filter("with_late_fee").select(keys).unique(), rates)
     paid_fee = pl.when("with_late_fee").then(pl.col("late_fee")).otherwise(0)
-    return payments.join(fees, on=keys, how="left", maintain_order="left").with_columns(billed_late_fee=paid_fee, paid_late_fee=paid_fee)
+    return payments.join(fees, on=keys, how="left", maintain_order="left").with_columns(
+        billed_late_fee=paid_fee, paid_late_fee=paid_fee
+    )
 
 
 def _late_fees(keys: pl.DataFrame, rates: RatesTable) -> pl.DataFrame:
@@ -682,21 +745,31 @@ def _with_identity(rng: np.random.Generator, payments: pl.DataFrame) -> pl.DataF
     count = payments.height
     filing, provisional = pl.col("route") == "filing", pl.col("route") == "provisional"
     # A company paying several 申告 the same day pays them as one eLTAX case: 連番 1, 2, …
-    same_case = filing & (pl.col("taxpayer_id") == pl.col("taxpayer_id").shift()) & (pl.col("paid_on") == pl.col("paid_on").shift())
-    payments = payments.sort("route", "taxpayer_id", "paid_on", "payment_key").with_columns(case=(~same_case.fill_null(False)).cum_sum())
+    taxpayer, paid_on = pl.col("taxpayer_id"), pl.col("paid_on")
+    same_case = filing & (taxpayer == taxpayer.shift()) & (paid_on == paid_on.shift())
+    payments = payments.sort("route", "taxpayer_id", "paid_on", "payment_key").with_columns(
+        case=(~same_case.fill_null(False)).cum_sum()
+    )
     # Payments outside eLTAX carry a 共通納税ID or only the sender's 納付情報シーケンス.
     with_id = ~provisional | (pl.Series(rng.random(count) < PROVISIONAL_WITH_ID) & ~pl.col("historical"))
     channel, filing_channel = _choice(rng, QR_CHANNELS, count), _choice(rng, FILING_CHANNELS, count)
-    case_number = _scrambled(payments["case"].to_numpy(), 12, 1_000_000_007)
+    case_number = _digits(_scrambled(payments["case"].to_numpy(), 12, 1_000_000_007), 12)
+    serial = pl.int_range(pl.len()).over("paid_on", order_by=["processed_at", "payment_key"]) + 1
     return payments.with_columns(
-        common_tax_id=pl.when(with_id).then(pl.col("paid_on").dt.strftime("%y%m%d") + _digits(case_number, 12)),
+        common_tax_id=pl.when(with_id).then(paid_on.dt.strftime("%y%m%d") + case_number),
         sequence_number=pl.when(with_id).then(pl.int_range(pl.len()).over("case") + 1).otherwise(0).cast(pl.Int64),
         payment_info_sequence=pl.when(provisional).then(pl.col("payment_key") + 1),
-        payment_number=pl.when(filing).then("9" + _digits(_scrambled(np.arange(count), 15, 3_333_331), 15)).otherwise("payment_number"),
+        payment_number=pl.when(filing)
+        .then("9" + _digits(_scrambled(np.arange(count), 15, 3_333_331), 15))
+        .otherwise("payment_number"),
         confirmation_number=pl.when(filing).then(_digits(rng.integers(0, 10**6, count), 6)).otherwise("confirmation_number"),
         channel_class=pl.when(filing).then(filing_channel).otherwise(channel),
-        payment_scheme=pl.when(~filing).then(pl.lit("02")).when(filing_channel == "07").then(pl.lit("03")).otherwise(pl.lit("01")),
-        mpn_serial=(pl.int_range(pl.len()).over("paid_on", order_by=["processed_at", "payment_key"]) + 1).cast(pl.String).str.zfill(8),
+        payment_scheme=pl.when(~filing)
+        .then(pl.lit("02"))
+        .when(filing_channel == "07")
+        .then(pl.lit("03"))
+        .otherwise(pl.lit("01")),
+        mpn_serial=serial.cast(pl.String).str.zfill(8),
         bank_code=pl.Series([bank for bank, _ in BANKS]).gather(payments["bank"]),
         branch_code=pl.Series([branch for _, branch in BANKS]).gather(payments["bank"]),
     ).with_columns(
@@ -719,13 +792,20 @@ def _choice(rng: np.random.Generator, weights: dict[str, float], count: int) -> 
     return pl.Series(values[rng.choice(len(values), count, p=p / p.sum())])
 
 
-def bulk_links(rng: np.random.Generator, receivables: pl.DataFrame, taxpayers: pl.DataFrame, first_settlement_date: date) -> pl.DataFrame:
+def bulk_links(
+    rng: np.random.Generator, receivables: pl.DataFrame, taxpayers: pl.DataFrame, first_settlement_date: date
+) -> pl.DataFrame:
     """紐付履歴 linking each company's (納税者ID, 税目区分) to its 義務者住民コード, all before the window."""
     pairs = (
         receivables.filter(pl.col("tax_code").is_in(FILING_TAX_CODES))
         .select("taxpayer_id", eltax_tax_class=pl.col("tax_code").replace_strict(ELTAX_CLASS_BY_TAX_CODE))
         .unique(maintain_order=True)
-        .join(taxpayers.select("taxpayer_id", "eltax_taxpayer_id", "corporate_number"), on="taxpayer_id", how="left", maintain_order="left")
+        .join(
+            taxpayers.select("taxpayer_id", "eltax_taxpayer_id", "corporate_number"),
+            on="taxpayer_id",
+            how="left",
+            maintain_order="left",
+        )
     )
     start = datetime(2021, 4, 1)
     span = int((datetime.combine(first_settlement_date, time()) - timedelta(days=11) - start).total_seconds())
@@ -763,14 +843,16 @@ class _Planter:
     management_redeliveries: list[int] = field(default_factory=list)
     counter: int = 0
 
-    def key(self) -> int:
+    def number(self) -> int:
+        """The next planted number: every planted id and key is made from one."""
         self.counter += 1
-        return PLANTED_KEYS + self.counter
+        return self.counter
 
     def taxpayer(self, name: tuple[str, str], corporate: bool = False) -> dict:
-        number = self.key() - PLANTED_KEYS
+        """A taxpayer of its own: ids, the (kanji, kana) name, an address."""
+        number = self.number()
         return {
-            "taxpayer_id": str(9_000_000_000 + number),
+            "taxpayer_id": str(PLANTED_KEYS + number),
             "payer_name": name[0],
             "payer_name_kana": name[1],
             "payer_address": ADDRESSES[number * 7 % len(ADDRESSES)],
@@ -778,109 +860,152 @@ class _Planter:
             "eltax_taxpayer_id": f"9{number:014d}" if corporate else None,
         }
 
-    def receivable(self, taxpayer: dict, tax_code: str, fiscal_year: int, installment: str, principal: int,
-                   dunned: bool = False, **snapshot) -> dict:
-        number = self.key() - PLANTED_KEYS
-        due = next(due for code, number_, _, due, _ in _ordinance_due_dates(fiscal_year) if (code, number_) == (tax_code, installment))
+    def receivable(
+        self, taxpayer: dict, tax_code: str, fiscal_year: int, installment: str, principal: int, dunned: bool = False, **snapshot
+    ) -> dict:
+        """A receivable of `taxpayer` (listed in the snapshots as `snapshot` says), with the payer's fields."""
+        number = self.number()
+        due = next(
+            due for code, number_, _, due, _ in _ordinance_due_dates(fiscal_year) if (code, number_) == (tax_code, installment)
+        )
         effective = effective_due_date(due)
         qr = tax_code in QR_TAX_CODES
         row = {
-            "receivable_id": f"9{number:011d}", "taxpayer_id": taxpayer["taxpayer_id"], "tax_code": tax_code,
-            "fiscal_year": fiscal_year, "tax_year": fiscal_year, "installment": installment,
+            "receivable_id": f"9{number:011d}",
+            "taxpayer_id": taxpayer["taxpayer_id"],
+            "tax_code": tax_code,
+            "fiscal_year": fiscal_year,
+            "tax_year": fiscal_year,
+            "installment": installment,
             "notice_number": f"{tax_code}{fiscal_year}9{number:08d}",
             "payment_number": f"2{number:015d}" if qr else None,
             "confirmation_number": f"{number * 7919 % 10**6:06d}" if qr else None,
             "filing_receipt_number": None if qr else f"{due.year}9{number:015d}",
-            "due_date": due, "principal": principal,
+            "due_date": due,
+            "principal": principal,
             "dunning_fee": DUNNING_FEE if dunned else 0,
             "dunning_sent_on": effective + timedelta(days=DUNNING_SENT_AFTER_DAYS) if dunned else None,
-            "changed_on": None, "listed_from": None, "listed_until": None, "reduced_to": None, "reduced_on": None,
+            "changed_on": None,
+            "listed_from": None,
+            "listed_until": None,
+            "reduced_to": None,
+            "reduced_on": None,
             "effective_due_date": effective,
         } | snapshot
         self.receivables.append(row)
         return row | {name: value for name, value in taxpayer.items() if name != "taxpayer_id"}
 
-    def payment(self, receivable: dict, paid_on: date, route: str, sighted: list[tuple[bool, date]] | None = None,
-                confirmation_changes: dict | None = None, with_late_fee: bool = False, **values) -> dict[bool, int]:
-        """Records of one payment, keyed by confirmation (False: 速報, True: 確報)."""
+    def payment(
+        self,
+        receivable: dict,
+        paid_on: date,
+        route: str,
+        sighted: list[tuple[bool, date]] | None = None,
+        confirmation_changes: dict | None = None,
+        with_late_fee: bool = False,
+        **values,
+    ) -> dict[bool, int]:
+        """The records of one payment, their record keys by confirmation (False: 速報, True: 確報)."""
         base = self._payment_values(receivable, paid_on, route, with_late_fee) | values
         if sighted is None:
-            sighted = [(confirmation, day) for confirmation, day in zip((False, True), sighting_dates(base["processed_on"])) if day in self.dates]
+            sightings = zip((False, True), sighting_dates(base["processed_on"]))
+            sighted = [(confirmation, day) for confirmation, day in sightings if day in self.dates]
         if route == "filing" and "management_on" not in values:
             base["management_on"] = min(day for _, day in sighted)
         kind_route = "provisional" if route == "provisional" else "electronic"
+        deposited_on = add_business_days(base["processed_on"], DEPOSIT_BUSINESS_DAYS)
         keys = {}
         for confirmation, day in sighted:
-            keys[confirmation] = self.key()
-            self.sightings.append(
-                base
-                | {"record_key": keys[confirmation], "file_kind": ROUTE_KINDS[kind_route, confirmation].value, "settlement_date": day,
-                   "deposited_on": add_business_days(base["processed_on"], DEPOSIT_BUSINESS_DAYS) if confirmation else None}
-                | ((confirmation_changes or {}) if confirmation else {})
-            )
+            keys[confirmation] = PLANTED_KEYS + self.number()
+            sighting = {
+                "record_key": keys[confirmation],
+                "file_kind": ROUTE_KINDS[kind_route, confirmation].value,
+                "settlement_date": day,
+                "deposited_on": deposited_on if confirmation else None,
+            }
+            self.sightings.append(base | sighting | ((confirmation_changes or {}) if confirmation else {}))
         return keys
 
     def _payment_values(self, receivable: dict, paid_on: date, route: str, with_late_fee: bool) -> dict:
-        number = self.key() - PLANTED_KEYS
+        number = self.number()
         dunned = receivable.get("dunning_sent_on") is not None and paid_on > receivable["dunning_sent_on"]
         dunning = receivable["dunning_fee"] if dunned else 0
-        fee = late_fee(receivable["principal"], receivable["effective_due_date"], paid_on, (), self.rates) if with_late_fee else 0
+        principal = receivable["principal"]
+        fee = late_fee(principal, receivable["effective_due_date"], paid_on, (), self.rates) if with_late_fee else 0
         channel = {"qr": "05", "filing": "07", "provisional": None}[route]
+        bank, branch = BANKS[number % len(BANKS)]
         return {name: receivable.get(name) for name in SIGHTING_SCHEMA.names()} | {
-            "payment_key": PLANTED_KEYS + number, "delivery_number": 1, "route": route,
+            "payment_key": PLANTED_KEYS + number,
+            "delivery_number": 1,
+            "route": route,
             "common_tax_id": None if route == "provisional" else f"9{number:017d}",
             "sequence_number": 0 if route == "provisional" else 1,
             "payment_info_sequence": PLANTED_KEYS + number if route == "provisional" else None,
-            "history_number": 0, "receipt_class": "1", "response_code": codes.RESPONSE_CODE_NORMAL, "payment_class": "01",
-            "payment_scheme": {"qr": "02", "filing": "03"}.get(route), "channel_class": channel,
-            "payment_method": PAYMENT_METHOD_BY_CHANNEL.get(channel), "bank_code": BANKS[number % len(BANKS)][0],
-            "branch_code": BANKS[number % len(BANKS)][1], "password": self.passwords[number % len(self.passwords)],
-            "paid_on": paid_on, "processed_on": paid_on, "processed_at": time(10, number % 60, 0), "mpn_serial": f"9{number:07d}",
-            "billed_principal": receivable["principal"] + dunning, "billed_late_fee": fee,
-            "paid_principal": receivable["principal"], "paid_dunning_fee": dunning, "paid_late_fee": fee,
-            "estimated_payment_flag": "0", "delete_next_run_flag": "0", "management_on": None, "patch": None,
+            "history_number": 0,
+            "receipt_class": "1",
+            "response_code": codes.RESPONSE_CODE_NORMAL,
+            "payment_class": "01",
+            "payment_scheme": {"qr": "02", "filing": "03"}.get(route),
+            "channel_class": channel,
+            "payment_method": PAYMENT_METHOD_BY_CHANNEL.get(channel),
+            "bank_code": bank,
+            "branch_code": branch,
+            "password": self.passwords[number % len(self.passwords)],
+            "paid_on": paid_on,
+            "processed_on": paid_on,
+            "processed_at": time(10, number % 60, 0),
+            "mpn_serial": f"9{number:07d}",
+            "billed_principal": principal + dunning,
+            "billed_late_fee": fee,
+            "paid_principal": principal,
+            "paid_dunning_fee": dunning,
+            "paid_late_fee": fee,
+            "estimated_payment_flag": "0",
+            "delete_next_run_flag": "0",
+            "management_on": None,
+            "patch": None,
         }
 
-    def link(self, taxpayer: dict, tax_code: str, linked_at: datetime, delivered_on: date, registration_class: str = "1",
-             created_on: date | None = None) -> None:
+    def link(
+        self, taxpayer: dict, tax_code: str, linked_at: datetime, delivered_on: date, registration_class: str = "1",
+        created_on: date | None = None,
+    ) -> None:
+        """A 紐付履歴 event of `taxpayer`'s tax, delivered on `delivered_on`."""
         self.links.append(
-            {"eltax_taxpayer_id": taxpayer["eltax_taxpayer_id"], "eltax_tax_class": ELTAX_CLASS_BY_TAX_CODE[tax_code],
-             "corporate_number": taxpayer["corporate_number"], "taxpayer_id": taxpayer["taxpayer_id"],
-             "registration_class": registration_class, "linked_at": linked_at, "settlement_date": delivered_on,
-             "file_created_on": created_on or delivered_on}
+            {
+                "eltax_taxpayer_id": taxpayer["eltax_taxpayer_id"],
+                "eltax_tax_class": ELTAX_CLASS_BY_TAX_CODE[tax_code],
+                "corporate_number": taxpayer["corporate_number"],
+                "taxpayer_id": taxpayer["taxpayer_id"],
+                "registration_class": registration_class,
+                "linked_at": linked_at,
+                "settlement_date": delivered_on,
+                "file_created_on": created_on or delivered_on,
+            }
         )
 
     def case(self, name: str, record_key: int | None, description: str, file_name: str | None = None) -> None:
+        """A planted case: its record, or for a case that is a file, the file's name."""
         self.cases.append({"case": name, "record_key": record_key, "file_name": file_name, "description": description})
 
-    def frames(self) -> PlantedCases:
-        return PlantedCases(
-            receivables=pl.DataFrame(self.receivables, schema=SAMPLE_RECEIVABLE_SCHEMA),
-            sightings=pl.DataFrame(self.sightings, schema=SIGHTING_SCHEMA),
-            links=pl.DataFrame(self.links, schema=LINK_SCHEMA),
-            cases=pl.DataFrame(self.cases, schema={"case": pl.String, "record_key": pl.Int64, "file_name": pl.String, "description": pl.String}),
-            management_redeliveries=tuple(self.management_redeliveries),
-        )
-
     def previous_business_day(self, day: date, count: int = 1) -> date:
+        """The business day `count` business days before `day`."""
         for _ in range(count):
             day -= timedelta(days=1)
             while is_closed_day(day):
                 day -= timedelta(days=1)
         return day
 
-
-SAMPLE_RECEIVABLE_SCHEMA = pl.Schema(
-    {
-        "receivable_id": pl.String(), "taxpayer_id": pl.String(), "tax_code": pl.String(), "fiscal_year": pl.Int64(),
-        "tax_year": pl.Int64(), "installment": pl.String(), "notice_number": pl.String(), "payment_number": pl.String(),
-        "confirmation_number": pl.String(), "filing_receipt_number": pl.String(), "due_date": pl.Date(), "principal": pl.Int64(),
-        "dunning_fee": pl.Int64(), "dunning_sent_on": pl.Date(), "changed_on": pl.Date(), "listed_from": pl.Date(),
-        "listed_until": pl.Date(), "reduced_to": pl.Int64(), "reduced_on": pl.Date(), "effective_due_date": pl.Date(),
-    }
-)
-"""Receivables as generated: the CONTRACT columns, when each is listed in the snapshots (a later
-snapshot may add, drop or reduce one) and its effective 納期限."""
+    def frames(self) -> PlantedCases:
+        """What was planted, as frames."""
+        case_schema = {"case": pl.String, "record_key": pl.Int64, "file_name": pl.String, "description": pl.String}
+        return PlantedCases(
+            receivables=pl.DataFrame(self.receivables, schema=SAMPLE_RECEIVABLE_SCHEMA),
+            sightings=pl.DataFrame(self.sightings, schema=SIGHTING_SCHEMA),
+            links=pl.DataFrame(self.links, schema=LINK_SCHEMA),
+            cases=pl.DataFrame(self.cases, schema=case_schema),
+            management_redeliveries=tuple(self.management_redeliveries),
+        )
 
 
 def _person(family: str, given: str) -> tuple[str, str]:
@@ -888,21 +1013,29 @@ def _person(family: str, given: str) -> tuple[str, str]:
 
 
 def _company(stem: str, form: int = 0) -> tuple[str, str]:
-    kanji = next(s for s in CORPORATE_STEMS if s[0] == stem)
-    return CORPORATE_FORMS[form][0].format(kanji[0]), CORPORATE_FORMS[form][1].format(kanji[1])
+    kanji, kana = next(pair for pair in CORPORATE_STEMS if pair[0] == stem)
+    return CORPORATE_FORMS[form][0].format(kanji), CORPORATE_FORMS[form][1].format(kana)
 
 
 def planted_cases(dates: tuple[date, ...], rates: RatesTable, passwords: pl.Series) -> PlantedCases:
     """The anomalies of real deliveries, each on receivables of its own (SPEC §2, §3)."""
     planter = _Planter(dates, rates, passwords)
-    for plant in (_plant_routes, _plant_amounts, _plant_receivable_changes, _plant_sightings,
-                  _plant_eltax_links, _plant_provisional, _plant_invalid_records, _plant_files):
+    for plant in (
+        _plant_routes,
+        _plant_amounts,
+        _plant_receivable_changes,
+        _plant_sightings,
+        _plant_eltax_links,
+        _plant_provisional,
+        _plant_invalid_records,
+        _plant_files,
+    ):
         plant(planter)
     return planter.frames()
 
 
 def _plant_routes(p: _Planter) -> None:
-    first, second, third = p.dates[:3]
+    first = p.dates[0]
     before = p.previous_business_day(first)
     person = p.taxpayer(_person("髙橋", "太郎"))
     keys = p.payment(p.receivable(person, "050", 2026, "01", 10_800), before, "qr")
@@ -914,10 +1047,9 @@ def _plant_routes(p: _Planter) -> None:
     keys = p.payment(p.receivable(company, "030", 2026, "00", 180_000), first, "filing")
     p.management_redeliveries.append(p.sightings[-1]["payment_key"])
     p.case("filing_full", keys[False], "eLTAX 申告 payment in full (route 2: 管理 → 紐付履歴 → 申告受付番号)")
-    p.case("link_redelivered", keys[False], "its 紐付履歴 event delivered again, identical, on the last date",
-           _file_name(FileKind.LINK_HISTORY, p.dates[-1]))
-    p.case("management_redelivered", keys[False], "its 管理 record delivered again, identical, on the last date",
-           _file_name(FileKind.MANAGEMENT, p.dates[-1]))
+    last_links, last_management = _file_name(FileKind.LINK_HISTORY, p.dates[-1]), _file_name(FileKind.MANAGEMENT, p.dates[-1])
+    p.case("link_redelivered", keys[False], "its 紐付履歴 event delivered again, identical, on the last date", last_links)
+    p.case("management_redelivered", keys[False], "its 管理 record delivered again, identical, on the last date", last_management)
 
 
 def _plant_amounts(p: _Planter) -> None:
@@ -925,19 +1057,20 @@ def _plant_amounts(p: _Planter) -> None:
     before, earlier = p.previous_business_day(first), p.previous_business_day(first, 2)
     company = p.taxpayer(_company("昭島精機", 1), corporate=True)
     p.link(company, "020", datetime(2022, 5, 20, 14, 30), first)
-    keys = p.payment(p.receivable(company, "020", 2025, "11", 84_000), first, "filing", paid_principal=50_000, billed_principal=50_000)
+    partial = p.receivable(company, "020", 2025, "11", 84_000)
+    keys = p.payment(partial, first, "filing", paid_principal=50_000, billed_principal=50_000)
     p.case("partial", keys[False], "申告 payment of 50,000 of an 84,000 yen 特別徴収 installment")
     person = p.taxpayer(_person("山﨑", "花子"))
     keys = p.payment(p.receivable(person, "010", 2024, "04", 352_300, dunned=True), before, "qr", with_late_fee=True)
-    p.case("late_with_late_fee", keys[False], "paid 15 months late: 本税 + 督促手数料 100 in 支払納付額, exact 延滞金 in 支払延滞金額")
-    p.case("dunning_fee_paid", keys[False], "督促手数料 charged (督促状 sent) and paid within 支払納付額")
+    p.case("late_with_late_fee", keys[False], "paid 15 months late: 本税 + 督促手数料 in 支払納付額, exact 延滞金 in 支払延滞金額")
+    p.case("dunning_fee_paid", keys[False], "督促手数料 100 charged (督促状 sent) and paid within 支払納付額")
     person = p.taxpayer(_person("宮﨑", "健一"))
     late = p.receivable(person, "040", 2025, "02", 268_400, dunned=True)
     keys = p.payment(late, earlier, "qr")
     p.case("late_without_late_fee", keys[True], "paid late without 延滞金 (確定 延滞金 left); first seen in a 入金日 file")
     fee = late_fee(late["principal"], late["effective_due_date"], earlier, (), p.rates)
-    keys = p.payment(late, second, "qr", payment_class="02", paid_principal=0, paid_dunning_fee=0, billed_principal=0,
-                     paid_late_fee=fee, billed_late_fee=fee)
+    fee_only = {"paid_principal": 0, "paid_dunning_fee": 0, "billed_principal": 0, "paid_late_fee": fee, "billed_late_fee": fee}
+    keys = p.payment(late, second, "qr", payment_class="02", **fee_only)
     p.case("late_fee_only", keys[False], "納付金区分 02: the 延滞金 left by late_without_late_fee, paid alone")
     person = p.taxpayer(_person("佐藤", "美咲"))
     twice = p.receivable(person, "040", 2026, "02", 41_200)
@@ -947,7 +1080,8 @@ def _plant_amounts(p: _Planter) -> None:
     p.case("double_payment", keys[False], "second payment of the same receivable (誤納)")
     company = p.taxpayer(_company("多摩川運輸", 2), corporate=True)
     p.link(company, "070", datetime(2024, 11, 5, 9, 15), first)
-    keys = p.payment(p.receivable(company, "070", 2026, "01", 45_000), before, "filing", paid_principal=50_000, billed_principal=50_000)
+    over = p.receivable(company, "070", 2026, "01", 45_000)
+    keys = p.payment(over, before, "filing", paid_principal=50_000, billed_principal=50_000)
     p.case("overpayment", keys[False], "申告 payment of 50,000 for 45,000 owed (5,000 誤納)")
 
 
@@ -957,7 +1091,7 @@ def _plant_receivable_changes(p: _Planter) -> None:
     person = p.taxpayer(_person("田中", "翔太"))
     cancelled = p.receivable(person, "050", 2026, "01", 6_900, listed_until=second)
     keys = p.payment(cancelled, second, "qr")
-    p.case("cancelled_receivable_payment", keys[False], "paid after its receivable left the snapshot of the second date (誤納)")
+    p.case("cancelled_receivable_payment", keys[False], "paid after its receivable left the second date's snapshot (誤納)")
     person = p.taxpayer(_person("渡邉", "恵子"))
     reduced = p.receivable(person, "040", 2026, "01", 58_000, reduced_to=52_000, reduced_on=second)
     keys = p.payment(reduced, before, "qr")
@@ -965,19 +1099,18 @@ def _plant_receivable_changes(p: _Planter) -> None:
 
 
 def _plant_sightings(p: _Planter) -> None:
-    first, second = p.dates[:2]
+    first = p.dates[0]
     before = p.previous_business_day(first)
     person = p.taxpayer(_person("鈴木", "一郎"))
     paid = p.receivable(person, "050", 2026, "01", 3_900)
     keys = p.payment(paid, before, "qr")
     original = p.sightings[-1]
     p.case("reversal_original", keys[False], "payment later reversed by a 取消")
-    keys = p.payment(paid, before, "qr", payment_key=original["payment_key"], common_tax_id=original["common_tax_id"],
-                     receipt_class="2", history_number=1, processed_on=first, mpn_serial=original["mpn_serial"])
+    same_payment = {name: original[name] for name in ("payment_key", "common_tax_id", "mpn_serial")}
+    keys = p.payment(paid, before, "qr", receipt_class="2", history_number=1, processed_on=first, **same_payment)
     p.case("reversal", keys[False], "取消 (領収区分 2, 履歴番号 001) of reversal_original, delivered a day later")
     person = p.taxpayer(_person("髙田", "陽子"))
-    keys = p.payment(p.receivable(person, "040", 2026, "02", 30_000), before, "qr",
-                     confirmation_changes={"paid_principal": 3_000})
+    keys = p.payment(p.receivable(person, "040", 2026, "02", 30_000), before, "qr", confirmation_changes={"paid_principal": 3_000})
     p.case("conflict", keys[True], "速報 says 30,000 yen, 確報 says 3,000: sightings disagree (40)")
     person = p.taxpayer(_person("小林", "誠"))
     keys = p.payment(p.receivable(person, "060", 2025, "08", 15_000), before, "qr", response_code="1001")
@@ -986,8 +1119,8 @@ def _plant_sightings(p: _Planter) -> None:
     keys = p.payment(p.receivable(person, "050", 2026, "01", 7_200), first, "qr", channel_class="09", payment_method="01")
     p.case("unknown_channel", keys[False], "チャネル区分 09, not in the code list: a warning, the record loads")
     person = p.taxpayer(_person("加藤", "和夫"))
-    stray = {"receivable_id": None, "tax_code": "010", "payment_number": "3132071000000001", "confirmation_number": "271828",
-             "principal": 25_000, "dunning_fee": 0, "effective_due_date": date(2026, 6, 30)} | person
+    stray = person | {"tax_code": "010", "payment_number": "3132071000000001", "confirmation_number": "271828",
+                      "principal": 25_000, "dunning_fee": 0}
     keys = p.payment(stray, first, "qr")
     p.case("unknown_payment", keys[False], "納付番号 of no receivable")
     person = p.taxpayer(_person("德田", "昭"))
@@ -1032,32 +1165,34 @@ def _plant_provisional(p: _Planter) -> None:
     keys = p.payment(p.receivable(person, "010", 2025, "04", 31_000), before, "provisional", delete_next_run_flag="1")
     p.case("provisional_withdrawn", keys[False], "仮登録 with 次回削除フラグ 1: withdrawn by the sender")
     person = p.taxpayer(_person("石井", "さくら"))
-    keys = p.payment(p.receivable(person, "040", 2026, "01", 44_000), second, "provisional",
-                     common_tax_id="900000000000000999", sequence_number=1)
+    with_id = {"common_tax_id": "900000000000000999", "sequence_number": 1}
+    keys = p.payment(p.receivable(person, "040", 2026, "01", 44_000), second, "provisional", **with_id)
     p.case("provisional_by_notice_number", keys[False], "仮登録 with 共通納税ID, matched by (通知書番号, WebRings用期別)")
     person = p.taxpayer(_person("齋藤", "修"))
-    keys = p.payment(p.receivable(person, "010", 2023, "02", 27_000), date(2023, 8, 30), "provisional", sighted=[(True, first)])
+    migrated = p.receivable(person, "010", 2023, "02", 27_000)
+    keys = p.payment(migrated, date(2023, 8, 30), "provisional", sighted=[(True, first)])
     p.case("historical_provisional", keys[True], "paid in 2023, migrated from before go-live in the first 入金日 仮登録 file")
 
 
 def _plant_invalid_records(p: _Planter) -> None:
-    second = p.dates[1]
     invalid = {
         "invalid_impossible_date": ("impossible_date", "納付年月日 20260231"),
         "invalid_half_width_in_k": ("half_width_in_full_width", "half-width kana bytes in 氏名漢字 (K)"),
         "invalid_split_double_byte": ("split_double_byte", "氏名カナ ends with the lead byte of a cut double-byte character"),
     }
-    for (name, (patch, description)), given in zip(invalid.items(), ("誠", "大輔", "拓也")):
+    for (name, (anomaly, description)), given in zip(invalid.items(), ("誠", "大輔", "拓也")):
         person = p.taxpayer(_person("森", given))
-        keys = p.payment(p.receivable(person, "050", 2026, "01", 10_800), second, "qr", patch=patch)
+        keys = p.payment(p.receivable(person, "050", 2026, "01", 10_800), p.dates[1], "qr", patch=anomaly)
         p.case(name, keys[False], f"invalid record: {description}")
 
 
 def _plant_files(p: _Planter) -> None:
     kind, index = REDELIVERED_FILE
-    p.case("redelivery", None, "the same 納付日 records delivered again with a new header", _file_name(kind, p.dates[index], 2))
+    redelivered = _file_name(kind, p.dates[index], 2)
+    p.case("redelivery", None, "the same 納付日 records delivered again with a new header", redelivered)
     kind, index = REJECTED_FILE
-    p.case("rejected_file", None, "trailer データ件数 one more than the data records: rejected whole", _file_name(kind, p.dates[index], 2))
+    rejected = _file_name(kind, p.dates[index], 2)
+    p.case("rejected_file", None, "trailer データ件数 one more than the data records: rejected whole", rejected)
     kind, index = CRLF_FILE
     p.case("crlf_file", None, "records followed by CR LF (the other files have no terminators)", _file_name(kind, p.dates[index]))
     p.case("unrecognised_file", None, "a file of no inbox name", UNRECOGNISED_FILE)
@@ -1075,69 +1210,126 @@ def _layout_frame(frame: pl.DataFrame, layout: Layout, values: dict[str, pl.Expr
 
 
 def _tax_description(index: int) -> pl.Expr:
-    return pl.col("tax_code").replace_strict({code: names[index] for code, names in TAX_DESCRIPTIONS.items()}, default=None, return_dtype=pl.String)
+    names = {tax_code: descriptions[index] for tax_code, descriptions in TAX_DESCRIPTIONS.items()}
+    return pl.col("tax_code").replace_strict(names, default=None, return_dtype=pl.String)
+
+
+def _eltax_tax_class() -> pl.Expr:
+    return pl.col("tax_code").replace_strict(ELTAX_CLASS_BY_TAX_CODE, default=None)
 
 
 _FILING_PERIOD = pl.col("tax_year").cast(pl.String) + pl.col("installment")
+_PAYMENT_CATEGORY = pl.col("tax_code") + _FILING_PERIOD  # MPN 納付区分: 税目・料金番号, then 申告区分・課税期間
 _PAID_TOTAL = pl.col("paid_principal") + pl.col("paid_dunning_fee") + pl.col("paid_late_fee")
 
 
 def payment_records(sightings: pl.DataFrame) -> pl.DataFrame:
     """The data records of one payment file from its sightings, typed by the payment layout."""
-    principal = pl.col("paid_principal") + pl.col("paid_dunning_fee")
     values = {
-        "common_tax_id": pl.col("common_tax_id"), "sequence_number": pl.col("sequence_number"), "record_type": codes.RECORD_TYPE_DATA,
-        "payment_number": pl.col("payment_number"), "collector_code": COLLECTOR_CODE, "tax_fee_number": pl.col("tax_code").cast(pl.Int64),
-        "filing_period_code": _FILING_PERIOD, "confirmation_number": pl.col("confirmation_number"),
-        "history_number": pl.col("history_number"), "password": pl.col("password"), "response_code": pl.col("response_code"),
-        "payment_class": pl.col("payment_class"), "payer_name_kana": pl.col("payer_name_kana"), "payer_name": pl.col("payer_name"),
-        "billed_total": pl.col("billed_principal") + pl.col("billed_late_fee"), "billed_principal": pl.col("billed_principal"),
-        "billed_late_fee": pl.col("billed_late_fee"), "late_fee_recalc_flag": "0", "due_date": pl.col("due_date"),
-        "billed_consumption_tax": 0, "payment_description_kana": _tax_description(1), "payment_description": _tax_description(0),
-        "fee_bearer_class": "2", "payment_scheme": pl.col("payment_scheme"),
+        "common_tax_id": pl.col("common_tax_id"),
+        "sequence_number": pl.col("sequence_number"),
+        "record_type": codes.RECORD_TYPE_DATA,
+        "payment_number": pl.col("payment_number"),
+        "collector_code": COLLECTOR_CODE,
+        "tax_fee_number": pl.col("tax_code").cast(pl.Int64),
+        "filing_period_code": _FILING_PERIOD,
+        "confirmation_number": pl.col("confirmation_number"),
+        "history_number": pl.col("history_number"),
+        "password": pl.col("password"),
+        "response_code": pl.col("response_code"),
+        "payment_class": pl.col("payment_class"),
+        "payer_name_kana": pl.col("payer_name_kana"),
+        "payer_name": pl.col("payer_name"),
+        "billed_total": pl.col("billed_principal") + pl.col("billed_late_fee"),
+        "billed_principal": pl.col("billed_principal"),
+        "billed_late_fee": pl.col("billed_late_fee"),
+        "late_fee_recalc_flag": "0",
+        "due_date": pl.col("due_date"),
+        "billed_consumption_tax": 0,
+        "payment_description_kana": _tax_description(1),
+        "payment_description": _tax_description(0),
+        "fee_bearer_class": "2",
+        "payment_scheme": pl.col("payment_scheme"),
         "paid_total_cumulative": _PAID_TOTAL.cum_sum().over("common_tax_id", order_by="sequence_number"),
-        "paid_total": _PAID_TOTAL, "paid_principal": principal, "paid_late_fee": pl.col("paid_late_fee"), "paid_consumption_tax": 0,
-        "receipt_class": pl.col("receipt_class"), "payment_method": pl.col("payment_method"), "channel_class": pl.col("channel_class"),
-        "stamp_duty": 0, "other_bank_cheque_amount": 0, "deposited_on": pl.col("deposited_on"), "paid_on": pl.col("paid_on"),
-        "mpn_processed_on": pl.col("processed_on"), "mpn_processed_at": pl.col("processed_at"), "mpn_serial": pl.col("mpn_serial"),
-        "bank_code": pl.col("bank_code"), "branch_code": pl.col("branch_code"), "sender_processed_on": pl.col("processed_on"),
-        "sender_processed_at": pl.col("processed_at"), "settlement_date": pl.col("deposited_on"), "mpn_registered_on": pl.col("processed_on"),
+        "paid_total": _PAID_TOTAL,
+        # 支払納付額 is 本税等: 本税 and 督促手数料 together (SPEC §3.1).
+        "paid_principal": pl.col("paid_principal") + pl.col("paid_dunning_fee"),
+        "paid_late_fee": pl.col("paid_late_fee"),
+        "paid_consumption_tax": 0,
+        "receipt_class": pl.col("receipt_class"),
+        "payment_method": pl.col("payment_method"),
+        "channel_class": pl.col("channel_class"),
+        "stamp_duty": 0,
+        "other_bank_cheque_amount": 0,
+        "deposited_on": pl.col("deposited_on"),
+        "paid_on": pl.col("paid_on"),
+        "mpn_processed_on": pl.col("processed_on"),
+        "mpn_processed_at": pl.col("processed_at"),
+        "mpn_serial": pl.col("mpn_serial"),
+        "bank_code": pl.col("bank_code"),
+        "branch_code": pl.col("branch_code"),
+        "sender_processed_on": pl.col("processed_on"),
+        "sender_processed_at": pl.col("processed_at"),
+        "settlement_date": pl.col("deposited_on"),
+        "mpn_registered_on": pl.col("processed_on"),
     }
     return _layout_frame(sightings, load_layout(LayoutName.PAYMENT), values)
 
 
 def provisional_records(sightings: pl.DataFrame) -> pl.DataFrame:
     """The records of one 仮登録 file from its sightings, typed by the 仮登録 layout."""
-    paid_year = pl.col("paid_on").dt.year() - (pl.col("paid_on").dt.month() < 4).cast(pl.Int32)
+    month = pl.col("paid_on").dt.month()
+    paid_year = pl.col("paid_on").dt.year() - (month < 4).cast(pl.Int32)
     # 出納整理期間: April and May receipts of an earlier year's receivable belong to that year's accounts.
-    closing = (pl.col("paid_on").dt.month() <= 5) & (pl.col("paid_on").dt.month() >= 4) & (pl.col("fiscal_year") < paid_year)
+    closing = month.is_between(4, 5) & (pl.col("fiscal_year") < paid_year)
     values = {
-        "payment_info_sequence": pl.col("payment_info_sequence"), "common_tax_id": pl.col("common_tax_id"),
-        "sequence_number": pl.col("sequence_number"), "filing_receipt_number": pl.col("filing_receipt_number"),
-        "eltax_tax_class": pl.col("tax_code").replace_strict(ELTAX_CLASS_BY_TAX_CODE, default=None),
-        "estimated_payment_flag": pl.col("estimated_payment_flag"), "tax_code": pl.col("tax_code"),
-        "assessment_period": pl.col("installment"), "tax_year": pl.col("tax_year"), "notice_number": pl.col("notice_number"),
-        "installment": pl.col("installment"), "branch_number": 0, "taxpayer_id": pl.col("taxpayer_id"),
-        "corporate_number": pl.col("corporate_number"), "payer_name": pl.col("payer_name"), "payer_address": pl.col("payer_address"),
-        "collector_number": COLLECTOR_NUMBER, "confirmation_number": pl.col("confirmation_number"),
-        "payment_number": pl.col("payment_number"), "payment_category": _payment_category(),
+        "payment_info_sequence": pl.col("payment_info_sequence"),
+        "common_tax_id": pl.col("common_tax_id"),
+        "sequence_number": pl.col("sequence_number"),
+        "filing_receipt_number": pl.col("filing_receipt_number"),
+        "eltax_tax_class": _eltax_tax_class(),
+        "estimated_payment_flag": pl.col("estimated_payment_flag"),
+        "tax_code": pl.col("tax_code"),
+        "assessment_period": pl.col("installment"),
+        "tax_year": pl.col("tax_year"),
+        "notice_number": pl.col("notice_number"),
+        "installment": pl.col("installment"),
+        "branch_number": 0,
+        "taxpayer_id": pl.col("taxpayer_id"),
+        "corporate_number": pl.col("corporate_number"),
+        "payer_name": pl.col("payer_name"),
+        "payer_address": pl.col("payer_address"),
+        "collector_number": COLLECTOR_NUMBER,
+        "confirmation_number": pl.col("confirmation_number"),
+        "payment_number": pl.col("payment_number"),
+        "payment_category": _PAYMENT_CATEGORY,
         "paid_principal": pl.col("paid_principal"),
         "paid_retirement_income_levy": pl.when(pl.col("tax_code") == "070").then(pl.col("paid_principal")).otherwise(0),
-        "paid_late_fee": pl.col("paid_late_fee"), "paid_dunning_fee": pl.col("paid_dunning_fee"), "paid_additional_charge": 0,
-        "fiscal_year": paid_year - closing.cast(pl.Int32), "deposited_on": pl.col("deposited_on"), "paid_on": pl.col("paid_on"),
-        "collector_code": COLLECTOR_CODE, "tax_fee_number": pl.col("tax_code").cast(pl.Int64), "filing_period_code": _FILING_PERIOD,
-        "payment_class": pl.col("payment_class"), "paid_total": _PAID_TOTAL, "error_class": "00",
-        "delete_next_run_flag": pl.col("delete_next_run_flag"), "created_on": pl.col("paid_on"), "updated_on": pl.col("settlement_date"),
+        "paid_late_fee": pl.col("paid_late_fee"),
+        "paid_dunning_fee": pl.col("paid_dunning_fee"),
+        "paid_additional_charge": 0,
+        "fiscal_year": paid_year - closing.cast(pl.Int32),
+        "deposited_on": pl.col("deposited_on"),
+        "paid_on": pl.col("paid_on"),
+        "collector_code": COLLECTOR_CODE,
+        "tax_fee_number": pl.col("tax_code").cast(pl.Int64),
+        "filing_period_code": _FILING_PERIOD,
+        "payment_class": pl.col("payment_class"),
+        "paid_total": _PAID_TOTAL,
+        "error_class": "00",
+        "delete_next_run_flag": pl.col("delete_next_run_flag"),
+        "created_on": pl.col("paid_on"),
+        "updated_on": pl.col("settlement_date"),
     }
     return _layout_frame(sightings, load_layout(LayoutName.PROVISIONAL), values)
 
 
-def _payment_category() -> pl.Expr:
-    """MPN 納付区分: 税目・料金番号 (3 digits) then 申告区分・課税期間."""
-    return pl.col("tax_code") + _FILING_PERIOD
-
-
-BREAKDOWN = (("001", "1", "本税", "paid_principal"), ("003", "3", "督促手数料", "paid_dunning_fee"), ("002", "2", "延滞金", "paid_late_fee"))
+# 納付額 breakdown groups of a 管理 record: (納付額コード, 納付額区分, 納付額名, amount column).
+BREAKDOWN = (
+    ("001", "1", "本税", "paid_principal"),
+    ("003", "3", "督促手数料", "paid_dunning_fee"),
+    ("002", "2", "延滞金", "paid_late_fee"),
+)
 
 
 def _breakdown_values() -> dict[str, pl.Expr]:
@@ -1158,24 +1350,43 @@ def _breakdown_values() -> dict[str, pl.Expr]:
 def management_records(payments: pl.DataFrame) -> pl.DataFrame:
     """The 管理 records of route-2 payments (one row each), typed by the 管理 layout."""
     requested = (pl.col("paid_on") - timedelta(days=1)).cast(pl.Datetime("us")) + timedelta(hours=9)
-    corporate = pl.col("tax_code") == "030"
-    period_to = pl.when(corporate).then(pl.col("due_date").dt.offset_by("-2mo")).otherwise(pl.col("due_date").dt.offset_by("-1mo")).dt.month_end()
+    corporate, due = pl.col("tax_code") == "030", pl.col("due_date")
+    # 法人市民税 is due two months after the business year; 特別徴収 and 退職所得 the month after.
+    period_to = pl.when(corporate).then(due.dt.offset_by("-2mo")).otherwise(due.dt.offset_by("-1mo")).dt.month_end()
     period_from = pl.when(corporate).then(period_to.dt.offset_by("-1y") + timedelta(days=1)).otherwise(period_to.dt.month_start())
     values = {
-        "payment_info_sequence": pl.col("payment_key") + 1, "common_tax_id": pl.col("common_tax_id"),
-        "sequence_number": pl.col("sequence_number"), "local_government_code": COLLECTOR_CODE,
-        "eltax_taxpayer_id": pl.col("eltax_taxpayer_id"), "issue_requested_at": requested, "eltax_filing_class": "01",
-        "eltax_tax_class": pl.col("tax_code").replace_strict(ELTAX_CLASS_BY_TAX_CODE, default=None),
-        "estimated_payment_flag": pl.col("estimated_payment_flag"), "period_from": period_from, "period_to": period_to,
-        "filing_receipt_number": pl.col("filing_receipt_number"), "filing_received_on": pl.col("paid_on") - timedelta(days=1),
-        "filing_received_at": requested, "eltax_user_id": "U" + pl.col("taxpayer_id"),
-        "payer_name_kana": pl.col("payer_name_kana"), "payer_name": pl.col("payer_name"), "payer_address": pl.col("payer_address"),
-        "principal_total": pl.col("paid_principal") + pl.col("paid_dunning_fee"), "late_fee_total": pl.col("paid_late_fee"),
-        "collector_name": COLLECTOR_NAME, "payment_description": _tax_description(0), "collector_number": COLLECTOR_NUMBER,
-        "payment_number": pl.col("payment_number"), "payment_category": _payment_category(),
-        "confirmation_number": pl.col("confirmation_number"), "payable_until": pl.max_horizontal("due_date", "paid_on"),
-        "registered_at": requested, "created_at": requested, "mpn_registered_at": requested,
-        "corporate_number": pl.col("corporate_number"), **_breakdown_values(),
+        "payment_info_sequence": pl.col("payment_key") + 1,
+        "common_tax_id": pl.col("common_tax_id"),
+        "sequence_number": pl.col("sequence_number"),
+        "local_government_code": COLLECTOR_CODE,
+        "eltax_taxpayer_id": pl.col("eltax_taxpayer_id"),
+        "issue_requested_at": requested,
+        "eltax_filing_class": "01",
+        "eltax_tax_class": _eltax_tax_class(),
+        "estimated_payment_flag": pl.col("estimated_payment_flag"),
+        "period_from": period_from,
+        "period_to": period_to,
+        "filing_receipt_number": pl.col("filing_receipt_number"),
+        "filing_received_on": pl.col("paid_on") - timedelta(days=1),
+        "filing_received_at": requested,
+        "eltax_user_id": "U" + pl.col("taxpayer_id"),
+        "payer_name_kana": pl.col("payer_name_kana"),
+        "payer_name": pl.col("payer_name"),
+        "payer_address": pl.col("payer_address"),
+        "principal_total": pl.col("paid_principal") + pl.col("paid_dunning_fee"),
+        "late_fee_total": pl.col("paid_late_fee"),
+        "collector_name": COLLECTOR_NAME,
+        "payment_description": _tax_description(0),
+        "collector_number": COLLECTOR_NUMBER,
+        "payment_number": pl.col("payment_number"),
+        "payment_category": _PAYMENT_CATEGORY,
+        "confirmation_number": pl.col("confirmation_number"),
+        "payable_until": pl.max_horizontal("due_date", "paid_on"),
+        "registered_at": requested,
+        "created_at": requested,
+        "mpn_registered_at": requested,
+        "corporate_number": pl.col("corporate_number"),
+        **_breakdown_values(),
     }
     return _layout_frame(payments, load_layout(LayoutName.MANAGEMENT), values)
 
@@ -1183,37 +1394,56 @@ def management_records(payments: pl.DataFrame) -> pl.DataFrame:
 def link_history_records(links: pl.DataFrame) -> pl.DataFrame:
     """The 紐付履歴 records of `links`, typed by the 紐付履歴 layout (linked by 納税者ID alone)."""
     values = {
-        "sequence_number": 0, "local_government_code": COLLECTOR_CODE, "eltax_tax_class": pl.col("eltax_tax_class"),
-        "eltax_taxpayer_id": pl.col("eltax_taxpayer_id"), "corporate_number": pl.col("corporate_number"),
-        "specific_key_1": pl.col("taxpayer_id"), "registration_class": pl.col("registration_class"),
-        "linked_at": pl.col("linked_at"), "file_created_on": pl.col("file_created_on"),
+        "sequence_number": 0,
+        "local_government_code": COLLECTOR_CODE,
+        "eltax_tax_class": pl.col("eltax_tax_class"),
+        "eltax_taxpayer_id": pl.col("eltax_taxpayer_id"),
+        "corporate_number": pl.col("corporate_number"),
+        "specific_key_1": pl.col("taxpayer_id"),
+        "registration_class": pl.col("registration_class"),
+        "linked_at": pl.col("linked_at"),
+        "file_created_on": pl.col("file_created_on"),
     }
     return _layout_frame(links, load_layout(LayoutName.LINK_HISTORY), values)
 
 
 def receivables_snapshot(receivables: pl.DataFrame, day: date) -> pl.DataFrame:
     """The receivables extract of one settlement date, CONTRACT columns in order."""
-    listed = (pl.col("listed_from").is_null() | (pl.col("listed_from") <= day)) & (pl.col("listed_until").is_null() | (day < pl.col("listed_until")))
+    listed_from, listed_until = pl.col("listed_from"), pl.col("listed_until")
+    listed = (listed_from.is_null() | (listed_from <= day)) & (listed_until.is_null() | (day < listed_until))
     reduced = pl.col("reduced_on").is_not_null() & (pl.col("reduced_on") <= day)
-    return receivables.filter(listed).with_columns(
-        principal=pl.when(reduced).then("reduced_to").otherwise("principal"),
-        changed_on=pl.when(reduced).then("reduced_on").otherwise("changed_on"),
-    ).select(RECEIVABLE_COLUMNS)
+    return (
+        receivables.filter(listed)
+        .with_columns(
+            principal=pl.when(reduced).then("reduced_to").otherwise("principal"),
+            changed_on=pl.when(reduced).then("reduced_on").otherwise("changed_on"),
+        )
+        .select(RECEIVABLE_COLUMNS)
+    )
 
 
+# A total order within a file, so the same seed always writes the same bytes.
 _SORT_KEYS = {
     LayoutName.PAYMENT: ["paid_on", "processed_at", "mpn_serial", "common_tax_id", "sequence_number", "history_number"],
     LayoutName.PROVISIONAL: ["paid_on", "payment_info_sequence"],
 }
+_LINK_ORDER = ["linked_at", "eltax_taxpayer_id", "eltax_tax_class", "registration_class"]
 _RECORD_BUILDERS = {LayoutName.PAYMENT: payment_records, LayoutName.PROVISIONAL: provisional_records}
 
 
-def sample_files(sightings: pl.DataFrame, receivables: pl.DataFrame, links: pl.DataFrame, dates: tuple[date, ...],
-                 management_redeliveries: tuple[int, ...], case_keys: list[int]) -> tuple[list[SampleFile], pl.DataFrame]:
+def sample_files(
+    sightings: pl.DataFrame,
+    receivables: pl.DataFrame,
+    links: pl.DataFrame,
+    dates: tuple[date, ...],
+    management_redeliveries: tuple[int, ...],
+    case_keys: list[int],
+) -> tuple[list[SampleFile], pl.DataFrame]:
     """Every file of the inbox, and where the records of `case_keys` lie (record_key, file_name, record_number)."""
     files, locations = [], []
     for index, day in enumerate(dates):
-        files.append(SampleFile(_file_name(FileKind.RECEIVABLES, day), FileKind.RECEIVABLES, receivables_snapshot(receivables, day)))
+        snapshot = receivables_snapshot(receivables, day)
+        files.append(SampleFile(_file_name(FileKind.RECEIVABLES, day), FileKind.RECEIVABLES, snapshot))
         for kind in ROUTE_KINDS.values():
             day_sightings = sightings.filter((pl.col("file_kind") == kind.value) & (pl.col("settlement_date") == day))
             if day_sightings.height:
@@ -1223,7 +1453,7 @@ def sample_files(sightings: pl.DataFrame, receivables: pl.DataFrame, links: pl.D
         management = _management_payments(sightings, day, day == dates[-1], management_redeliveries)
         if management.height:
             files.append(SampleFile(_file_name(FileKind.MANAGEMENT, day), FileKind.MANAGEMENT, management_records(management)))
-        day_links = links.filter(pl.col("settlement_date") == day).sort("linked_at", "eltax_taxpayer_id", "eltax_tax_class", "registration_class")
+        day_links = links.filter(pl.col("settlement_date") == day).sort(_LINK_ORDER)
         if day_links.height:
             files.append(SampleFile(_file_name(FileKind.LINK_HISTORY, day), FileKind.LINK_HISTORY, link_history_records(day_links)))
     return files + twisted_files(files, dates), pl.concat(locations)
@@ -1233,20 +1463,25 @@ def _file_name(kind: FileKind, day: date, delivery: int = 1) -> str:
     return InboxName(kind, COLLECTOR_CODE, day, delivery).file_name()
 
 
-def sighting_file(sightings: pl.DataFrame, kind: FileKind, day: date, crlf: bool, case_keys: list[int]) -> tuple[SampleFile, pl.DataFrame]:
+def sighting_file(
+    sightings: pl.DataFrame, kind: FileKind, day: date, crlf: bool, case_keys: list[int]
+) -> tuple[SampleFile, pl.DataFrame]:
     """A payment or 仮登録 file of one day's sightings, and where the case records among them lie."""
     layout = load_layout(kind.layout)
     ordered = sightings.sort(_SORT_KEYS[kind.layout]).with_row_index("row")
     name = _file_name(kind, day)
     control = 1 if kind.has_control_records else 0  # the header comes before the data records
     header = {
-        "file_class": kind.payment_file_class, "base_date": day, "created_on": day, "created_at": time(1, 30),
-        "collector_code": COLLECTOR_CODE, "collector_name": COLLECTOR_NAME, "file_serial": 1,
+        "file_class": kind.payment_file_class,
+        "base_date": day,
+        "created_on": day,
+        "created_at": time(1, 30),
+        "collector_code": COLLECTOR_CODE,
+        "collector_name": COLLECTOR_NAME,
+        "file_serial": 1,
     }
-    patches = tuple(
-        record_patch(anomaly, row + control, layout, paid_on)
-        for anomaly, row, paid_on in ordered.filter(pl.col("patch").is_not_null()).select("patch", "row", "paid_on").iter_rows()
-    )
+    anomalies = ordered.filter(pl.col("patch").is_not_null()).select("patch", "row", "paid_on")
+    patches = tuple(record_patch(anomaly, row + control, layout, paid_on) for anomaly, row, paid_on in anomalies.iter_rows())
     records = _RECORD_BUILDERS[kind.layout](ordered)
     file = SampleFile(name, kind, records, header if control else None, crlf, kind in NEC_SELECTED_KINDS, patches)
     location = ordered.filter(pl.col("record_key").is_in(case_keys)).select(
@@ -1283,28 +1518,40 @@ def twisted_files(files: list[SampleFile], dates: tuple[date, ...]) -> list[Samp
     by_name = {file.name: file for file in files}
     kind, index = REDELIVERED_FILE
     original = by_name[_file_name(kind, dates[index])]
-    redelivered = replace(original, name=_file_name(kind, dates[index], 2), header=original.header | {"created_at": time(6, 45), "file_serial": 2})
+    new_header = original.header | {"created_at": time(6, 45), "file_serial": 2}
+    redelivered = replace(original, name=_file_name(kind, dates[index], 2), header=new_header)
     kind, index = REJECTED_FILE
     original = by_name[_file_name(kind, dates[index])]
     records = original.records.head(REJECTED_FILE_RECORDS)
     count = load_payment_file_layouts().trailer.field("data_count")
-    miscount = encoded_field(pl.Series([records.height + 1]), count).tobytes()
-    rejected = replace(original, name=_file_name(kind, dates[index], 2), records=records, crlf=False,
-                       header=original.header | {"created_at": time(7, 10), "file_serial": 2}, patches=(BytePatch(-2, count.offset, miscount),))
-    note = "このフォルダは収納サンプルの受信箱です。\n処理対象のファイルは名前で判別されます。\n".encode("utf-8")
+    miscount = BytePatch(-2, count.offset, encoded_field(pl.Series([records.height + 1]), count).tobytes())
+    rejected = replace(
+        original,
+        name=_file_name(kind, dates[index], 2),
+        records=records,
+        header=original.header | {"created_at": time(7, 10), "file_serial": 2},
+        crlf=False,
+        patches=(miscount,),
+    )
+    note = "このフォルダは収納サンプルの受信箱です。\n処理対象のファイルは名前で判別されます。\n".encode()
     return [redelivered, rejected, SampleFile(UNRECOGNISED_FILE, None, content=note)]
 
 
 def located_cases(cases: pl.DataFrame, sightings: pl.DataFrame, locations: pl.DataFrame) -> pl.DataFrame:
     """The planted cases with the identity of their payment and where their record lies."""
-    identity = sightings.select("record_key", "common_tax_id", "sequence_number", "payment_info_sequence", "receivable_id", "settlement_date")
-    located = (
-        cases.join(identity, on="record_key", how="left", maintain_order="left")
-        .join(locations.rename({"file_name": "record_file"}), on="record_key", how="left", maintain_order="left")
+    identity = sightings.select(
+        "record_key", "common_tax_id", "sequence_number", "payment_info_sequence", "receivable_id", "settlement_date"
+    )
+    located = cases.join(identity, on="record_key", how="left", maintain_order="left").join(
+        locations.rename({"file_name": "record_file"}), on="record_key", how="left", maintain_order="left"
     )
     file_dates = [_settlement_date_of(name) for name in located["file_name"].to_list()]
     return located.select(
-        "case", "common_tax_id", "sequence_number", "payment_info_sequence", "receivable_id",
+        "case",
+        "common_tax_id",
+        "sequence_number",
+        "payment_info_sequence",
+        "receivable_id",
         settlement_date=pl.coalesce(pl.Series(file_dates, dtype=pl.Date), "settlement_date"),
         file_name=pl.coalesce("file_name", "record_file"),
         record_number=pl.when(pl.col("file_name").is_null()).then("record_number"),
