@@ -268,7 +268,7 @@ def receivables(draw) -> Receivable:
     edges = [due, due + ONE_DAY, low_rate_end, low_rate_end + ONE_DAY, date(due.year, 12, 31), date(due.year + 1, 1, 1)]
     last_end = min(due + timedelta(days=1_500), LAST_DAY_WITH_RATES)
     any_end = st.dates(min_value=max(due - timedelta(days=40), FIRST_DAY_WITH_RATES), max_value=last_end)
-    end = draw(st.one_of(any_end, st.sampled_from([edge for edge in edges if edge <= last_end] or [due])))
+    end = draw(st.one_of(any_end, st.sampled_from([edge for edge in edges if edge <= last_end])))
     any_day = st.dates(min_value=due - timedelta(days=60), max_value=end)
     day = st.one_of(any_day, st.sampled_from([edge for edge in [*edges, end] if edge <= end]))
     payments, left = [], principal
