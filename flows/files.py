@@ -71,8 +71,8 @@ class RecordChunk:
     buffer: bytes
 
     def rows(self, shape: FileShape) -> np.ndarray:
-        """The records as an n × record length array (terminators left out)."""
-        return np.frombuffer(self.buffer, dtype=np.uint8).reshape(-1, shape.stride)[:, : shape.record_length]
+        """The records as an n × stride array (a CR LF, if any, stays at the end of each row)."""
+        return np.frombuffer(self.buffer, dtype=np.uint8).reshape(-1, shape.stride)
 
 
 def record_chunks(path: Path, shape: FileShape, positions: range, chunk_records: int) -> Iterator[RecordChunk]:

@@ -52,150 +52,157 @@ class DecodedBlock:
         return self.problem_field >= 0
 
 
-@dataclass(frozen=True)
-class _Column:
-    values: pl.Series
-    problem: np.ndarray  # reason code per row (index into REASONS), SOUND where the field is sound
-    padding: str | None = None  # trailing padding still to trim (done for all text columns at once)
+RECORD = "__record"
+PARSED_FORMATS = {"date": "%Y%m%d", "time": "%H%M%S", "timestamp": "%Y%m%d%H%M%S"}
+IMPOSSIBLE = {"date": IMPOSSIBLE_DATE, "time": IMPOSSIBLE_TIME, "timestamp": IMPOSSIBLE_TIMESTAMP}
 
 
 def decoded_block(records: np.ndarray, layout: Layout, first_record_number: int) -> DecodedBlock:
-    """The records of `records` (n × record length bytes) typed by `layout`."""
-    count = records.shape[0]
-    problem_field = np.full(count, -1, dtype=np.int32)
-    problem_reason = np.zeros(count, dtype=np.uint8)
-    columns = {RECORD_NUMBER: pl.Series(RECORD_NUMBER, np.arange(count) + first_record_number)}
-    trims = []
-    for index, field in enumerate(layout.fields):
-        column = decoded_field(records[:, field.offset : field.end], field)
-        columns[field.name] = column.values.alias(field.name)
-        if column.padding is not None:
-            trims.append(text_codec.trimmed(field.name, column.padding))
-        first = (problem_field < 0) & (column.problem != SOUND)
-        problem_field[first] = index
-        problem_reason[first] = column.problem[first]
-    return DecodedBlock(pl.DataFrame(columns).with_columns(trims), problem_field, problem_reason)
+    """The records of `records` (n rows of at least the record length; bytes past it are ignored).
+
+    The bytes are classified with numpy in two passes over the block; the columns are cut from
+    one Binary column of whole records by polars in a single select, which runs on every core.
+    Only the CP932 columns (kana, kanji) go through the codec, one call per column.
+    """
+    bits = field_byte_classes(records, layout)
+    problems = np.stack([field_problems(records[:, field.offset : field.end], bits[:, index], field) for index, field in enumerate(layout.fields)], axis=1)
+    codec_fields = [index for index, field in enumerate(layout.fields) if _needs_codec(field, bits[:, index])]
+    decoded = {layout.fields[index].name: _cp932_column(records[:, layout.fields[index].offset : layout.fields[index].end], problems[:, index], layout.fields[index]) for index in codec_fields}
+    expressions = [_sliced(field) for field in layout.fields if field.name not in decoded]
+    impossible = [_impossible(field) for field in layout.fields if field.format in PARSED_FORMATS]
+    frame = pl.DataFrame({RECORD: _binary_records(records)}).select(RECORD, *expressions).with_columns(impossible)
+    problems = _with_impossible_values(problems, frame, layout)
+    frame = frame.with_columns(decoded.values()).select(layout.field_names)
+    frame = _nulled(frame, problems, layout).with_columns(pl.int_range(first_record_number, first_record_number + len(records), dtype=pl.Int64).alias(RECORD_NUMBER))
+    return DecodedBlock(frame.select(RECORD_NUMBER, *layout.field_names), *_first_problems(problems))
 
 
-def decoded_field(raw: np.ndarray, field: Field) -> _Column:
-    """One field's bytes (n × width) as a typed column and a per-row problem."""
+DIGIT, PRINTABLE_ASCII, JIS_X_0201 = 1, 2, 4
+
+
+def _byte_class_table() -> np.ndarray:
+    table = np.zeros(256, dtype=np.uint8)
+    table[0x30:0x3A] |= DIGIT
+    table[0x20:0x7F] |= PRINTABLE_ASCII
+    table[text_codec.single_byte_decodable()] |= JIS_X_0201
+    return table
+
+
+BYTE_CLASSES = _byte_class_table()
+
+
+def field_byte_classes(records: np.ndarray, layout: Layout) -> np.ndarray:
+    """Per record and field, the byte classes (DIGIT, PRINTABLE_ASCII, JIS_X_0201) all its bytes share."""
+    start = min(field.offset for field in layout.fields)
+    stop = max(field.end for field in layout.fields)
+    classes = BYTE_CLASSES[records[:, start:stop]]
+    bounds = sorted({field.offset - start for field in layout.fields} | {field.end - start for field in layout.fields} - {stop - start})
+    shared = np.bitwise_and.reduceat(classes, bounds, axis=1)
+    return shared[:, [bounds.index(field.offset - start) for field in layout.fields]]
+
+
+def field_problems(raw: np.ndarray, bits: np.ndarray, field: Field) -> np.ndarray:
+    """Per row, why the field's bytes break its type (a REASONS index), SOUND where they do not."""
     if field.is_digits:
-        return _DIGIT_DECODERS.get(field.format, _number_column)(raw)
+        return np.where(bits & DIGIT, SOUND, NOT_DIGITS).astype(np.uint8)
     if field.type == "K":
-        return _full_width_column(raw)
-    return _half_width_column(raw)
+        return _full_width_problems(raw)
+    problems = np.zeros(len(raw), dtype=np.uint8)
+    broken = np.flatnonzero(~(bits & JIS_X_0201).astype(bool))
+    if len(broken):
+        problems[broken] = _half_width_problems(raw[broken])
+    return problems
 
 
-def _digit_values(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    digits = raw - np.uint8(0x30)
-    sound = (digits <= 9).all(axis=1)
-    values = np.zeros(raw.shape[0], dtype=np.int64)
-    for position in range(raw.shape[1]):
-        values = values * 10 + digits[:, position]
-    return np.where(sound, values, 0), sound
-
-
-def _with_nulls(values: np.ndarray, present: np.ndarray, arrow_type: pa.DataType) -> pl.Series:
-    return pl.Series(pa.array(values, mask=~present, type=arrow_type))
-
-
-def _number_column(raw: np.ndarray) -> _Column:
-    values, sound = _digit_values(raw)
-    return _Column(_with_nulls(values, sound, pa.int64()), np.where(sound, SOUND, NOT_DIGITS).astype(np.uint8))
-
-
-def _date_parts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return values // 10000, values // 100 % 100, values % 100
-
-
-def _real_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """True where (year, month, day) is a calendar date (years 1..9999)."""
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-    last_day = month_days[np.clip(month, 0, 12)] + ((month == 2) & leap)
-    return (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= last_day)
-
-
-def _days_since_epoch(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
-    months = (year - 1970) * 12 + (month - 1)
-    first_of_month = months.astype("datetime64[M]").astype("datetime64[D]")
-    return (first_of_month - np.datetime64("1970-01-01", "D")).astype(np.int64) + day - 1
-
-
-def _date_column(raw: np.ndarray) -> _Column:
-    values, digits = _digit_values(raw)
-    year, month, day = _date_parts(values)
-    real = _real_dates(year, month, day)
-    present = digits & (values != 0)
-    days = _days_since_epoch(np.where(real, year, 1970), np.where(real, month, 1), np.where(real, day, 1))
-    series = _with_nulls(days.astype(np.int32), present & real, pa.date32())
-    return _Column(series, _reason_codes(digits, present & ~real, IMPOSSIBLE_DATE))
-
-
-def _seconds_of_day(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    hours, minutes, seconds = values // 10000, values // 100 % 100, values % 100
-    real = (hours < 24) & (minutes < 60) & (seconds < 60)
-    return hours * 3600 + minutes * 60 + seconds, real
-
-
-def _time_column(raw: np.ndarray) -> _Column:
-    values, digits = _digit_values(raw)
-    seconds, real = _seconds_of_day(values)
-    series = _with_nulls(np.where(digits & real, seconds, 0) * 1_000_000_000, digits & real, pa.time64("ns"))
-    return _Column(series, _reason_codes(digits, ~real, IMPOSSIBLE_TIME))
-
-
-def _timestamp_column(raw: np.ndarray) -> _Column:
-    values, digits = _digit_values(raw)
-    date_values, time_values = values // 1_000_000, values % 1_000_000
-    year, month, day = _date_parts(date_values)
-    seconds, time_real = _seconds_of_day(time_values)
-    real = _real_dates(year, month, day) & time_real
-    present = digits & (values != 0)
-    days = _days_since_epoch(np.where(real, year, 1970), np.where(real, month, 1), np.where(real, day, 1))
-    micros = (days * 86_400 + np.where(real, seconds, 0)) * 1_000_000
-    series = _with_nulls(micros, present & real, pa.timestamp("us"))
-    return _Column(series, _reason_codes(digits, present & ~real, IMPOSSIBLE_TIMESTAMP))
-
-
-def _reason_codes(digits: np.ndarray, impossible: np.ndarray, reason: int) -> np.ndarray:
-    return np.select([~digits, impossible], [NOT_DIGITS, reason], SOUND).astype(np.uint8)
-
-
-_DIGIT_DECODERS = {"date": _date_column, "time": _time_column, "timestamp": _timestamp_column}
-
-
-def _half_width_column(raw: np.ndarray) -> _Column:
-    printable_ascii = (raw - np.uint8(0x20)) <= 0x5E
-    if printable_ascii.all():
-        return _Column(text_codec.ascii_strings(raw), np.zeros(raw.shape[0], dtype=np.uint8), " ")
-    unmapped = ~text_codec.single_byte_decodable()[raw]
-    broken = unmapped.any(axis=1)
-    double_byte = (unmapped & text_codec.is_lead_byte(raw)).any(axis=1)
+def _half_width_problems(raw: np.ndarray) -> np.ndarray:
+    """Why each of these rows (all broken) is not JIS X 0201."""
+    lead = text_codec.is_lead_byte(raw) & ~text_codec.single_byte_decodable()[raw]
     lead_at_end = text_codec.is_lead_byte(raw[:, -1])
-    problems = np.select(
-        [broken & double_byte & lead_at_end, broken & double_byte, broken],
-        [SPLIT_DOUBLE_BYTE, DOUBLE_BYTE_IN_HALF_WIDTH, NOT_JIS_X_0201],
-        SOUND,
-    ).astype(np.uint8)
-    sound = np.where(broken[:, None], np.uint8(text_codec.HALF_WIDTH_SPACE), raw)
-    return _Column(text_codec.cp932_strings(sound), problems, " ")
+    return np.select([lead.any(axis=1) & lead_at_end, lead.any(axis=1)], [SPLIT_DOUBLE_BYTE, DOUBLE_BYTE_IN_HALF_WIDTH], NOT_JIS_X_0201).astype(np.uint8)
 
 
-def _full_width_column(raw: np.ndarray) -> _Column:
+def _full_width_problems(raw: np.ndarray) -> np.ndarray:
     leads, trails = raw[:, 0::2], raw[:, 1::2]
-    units = leads.astype(np.uint16) << 8 | trails
     half_width = ~text_codec.is_lead_byte(leads)
     split = ~half_width & ~text_codec.is_trail_byte(trails)
-    unmapped = (~text_codec.double_byte_decodable()[units]).any(axis=1)
-    problems = np.select(
-        [half_width.any(axis=1), split.any(axis=1), unmapped],
+    unmapped = ~text_codec.double_byte_decodable()[leads.astype(np.uint16) << 8 | trails]
+    return np.select(
+        [half_width.any(axis=1), split.any(axis=1), unmapped.any(axis=1)],
         [HALF_WIDTH_IN_FULL_WIDTH, SPLIT_DOUBLE_BYTE, NOT_CP932],
         SOUND,
     ).astype(np.uint8)
-    sound = np.where((problems != SOUND)[:, None], np.uint8(0x81), raw)
-    sound[:, 1::2][problems != SOUND] = 0x40
-    return _Column(text_codec.cp932_strings(sound), problems, "\u3000")
+
+
+def _needs_codec(field: Field, bits: np.ndarray) -> bool:
+    """True for kanji and kana columns, and for a code column that holds any half-width kana."""
+    return field.needs_cp932 or (not field.is_digits and not (bits & PRINTABLE_ASCII).all())
+
+
+def _cp932_column(raw: np.ndarray, problems: np.ndarray, field: Field) -> pl.Series:
+    """A CP932 column decoded in one codec call; broken rows become padding first (then null)."""
+    padding = b"\x81\x40" if field.type == "K" else b" "
+    sound = raw.copy()
+    sound[problems != SOUND] = np.tile(np.frombuffer(padding, dtype=np.uint8), field.width // len(padding))
+    strings = text_codec.cp932_strings(sound).alias(field.name)
+    return strings.to_frame().select(text_codec.trimmed(field.name, "\u3000" if field.type == "K" else " ")).to_series()
+
+
+def _binary_records(records: np.ndarray) -> pl.Series:
+    # Rows read with their CR LF are contiguous, so the records become a column without a copy.
+    width = records.shape[1]
+    array = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(records), [None, pa.py_buffer(np.ascontiguousarray(records))])
+    return pl.Series(RECORD, array)
+
+
+def _field_text(field: Field) -> pl.Expr:
+    return pl.col(RECORD).bin.slice(field.offset, field.width).cast(pl.String, strict=False)
+
+
+def _sliced(field: Field) -> pl.Expr:
+    """The typed column of an ASCII field, cut from the records."""
+    text = _field_text(field)
+    if field.format in PARSED_FORMATS:
+        parse = {"date": text.str.to_date, "time": text.str.to_time, "timestamp": text.str.to_datetime}[field.format]
+        typed = parse(PARSED_FORMATS[field.format], strict=False)
+        return typed.cast(field.polars_dtype).alias(field.name)
+    if field.is_digits:
+        return text.str.to_integer(strict=False).cast(pl.Int64).alias(field.name)
+    trimmed = text.str.strip_chars_end(" ")
+    return pl.when(trimmed != "").then(trimmed).alias(field.name)
+
+
+def _impossible(field: Field) -> pl.Expr:
+    """True where a date, time or timestamp field has digits that name no real moment."""
+    text = _field_text(field)
+    unset = text.str.count_matches("0") == field.width
+    # 000000 is midnight, a real time; an all-zero date or timestamp means "none".
+    none = unset if field.format != "time" else pl.lit(False)
+    return (pl.col(field.name).is_null() & ~none).alias(f"__impossible_{field.name}")
+
+
+def _with_impossible_values(problems: np.ndarray, frame: pl.DataFrame, layout: Layout) -> np.ndarray:
+    problems = problems.copy()
+    for index, field in enumerate(layout.fields):
+        if field.format in PARSED_FORMATS:
+            impossible = frame[f"__impossible_{field.name}"].to_numpy() & (problems[:, index] == SOUND)
+            problems[impossible, index] = IMPOSSIBLE[field.format]
+    return problems
+
+
+def _nulled(frame: pl.DataFrame, problems: np.ndarray, layout: Layout) -> pl.DataFrame:
+    """The frame with every broken field of every record set to null."""
+    broken = [(field, problems[:, index] != SOUND) for index, field in enumerate(layout.fields)]
+    return frame.with_columns(
+        pl.when(pl.Series(mask)).then(None).otherwise(pl.col(field.name)).alias(field.name) for field, mask in broken if mask.any()
+    )
+
+
+def _first_problems(problems: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per record, the index of its first broken field (−1 if none) and that field's reason."""
+    broken = problems != SOUND
+    first = np.where(broken.any(axis=1), np.argmax(broken, axis=1), -1).astype(np.int32)
+    reason = np.where(first >= 0, problems[np.arange(len(problems)), np.maximum(first, 0)], SOUND).astype(np.uint8)
+    return first, reason
 
 
 def valid_records(block: DecodedBlock) -> pl.DataFrame:
@@ -221,8 +228,8 @@ def broken_records(block: DecodedBlock, records: np.ndarray, layout: Layout, sec
 
 
 def raw_records(records: np.ndarray, layout: Layout, secret_fields: frozenset[str]) -> pl.Series:
-    """The records' bytes as a Binary series, with every secret field blanked to spaces."""
-    kept = records.copy()
+    """The records' bytes (terminators left out) as a Binary series, every secret field blanked to spaces."""
+    kept = records[:, : layout.record_length].copy()
     for field in layout.fields:
         if field.name in secret_fields:
             kept[:, field.offset : field.end] = text_codec.HALF_WIDTH_SPACE
