@@ -8,9 +8,10 @@ from datetime import date, timedelta
 import polars as pl
 
 from schemas.rates import RatesTable
-from transforms.application import conformed, late_fees_owed, principal_payments, receivable_totals
+from transforms.application import APPLIED_COLUMNS, conformed, late_fees_owed, principal_payments, receivable_totals
 
-SETTLED = ("principal_settled", "dunning_fee_settled", "late_fee_settled")
+OFFSET_COLUMNS = ("principal_offset", "dunning_fee_offset", "late_fee_offset")
+SETTLED_COLUMNS = ("principal_settled", "dunning_fee_settled", "late_fee_settled")
 # §329 and analogues: a 督促状 is due within 20 days after the 納期限.
 DUNNING_DAYS = timedelta(days=20)
 ESTIMATED, FIXED = "見込", "確定"
@@ -25,26 +26,39 @@ def arrears(
     low_rate_months: Mapping[str, int] | None = None,
 ) -> pl.DataFrame:
     """The `arrears` table: receivables past their effective 納期限 with 本税 or 延滞金 unpaid as of as_of."""
-    due = current.filter(pl.col("effective_due_date") < as_of)
-    receivables = due.select("receivable_id", "principal", "effective_due_date", "tax_code")
-    owed = late_fees_owed(receivables, settled_principal(ledger, offsets), as_of, rates, low_rate_months)
-    balances = due.join(settled_amounts(ledger, offsets), on="receivable_id", how="left").join(owed, on="receivable_id", how="left")
-    balances = balances.with_columns(pl.col(name).fill_null(0) for name in SETTLED).with_columns(_outstanding(as_of))
-    unpaid = balances.filter((pl.col("principal_outstanding") > 0) | (pl.col("late_fee") > 0))
+    balances = settled_balances(current.filter(pl.col("effective_due_date") < as_of), ledger, offsets)
+    # Only a receivable with 本税 unpaid, or settled after its 納期限, can be in arrears: the millions
+    # paid on time are never priced.
+    unpaid_principal = pl.col("principal") > pl.col("principal_settled")
+    bearing = balances.filter(unpaid_principal | (pl.col("last_settled_on") > pl.col("effective_due_date")))
+    receivables = bearing.select("receivable_id", "principal", "effective_due_date", "tax_code")
+    paid = settled_principal(ledger, offsets).filter(pl.col("receivable_id").is_in(bearing["receivable_id"].implode()))
+    owed = late_fees_owed(receivables, paid, as_of, rates, low_rate_months)
+    rows = bearing.join(owed, on="receivable_id", how="left", maintain_order="left").with_columns(_outstanding(as_of))
+    unpaid = rows.filter((pl.col("principal_outstanding") > 0) | (pl.col("late_fee") > 0))
     return conformed(unpaid, "arrears").sort("receivable_id")
+
+
+def settled_balances(receivables: pl.DataFrame, ledger: pl.DataFrame, offsets: pl.DataFrame) -> pl.DataFrame:
+    """receivables with the 本税, 督促手数料 and 延滞金 their payments and 充当 settled, and the last day of either."""
+    offset = offsets.group_by("receivable_id").agg(
+        *(pl.col(name).sum() for name in OFFSET_COLUMNS), pl.col("offset_on").max()
+    )
+    joined = receivables.join(receivable_totals(ledger), on="receivable_id", how="left", maintain_order="left")
+    joined = joined.join(offset, on="receivable_id", how="left", maintain_order="left")
+    settled = [
+        (pl.col(applied).fill_null(0) + pl.col(offset_name).fill_null(0)).alias(name)
+        for applied, offset_name, name in zip(APPLIED_COLUMNS, OFFSET_COLUMNS, SETTLED_COLUMNS)
+    ]
+    return joined.with_columns(*settled, pl.max_horizontal("last_paid_on", "offset_on").alias("last_settled_on"))
 
 
 def settled_principal(ledger: pl.DataFrame, offsets: pl.DataFrame) -> pl.DataFrame:
     """The 本税 settled by payments on their 納付日 and by 充当 on its 充当適状日: receivable_id, paid_on, amount."""
-    offset = offsets.select("receivable_id", pl.col("offset_on").alias("paid_on"), pl.col("principal_offset").alias("amount"))
+    offset = offsets.select(
+        "receivable_id", pl.col("offset_on").alias("paid_on"), pl.col("principal_offset").alias("amount")
+    )
     return pl.concat([principal_payments(ledger), offset.filter(pl.col("amount") > 0)])
-
-
-def settled_amounts(ledger: pl.DataFrame, offsets: pl.DataFrame) -> pl.DataFrame:
-    """receivable_id and the 本税, 督促手数料 and 延滞金 settled by its payments and 充当 together."""
-    applied = receivable_totals(ledger).select("receivable_id", *(pl.col(name).alias(total) for name, total in zip(("principal_applied", "dunning_fee_applied", "late_fee_applied"), SETTLED)))
-    offset = offsets.select("receivable_id", *(pl.col(name).alias(total) for name, total in zip(("principal_offset", "dunning_fee_offset", "late_fee_offset"), SETTLED)))
-    return pl.concat([applied, offset]).group_by("receivable_id").agg(pl.col(name).sum() for name in SETTLED)
 
 
 def _outstanding(as_of: date) -> list[pl.Expr]:

@@ -6,19 +6,26 @@ by one in plain Python, pricing 延滞金 with the reference engine of transform
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
 
 from schemas.rates import RatesTable
-from transforms.application import TABLE_SCHEMAS, low_rate_months_expression, principal_payments, receivable_totals
+from transforms.application import (
+    APPLIED_COLUMNS,
+    TABLE_SCHEMAS,
+    low_rate_months_expression,
+    principal_payments,
+    receivable_totals,
+)
 from transforms.late_fee import late_fee
 
 OLDEST_DUE_FIRST = "oldest_due_first"
 # §17条の2 leaves the order of 充当 to the city: a setting, of which one value is implemented.
 TARGET_ORDERS = {OLDEST_DUE_FIRST: ("effective_due_date", "receivable_id")}
+CANDIDATE_COLUMNS = ("taxpayer_id", "candidate_id", "arose_on", "overpaid_amount")
 
 
 @dataclass
@@ -40,7 +47,9 @@ class TargetBalance:
         if self.principal_outstanding > 0 or not self.principal_payments:
             return 0
         paid_in_full_on = max(paid_on for paid_on, _ in self.principal_payments)
-        owed = late_fee(self.principal, self.effective_due_date, paid_in_full_on, self.principal_payments, rates, self.low_rate_months)
+        owed = late_fee(
+            self.principal, self.effective_due_date, paid_in_full_on, self.principal_payments, rates, self.low_rate_months
+        )
         return max(owed - self.late_fee_settled, 0)
 
 
@@ -57,14 +66,12 @@ def offsets(
     if offset_order not in TARGET_ORDERS:
         raise ValueError(f"unknown 充当 order {offset_order!r}; known: {', '.join(TARGET_ORDERS)}")
     # An expired claim (§18条の3) is extinguished: nothing is left of it to offset.
-    open_candidates = candidates.filter(pl.lit(as_of) <= pl.col("expires_on")).sort("arose_on", "candidate_id")
+    open_candidates = candidates.filter(pl.lit(as_of) <= pl.col("expires_on")).sort("taxpayer_id", "arose_on", "candidate_id")
     targets = offset_targets(current, ledger, open_candidates["taxpayer_id"].unique(), as_of, low_rate_months, offset_order)
     balances = _balances_by_taxpayer(targets, ledger)
-    rows = [
-        row
-        for taxpayer_id, taxpayer_candidates in open_candidates.group_by("taxpayer_id", maintain_order=True)
-        for row in _taxpayer_offsets(taxpayer_candidates, balances.get(taxpayer_id[0], []), rates)
-    ]
+    rows = []
+    for taxpayer_id, candidate_id, arose_on, amount in open_candidates.select(*CANDIDATE_COLUMNS).iter_rows():
+        rows += _candidate_offsets(candidate_id, arose_on, amount, balances.get(taxpayer_id, []), rates)
     return pl.DataFrame(rows, schema=TABLE_SCHEMAS["offsets"], orient="row")
 
 
@@ -76,13 +83,12 @@ def offset_targets(
     low_rate_months: Mapping[str, int] | None = None,
     offset_order: str = OLDEST_DUE_FIRST,
 ) -> pl.DataFrame:
-    """The receivables of these taxpayers in the latest snapshot past their 納期限, in 充当 order, with what they still owe."""
+    """These taxpayers' receivables of the latest snapshot past their 納期限 that may owe, in 充当 order."""
     # Never one not yet due: that needs the taxpayer's consent (§17条の2②), outside shuno.
     due = current.filter(pl.col("taxpayer_id").is_in(taxpayer_ids.implode()) & (pl.col("effective_due_date") < as_of))
-    settled = due.join(receivable_totals(ledger), on="receivable_id", how="left").with_columns(
-        pl.col(name).fill_null(0) for name in ("principal_applied", "dunning_fee_applied", "late_fee_applied")
-    )
-    return settled.select(
+    settled = due.join(receivable_totals(ledger), on="receivable_id", how="left")
+    settled = settled.with_columns(pl.col(name).fill_null(0) for name in APPLIED_COLUMNS)
+    targets = settled.select(
         "taxpayer_id",
         "receivable_id",
         "effective_due_date",
@@ -91,7 +97,12 @@ def offset_targets(
         (pl.col("dunning_fee").fill_null(0) - pl.col("dunning_fee_applied")).alias("dunning_fee_outstanding"),
         pl.col("late_fee_applied").alias("late_fee_settled"),
         low_rate_months_expression(low_rate_months),
-    ).sort(*TARGET_ORDERS[offset_order])
+        "last_paid_on",
+    )
+    # 延滞金 is owed only where 本税 was, or is, paid after the 納期限.
+    paid_late = pl.col("last_paid_on") > pl.col("effective_due_date")
+    owing = (pl.col("principal_outstanding") > 0) | (pl.col("dunning_fee_outstanding") > 0) | paid_late
+    return targets.filter(owing).drop("last_paid_on").sort(*TARGET_ORDERS[offset_order])
 
 
 def _balances_by_taxpayer(targets: pl.DataFrame, ledger: pl.DataFrame) -> dict[str, list[TargetBalance]]:
@@ -107,23 +118,26 @@ def _balances_by_taxpayer(targets: pl.DataFrame, ledger: pl.DataFrame) -> dict[s
     return balances
 
 
-def _taxpayer_offsets(candidates: pl.DataFrame, balances: list[TargetBalance], rates: RatesTable) -> Iterator[tuple]:
-    """The offset rows of one taxpayer's candidates (by arose_on, candidate_id) to its targets in order."""
-    for candidate_id, arose_on, amount in candidates.select("candidate_id", "arose_on", "overpaid_amount").iter_rows():
-        for balance in balances:
-            if amount == 0:
-                break
-            principal, dunning_fee, late_fee_offset = _offset_to(balance, arose_on, amount, rates)
-            if principal + dunning_fee + late_fee_offset:
-                amount -= principal + dunning_fee + late_fee_offset
-                yield candidate_id, balance.receivable_id, principal, dunning_fee, late_fee_offset, max(balance.effective_due_date, arose_on)
+def _candidate_offsets(
+    candidate_id: str, arose_on: date, amount: int, balances: list[TargetBalance], rates: RatesTable
+) -> list[tuple]:
+    """The offset rows of one candidate to its taxpayer's targets, taken in 充当 order until it is spent."""
+    rows = []
+    for balance in balances:
+        if amount == 0:
+            break
+        # 充当適状日: the later of the target's 納期限 and the day the overpayment arose (§17条の2);
+        # the 本税 offset counts as paid that day, so the target's 延滞金 stops there.
+        offset_on = max(balance.effective_due_date, arose_on)
+        principal, dunning_fee, late_fee_offset = _offset_to(balance, offset_on, amount, rates)
+        if principal + dunning_fee + late_fee_offset:
+            amount -= principal + dunning_fee + late_fee_offset
+            rows.append((candidate_id, balance.receivable_id, principal, dunning_fee, late_fee_offset, offset_on))
+    return rows
 
 
-def _offset_to(balance: TargetBalance, arose_on: date, amount: int, rates: RatesTable) -> tuple[int, int, int]:
-    """The 本税, 督促手数料 and 延滞金 that amount settles of balance, which it updates."""
-    # 充当適状日: the later of the target's 納期限 and the day the overpayment arose (§17条の2);
-    # the 本税 offset counts as paid that day, so the target's 延滞金 stops there.
-    offset_on = max(balance.effective_due_date, arose_on)
+def _offset_to(balance: TargetBalance, offset_on: date, amount: int, rates: RatesTable) -> tuple[int, int, int]:
+    """The 本税, 督促手数料 and 延滞金 that amount settles of balance on offset_on, which it updates."""
     principal = min(amount, balance.principal_outstanding)
     if principal:
         balance.principal_outstanding -= principal

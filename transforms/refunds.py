@@ -23,14 +23,21 @@ from transforms.application import (
     paid_through,
     waterfall,
 )
-from transforms.late_fee import OverpaymentKind, expires_on, refund_interest_pieces, refund_interest_start, rounded_total
+from transforms.late_fee import (
+    OverpaymentKind,
+    expires_on,
+    refund_interest_pieces,
+    refund_interest_start,
+    rounded_total,
+)
 from transforms.late_fee_frames import refund_interests
 
 EXCESS, ERRONEOUS = OverpaymentKind.EXCESS.value, OverpaymentKind.ERRONEOUS.value
-# The first assessment has no effective_from; it is in force from the beginning of time.
+# The first assessment has no effective_from: it is in force from the beginning.
 FIRST_ASSESSMENT = date.min
 CANDIDATE_ID_DIGITS = 16
 OFFSET_PARTS = ("principal_offset", "dunning_fee_offset", "late_fee_offset")
+CANDIDATE_SOURCE = (*PAYMENT_IDENTITY, "taxpayer_id", "receivable_id", "paid_on")
 
 
 def arising_candidates(
@@ -42,11 +49,19 @@ def arising_candidates(
 ) -> pl.DataFrame:
     """One refund candidate per kind of overpayment of each payment, before any 充当, by candidate_id."""
     shares = overpayment_shares(ledger, history, as_of, rates, low_rate_months)
-    common = (*PAYMENT_IDENTITY, "taxpayer_id", "receivable_id", "paid_on")
     # 過納 arises on the 減額 day, 誤納 on the 納付日 (§4.2).
-    excess = shares.select(*common, pl.lit(EXCESS).alias("kind"), pl.col("excess_amount").alias("overpaid_amount"), pl.col("reduced_on").alias("arose_on"))
-    erroneous_amount = pl.col("overpaid_amount") - pl.col("excess_amount")
-    erroneous = shares.select(*common, pl.lit(ERRONEOUS).alias("kind"), erroneous_amount.alias("overpaid_amount"), pl.col("paid_on").alias("arose_on"))
+    excess = shares.select(
+        *CANDIDATE_SOURCE,
+        pl.lit(EXCESS).alias("kind"),
+        pl.col("excess_amount").alias("overpaid_amount"),
+        pl.col("reduced_on").alias("arose_on"),
+    )
+    erroneous = shares.select(
+        *CANDIDATE_SOURCE,
+        pl.lit(ERRONEOUS).alias("kind"),
+        (pl.col("overpaid_amount") - pl.col("excess_amount")).alias("overpaid_amount"),
+        pl.col("paid_on").alias("arose_on"),
+    )
     candidates = pl.concat([excess, erroneous]).filter(pl.col("overpaid_amount") > 0)
     return _with_ids_and_dates(candidates).sort("candidate_id")
 
@@ -59,27 +74,29 @@ def overpayment_shares(
     low_rate_months: Mapping[str, int] | None = None,
 ) -> pl.DataFrame:
     """Every overpaid payment with excess_amount, the 過納 part of it, and reduced_on, the 減額 day."""
-    overpaid = _in_force_on_payment_day(ledger.filter(pl.col("overpaid_amount") > 0), history)
-    changed = overpaid.filter((pl.col("principal_then") != pl.col("principal_owed")) | (pl.col("dunning_fee_then") != pl.col("dunning_fee_owed")))
+    overpaid = ledger.filter(pl.col("overpaid_amount") > 0)
+    history = history.filter(pl.col("receivable_id").is_in(overpaid["receivable_id"].implode()))
+    overpaid = _in_force_on_payment_day(overpaid, history)
+    changed = overpaid.filter(
+        (pl.col("principal_then") != pl.col("principal_owed")) | (pl.col("dunning_fee_then") != pl.col("dunning_fee_owed"))
+    )
     changed = changed.join(_late_fees_owed_then(changed, ledger, as_of, rates, low_rate_months), on="then_id", how="left")
-    # What the waterfalls settled of this payment under the receivable as it stood on the 納付日.
-    owed_then = (pl.col("principal_then"), pl.col("dunning_fee_then"), pl.col("late_fee_then"))
-    settled_then = pl.sum_horizontal(waterfall(paid_through(), owed_then)) - pl.sum_horizontal(waterfall(paid_before(), owed_then))
-    settled_now = pl.col("paid_total") - pl.col("overpaid_amount")
-    excess = pl.when(pl.col("reduced_on").is_not_null()).then((settled_then - settled_now).clip(0, pl.col("overpaid_amount")))
-    changed = changed.select("payment_key", excess.fill_null(0).alias("excess_amount"))
+    excess = pl.when(pl.col("reduced_on").is_not_null()).then(_settled_then() - _settled_now())
+    changed = changed.select("payment_key", excess.clip(0, pl.col("overpaid_amount")).fill_null(0).alias("excess_amount"))
     shares = overpaid.join(changed, on="payment_key", how="left", maintain_order="left")
     return shares.with_columns(pl.col("excess_amount").fill_null(0))
 
 
 def refund_candidates(arising: pl.DataFrame, offsets: pl.DataFrame, as_of: date, rates: RatesTable) -> pl.DataFrame:
     """The `refund_candidates` table: each candidate with its 充当, refund and 還付加算金 as of as_of."""
-    offset_amounts = offsets.group_by("candidate_id").agg(pl.sum_horizontal(OFFSET_PARTS).sum().alias("offset_amount"))
-    candidates = arising.join(offset_amounts, on="candidate_id", how="left", maintain_order="left")
+    offset = offsets.group_by("candidate_id").agg(pl.sum_horizontal(OFFSET_PARTS).sum().alias("offset_amount"))
+    candidates = arising.join(offset, on="candidate_id", how="left", maintain_order="left")
     candidates = candidates.with_columns(pl.col("offset_amount").fill_null(0))
     candidates = candidates.with_columns((pl.col("overpaid_amount") - pl.col("offset_amount")).alias("refund_amount"))
     # §4.2: the refund bears 還付加算金 from its start to the refund decision, estimated as of as_of.
-    refunded = candidates.select("candidate_id", pl.col("refund_amount").alias("amount"), pl.col("interest_start").alias("start"), pl.lit(as_of).alias("end"))
+    refunded = candidates.select(
+        "candidate_id", pl.col("refund_amount").alias("amount"), pl.col("interest_start").alias("start"), pl.lit(as_of).alias("end")
+    )
     candidates = candidates.with_columns(
         refund_interests(refunded, rates)["refund_interest"],
         _offset_interests(candidates, offsets, rates),
@@ -94,43 +111,69 @@ def candidate_id(payment_key: str, kind: str, arose_on: date) -> str:
     return sha256(f"{payment_key}|{kind}|{arose_on.isoformat()}".encode()).hexdigest()[:CANDIDATE_ID_DIGITS]
 
 
+def _settled_now() -> pl.Expr:
+    """What the payment settles under the latest snapshot."""
+    return pl.col("paid_total") - pl.col("overpaid_amount")
+
+
+def _settled_then() -> pl.Expr:
+    """What the payment settled under the receivable as it stood on its 納付日, by the same waterfalls."""
+    owed_then = (pl.col("principal_then"), pl.col("dunning_fee_then"), pl.col("late_fee_then"))
+    return pl.sum_horizontal(waterfall(paid_through(), owed_then)) - pl.sum_horizontal(waterfall(paid_before(), owed_then))
+
+
 def _in_force_on_payment_day(overpaid: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
     """overpaid with the 本税 and 督促手数料 in force on each 納付日 and the 減額 day since, if any."""
-    effective_from = pl.col("effective_from").fill_null(FIRST_ASSESSMENT)
-    assessments = overpaid.select("payment_key", "receivable_id", "paid_on").join(history.with_columns(effective_from), on="receivable_id")
-    in_force = assessments.filter(pl.col("effective_from") <= pl.col("paid_on")).sort("payment_key", "effective_from", pl.col("principal"), descending=[False, False, True])
-    in_force = in_force.group_by("payment_key").agg(pl.col("principal").last().alias("principal_then"))
-    with_then = overpaid.join(in_force, on="payment_key", how="left", maintain_order="left").join(_reduced_on(overpaid, history), on="payment_key", how="left", maintain_order="left")
+    with_then = overpaid.join(_principal_in_force(overpaid, history), on="payment_key", how="left", maintain_order="left")
+    with_then = with_then.join(_reduced_on(overpaid, history), on="payment_key", how="left", maintain_order="left")
     # A cancelled receivable owed no 督促手数料 from its cancellation on.
     dunning_fee_then = pl.when(pl.col("cancelled_on") <= pl.col("paid_on")).then(0).otherwise("dunning_fee_charged")
-    return with_then.with_columns(
-        pl.col("principal_then").fill_null(pl.col("principal_owed")),
-        dunning_fee_then.alias("dunning_fee_then"),
-        pl.format("{}|{}", "receivable_id", pl.col("principal_then").fill_null(pl.col("principal_owed"))).alias("then_id"),
+    with_then = with_then.with_columns(
+        pl.col("principal_then").fill_null(pl.col("principal_owed")), dunning_fee_then.alias("dunning_fee_then")
     )
+    # The receivable as it stood, one per 本税 value, so that its 延滞金 is priced apart.
+    return with_then.with_columns(pl.format("{}|{}", "receivable_id", "principal_then").alias("then_id"))
+
+
+def _principal_in_force(overpaid: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
+    """payment_key and principal_then: the 本税 whose effective_from is the latest on or before the 納付日."""
+    assessments = overpaid.select("payment_key", "receivable_id", "paid_on").join(
+        history.with_columns(pl.col("effective_from").fill_null(FIRST_ASSESSMENT)), on="receivable_id"
+    )
+    in_force = assessments.filter(pl.col("effective_from") <= pl.col("paid_on"))
+    # Two changes on one day: the lower 本税 is taken, so that the order of delivery cannot matter.
+    in_force = in_force.sort("payment_key", "effective_from", "principal", descending=[False, False, True])
+    return in_force.group_by("payment_key").agg(pl.col("principal").last().alias("principal_then"))
 
 
 def _reduced_on(overpaid: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
     """payment_key and reduced_on: the latest day after its 納付日 that its receivable's 本税 was lowered."""
     # Of several 減額 after a payment the latest is taken: one day per payment and kind (design step 5).
     ordered = history.sort("receivable_id", pl.col("effective_from").fill_null(FIRST_ASSESSMENT))
-    lowered = (pl.col("principal") < pl.col("principal").shift(1).over("receivable_id")) & pl.col("effective_from").is_not_null()
-    reductions = ordered.filter(lowered).select("receivable_id", pl.col("effective_from").alias("reduced_on"))
-    after = overpaid.select("payment_key", "receivable_id", "paid_on").join(reductions, on="receivable_id")
+    lowered = pl.col("principal") < pl.col("principal").shift(1).over("receivable_id")
+    reductions = ordered.filter(lowered & pl.col("effective_from").is_not_null())
+    after = overpaid.select("payment_key", "receivable_id", "paid_on").join(
+        reductions.select("receivable_id", pl.col("effective_from").alias("reduced_on")), on="receivable_id"
+    )
     return after.filter(pl.col("reduced_on") > pl.col("paid_on")).group_by("payment_key").agg(pl.col("reduced_on").max())
 
 
 def _late_fees_owed_then(
-    changed: pl.DataFrame, ledger: pl.DataFrame, as_of: date, rates: RatesTable, low_rate_months: Mapping[str, int] | None
+    changed: pl.DataFrame,
+    ledger: pl.DataFrame,
+    as_of: date,
+    rates: RatesTable,
+    low_rate_months: Mapping[str, int] | None,
 ) -> pl.DataFrame:
     """then_id and late_fee_then: the 延滞金 owed had the 本税 in force on a 納付日 stayed."""
-    pairs = changed.select("receivable_id", "principal_then", "then_id").unique()
-    payments = ledger.join(pairs, on="receivable_id")
+    pairs = changed.select("receivable_id", "principal_then", "then_id", "effective_due_date", "tax_code").unique()
+    payments = ledger.join(pairs.select("receivable_id", "principal_then", "then_id"), on="receivable_id")
     # The receivable's payments settle 本税 in the same order, only against the earlier 本税.
-    settled = [pl.min_horizontal(paid[0], pl.col("principal_then")) for paid in (paid_through(), paid_before())]
-    principal_payments = payments.select(pl.col("then_id").alias("receivable_id"), "paid_on", (settled[0] - settled[1]).alias("amount"))
-    receivables = pairs.join(ledger.unique("receivable_id").select("receivable_id", "effective_due_date", "tax_code"), on="receivable_id")
-    receivables = receivables.select(pl.col("then_id").alias("receivable_id"), pl.col("principal_then").alias("principal"), "effective_due_date", "tax_code")
+    through, before = (pl.min_horizontal(paid[0], pl.col("principal_then")) for paid in (paid_through(), paid_before()))
+    principal_payments = payments.select(pl.col("then_id").alias("receivable_id"), "paid_on", (through - before).alias("amount"))
+    receivables = pairs.select(
+        pl.col("then_id").alias("receivable_id"), pl.col("principal_then").alias("principal"), "effective_due_date", "tax_code"
+    )
     owed = late_fees_owed(receivables, principal_payments, as_of, rates, low_rate_months)
     return owed.select(pl.col("receivable_id").alias("then_id"), pl.col("late_fee_owed").alias("late_fee_then"))
 
@@ -149,8 +192,9 @@ def _offset_interests(candidates: pl.DataFrame, offsets: pl.DataFrame, rates: Ra
     """Each candidate's 還付加算金 on what it offset, each offset to its 充当適状日, in candidates' order."""
     starts = dict(candidates.select("candidate_id", "interest_start").rows())
     pieces = defaultdict(list)
-    for row in offsets.select("candidate_id", pl.sum_horizontal(OFFSET_PARTS).alias("amount"), "offset_on").iter_rows(named=True):
-        pieces[row["candidate_id"]] += refund_interest_pieces(row["amount"], starts[row["candidate_id"]], row["offset_on"], rates)
+    amounts = offsets.select("candidate_id", pl.sum_horizontal(OFFSET_PARTS).alias("amount"), "offset_on")
+    for key, amount, offset_on in amounts.iter_rows():
+        pieces[key] += refund_interest_pieces(amount, starts[key], offset_on, rates)
     # The pieces of all a candidate's offsets are summed and rounded once, as one 還付加算金 of the
     # candidate; each offset's base is floored to 1,000 yen on its own.
     return pl.Series("offset_interest", [rounded_total(pieces[key]) for key in candidates["candidate_id"]], pl.Int64)
