@@ -1,0 +1,290 @@
+"""Reconciliation benchmark: a generated city, stored in DuckDB, then every derived table rebuilt.
+
+    python benchmarks/reconcile.py [--sizes 1000000 5000000] [--keep]
+
+For each size N the city has N receivables and N payments (a city twice Akishima's size over five
+years is about 5,000,000 of each): eL-QR payments matched by 納付番号 (route 1), eLTAX 申告
+payments through 管理 records and links (route 2), 仮登録 records of other channels (route 3),
+速報 and 確報 sightings, partial, late, double payments and 減額. Each size runs in a child
+process, so its peak RSS is its own. Printed: seconds per phase, peak RSS, and the ratio of each
+phase at the largest size to the smallest (how it grows), against the goal of a rebuild ≤ 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from flows.database import connect, insert_frame, query_frame  # noqa: E402
+from flows.nightly import STORED_INPUTS, write_derived  # noqa: E402
+from schemas.rates import load_rates  # noqa: E402
+from schemas.tables import stored_input_tables  # noqa: E402
+from transforms.application import settled_accounts  # noqa: E402
+from transforms.matching import matched_payments  # noqa: E402
+from transforms.payments import payments, sightings  # noqa: E402
+from transforms.provisional import provisional_payments  # noqa: E402
+from transforms.rebuild import DerivedTables, payments_table, _conformed  # noqa: E402
+from transforms.receivables import current_receivables, principal_history, receivable_versions  # noqa: E402
+
+AS_OF = date(2026, 5, 13)
+TABLES = {table.name: table for table in stored_input_tables()}
+ELTAX_TAX_CODES = ["020", "030", "070"]
+QR_TAX_CODES = ["010", "040", "050", "060"]
+
+
+def _conform(frame: pl.DataFrame, table: str) -> pl.DataFrame:
+    schema = TABLES[table].polars_schema
+    return frame.select(
+        (pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype=dtype).alias(name)) for name, dtype in schema.items()
+    )
+
+
+def city_receivables(rng: np.random.Generator, count: int) -> pl.DataFrame:
+    """`count` receivables over fiscal 2022–2026, one taxpayer per 20, 10% of them 申告 taxes."""
+    eltax = rng.random(count) < 0.1
+    due = np.datetime64("2022-04-30") + rng.integers(0, 4 * 365 + 360, count).astype("timedelta64[D]")
+    base = pl.DataFrame(
+        {
+            "index": np.arange(count),
+            "eltax": eltax,
+            "tax_code": np.where(eltax, rng.choice(ELTAX_TAX_CODES, count), rng.choice(QR_TAX_CODES, count)),
+            "fiscal_year": due.astype("datetime64[Y]").astype(np.int32) + 1970,
+            "due_date": due,
+            "principal": rng.integers(1, 500, count) * 1000 + rng.integers(0, 10, count) * 100,
+            "dunning_fee": np.where(rng.random(count) < 0.05, 100, 0),
+        }
+    )
+    number = pl.col("index").cast(pl.String)
+    return base.select(
+        receivable_id=pl.format("R{}", number.str.zfill(10)),
+        taxpayer_id=pl.format("T{}", (pl.col("index") // 20).cast(pl.String).str.zfill(9)),
+        tax_code="tax_code",
+        fiscal_year="fiscal_year",
+        tax_year="fiscal_year",
+        installment=(pl.col("index") % 4 + 1).cast(pl.String).str.zfill(2),
+        notice_number=pl.format("N{}", number.str.zfill(12)),
+        payment_number=pl.when(~pl.col("eltax")).then(pl.format("P{}", number.str.zfill(15))),
+        confirmation_number=pl.when(~pl.col("eltax")).then(pl.lit("123456")),
+        filing_receipt_number=pl.when("eltax").then(pl.format("F{}", number.str.zfill(15))),
+        due_date="due_date",
+        principal="principal",
+        dunning_fee="dunning_fee",
+    )
+
+
+def city_snapshots(rng: np.random.Generator, receivables: pl.DataFrame) -> pl.DataFrame:
+    """The newest snapshot of every receivable, and an older one in which 2% stood higher (a 減額 since)."""
+    reduced = receivables.sample(fraction=0.02, seed=int(rng.integers(1 << 31)))
+    older = reduced.with_columns(pl.col("principal") + 5000).with_columns(file_name=pl.lit("CHOTEI_132071_20260511_001.csv"), snapshot_date=pl.lit(date(2026, 5, 11)))
+    newest = receivables.with_columns(
+        file_name=pl.lit("CHOTEI_132071_20260513_001.csv"),
+        snapshot_date=pl.lit(AS_OF),
+        changed_on=pl.when(pl.col("receivable_id").is_in(reduced["receivable_id"].implode())).then(pl.lit(date(2026, 5, 12))),
+    )
+    return _conform(pl.concat([older, newest], how="diagonal").with_columns(delivery_number=pl.lit(1)), "receivable_snapshots")
+
+
+def city_payment_plan(rng: np.random.Generator, receivables: pl.DataFrame, count: int) -> pl.DataFrame:
+    """`count` payments: a first payment for 84% of receivables (a fifth of them half the 本税),
+    a second half for most of those, 1% paid twice (誤納); a tenth of payments are late with 延滞金."""
+    first_count = int(count * 0.84)
+    first = rng.permutation(receivables.height)[:first_count]
+    half = rng.random(first_count) < 0.2
+    second = first[half][: count - first_count]
+    twice = rng.integers(0, first_count, count - first_count - len(second))
+    target = np.concatenate([first, second, first[twice]])
+    halves = np.concatenate([half, np.ones(len(second), dtype=bool), half[twice]])
+    plan = receivables[target].select("receivable_id", "tax_code", "payment_number", "confirmation_number", "notice_number", "installment", "filing_receipt_number", "taxpayer_id", "principal", "due_date")
+    late_days = np.where(rng.random(count) < 0.1, rng.integers(1, 400, count), -rng.integers(0, 20, count))
+    late_days[first_count : first_count + len(second)] += 30  # the second half comes later
+    paid = np.where(halves, plan["principal"].to_numpy() // 2, plan["principal"].to_numpy())
+    return plan.with_columns(
+        payment_index=np.arange(count),
+        paid_principal=paid,
+        paid_late_fee=np.where(late_days > 30, (paid // 1000) * 3, 0),
+        paid_on=(plan["due_date"].to_numpy().astype("datetime64[D]") + late_days.astype("timedelta64[D]")).clip(None, np.datetime64(AS_OF)),
+        provisional=rng.random(count) < 0.2,
+        confirmed_twice=rng.random(count) < 0.3,
+    )
+
+
+def city_payment_records(plan: pl.DataFrame) -> pl.DataFrame:
+    """Payment-file sightings: one 速報 each, and a 確報 for 30% of them."""
+    files = plan.filter(~pl.col("provisional"))
+    base = files.select(
+        common_tax_id=pl.format("C{}", pl.col("payment_index").cast(pl.String).str.zfill(19)),
+        sequence_number=pl.lit(1),
+        record_type=pl.lit("2"),
+        payment_number=pl.when(pl.col("tax_code").is_in(ELTAX_TAX_CODES)).then(pl.format("E{}", pl.col("payment_index"))).otherwise("payment_number"),
+        confirmation_number=pl.col("confirmation_number").fill_null("000000"),
+        collector_code=pl.lit(132071),
+        history_number=pl.lit(0),
+        response_code=pl.lit("0000"),
+        payment_class=pl.lit("01"),
+        paid_total=pl.col("paid_principal") + pl.col("paid_late_fee"),
+        paid_principal="paid_principal",
+        paid_late_fee="paid_late_fee",
+        paid_consumption_tax=pl.lit(0),
+        receipt_class=pl.lit("1"),
+        channel_class=pl.lit("02"),
+        payment_scheme=pl.when(pl.col("tax_code").is_in(ELTAX_TAX_CODES)).then(pl.lit("03")).otherwise(pl.lit("02")),
+        paid_on="paid_on",
+        mpn_processed_on="paid_on",
+        mpn_serial=pl.col("payment_index").cast(pl.String),
+        confirmed_twice="confirmed_twice",
+    )
+    preliminary = base.with_columns(file_name=pl.lit("NOFU_NOFUBI_132071_20260512_001.dat"), file_date=pl.lit(date(2026, 5, 12)), sighting=pl.lit("速報"))
+    confirmed = base.filter("confirmed_twice").with_columns(
+        file_name=pl.lit("NOFU_NYUKIN_132071_20260513_001.dat"), file_date=pl.lit(AS_OF), sighting=pl.lit("確報"), deposited_on=pl.col("paid_on")
+    )
+    frame = pl.concat([preliminary, confirmed], how="diagonal").with_columns(delivery_number=pl.lit(1), record_number=pl.int_range(pl.len()) + 2)
+    return _conform(frame, "payment_records")
+
+
+def city_provisional_records(plan: pl.DataFrame) -> pl.DataFrame:
+    """仮登録 records of other channels, matched by 通知書番号 and 期別."""
+    rows = plan.filter("provisional").select(
+        payment_info_sequence=pl.col("payment_index") + 1,
+        notice_number="notice_number",
+        installment="installment",
+        tax_code="tax_code",
+        collector_code=pl.lit(132071),
+        payment_class=pl.lit("01"),
+        paid_principal="paid_principal",
+        paid_late_fee="paid_late_fee",
+        paid_total=pl.col("paid_principal") + pl.col("paid_late_fee"),
+        paid_on="paid_on",
+        deposited_on="paid_on",
+        delete_next_run_flag=pl.lit("0"),
+    )
+    origin = dict(file_name=pl.lit("KARI_NYUKIN_132071_20260513_001.dat"), file_date=pl.lit(AS_OF), sighting=pl.lit("確報"), delivery_number=pl.lit(1))
+    return _conform(rows.with_columns(**origin, record_number=pl.int_range(pl.len()) + 1), "provisional_records")
+
+
+def city_management_and_links(plan: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """管理 records of the 申告 payments, and the links of their taxpayers."""
+    eltax = plan.filter(~pl.col("provisional") & pl.col("tax_code").is_in(ELTAX_TAX_CODES))
+    origin = dict(file_date=pl.lit(AS_OF), delivery_number=pl.lit(1))
+    management = eltax.select(
+        payment_info_sequence=pl.col("payment_index") + 1,
+        common_tax_id=pl.format("C{}", pl.col("payment_index").cast(pl.String).str.zfill(19)),
+        sequence_number=pl.lit(1),
+        local_government_code=pl.lit(132071),
+        eltax_taxpayer_id=pl.format("E{}", pl.col("taxpayer_id")),
+        eltax_tax_class=pl.col("tax_code").replace_strict({"020": "02", "030": "01", "070": "03"}),
+        filing_receipt_number="filing_receipt_number",
+        principal_total="paid_principal",
+        amount_1="paid_principal",
+    ).with_columns(file_name=pl.lit("KANRI_132071_20260513_001.dat"), **origin, record_number=pl.int_range(pl.len()) + 1)
+    links = management.select("eltax_taxpayer_id", "eltax_tax_class").unique().with_columns(
+        specific_key_1=pl.col("eltax_taxpayer_id").str.slice(1),
+        local_government_code=pl.lit(132071),
+        registration_class=pl.lit("1"),
+        linked_at=pl.lit(date(2020, 1, 1)).cast(pl.Datetime("us")),
+        file_name=pl.lit("HIMOZUKE_132071_20260513_001.dat"),
+        **origin,
+    ).with_columns(record_number=pl.int_range(pl.len()) + 1)
+    return _conform(management, "management_records"), _conform(links, "link_records")
+
+
+def city(size: int, seed: int = 1) -> dict[str, pl.DataFrame]:
+    """The stored inputs of a city of `size` receivables and `size` payments."""
+    rng = np.random.default_rng(seed)
+    receivables = city_receivables(rng, size)
+    plan = city_payment_plan(rng, receivables, size)
+    management, links = city_management_and_links(plan)
+    return {
+        "receivable_snapshots": city_snapshots(rng, receivables),
+        "payment_records": city_payment_records(plan),
+        "provisional_records": city_provisional_records(plan),
+        "management_records": management,
+        "link_records": links,
+    }
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(size: int, folder: Path) -> dict:
+    """Every phase of one size: seconds, and the peak RSS after the whole run."""
+    timings: dict[str, float] = {}
+
+    def timed(phase, action):
+        start = time.perf_counter()
+        result = action()
+        timings[phase] = time.perf_counter() - start
+        return result
+
+    inputs = timed("generate city (not part of shuno)", lambda: city(size))
+    connection = connect(folder / "city.duckdb")
+    timed("load: store inputs in DuckDB", lambda: [insert_frame(connection, TABLES[name], frame) for name, frame in inputs.items()])
+    del inputs
+    stored = timed("read stored inputs", lambda: {name: query_frame(connection, sql) for name, sql in STORED_INPUTS.items()})
+    rates = load_rates()
+    snapshots = stored["receivable_snapshots"]
+    current, versions, history = timed("receivables: versions, history, effective 納期限", lambda: (current_receivables(snapshots), receivable_versions(snapshots), principal_history(snapshots)))
+    decided = timed("payments: sightings decided", lambda: payments(sightings(stored["payment_records"], stored["provisional_records"]), AS_OF))
+    matched = timed("matching (routes 1–3)", lambda: matched_payments(decided, stored["management_records"], stored["link_records"], versions))
+    settlement = timed("application, 延滞金, overpayments, 充当, arrears", lambda: settled_accounts(matched, versions, history, current, AS_OF, rates))
+    provisional = timed("仮登録 rows of every payment", lambda: provisional_payments(matched, versions))
+    derived = DerivedTables(
+        receivables=_conformed(current, "receivables"),
+        payments=payments_table(matched, settlement.overpaid_amounts),
+        provisional_payments=_conformed(provisional, "provisional_payments"),
+        applications=settlement.applications,
+        arrears=settlement.arrears,
+        refund_candidates=settlement.refund_candidates,
+        offsets=settlement.offsets,
+    )
+    timed("write derived tables", lambda: (connection.begin(), write_derived(connection, derived), connection.commit()))
+    rebuild = sum(seconds for phase, seconds in timings.items() if not phase.startswith(("generate", "load")))
+    counts = {"payments": derived.payments.height, "applied": int((derived.payments["status"] == "applied").sum()), "arrears": derived.arrears.height, "refund candidates": derived.refund_candidates.height, "offsets": derived.offsets.height}
+    return {"size": size, "timings": timings, "rebuild_seconds": rebuild, "peak_rss_mb": peak_rss_mb(), "counts": counts}
+
+
+def run_child(size: int) -> dict:
+    """`measure` in a fresh process."""
+    command = [sys.executable, __file__, "--child", str(size)]
+    return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+
+
+def main() -> None:
+    """Measure each size in a child process and print the table and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--child", type=int)
+    arguments = parser.parse_args()
+    if arguments.child:
+        with tempfile.TemporaryDirectory() as folder:
+            print(json.dumps(measure(arguments.child, Path(folder))))
+        return
+    results = [run_child(size) for size in arguments.sizes]
+    phases = list(results[0]["timings"])
+    print(f"{'phase':<52}" + "".join(f"{result['size']:>14,}" for result in results) + f"{'ratio':>8}")
+    for phase in phases:
+        seconds = [result["timings"][phase] for result in results]
+        print(f"{phase:<52}" + "".join(f"{value:>13.1f}s" for value in seconds) + f"{seconds[-1] / seconds[0]:>8.1f}")
+    print(f"{'rebuild (read → write derived)':<52}" + "".join(f"{result['rebuild_seconds']:>13.1f}s" for result in results) + f"{results[-1]['rebuild_seconds'] / results[0]['rebuild_seconds']:>8.1f}")
+    print(f"{'peak RSS':<52}" + "".join(f"{result['peak_rss_mb'] / 1024:>12.1f}GB" for result in results))
+    for result in results:
+        print(f"{result['size']:,}: {result['counts']}")
+    largest = results[-1]
+    print(f"goal: rebuild ≤ 60 s at {largest['size']:,}: {largest['rebuild_seconds']:.1f} s ({largest['rebuild_seconds'] / 60:.2f} of the budget)")
+
+
+if __name__ == "__main__":
+    main()
