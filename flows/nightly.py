@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 
 from flows.database import connect, query_frame, replace_rows
 from flows.ingest import FileOutcome, load_date
-from schemas.rates import load_rates
+from schemas.layouts import LayoutError
+from schemas.rates import MissingRateError, RatesFileError, load_rates
 from schemas.tables import derived_tables
 from transforms.rebuild import DerivedTables, derived_state
 
@@ -104,9 +105,21 @@ def run_settlement_date(settlement_date: date, inbox: Path, database: Path, sett
     except Exception as error:
         connection.rollback()
         connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "failed", json.dumps({"error": type(error).__name__})])
-        raise RunFailed(f"run of {settlement_date} failed and changed nothing: {type(error).__name__}: {error}") from error
+        raise RunFailed(f"run of {settlement_date} failed and changed nothing: {failure_reason(error)}") from error
     finally:
         connection.close()
+
+
+# Errors whose messages shuno writes itself from keys, dates and paths; any other error's message
+# may quote record values (polars and pandera do), so only its type is shown.
+SAFE_MESSAGES = (MissingRateError, RatesFileError, LayoutError, OSError, duckdb.IOException)
+
+
+def failure_reason(error: Exception) -> str:
+    """A one-line reason for a failed run that names no personal data."""
+    if isinstance(error, SAFE_MESSAGES):
+        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    return f"{type(error).__name__} (details withheld: they may quote record values)"
 
 
 def _summary_json(summary: RunSummary) -> str:
