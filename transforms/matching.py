@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.payments import KEY, PAYMENT_FILE, PROVISIONAL, TO_MATCH, payment_columns
+from schemas.tables import FILE_ORIGIN
+from transforms.payments import PAYMENT_FILE, PROVISIONAL, TO_MATCH, payment_columns
 
 APPLIED, NO_LINK, NO_RECEIVABLE, NO_MANAGEMENT, AMBIGUOUS = "00", "10", "20", "30", "90"
 EL_QR = "02"
@@ -37,7 +38,23 @@ MANAGEMENT_RENAMED = {
     "payer_address": "management_payer_address",
 }
 MATCHED_EXTRA = ["route", *MANAGEMENT_FIELDS, "management_payment_info_sequence", "management_specific_key_1", "specific_key_1"]
+# What the lookups read of a payment: they run on this narrow copy, so no join moves the wide rows.
+LOOKUP_COLUMNS = [
+    "source",
+    *CASE,
+    "paid_on",
+    "payment_scheme",
+    "payment_number",
+    "confirmation_number",
+    "notice_number",
+    "installment",
+]
 RECORD_ORDER = ["file_date", "delivery_number", "record_number"]
+# The keys a receivable is found by: receivable column → payment column.
+BY_NUMBER = {"payment_number": "payment_number", "confirmation_number": "confirmation_number"}
+BY_FILING = {"taxpayer_id": "specific_key_1", "filing_receipt_number": "filing_receipt_number"}
+BY_NOTICE = {"notice_number": "notice_number", "installment": "installment"}
+ROW = "row"
 
 
 def matched_columns() -> list[str]:
@@ -52,22 +69,25 @@ def matched_payments(
     receivable_versions: pl.DataFrame,
 ) -> pl.DataFrame:
     """Payments with their route, 管理 and link columns; `to_match` ones `applied` to a receivable or `pending` with a code."""
-    routed = _with_management(payments, newest_management(management_records))
-    linked = _with_links(routed, link_moments(link_records))
-    looked_up = _with_receivable_lookups(linked, receivable_versions)
-    return _settled(looked_up).select(matched_columns())
+    routed = _with_management(payments.select(LOOKUP_COLUMNS), _newest_management(management_records))
+    linked = _with_links(routed, _link_moments(link_records))
+    # Every join keeps the left's rows and order (a left join on a unique right side): rows line up.
+    outcomes = _match_outcomes(linked, receivable_versions)
+    found = pl.concat([linked.select(*MATCHED_EXTRA, "management_payer_address"), outcomes], how="horizontal")
+    return _settled(pl.concat([payments, found], how="horizontal")).select(matched_columns())
 
 
-def newest_management(management_records: pl.DataFrame) -> pl.DataFrame:
+def _newest_management(management_records: pl.DataFrame) -> pl.DataFrame:
     """One 管理 record per (共通納税ID, 連番): the newest delivery (file date, delivery number, record number)."""
     newest = management_records.sort(RECORD_ORDER).unique(subset=CASE, keep="last")
     return newest.select(*CASE, *MANAGEMENT_FIELDS, *MANAGEMENT_RENAMED).rename(MANAGEMENT_RENAMED)
 
 
-def link_moments(link_records: pl.DataFrame) -> pl.DataFrame:
+def _link_moments(link_records: pl.DataFrame) -> pl.DataFrame:
     """One row per (納税者ID, 税目区分, 利用者情報更新日時): the link then made, `link_count` > 1 when links disagree."""
     # A 紐付履歴 record is an event identified by all its fields: a repeated delivery is one event.
-    fields = [name for name in link_records.columns if name not in ("file_name", "file_date", "delivery_number", "record_number")]
+    origin = {column.name for column in FILE_ORIGIN}
+    fields = [name for name in link_records.columns if name not in origin]
     events = link_records.select(fields).unique().filter(pl.col("linked_at").is_not_null())
     link = pl.struct("specific_key_1", "registration_class")
     return (
@@ -85,13 +105,11 @@ def _with_management(payments: pl.DataFrame, management: pl.DataFrame) -> pl.Dat
         management.rename({"common_tax_id": "management_case_id"}).with_columns(pl.lit(True).alias("has_management")),
         on=["management_case_id", "sequence_number"],
         how="left",
+        validate="m:1",
         maintain_order="left",
     )
     route = pl.when(pl.col("source") == PROVISIONAL).then(3).when(pl.col("has_management")).then(2).otherwise(1)
-    return joined.with_columns(
-        route.cast(pl.Int64).alias("route"),
-        pl.coalesce("payer_address", "management_payer_address").alias("payer_address"),
-    )
+    return joined.with_columns(route.cast(pl.Int64).alias("route"))
 
 
 def _with_links(routed: pl.DataFrame, moments: pl.DataFrame) -> pl.DataFrame:
@@ -115,78 +133,88 @@ def _with_links(routed: pl.DataFrame, moments: pl.DataFrame) -> pl.DataFrame:
         allow_exact_matches=False,
         check_sortedness=False,
     )
-    linked = routed.with_columns(cutoff).join(found, on=[*LINK_KEY, "link_cutoff"], how="left", maintain_order="left")
+    linked = routed.with_columns(cutoff).join(found, on=[*LINK_KEY, "link_cutoff"], how="left", validate="m:1", maintain_order="left")
     usable = (pl.col("registration_class") != DISSOLVED) & (pl.col("link_count") == 1)
     return linked.with_columns(pl.when(usable).then(pl.col("specific_key_1")).alias("specific_key_1"))
 
 
-def receivables_by(receivable_versions: pl.DataFrame, keys: dict[str, str], name: str) -> pl.DataFrame:
-    """Per key value (receivable column → payment column): `<name>_count` receivables, and the receivable when it is one."""
+def _receivables_by(receivable_versions: pl.DataFrame, keys: dict[str, str]) -> pl.DataFrame:
+    """Per key value (receivable column → payment column): how many receivables have it, and the receivable when one does."""
     found = (
         receivable_versions.select(*keys, "receivable_id")
         .drop_nulls(list(keys))
         .group_by(*keys)
-        .agg(pl.len().alias(f"{name}_count"), pl.col("receivable_id").first().alias(f"{name}_receivable_id"))
+        .agg(pl.len().alias("receivable_count"), pl.col("receivable_id").first())
     )
-    single = pl.when(pl.col(f"{name}_count") == 1).then(pl.col(f"{name}_receivable_id"))
-    return found.with_columns(single.alias(f"{name}_receivable_id")).rename(keys)
+    single = pl.when(pl.col("receivable_count") == 1).then(pl.col("receivable_id"))
+    return found.with_columns(single.alias("receivable_id")).rename(keys)
 
 
-def _with_receivable_lookups(linked: pl.DataFrame, receivable_versions: pl.DataFrame) -> pl.DataFrame:
-    """Payments with the receivables each key finds: by filing (route 2), by notice (route 3), by 納付番号 (routes 1, 3)."""
-    lookups = {
-        "filing": {"taxpayer_id": "specific_key_1", "filing_receipt_number": "filing_receipt_number"},
-        "notice": {"notice_number": "notice_number", "installment": "installment"},
-        "payment_number": {"payment_number": "payment_number", "confirmation_number": "confirmation_number"},
-    }
-    for name, keys in lookups.items():
-        found = receivables_by(receivable_versions, keys, name)
-        linked = linked.join(found, on=list(keys.values()), how="left", maintain_order="left")
-    return linked
+def _match_outcomes(linked: pl.DataFrame, receivable_versions: pl.DataFrame) -> pl.DataFrame:
+    """Per payment, in `linked`'s order: `match_error` and `match_receivable_id` by its route's keys."""
+    by_number = _receivables_by(receivable_versions, BY_NUMBER)
+    route = pl.col("route")
+    # Each route looks up only its own payments; the row index puts the outcomes back in order.
+    indexed = linked.with_row_index(ROW)
+    outcomes = [
+        _route_1(indexed.filter(route == 1), by_number),
+        _route_2(indexed.filter(route == 2), _receivables_by(receivable_versions, BY_FILING)),
+        *_route_3(indexed.filter(route == 3), _receivables_by(receivable_versions, BY_NOTICE), by_number),
+    ]
+    return pl.concat(outcomes).sort(ROW).drop(ROW)
 
 
-def _found(name: str, otherwise: pl.Expr) -> pl.Expr:
+def _looked_up(payments: pl.DataFrame, found: pl.DataFrame, keys: dict[str, str]) -> pl.DataFrame:
+    return payments.join(found, on=list(keys.values()), how="left", validate="m:1", maintain_order="left")
+
+
+def _outcome(looked_up: pl.DataFrame, error: pl.Expr) -> pl.DataFrame:
+    return looked_up.select(ROW, error.alias("match_error"), pl.col("receivable_id").alias("match_receivable_id"))
+
+
+def _found(otherwise: pl.Expr) -> pl.Expr:
     """`00` when the key found one receivable, `90` when it found several, else `otherwise`."""
-    count = pl.col(f"{name}_count")
+    count = pl.col("receivable_count")
     return pl.when(count == 1).then(pl.lit(APPLIED)).when(count > 1).then(pl.lit(AMBIGUOUS)).otherwise(otherwise)
 
 
-def _match_error() -> pl.Expr:
-    """The matching outcome per route (SPEC §3): 00 matched, 10 not linked, 20 no receivable, 30 no 管理, 90 ambiguous."""
-    route_1 = _found("payment_number", pl.when(pl.col("payment_scheme") == EL_QR).then(pl.lit(NO_RECEIVABLE)).otherwise(pl.lit(NO_MANAGEMENT)))
-    link_ambiguous = pl.col("link_count") > 1
-    route_2 = (
-        pl.when(link_ambiguous)
+def _route_1(payments: pl.DataFrame, by_number: pl.DataFrame) -> pl.DataFrame:
+    """eL-QR 納付書 payments by (納付番号, 確認番号); unmatched: 20 for eL-QR, else 30 (its 管理 record is missing)."""
+    unmatched = pl.when(pl.col("payment_scheme") == EL_QR).then(pl.lit(NO_RECEIVABLE)).otherwise(pl.lit(NO_MANAGEMENT))
+    return _outcome(_looked_up(payments, by_number, BY_NUMBER), _found(unmatched))
+
+
+def _route_2(payments: pl.DataFrame, by_filing: pl.DataFrame) -> pl.DataFrame:
+    """eLTAX 申告 payments by (linked taxpayer, 申告受付番号): 10 without a usable link, 20 without the receivable."""
+    error = (
+        pl.when(pl.col("link_count") > 1)
         .then(pl.lit(AMBIGUOUS))
         .when(pl.col("specific_key_1").is_null())
         .then(pl.lit(NO_LINK))
-        .otherwise(_found("filing", pl.lit(NO_RECEIVABLE)))
+        .otherwise(_found(pl.lit(NO_RECEIVABLE)))
     )
-    # Route 3 falls back to (納付番号, 確認番号) only when (通知書番号, 期別) finds nothing, not when it finds two.
-    route_3 = _found("notice", _found("payment_number", pl.lit(NO_RECEIVABLE)))
-    route = pl.col("route")
-    return pl.when(route == 1).then(route_1).when(route == 2).then(route_2).otherwise(route_3)
+    return _outcome(_looked_up(payments, by_filing, BY_FILING), error)
 
 
-def _matched_receivable() -> pl.Expr:
-    """The receivable the route's key found (null unless exactly one)."""
-    route = pl.col("route")
-    by_notice_or_number = pl.coalesce("notice_receivable_id", pl.when(pl.col("notice_count").is_null()).then("payment_number_receivable_id"))
-    return (
-        pl.when(route == 1)
-        .then(pl.col("payment_number_receivable_id"))
-        .when(route == 2)
-        .then(pl.col("filing_receivable_id"))
-        .otherwise(by_notice_or_number)
-    )
+def _route_3(payments: pl.DataFrame, by_notice: pl.DataFrame, by_number: pl.DataFrame) -> list[pl.DataFrame]:
+    """Delivered 仮登録 payments by (通知書番号, 期別), else by (納付番号, 確認番号); neither: 20."""
+    by_notice_found = _looked_up(payments, by_notice, BY_NOTICE)
+    # The fallback is for a notice key that finds nothing, not for one that finds two (90, no guess).
+    missing = pl.col("receivable_count").is_null()
+    fallback = _looked_up(by_notice_found.filter(missing).drop("receivable_count", "receivable_id"), by_number, BY_NUMBER)
+    unmatched = _found(pl.lit(NO_RECEIVABLE))
+    return [_outcome(by_notice_found.filter(~missing), unmatched), _outcome(fallback, unmatched)]
 
 
 def _settled(looked_up: pl.DataFrame) -> pl.DataFrame:
     """`to_match` payments applied (00, with their receivable) or pending with the code; others unchanged."""
     to_match = pl.col("status") == TO_MATCH
     error = pl.col("match_error")
-    return looked_up.with_columns(_match_error().alias("match_error")).with_columns(
-        pl.when(to_match).then(pl.when(error == APPLIED).then(pl.lit("applied")).otherwise(pl.lit("pending"))).otherwise(pl.col("status")).alias("status"),
+    outcome = pl.when(error == APPLIED).then(pl.lit("applied")).otherwise(pl.lit("pending"))
+    receivable = pl.when(error == APPLIED).then(pl.col("match_receivable_id"))
+    return looked_up.with_columns(
+        pl.coalesce("payer_address", "management_payer_address").alias("payer_address"),
+        pl.when(to_match).then(outcome).otherwise(pl.col("status")).alias("status"),
         pl.when(to_match).then(error).otherwise(pl.col("error_class")).alias("error_class"),
-        pl.when(to_match & (error == APPLIED)).then(_matched_receivable()).otherwise(pl.col("receivable_id")).alias("receivable_id"),
+        pl.when(to_match).then(receivable).otherwise(pl.col("receivable_id")).alias("receivable_id"),
     )

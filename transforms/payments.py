@@ -31,7 +31,7 @@ ERROR_CLASS_BY_STATUS = {"held": "40", "pending": "50", "reversed": "90", "not_c
 TO_MATCH = "to_match"
 ROW = "row"
 # What deciding a payment reads of each sighting; everything else is taken from the chosen rows.
-DECISION_COLUMNS = [KEY, *SIGHTING_ORDER, "source", "sighting", "history_number", *CONFLICT_VALUES, "deposited_on"]
+DECISION_COLUMNS = [KEY, *SIGHTING_ORDER, "source", "sighting", "history_number", *CONFLICT_VALUES, "deposited_on", "withdrawn"]
 ORIGIN_COLUMNS = ["sighting", *SIGHTING_ORDER]
 # What matching.py and provisional.py need beyond the `payments` table (never logged: payer fields are personal).
 MATCHING_KEYS = ["payment_number", "confirmation_number", "notice_number", "installment", "tax_code"]
@@ -48,9 +48,13 @@ BUILT_ROW_SOURCES = [
 
 
 @cache
-def delivered_record_dtype() -> pl.Struct:
-    """The type of a delivered 仮登録 record kept whole: its 50 fields as the layout types them."""
-    return pl.Struct(load_layout(LayoutName.PROVISIONAL).schema)
+def delivered_record_dtype() -> pl.List:
+    """The type of a delivered 仮登録 record kept whole: a list of one struct of its 50 fields, typed by the layout.
+
+    A list, not a bare struct: polars moves a null list without touching the 50 fields inside, so
+    the millions of payment-file rows that have no delivered record cost nothing when rows move.
+    """
+    return pl.List(pl.Struct(load_layout(LayoutName.PROVISIONAL).schema))
 
 
 @cache
@@ -108,7 +112,8 @@ def payment_columns() -> list[str]:
 
 def sightings(payment_records: pl.DataFrame, provisional_records: pl.DataFrame) -> pl.DataFrame:
     """Every stored payment-file and 仮登録 record as one sighting of a payment, in one shape."""
-    return pl.concat([_in_shape(_payment_file_sightings(payment_records)), _in_shape(_provisional_sightings(provisional_records))])
+    shaped = [_in_shape(_payment_file_sightings(payment_records)), _in_shape(_provisional_sightings(provisional_records))]
+    return pl.concat(shaped, rechunk=True)
 
 
 def _in_shape(frame: pl.DataFrame) -> pl.DataFrame:
@@ -146,7 +151,7 @@ def _provisional_sightings(records: pl.DataFrame) -> pl.DataFrame:
         pl.lit(RECEIPT).alias("receipt_class"),
         pl.lit(RESPONSE_CODE_NORMAL).alias("response_code"),
         (pl.col("delete_next_run_flag") == DELETE_NEXT_RUN).alias("withdrawn"),
-        pl.struct([field.name for field in delivered_record_dtype().fields]).alias(DELIVERED_RECORD),
+        pl.concat_list(pl.struct([field.name for field in delivered_record_dtype().inner.fields])).alias(DELIVERED_RECORD),
         *[pl.lit(None).alias(name) for name in absent],
     )
 
@@ -186,15 +191,21 @@ def _decisive_sightings(ordered: pl.DataFrame) -> pl.DataFrame:
     `earlier_receipt`: the payment has a 領収 under a lower 履歴番号 (so a 取消 reverses something).
     `disputed`: the decisive sightings differ in 領収区分 or an amount.
     """
-    top = pl.col("top_history")
-    earlier_receipt = ((pl.col("history_number") < top) & (pl.col("receipt_class") == RECEIPT)).any().over(KEY)
-    marked = ordered.with_columns(pl.col("history_number").max().over(KEY).alias("top_history"))
-    decisive = marked.with_columns(earlier_receipt.alias("earlier_receipt")).filter(pl.col("history_number") == top)
+    # Windows aggregate integers, not booleans: polars has a fast path for the former only.
+    receipt_history = pl.when(pl.col("receipt_class") == RECEIPT).then(pl.col("history_number"))
+    marked = ordered.with_columns(
+        pl.col("history_number").max().over(KEY).alias("top_history"),
+        receipt_history.min().over(KEY).alias("first_receipt_history"),
+    )
+    decisive = marked.filter(pl.col("history_number") == pl.col("top_history")).with_columns(
+        (pl.col("first_receipt_history") < pl.col("top_history")).fill_null(False).alias("earlier_receipt")
+    )
     # Sorted by payment, a payment's sightings disagree exactly when one differs from the one before it.
     same_payment = pl.col(KEY) == pl.col(KEY).shift(1)
     changed = same_payment & pl.any_horizontal(pl.col(name).ne_missing(pl.col(name).shift(1)) for name in CONFLICT_VALUES)
     # `changed` is a column before the window: a shift inside `over` would run per payment.
-    return decisive.with_columns(changed.alias("disputed")).with_columns(pl.col("disputed").any().over(KEY))
+    disputed = pl.col("changes").sum().over(KEY) > 0
+    return decisive.with_columns(changed.cast(pl.Int64).alias("changes")).with_columns(disputed.alias("disputed"))
 
 
 def _standing_sightings(disputed: pl.DataFrame) -> pl.DataFrame:
@@ -215,8 +226,9 @@ def _standing_sightings(disputed: pl.DataFrame) -> pl.DataFrame:
 def _payment_decisions(standing: pl.DataFrame) -> pl.DataFrame:
     """Per payment: its first and last standing sighting (rows), 入金年月日 of the first 確報, when seen and confirmed."""
     confirmed = pl.col("sighting") == CONFIRMED
-    first_confirmed = confirmed & (confirmed.cum_sum().over(KEY) == 1)
-    marked = standing.with_columns(
+    position = pl.col("position")
+    first_confirmed = position == pl.when(confirmed).then(position).min().over(KEY)
+    marked = standing.with_row_index("position").with_columns(
         pl.when(first_confirmed).then(pl.col("deposited_on")).alias("deposited_on"),
         pl.when(confirmed).then(pl.col("file_date")).alias("confirmed_on"),
     )
@@ -227,14 +239,16 @@ def _payment_decisions(standing: pl.DataFrame) -> pl.DataFrame:
         pl.col("held", "earlier_receipt", "first_seen_on", "last_seen_on", "sighting_count").first(),
         pl.col("deposited_on").max(),
         pl.col("confirmed_on").min(),
+        # 次回削除フラグ: the sender's latest word on the payment.
+        pl.col("withdrawn").last(),
     )
 
 
 def _with_values(decisions: pl.DataFrame, sightings: pl.DataFrame) -> pl.DataFrame:
     """Decisions with the values of each payment's first standing sighting, and the sender's last word."""
     first = sightings.select(pl.col(_first_values()).gather(decisions["first_row"]))
-    # 次回削除フラグ and the delivered 仮登録 fields: the sender's latest word on the payment.
-    last = sightings.select(pl.col("withdrawn", DELIVERED_RECORD).gather(decisions["last_row"]))
+    # The delivered 仮登録 fields: the sender's latest word on the payment (its 確報 carries 収納日).
+    last = sightings.select(pl.col(DELIVERED_RECORD).gather(decisions["last_row"]))
     return pl.concat([decisions, first, last], how="horizontal")
 
 

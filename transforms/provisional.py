@@ -14,7 +14,6 @@ from functools import cache
 import polars as pl
 
 from schemas.codes import TAX_CODE_BY_ELTAX_CLASS
-from schemas.layouts import LayoutName, load_layout
 from schemas.tables import derived_tables
 from transforms.payments import DELIVERED_RECORD, KEY, PROVISIONAL
 
@@ -30,23 +29,34 @@ def provisional_schema() -> pl.Schema:
 
 
 def provisional_payments(matched: pl.DataFrame, receivable_versions: pl.DataFrame) -> pl.DataFrame:
-    """One 仮登録 row per payment: delivered ones as delivered with shuno's エラー区分, the others built."""
+    """One 仮登録 row per payment: built ones first, then delivered ones as delivered with shuno's エラー区分."""
+    delivered = pl.col("source") == PROVISIONAL
+    return pl.concat([_built_rows(matched.filter(~delivered), receivable_versions), _delivered_rows(matched.filter(delivered))])
+
+
+def _delivered_rows(delivered: pl.DataFrame) -> pl.DataFrame:
+    """Delivered 仮登録 payments as their sender's record, with shuno's エラー区分 (SPEC §2: the sender's is ignored)."""
+    records = delivered.select(KEY, pl.col(DELIVERED_RECORD).list.first().struct.unnest())
+    return records.with_columns(delivered["error_class"]).select(pl.col(name).cast(dtype) for name, dtype in provisional_schema().items())
+
+
+def _built_rows(payments: pl.DataFrame, receivable_versions: pl.DataFrame) -> pl.DataFrame:
+    """Payment-file payments as 仮登録 rows built from the payment, its 管理 record, its link and its receivable."""
     receivables = receivable_versions.select("receivable_id", *RECEIVABLE_FIELDS).rename(
         {name: f"receivable_{name}" for name in RECEIVABLE_FIELDS}
     )
-    joined = matched.join(receivables, on="receivable_id", how="left", maintain_order="left")
-    built = built_fields()
-    return joined.select(KEY, *[_field(name, dtype, built) for name, dtype in provisional_schema().items() if name != KEY])
+    # Joined on the receivable id alone, then set beside the payments: the wide rows never move.
+    found = payments.select("receivable_id").join(receivables, on="receivable_id", how="left", validate="m:1", maintain_order="left")
+    joined = pl.concat([payments, found.drop("receivable_id")], how="horizontal")
+    sources = _built_fields()
+    fields = [_built_field(sources.get(name), dtype).alias(name) for name, dtype in provisional_schema().items() if name != KEY]
+    return joined.select(KEY, *fields)
 
 
-def _field(name: str, dtype: pl.DataType, built: dict[str, pl.Expr]) -> pl.Expr:
-    """One 仮登録 field: shuno's エラー区分, else the delivered value or the built one."""
-    if name == "error_class":
-        return pl.col("error_class").cast(dtype)
-    delivered = pl.col(DELIVERED_RECORD).struct.field(name)
-    value = pl.when(pl.col("source") == PROVISIONAL).then(delivered).otherwise(built.get(name, pl.lit(None))).cast(dtype)
-    # SPEC §3: a field with no source is blank, or zero for a number.
-    return (value.fill_null(0) if dtype == pl.Int64 else value).alias(name)
+def _built_field(source: pl.Expr | None, dtype: pl.DataType) -> pl.Expr:
+    """One field of a built row; SPEC §3: a field with no source is blank, or zero for a number."""
+    value = pl.lit(None).cast(dtype) if source is None else source.cast(dtype)
+    return value.fill_null(0) if dtype == pl.Int64 else value
 
 
 def _fiscal_year(day: pl.Expr) -> pl.Expr:
@@ -54,14 +64,14 @@ def _fiscal_year(day: pl.Expr) -> pl.Expr:
     return day.dt.year().cast(pl.Int64) - (day.dt.month() < FISCAL_YEAR_FIRST_MONTH).cast(pl.Int64)
 
 
-def built_fields() -> dict[str, pl.Expr]:
+def _built_fields() -> dict[str, pl.Expr]:
     """How a built 仮登録 row fills its fields from a matched payment (fields not named here have no source)."""
     same = [
         "common_tax_id", "sequence_number", "eltax_taxpayer_id", "filing_received_on", "eltax_tax_class",
         "estimated_payment_flag", "period_from", "corporate_number", "payer_name", "payer_address",
         "collector_number", "confirmation_number", "payment_number", "paid_principal", "paid_late_fee",
         "paid_dunning_fee", "paid_additional_charge", "deposited_on", "paid_on", "collector_code",
-        "tax_fee_number", "filing_period_code", "payment_class", "paid_total",
+        "tax_fee_number", "filing_period_code", "payment_class", "paid_total", "error_class",
     ]  # fmt: skip
     eltax_tax_code = pl.col("eltax_tax_class").replace_strict(TAX_CODE_BY_ELTAX_CLASS, default=None, return_dtype=pl.String)
     return {name: pl.col(name) for name in same} | {
@@ -74,7 +84,9 @@ def built_fields() -> dict[str, pl.Expr]:
         "installment": pl.col("receivable_installment"),
         "taxpayer_id": pl.coalesce("receivable_taxpayer_id", "specific_key_1"),
         # MPN 納付区分 = 税目・料金番号 (3 digits) + 申告区分・課税期間.
-        "payment_category": pl.format("{}{}", pl.col("tax_fee_number").cast(pl.String).str.zfill(3), pl.col("filing_period_code").fill_null("")),
+        "payment_category": pl.format(
+            "{}{}", pl.col("tax_fee_number").cast(pl.String).str.zfill(3), pl.col("filing_period_code").fill_null("")
+        ),
         "fiscal_year": _fiscal_year(pl.coalesce("deposited_on", "paid_on")),
         "specific_key_1": pl.coalesce("specific_key_1", "management_specific_key_1"),
         "delete_next_run_flag": pl.lit(NOT_WITHDRAWN),

@@ -119,7 +119,8 @@ def test_route_2_finds_the_linked_taxpayer_and_the_filing_receivable():
 def test_route_2_takes_the_newest_management_delivery():
     older = management_file(DAY, filing_receipt_number=["R0000000000000000999"])
     newer = management_file(DAY, delivery=2, filing_receipt_number=[FILING])
-    result = matched(eltax_payment(), receivable_versions(FILING_RECEIVABLE), pl.concat([newer, older]), links(("T000001", "1", datetime(2026, 4, 1))))
+    link = links(("T000001", "1", datetime(2026, 4, 1)))
+    result = matched(eltax_payment(), receivable_versions(FILING_RECEIVABLE), pl.concat([newer, older]), link)
     assert_frame_equal(outcome(result), expected_outcome((KEY_1, 2, "applied", "00", "R7")))
 
 
@@ -176,7 +177,8 @@ def test_route_3_falls_back_to_payment_and_confirmation_number():
 
 
 def test_route_3_miss_is_20_and_an_ambiguous_notice_is_90():
-    receivables = receivable_versions({"receivable_id": "R1"}, {"receivable_id": "R2"}, {"receivable_id": "R3", "notice_number": "N9", "payment_number": "P1", "confirmation_number": "C1"})
+    by_number = {"receivable_id": "R3", "notice_number": "N9", "payment_number": "P1", "confirmation_number": "C1"}
+    receivables = receivable_versions({"receivable_id": "R1"}, {"receivable_id": "R2"}, by_number)
     missing = provisional_payment(notice_number=["N404"], payment_info_sequence=[6])
     ambiguous = provisional_payment(payment_number=["P1"], confirmation_number=["C1"])
     result = matched(pl.concat([missing, ambiguous]), receivables)

@@ -115,8 +115,7 @@ def state(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def expected_state(*rows: tuple) -> pl.DataFrame:
-    schema = {"payment_key": pl.String, "status": pl.String, "error_class": pl.String, "history_number": pl.Int64, "paid_total": pl.Int64, "sighting_count": pl.Int64}
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return pl.DataFrame(rows, schema={name: payments_of()[name].dtype for name in STATE}, orient="row")
 
 
 KEY_1 = "CT0000000000000001-000001"
@@ -149,10 +148,10 @@ def test_sightings_put_payment_files_and_provisional_records_in_one_shape():
             "installment": [None, "01", "01"],
             "tax_code": [None, "010", "010"],
         },
-        schema={name: sighting_schema()[name] for name in ["payment_key", "source", "sighting", "record_number", "payment_info_sequence", "history_number", "receipt_class", "response_code", "withdrawn", "paid_principal", "paid_dunning_fee", "deposited_on", "payment_scheme", "notice_number", "installment", "tax_code"]},
+        schema_overrides={"record_number": pl.Int64, "payment_info_sequence": pl.Int64, "history_number": pl.Int64},
     )
     assert_frame_equal(result.select(expected.columns), expected)
-    assert result["delivered_record"].struct.field("payment_info_sequence").to_list() == [None, 42, 43]
+    assert result["delivered_record"].list.first().struct.field("payment_info_sequence").to_list() == [None, 42, 43]
 
 
 def test_sightings_need_every_stored_column():
@@ -180,6 +179,26 @@ def test_preliminary_then_confirmed_sighting_is_one_payment():
             "last_seen_on": [DAY_3],
         },
         schema_overrides={"error_class": pl.String},
+    )
+    assert_frame_equal(result.select(expected.columns), expected)
+
+
+def test_values_come_from_the_first_sighting_and_the_deposit_from_the_first_confirmation():
+    preliminary = payment_file(DAY_1, sequence_number=[1], channel_class=["01"], deposited_on=[None])
+    deposits = [date(2026, 5, 1), date(2026, 5, 7)]
+    confirmed = payment_file(DAY_3, CONFIRMED, sequence_number=[1, 2], channel_class=["02", "08"], deposited_on=deposits)
+    later = payment_file(DAY_4, CONFIRMED, sequence_number=[1], channel_class=["02"], deposited_on=[date(2026, 5, 2)])
+    result = payments_of(later, confirmed, preliminary)
+    expected = pl.DataFrame(
+        {
+            "payment_key": [KEY_1, "CT0000000000000001-000002"],
+            "channel_class": ["01", "08"],
+            "deposited_on": [date(2026, 5, 1), date(2026, 5, 7)],
+            "first_seen_on": [DAY_1, DAY_3],
+            "confirmed_on": [DAY_3, DAY_3],
+            "last_seen_on": [DAY_4, DAY_3],
+            "sighting_count": [3, 1],
+        }
     )
     assert_frame_equal(result.select(expected.columns), expected)
 
@@ -275,3 +294,9 @@ def test_payments_have_the_payments_table_columns_first():
     assert result.columns[: len(table.columns)] == table.column_names
     assert result.select(table.column_names).schema == table.polars_schema
     assert not set(result.columns) & {"password", "sighting_order"}
+
+
+def test_no_sightings_make_no_payments():
+    result = payments_of()
+    assert result.height == 0
+    assert result.columns[:4] == ["payment_key", "common_tax_id", "sequence_number", "payment_info_sequence"]

@@ -121,7 +121,8 @@ def test_delivered_row_keeps_what_its_sender_said_except_the_error_class():
     payments = payments_of(provisional=(preliminary, confirmed))
     result = provisional_payments(matched(payments, receivable_versions({})), receivable_versions({}))
     # The sender's latest word (the 確報) with shuno's エラー区分: no receivable has notice N404.
-    sender = record_frame(LayoutName.PROVISIONAL, **delivered | {"deposited_on": [DEPOSITED_ON], "updated_on": [CONFIRMED_ON], "error_class": ["20"]})
+    latest_word = {"deposited_on": [DEPOSITED_ON], "updated_on": [CONFIRMED_ON], "error_class": ["20"]}
+    sender = record_frame(LayoutName.PROVISIONAL, **delivered | latest_word)
     expected = sender.select(pl.lit("SEQ-0000000005").alias("payment_key"), pl.all())
     assert_frame_equal(result, expected)
 
