@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -28,15 +29,10 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flows.database import connect, insert_frame, query_frame  # noqa: E402
-from flows.nightly import STORED_INPUTS, write_derived  # noqa: E402
+from flows.nightly import stored_inputs, write_derived  # noqa: E402
 from schemas.rates import load_rates  # noqa: E402
 from schemas.tables import stored_input_tables  # noqa: E402
-from transforms.application import settled_accounts  # noqa: E402
-from transforms.matching import matched_payments  # noqa: E402
-from transforms.payments import payments, sightings  # noqa: E402
-from transforms.provisional import provisional_payments  # noqa: E402
-from transforms.rebuild import DerivedTables, payments_table, _conformed  # noqa: E402
-from transforms.receivables import current_receivables, principal_history, receivable_versions  # noqa: E402
+from transforms.rebuild import derived_state  # noqa: E402
 
 AS_OF = date(2026, 5, 13)
 TABLES = {table.name: table for table in stored_input_tables()}
@@ -220,40 +216,34 @@ def peak_rss_mb() -> float:
 
 
 def measure(size: int, folder: Path) -> dict:
-    """Every phase of one size: seconds, and the peak RSS after the whole run."""
+    """Every phase of one size: seconds, and the peak RSS after each."""
     timings: dict[str, float] = {}
+    peaks: dict[str, float] = {}
 
-    def timed(phase, action):
+    @contextmanager
+    def step(phase: str):
         start = time.perf_counter()
-        result = action()
+        yield
         timings[phase] = time.perf_counter() - start
-        return result
+        peaks[phase] = peak_rss_mb()
 
-    inputs = timed("generate city (not part of shuno)", lambda: city(size))
+    with step("generate city (not part of shuno)"):
+        inputs = city(size)
     connection = connect(folder / "city.duckdb")
-    timed("load: store inputs in DuckDB", lambda: [insert_frame(connection, TABLES[name], frame) for name, frame in inputs.items()])
-    del inputs
-    stored = timed("read stored inputs", lambda: {name: query_frame(connection, sql) for name, sql in STORED_INPUTS.items()})
-    rates = load_rates()
-    snapshots = stored["receivable_snapshots"]
-    current, versions, history = timed("receivables: versions, history, effective 納期限", lambda: (current_receivables(snapshots), receivable_versions(snapshots), principal_history(snapshots)))
-    decided = timed("payments: sightings decided", lambda: payments(sightings(stored["payment_records"], stored["provisional_records"]), AS_OF))
-    matched = timed("matching (routes 1–3)", lambda: matched_payments(decided, stored["management_records"], stored["link_records"], versions))
-    settlement = timed("application, 延滞金, overpayments, 充当, arrears", lambda: settled_accounts(matched, versions, history, current, AS_OF, rates))
-    provisional = timed("仮登録 rows of every payment", lambda: provisional_payments(matched, versions))
-    derived = DerivedTables(
-        receivables=_conformed(current, "receivables"),
-        payments=payments_table(matched, settlement.overpaid_amounts),
-        provisional_payments=_conformed(provisional, "provisional_payments"),
-        applications=settlement.applications,
-        arrears=settlement.arrears,
-        refund_candidates=settlement.refund_candidates,
-        offsets=settlement.offsets,
-    )
-    timed("write derived tables", lambda: (connection.begin(), write_derived(connection, derived), connection.commit()))
+    with step("load: store inputs in DuckDB"):
+        for name, frame in inputs.items():
+            insert_frame(connection, TABLES[name], frame)
+        del inputs, frame
+    with step("read stored inputs"):
+        stored = stored_inputs(connection)
+    derived = derived_state(stored, AS_OF, load_rates(), step=step)
+    with step("write derived tables"):
+        connection.begin()
+        write_derived(connection, derived)
+        connection.commit()
     rebuild = sum(seconds for phase, seconds in timings.items() if not phase.startswith(("generate", "load")))
-    counts = {"payments": derived.payments.height, "applied": int((derived.payments["status"] == "applied").sum()), "arrears": derived.arrears.height, "refund candidates": derived.refund_candidates.height, "offsets": derived.offsets.height}
-    return {"size": size, "timings": timings, "rebuild_seconds": rebuild, "peak_rss_mb": peak_rss_mb(), "counts": counts}
+    counts = {table: getattr(derived, table).height for table in ("payments", "applications", "arrears", "refund_candidates", "offsets")}
+    return {"size": size, "timings": timings, "peaks": peaks, "rebuild_seconds": rebuild, "peak_rss_mb": peak_rss_mb(), "counts": counts}
 
 
 def run_child(size: int) -> dict:
@@ -280,6 +270,7 @@ def main() -> None:
         print(f"{phase:<52}" + "".join(f"{value:>13.1f}s" for value in seconds) + f"{seconds[-1] / seconds[0]:>8.1f}")
     print(f"{'rebuild (read → write derived)':<52}" + "".join(f"{result['rebuild_seconds']:>13.1f}s" for result in results) + f"{results[-1]['rebuild_seconds'] / results[0]['rebuild_seconds']:>8.1f}")
     print(f"{'peak RSS':<52}" + "".join(f"{result['peak_rss_mb'] / 1024:>12.1f}GB" for result in results))
+    print("peak RSS after each phase (GB): " + "; ".join(f"{phase}: " + " / ".join(f"{result['peaks'][phase] / 1024:.1f}" for result in results) for phase in phases))
     for result in results:
         print(f"{result['size']:,}: {result['counts']}")
     largest = results[-1]

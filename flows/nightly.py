@@ -22,7 +22,7 @@ from flows.ingest import FileOutcome, load_date
 from schemas.layouts import LayoutError
 from schemas.rates import MissingRateError, RatesFileError, load_rates
 from schemas.tables import derived_tables
-from transforms.rebuild import DerivedTables, derived_state
+from transforms.rebuild import STORED_COLUMNS, DerivedTables, derived_state
 
 
 class Settings(BaseModel):
@@ -59,18 +59,15 @@ def as_of_date(connection: duckdb.DuckDBPyConnection, settlement_date: date) -> 
     return max(settlement_date, latest) if latest else settlement_date
 
 
-STORED_INPUTS = {
-    "payment_records": "SELECT * FROM payment_records",
-    "provisional_records": "SELECT * FROM provisional_records",
-    "management_records": "SELECT * FROM management_records",
-    "link_records": "SELECT * FROM link_records",
-    "receivable_snapshots": "SELECT * FROM receivable_snapshots",
-}
-
-
 def stored_inputs(connection: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
-    """Every stored input table as a frame."""
-    return {name: query_frame(connection, sql) for name, sql in STORED_INPUTS.items()}
+    """The stored input tables, each with the columns the rebuild reads."""
+    return {table: query_frame(connection, _select(table, columns)) for table, columns in STORED_COLUMNS.items()}
+
+
+def _select(table: str, columns: list[str]) -> str:
+    # Identifiers come from the table definitions, never from input.
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    return f'SELECT {quoted} FROM "{table}"'
 
 
 def write_derived(connection: duckdb.DuckDBPyConnection, derived: DerivedTables) -> None:

@@ -81,7 +81,7 @@ def receivable_versions(snapshots: pl.DataFrame) -> pl.DataFrame:
     ranked = _snapshot_rank(snapshots)
     newest_rank = ranked["snapshot_rank"].max()
     first_date_of_rank = ranked.group_by("snapshot_rank").agg(pl.col("snapshot_date").first().alias("rank_date"))
-    latest = ranked.sort("snapshot_rank").group_by("receivable_id", maintain_order=True).last()
+    latest = ranked.filter(pl.col("snapshot_rank") == pl.col("snapshot_rank").max().over("receivable_id"))
     cancelled = pl.col("snapshot_rank") < newest_rank
     versions = latest.join(
         first_date_of_rank.with_columns((pl.col("snapshot_rank") - 1).alias("snapshot_rank")), on="snapshot_rank", how="left"
@@ -95,20 +95,27 @@ def receivable_versions(snapshots: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def principal_history(snapshots: pl.DataFrame) -> pl.DataFrame:
+def principal_history(snapshots: pl.DataFrame, versions: pl.DataFrame) -> pl.DataFrame:
     """When each receivable's 本税 took each value: (receivable_id, effective_from, principal).
 
     `effective_from` is null for the first assessment, the snapshot's changed_on for a 更正 (the
     snapshot date when changed_on is empty), and the first snapshot without it for a cancellation.
     """
-    ranked = _snapshot_rank(snapshots).sort("receivable_id", "snapshot_rank")
+    # Only receivables delivered more than once can have changed; the rest keep their first 本税.
+    counted = snapshots.select("receivable_id", "principal", "changed_on", *SNAPSHOT_ORDER).with_columns(
+        pl.len().over("receivable_id").alias("deliveries")
+    )
+    first = counted.filter(pl.col("deliveries") == 1).select(
+        "receivable_id", pl.lit(None, dtype=pl.Date).alias("effective_from"), "principal"
+    )
+    ranked = _snapshot_rank(counted.filter(pl.col("deliveries") > 1)).sort("receivable_id", "snapshot_rank")
     changes = ranked.with_columns(pl.col("principal").shift(1).over("receivable_id").alias("previous"))
     changes = changes.filter(pl.col("previous").is_null() | (pl.col("principal") != pl.col("previous"))).select(
         "receivable_id",
         pl.when(pl.col("previous").is_null()).then(None).otherwise(pl.coalesce("changed_on", "snapshot_date")).alias("effective_from"),
         "principal",
     )
-    cancellations = receivable_versions(snapshots).filter("cancelled").select(
+    cancellations = versions.filter("cancelled").select(
         "receivable_id", pl.col("cancelled_on").alias("effective_from"), pl.lit(0, dtype=pl.Int64).alias("principal")
     )
-    return pl.concat([changes, cancellations]).sort("receivable_id", "effective_from", nulls_last=False)
+    return pl.concat([first, changes, cancellations]).sort("receivable_id", "effective_from", nulls_last=False)

@@ -128,7 +128,7 @@ def settle(snapshots: list[pl.DataFrame], payments: pl.DataFrame, as_of: date = 
     """settled_accounts over the receivables of the snapshots, as the flow calls it."""
     stored = pl.concat(snapshots)
     return settled_accounts(
-        payments, receivable_versions(stored), principal_history(stored), current_receivables(stored), as_of, RATES, **settings
+        payments, receivable_versions(stored), principal_history(stored, receivable_versions(stored)), current_receivables(stored), as_of, RATES, **settings
     )
 
 
