@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,9 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from memory import peak_resident_mb  # noqa: E402
 
 from flows.files import CHUNK_RECORDS, checked_chunks, inspect_file  # noqa: E402
 from schemas.inbox import parse_inbox_name  # noqa: E402
@@ -65,7 +67,7 @@ def timed(action) -> tuple[float, object]:
 
 def shuno_parse(path: Path, chunk_records: int) -> dict:
     """Both passes over the file, records consumed chunk by chunk; counts for the caller."""
-    verdict = inspect_file(path, parse_inbox_name(path.name), chunk_records=chunk_records)
+    verdict = inspect_file(path, parse_inbox_name(path.name))
     accepted = rejected = 0
     for chunk in checked_chunks(verdict, chunk_records=chunk_records):
         accepted += chunk.records.height
@@ -82,7 +84,7 @@ def shuno_parse_in_child(path: Path, chunk_records: int) -> dict:
 def child(path: Path, chunk_records: int) -> None:
     """The child side of `shuno_parse_in_child`."""
     seconds, counts = timed(lambda: shuno_parse(path, chunk_records))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_resident_mb()
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, **counts}))
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,9 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from memory import peak_resident_mb  # noqa: E402
 
 from flows.database import connect, insert_frame, query_frame  # noqa: E402
 from flows.nightly import stored_inputs, write_derived  # noqa: E402
@@ -211,8 +213,8 @@ def city(size: int, seed: int = 1) -> dict[str, pl.DataFrame]:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process since it started, MB (VmHWM)."""
+    return peak_resident_mb()
 
 
 def measure(size: int, folder: Path) -> dict:

@@ -9,6 +9,7 @@ import polars as pl
 
 from flows.files import checked_chunks, inspect_file, recognised_name
 from schemas.inbox import FileKind, InboxName
+from transforms.framing import RejectedFile
 
 FIRST_REJECTS = 5
 AMOUNT_TOTALS = {
@@ -51,9 +52,12 @@ def check_file(path: Path) -> FileCheck:
     if verdict.rejection is not None:
         return FileCheck(path, name, "rejected", verdict.rejection, data_count=verdict.data_count)
     found = FileCheck(path, name, "ok", data_count=verdict.data_count)
-    found.totals = verdict.totals.as_dict() if verdict.totals else {}
-    for chunk in checked_chunks(verdict):
-        _count_chunk(found, chunk, AMOUNT_TOTALS.get(name.kind))
+    try:
+        for chunk in checked_chunks(verdict):
+            _count_chunk(found, chunk, AMOUNT_TOTALS.get(name.kind))
+    except RejectedFile as rejection:
+        return FileCheck(path, name, "rejected", str(rejection), data_count=verdict.data_count)
+    found.totals |= verdict.declared_totals.as_dict() if verdict.declared_totals else {}
     if found.rejected:
         found.verdict = "has rejected records"
     return found

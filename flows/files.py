@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +24,10 @@ from schemas.privacy import SECRET_FIELDS
 from transforms import framing, payment_file
 from transforms.fixed_width import decoded_block, valid_records
 from transforms.payment_file import ControlTotals, HeaderExpectations
-from transforms.records import CheckedRecords, RecordRules, checked_records
+from transforms.records import CheckedRecords, RecordRules, judged_records
 
 CHUNK_RECORDS = 50_000
 PARALLEL_CHUNKS = 2
-TOTAL_FIELDS = [*payment_file.SUMMED_AMOUNTS.values(), "receipt_class"]
 
 
 @dataclass(frozen=True)
@@ -47,20 +46,28 @@ class FileShape:
 
 @dataclass(frozen=True)
 class FileVerdict:
-    """The first pass's judgement of a file: its shape and totals, or why it is rejected whole."""
+    """A file opened for reading: its shape and control records, or why it is rejected whole."""
 
     path: Path
     name: InboxName
     shape: FileShape | None = None
     data_positions: range = range(0)
-    totals: ControlTotals | None = None
     header: dict = field(default_factory=dict)
+    trailer: pl.DataFrame | None = None
     rejection: str | None = None
 
     @property
     def data_count(self) -> int:
         """Data records in the file (0 for a rejected file whose shape is unknown)."""
         return len(self.data_positions)
+
+    @property
+    def declared_totals(self) -> ControlTotals | None:
+        """What a payment file's trailer declares (equal to the data's once the file is read)."""
+        if self.trailer is None:
+            return None
+        row = self.trailer.row(0, named=True)
+        return ControlTotals(**{name: row[name] for name in ControlTotals().as_dict()})
 
 
 @dataclass(frozen=True)
@@ -93,42 +100,42 @@ def file_shape(path: Path, record_length: int) -> FileShape:
     return FileShape(record_length, stride, count)
 
 
-def inspect_file(path: Path, name: InboxName, chunk_records: int = CHUNK_RECORDS) -> FileVerdict:
-    """The first pass over a data file: framing, and control records for payment files."""
+def inspect_file(path: Path, name: InboxName) -> FileVerdict:
+    """What can be judged before the data records: size, framing of record 1, the control records."""
     try:
         if name.kind.has_control_records:
-            return _inspect_payment_file(path, name, load_payment_file_layouts(), chunk_records)
+            return _opened_payment_file(path, name, load_payment_file_layouts())
         shape = file_shape(path, load_layout(name.kind.layout).record_length)
-        for chunk in record_chunks(path, shape, shape.data_range, chunk_records):
-            framing.check_terminators(chunk.buffer, shape.stride, shape.record_length, chunk.first_record_number)
         return FileVerdict(path, name, shape, shape.data_range)
     except framing.RejectedFile as rejection:
         return FileVerdict(path, name, rejection=str(rejection))
 
 
-def _inspect_payment_file(path: Path, name: InboxName, layouts: PaymentFileLayouts, chunk_records: int) -> FileVerdict:
+def _opened_payment_file(path: Path, name: InboxName, layouts: PaymentFileLayouts) -> FileVerdict:
     shape = file_shape(path, layouts.data.record_length)
     if shape.record_count < 3:
         raise framing.RejectedFile(f"{shape.record_count} records: a payment file needs a header, a trailer and an end record")
-    totals = ControlTotals()
-    total_layout = layouts.data.subset(TOTAL_FIELDS)
-    data = range(1, shape.record_count - 2)
-    for chunk in record_chunks(path, shape, shape.data_range, chunk_records):
-        first, records = chunk.first_record_number, chunk.rows(shape)
-        framing.check_terminators(chunk.buffer, shape.stride, shape.record_length, first)
-        payment_file.check_record_types(records[:, payment_file.RECORD_TYPE_OFFSET], first, shape.record_count)
-        rows = slice(max(data.start - (first - 1), 0), max(min(data.stop - (first - 1), len(records)), 0))
-        totals += payment_file.control_totals(decoded_block(records[rows], total_layout, first + rows.start), total_layout)
-    header = _control_record(path, shape, 0, layouts.header)
+    positions = (0, shape.record_count - 2, shape.record_count - 1)
+    ends = [_control_record(path, shape, position) for position in positions]
+    # The end record first: a missing end record shifts the trailer into its place.
+    for position, chunk in reversed(list(zip(positions, ends))):
+        payment_file.check_record_types(chunk.rows(shape)[:, payment_file.RECORD_TYPE_OFFSET], position + 1, shape.record_count)
+    header, trailer, end = (
+        _control_frame(chunk, shape, layout) for chunk, layout in zip(ends, (layouts.header, layouts.trailer, layouts.end))
+    )
     expected = HeaderExpectations(name.kind.payment_file_class, name.settlement_date, name.collector_code, shape.record_length)
     payment_file.check_header(header, expected)
-    payment_file.check_trailer(_control_record(path, shape, shape.record_count - 2, layouts.trailer), totals, shape.record_count - 1)
-    payment_file.check_end(_control_record(path, shape, shape.record_count - 1, layouts.end), shape.record_count)
-    return FileVerdict(path, name, shape, data, totals, header.row(0, named=True))
+    payment_file.check_end(end, shape.record_count)
+    return FileVerdict(path, name, shape, range(1, shape.record_count - 2), header.row(0, named=True), trailer)
 
 
-def _control_record(path: Path, shape: FileShape, position: int, layout) -> pl.DataFrame:
+def _control_record(path: Path, shape: FileShape, position: int) -> RecordChunk:
     [chunk] = record_chunks(path, shape, range(position, position + 1), 1)
+    framing.check_terminators(chunk.buffer, shape.stride, shape.record_length, chunk.first_record_number)
+    return chunk
+
+
+def _control_frame(chunk: RecordChunk, shape: FileShape, layout) -> pl.DataFrame:
     decoded = decoded_block(chunk.rows(shape), layout, chunk.first_record_number)
     if decoded.broken.any():
         broken = layout.fields[int(decoded.problem_field[0])]
@@ -143,22 +150,53 @@ def record_rules_for(layout_name: LayoutName) -> RecordRules:
 
 
 def checked_chunks(verdict: FileVerdict, chunk_records: int = CHUNK_RECORDS) -> Iterator[CheckedRecords]:
-    """The second pass over an accepted file: its data records, chunk by chunk, checked, in order.
+    """The file's data records, chunk by chunk, checked, in order; one pass over the bytes.
 
-    Two chunks are checked at once on two threads (numpy and polars release the GIL); at most
-    two are in memory, so memory stays bounded however large the file.
+    Framing and the place of control records are checked per chunk; a payment file's trailer
+    is reconciled after the last chunk. Either failure raises `RejectedFile`, possibly after
+    chunks were yielded: the caller must then drop what it took. Two chunks are checked at once
+    on two threads (numpy and polars release the GIL); at most two are in memory.
     """
     judge = record_rules_for(verdict.name.kind.layout)
-    shape = verdict.shape
-    chunks = record_chunks(verdict.path, shape, verdict.data_positions, chunk_records)
+    chunks = record_chunks(verdict.path, verdict.shape, verdict.data_positions, chunk_records)
+    totals = ControlTotals()
     with ThreadPoolExecutor(max_workers=PARALLEL_CHUNKS) as pool:
         pending: deque[Future] = deque()
         for chunk in chunks:
-            pending.append(pool.submit(checked_records, chunk.rows(shape), judge, chunk.first_record_number))
+            pending.append(pool.submit(_checked_chunk, chunk, verdict, judge))
             if len(pending) >= PARALLEL_CHUNKS:
-                yield pending.popleft().result()
+                checked, chunk_totals = pending.popleft().result()
+                totals += chunk_totals
+                yield checked
         while pending:
-            yield pending.popleft().result()
+            checked, chunk_totals = pending.popleft().result()
+            totals += chunk_totals
+            yield checked
+    if verdict.trailer is not None:
+        payment_file.check_trailer(verdict.trailer, totals, verdict.shape.record_count - 1)
+
+
+def _checked_chunk(chunk: RecordChunk, verdict: FileVerdict, judge: RecordRules) -> tuple[CheckedRecords, ControlTotals]:
+    shape, first = verdict.shape, chunk.first_record_number
+    framing.check_terminators(chunk.buffer, shape.stride, shape.record_length, first)
+    rows = chunk.rows(shape)
+    if verdict.trailer is not None:
+        payment_file.check_record_types(rows[:, payment_file.RECORD_TYPE_OFFSET], first, shape.record_count)
+    decoded = decoded_block(rows, judge.layout, first)
+    totals = payment_file.control_totals(decoded.frame, judge.layout) if verdict.trailer is not None else ControlTotals()
+    return judged_records(decoded, rows, judge), totals
+
+
+def read_whole_file(path: Path, name: InboxName, chunk_records: int = CHUNK_RECORDS) -> tuple[FileVerdict, list[CheckedRecords]]:
+    """A file read to the end, its chunks kept (for small files: checks and tests): the verdict
+    carries the rejection, if any, and then no chunk is returned."""
+    verdict = inspect_file(path, name)
+    if verdict.rejection is not None:
+        return verdict, []
+    try:
+        return verdict, list(checked_chunks(verdict, chunk_records))
+    except framing.RejectedFile as rejection:
+        return replace(verdict, rejection=str(rejection)), []
 
 
 def recognised_name(path: Path) -> InboxName | None:

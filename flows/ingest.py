@@ -7,7 +7,7 @@ whole, so running a date again reads its files afresh and changes nothing else.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from flows.files import checked_chunks, inspect_file
 from schemas.inbox import FileKind, InboxName, parse_inbox_name
 from schemas.models import RECORD_NUMBER
 from schemas.tables import log_tables, stored_input_tables
+from transforms.framing import RejectedFile
 from transforms.receivables import receivable_violations, typed_receivables
 
 TABLES = {table.name: table for table in stored_input_tables()}
@@ -106,13 +107,24 @@ def load_data_file(connection: duckdb.DuckDBPyConnection, path: Path, name: Inbo
     """Reads one fixed-width file and stores its accepted records, rejects and warnings."""
     outcome = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, "loaded")
     verdict = inspect_file(path, name)
+    if verdict.rejection is None:
+        try:
+            _store_chunks(connection, verdict, path.name, outcome)
+        except RejectedFile as rejection:
+            verdict = replace(verdict, rejection=str(rejection))
+            for table in TABLES.values():
+                connection.execute(DELETE_FILE_ROWS.format(table=table.name), [path.name])
     if verdict.rejection is not None:
-        outcome.status, outcome.reason = "rejected", verdict.rejection
-        return outcome
+        return replace(FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, "rejected"), reason=verdict.rejection)
     outcome.record_count = verdict.data_count
-    outcome.totals = verdict.totals.as_dict() if verdict.totals else {}
+    outcome.totals = verdict.declared_totals.as_dict() if verdict.declared_totals else {}
+    return outcome
+
+
+def _store_chunks(connection: duckdb.DuckDBPyConnection, verdict, file_name: str, outcome: FileOutcome) -> None:
+    name = verdict.name
     table = TABLES[TABLE_BY_KIND[name.kind]]
-    origin = _origin_columns(path.name, name)
+    origin = _origin_columns(file_name, name)
     stored_origin = [column for column in origin if column.meta.output_name() in table.column_names]
     for chunk in checked_chunks(verdict):
         insert_frame(connection, table, chunk.records.with_columns(stored_origin))
@@ -121,7 +133,6 @@ def load_data_file(connection: duckdb.DuckDBPyConnection, path: Path, name: Inbo
         outcome.accepted_count += chunk.records.height
         outcome.rejected_count += chunk.rejects.height
         outcome.warning_count += chunk.warnings.height
-    return outcome
 
 
 def _origin_columns(file_name: str, name: InboxName) -> list[pl.Expr]:

@@ -167,16 +167,13 @@ def _sliced(field: Field) -> pl.Expr:
         return typed.cast(field.polars_dtype).alias(field.name)
     if field.is_digits:
         return text.str.to_integer(strict=False).cast(pl.Int64).alias(field.name)
-    trimmed = text.str.strip_chars_end(" ")
-    return pl.when(trimmed != "").then(trimmed).alias(field.name)
+    return text.str.strip_chars_end(" ").replace("", None).alias(field.name)
 
 
 def _impossible(field: Field) -> pl.Expr:
     """True where a date, time or timestamp field has digits that name no real moment."""
-    text = _field_text(field)
-    unset = text.str.count_matches("0") == field.width
     # 000000 is midnight, a real time; an all-zero date or timestamp means "none".
-    none = unset if field.format != "time" else pl.lit(False)
+    none = _field_text(field) == "0" * field.width if field.format != "time" else pl.lit(False)
     return (pl.col(field.name).is_null() & ~none).alias(f"__impossible_{field.name}")
 
 

@@ -46,18 +46,18 @@ class ControlTotals:
 _TOTAL_NAMES = [field.name for field in fields(ControlTotals)]
 
 
-def control_totals(block: DecodedBlock, layout: Layout) -> ControlTotals:
-    """The trailer totals of a block of data records (decoded with `layout`), invalid ones included.
+def control_totals(frame: pl.DataFrame, layout: Layout) -> ControlTotals:
+    """The trailer totals of decoded data records, invalid ones included (a broken field is null).
 
     A record whose amount is not digits leaves the file's totals unreconcilable: rejected whole.
     """
-    broken = (block.problem_field >= 0) & (block.problem_reason == NOT_DIGITS)
-    if broken.any():
-        row = int(np.argmax(broken))
-        name_ja = layout.fields[block.problem_field[row]].name_ja
-        record = block.frame["record_number"][row]
-        raise RejectedFile(f"record {record}: {name_ja} is not digits, so the trailer totals cannot be reconciled")
-    return frame_control_totals(block.frame)
+    unreadable = frame.filter(pl.any_horizontal(pl.col(list(SUMMED_AMOUNTS.values())).is_null()))
+    if unreadable.height:
+        row = unreadable.row(0, named=True)
+        field = next(name for name in SUMMED_AMOUNTS.values() if row[name] is None)
+        name_ja = layout.field(field).name_ja
+        raise RejectedFile(f"record {row['record_number']}: {name_ja} is not digits, so the trailer totals cannot be reconciled")
+    return frame_control_totals(frame)
 
 
 def frame_control_totals(frame: pl.DataFrame) -> ControlTotals:

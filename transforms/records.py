@@ -10,7 +10,7 @@ import polars as pl
 
 from schemas.layouts import Layout
 from schemas.models import RecordRule
-from transforms.fixed_width import RECORD_NUMBER, REJECT_SCHEMA, broken_records, decoded_block, raw_records, valid_records
+from transforms.fixed_width import RECORD_NUMBER, REJECT_SCHEMA, DecodedBlock, broken_records, decoded_block, raw_records, valid_records
 from transforms.validation import WARNING_SCHEMA, rule_violations, unknown_code_warnings
 
 
@@ -36,9 +36,14 @@ class CheckedRecords:
 
 def checked_records(block: np.ndarray, judge: RecordRules, first_record_number: int) -> CheckedRecords:
     """The records of `block` (n × record length bytes) split into accepted and rejected."""
-    decoded = decoded_block(block, judge.layout, first_record_number)
+    return judged_records(decoded_block(block, judge.layout, first_record_number), block, judge)
+
+
+def judged_records(decoded: DecodedBlock, block: np.ndarray, judge: RecordRules) -> CheckedRecords:
+    """A decoded block split into accepted and rejected records, with code warnings."""
     typed = valid_records(decoded)
     violations = rule_violations(typed, judge.schema, judge.rules)
+    first_record_number = decoded.frame[RECORD_NUMBER][0] if decoded.frame.height else 0
     rows = (violations[RECORD_NUMBER] - first_record_number).to_numpy()
     violated = violations.with_columns(raw_records(block[rows], judge.layout, judge.secret_fields))
     rejects = pl.concat([broken_records(decoded, block, judge.layout, judge.secret_fields), violated.select(REJECT_SCHEMA.names())])

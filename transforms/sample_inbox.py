@@ -1028,6 +1028,7 @@ def planted_cases(dates: tuple[date, ...], rates: RatesTable, passwords: pl.Seri
         _plant_eltax_links,
         _plant_provisional,
         _plant_invalid_records,
+        _plant_offsets,
         _plant_files,
     ):
         plant(planter)
@@ -1184,6 +1185,33 @@ def _plant_invalid_records(p: _Planter) -> None:
         person = p.taxpayer(_person("森", given))
         keys = p.payment(p.receivable(person, "050", 2026, "01", 10_800), p.dates[1], "qr", patch=anomaly)
         p.case(name, keys[False], f"invalid record: {description}")
+
+
+def _plant_offsets(p: _Planter) -> None:
+    """Overpayments of taxpayers who owe other receivables: past their 納期限 (充当, §17条の2) or not yet due."""
+    first, second = p.dates[:2]
+    before, earlier = p.previous_business_day(first), p.previous_business_day(first, 2)
+    person = p.taxpayer(_person("神﨑", "浩二"))
+    # The target: an installment unpaid since 2025, 督促状 sent; its 延滞金 runs to the 充当適状日.
+    p.receivable(person, "010", 2025, "03", 30_500, dunned=True)
+    twice = p.receivable(person, "040", 2026, "02", 47_300)
+    keys = p.payment(twice, before, "qr")
+    p.case("offset_first_payment", keys[False], "first payment of a receivable its payer pays twice (offset)")
+    # Paid again at a bank window: a 仮登録 without 共通納税ID, keyed by the legacy system.
+    keys = p.payment(twice, first, "provisional")
+    p.case(
+        "offset",
+        keys[False],
+        "second payment (誤納 47,300) offset against the payer's 2025 市民税 of 30,500 unpaid since 2025-10-31: "
+        "本税, 督促手数料 100, then 延滞金 to the 充当適状日 (this 納付日); the rest refunded",
+    )
+    person = p.taxpayer(_person("渡邊", "智子"))
+    p.receivable(person, "040", 2026, "03", 25_000)  # not due before 2026-12-25: never a 充当 target
+    paid = p.receivable(person, "040", 2026, "02", 25_000)
+    p.payment(paid, earlier, "qr")
+    keys = p.payment(paid, second, "qr")
+    description = "second payment (誤納 25,000) of a payer whose other receivable is not yet due: refunded whole"
+    p.case("offset_not_yet_due", keys[False], description)
 
 
 def _plant_files(p: _Planter) -> None:

@@ -77,8 +77,7 @@ def _string_series(utf8: np.ndarray, offsets: np.ndarray) -> pl.Series:
 
 def trimmed(name: str, padding: str) -> pl.Expr:
     """Column `name` with trailing `padding` (and a line feed left by the decoder) removed; blank is null."""
-    text = pl.col(name).str.strip_chars_end(padding + "\n")
-    return pl.when(text != "").then(text).alias(name)
+    return pl.col(name).str.strip_chars_end(padding + "\n").replace("", None).alias(name)
 
 
 def encoded_strings(values: pl.Series, width: int, padding: bytes, name: str) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.files import checked_chunks, inspect_file
+from flows.files import checked_chunks, inspect_file, read_whole_file
 from schemas.inbox import parse_inbox_name
 from schemas.layouts import load_layout
 from tests.records import SETTLEMENT_DATE, patched, payment_file_bytes_for, record_frame
@@ -27,10 +27,9 @@ def _write(tmp_path: Path, data: bytes, name: str = NAME) -> Path:
 
 
 def _read(path: Path, chunk_records: int = 3):
-    verdict = inspect_file(path, parse_inbox_name(path.name), chunk_records=chunk_records)
+    verdict, chunks = read_whole_file(path, parse_inbox_name(path.name), chunk_records)
     if verdict.rejection is not None:
         return verdict, None, None
-    chunks = list(checked_chunks(verdict, chunk_records=chunk_records))
     records = pl.concat([chunk.records for chunk in chunks])
     rejects = pl.concat([chunk.rejects for chunk in chunks])
     return verdict, records, rejects
@@ -46,7 +45,7 @@ def test_a_sound_file_loads_every_record(tmp_path, crlf):
     path = _write(tmp_path, payment_file_bytes_for(_payments(), crlf=crlf))
     verdict, records, rejects = _read(path)
     assert verdict.rejection is None
-    assert verdict.totals.data_count == 7 and verdict.totals.paid_total_sum == 28_000
+    assert verdict.declared_totals.data_count == 7 and verdict.declared_totals.paid_total_sum == 28_000
     assert records["record_number"].to_list() == list(range(2, 9))
     assert records["paid_total"].to_list() == [1000 * (n + 1) for n in range(7)]
     assert rejects.height == 0
@@ -163,5 +162,5 @@ def test_chunking_does_not_change_what_is_read(tmp_path):
     whole = _read(path, chunk_records=1000)
     small = _read(path, chunk_records=1)
     assert whole[1].equals(small[1]) and whole[2].equals(small[2])
-    assert whole[0].totals == small[0].totals
+    assert whole[0].declared_totals == small[0].declared_totals
     assert SETTLEMENT_DATE == whole[0].header["base_date"]

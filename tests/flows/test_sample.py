@@ -9,7 +9,7 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from flows.check import check_file
-from flows.files import checked_chunks, inspect_file, recognised_name
+from flows.files import read_whole_file, checked_chunks, inspect_file, recognised_name
 from flows.sample import sample, write_sample_inbox
 from schemas.inbox import FileKind, parse_inbox_name
 from schemas.layouts import LayoutName, load_layout
@@ -152,9 +152,9 @@ def test_names_keep_their_cp932_only_characters_through_the_reader(written):
 
     personal = set()
     for path in out.glob("*.dat"):
-        verdict = inspect_file(path, recognised_name(path))
+        verdict, chunks = read_whole_file(path, recognised_name(path))
         if verdict.rejection is None:
-            records = pl.concat([chunk.records for chunk in checked_chunks(verdict)])
+            records = pl.concat([chunk.records for chunk in chunks])
             for column in {"payer_name", "payer_name_kana", "payer_address"} & set(records.columns):
                 personal |= set(records[column].drop_nulls().to_list())
     assert personal <= set(SAMPLE_NAMES)
