@@ -29,7 +29,8 @@ PLANTED = {
     "estimated_payment", "missing_management", "unlinked_taxpayer", "link_released", "late_link",
     "provisional_blank_id", "nec_selected_kanji", "provisional_withdrawn", "provisional_by_notice_number",
     "historical_provisional", "invalid_impossible_date", "invalid_half_width_in_k", "invalid_split_double_byte",
-    "redelivery", "rejected_file", "crlf_file", "unrecognised_file",
+    "offset_first_payment", "offset", "offset_not_yet_due", "redelivery", "rejected_file", "crlf_file",
+    "unrecognised_file",
 }
 
 
@@ -66,6 +67,39 @@ def test_later_snapshots_reduce_one_receivable_drop_one_and_add_the_estimated_on
     assert receivable(inbox, "reduced_receivable", third).select("principal", "changed_on").rows() == [(52_000, second)]
     assert receivable(inbox, "estimated_payment", second).height == 0
     assert receivable(inbox, "estimated_payment", third)["filing_receipt_number"].is_not_null().all()
+
+
+def other_receivables(inbox, case: str) -> pl.DataFrame:
+    """The receivables, in every snapshot, of the planted case's taxpayer other than the case's own."""
+    planted = inbox.cases.filter(pl.col("case") == case)["receivable_id"][0]
+    snapshots = pl.concat([snapshot(inbox, day) for day in inbox.settlement_dates])
+    [taxpayer] = snapshots.filter(pl.col("receivable_id") == planted)["taxpayer_id"].unique().to_list()
+    return snapshots.filter((pl.col("taxpayer_id") == taxpayer) & (pl.col("receivable_id") != planted))
+
+
+def paid_receivables(inbox) -> set[str]:
+    """notice_number and payment_number of every receivable a payment or 仮登録 record of the sample pays."""
+    paying = (
+        FileKind.PAYMENT_BY_PAYMENT_DATE, FileKind.PAYMENT_BY_DEPOSIT, FileKind.PROVISIONAL_BY_PAYMENT_DATE, FileKind.PROVISIONAL_BY_DEPOSIT,
+    )
+    keys = set()
+    for file in inbox.files:
+        if file.kind in paying:
+            for column in {"notice_number", "payment_number"} & set(file.records.columns):
+                keys |= set(file.records[column].drop_nulls().to_list())
+    return keys
+
+
+def test_the_offset_cases_owe_a_receivable_past_its_due_date_and_one_not_yet_due(inbox):
+    last = inbox.settlement_dates[-1]
+    target = other_receivables(inbox, "offset").unique()
+    assert target.select("due_date", "principal", "dunning_fee").rows() == [(date(2025, 10, 31), 30_500, 100)]
+    not_due = other_receivables(inbox, "offset_not_yet_due").unique()
+    assert not_due.height == 1 and not_due["due_date"][0] > last
+    paid = paid_receivables(inbox)
+    assert len(paid) > 100
+    for receivable in (target, not_due):
+        assert not ({receivable["notice_number"][0], receivable["payment_number"][0]} & paid)
 
 
 def test_receivables_are_about_twice_the_payments_with_unique_ids(inbox):
