@@ -103,16 +103,19 @@ def file_shape(path: Path, record_length: int) -> FileShape:
 def inspect_file(path: Path, name: InboxName) -> FileVerdict:
     """What can be judged before the data records: size, framing of record 1, the control records."""
     try:
-        if name.kind.has_control_records:
-            return _opened_payment_file(path, name, load_payment_file_layouts())
         shape = file_shape(path, load_layout(name.kind.layout).record_length)
-        return FileVerdict(path, name, shape, shape.data_range)
     except framing.RejectedFile as rejection:
         return FileVerdict(path, name, rejection=str(rejection))
+    if not name.kind.has_control_records:
+        return FileVerdict(path, name, shape, shape.data_range)
+    try:
+        return _opened_payment_file(path, name, shape, load_payment_file_layouts())
+    except framing.RejectedFile as rejection:
+        # The shape is known: the data records are counted even though none is applied.
+        return FileVerdict(path, name, shape, range(1, max(shape.record_count - 2, 1)), rejection=str(rejection))
 
 
-def _opened_payment_file(path: Path, name: InboxName, layouts: PaymentFileLayouts) -> FileVerdict:
-    shape = file_shape(path, layouts.data.record_length)
+def _opened_payment_file(path: Path, name: InboxName, shape: FileShape, layouts: PaymentFileLayouts) -> FileVerdict:
     if shape.record_count < 3:
         raise framing.RejectedFile(f"{shape.record_count} records: a payment file needs a header, a trailer and an end record")
     positions = (0, shape.record_count - 2, shape.record_count - 1)

@@ -115,7 +115,8 @@ def load_data_file(connection: duckdb.DuckDBPyConnection, path: Path, name: Inbo
             for table in TABLES.values():
                 connection.execute(DELETE_FILE_ROWS.format(table=table.name), [path.name])
     if verdict.rejection is not None:
-        return replace(FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, "rejected"), reason=verdict.rejection)
+        rejected = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, "rejected")
+        return replace(rejected, reason=verdict.rejection, record_count=verdict.data_count)
     outcome.record_count = verdict.data_count
     outcome.totals = verdict.declared_totals.as_dict() if verdict.declared_totals else {}
     return outcome

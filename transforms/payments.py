@@ -172,7 +172,8 @@ def payments(sightings: pl.DataFrame, as_of: date, business_days_to_confirm: int
         _status().alias("status"),
         pl.lit(None, pl.String).alias("receivable_id"),
         pl.lit(None, pl.Int64).alias("overpaid_amount"),
-        (pl.col("confirmed_on").is_null() & (pl.lit(as_of) > deadline).fill_null(False)).alias("unconfirmed"),
+        # SPEC §2: reported once five business days after the 納付日 have come with no 確報.
+        (pl.col("confirmed_on").is_null() & (pl.lit(as_of) >= deadline).fill_null(False)).alias("unconfirmed"),
     ).with_columns(pl.col("status").replace_strict(ERROR_CLASS_BY_STATUS, default=None).alias("error_class")).select(payment_columns())
 
 

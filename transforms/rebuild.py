@@ -105,6 +105,7 @@ def outcome_counts(tables: DerivedTables) -> dict[str, dict[str, int]]:
         "payments": {f"{row['status']} count": row["len"] for row in payments_by_status.iter_rows(named=True)}
         | {f"{row['status']} yen": int(row["paid_total"] or 0) for row in payments_by_status.iter_rows(named=True)},
         "pending by error class": {row["error_class"]: row["len"] for row in pending.iter_rows(named=True)},
+        "unconfirmed (no 確報 five business days after 納付日)": {"payments": int(tables.payments["unconfirmed"].sum())},
         "arrears": {
             "receivables": tables.arrears.height,
             "principal outstanding yen": int(tables.arrears["principal_outstanding"].sum()),

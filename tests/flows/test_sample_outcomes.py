@@ -553,11 +553,6 @@ def test_the_file_whose_trailer_miscounts_is_rejected_whole(sample_run):
     assert (sample_run.inbox / file_name).is_file()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CONTRACT: ingested_files.record_count counts data records; the rejected file holds 3 data records "
-    "(its trailer says 4) but record_count is 0, as for a file whose shape is unknown",
-)
 def test_the_rejected_file_still_counts_its_data_records(sample_run):
     assert ingested(sample_run, sample_run.case("rejected_file")["file_name"])["record_count"] == 3
 
