@@ -143,8 +143,7 @@ def _cp932_column(raw: np.ndarray, problems: np.ndarray, field: Field) -> pl.Ser
     padding = b"\x81\x40" if field.type == "K" else b" "
     sound = raw.copy()
     sound[problems != SOUND] = np.tile(np.frombuffer(padding, dtype=np.uint8), field.width // len(padding))
-    strings = text_codec.cp932_strings(sound).alias(field.name)
-    return strings.to_frame().select(text_codec.trimmed(field.name, "\u3000" if field.type == "K" else " ")).to_series()
+    return text_codec.cp932_strings(sound, "\u3000" if field.type == "K" else " ").alias(field.name)
 
 
 def _binary_records(records: np.ndarray) -> pl.Series:

@@ -7,6 +7,7 @@ included), then the whole column is decoded in one codec call and cut into an Ar
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import numpy as np
@@ -47,37 +48,32 @@ def is_trail_byte(values: np.ndarray) -> np.ndarray:
     return ((values >= 0x40) & (values <= 0x7E)) | ((values >= 0x80) & (values <= 0xFC))
 
 
-def ascii_strings(raw: np.ndarray) -> pl.Series:
-    """Printable-ASCII rows (n × width) as strings, padding kept (see `trimmed`)."""
-    rows, width = raw.shape
-    offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int64)
-    return _string_series(np.ascontiguousarray(raw), offsets)
-
-
-def cp932_strings(raw: np.ndarray) -> pl.Series:
-    """CP932 rows (n × width, already checked to decode) as strings, padding kept (see `trimmed`).
+def cp932_strings(raw: np.ndarray, padding: str) -> pl.Series:
+    """CP932 rows (n × width, already checked to decode) as strings, trailing `padding` trimmed;
+    blank rows are null.
 
     One codec call decodes the whole column: each row gets a line feed, a byte no CP932
-    character contains, and the UTF-8 result is cut at the line feeds.
+    character contains; one regular-expression pass trims the padding before every line feed,
+    and the UTF-8 result is cut at the line feeds.
     """
     rows, width = raw.shape
     lined = np.empty((rows, width + 1), dtype=np.uint8)
     lined[:, :width] = raw
     lined[:, width] = 0x0A
-    utf8 = np.frombuffer(lined.tobytes().decode("cp932").encode("utf-8"), dtype=np.uint8)
+    text = _trailing(padding).sub("\n", lined.tobytes().decode("cp932"))
+    utf8 = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    line_ends = np.flatnonzero(utf8 == 0x0A)
+    lengths = np.diff(line_ends, prepend=-1) - 1
     offsets = np.zeros(rows + 1, dtype=np.int64)
-    offsets[1:] = np.flatnonzero(utf8 == 0x0A) + 1
-    return _string_series(utf8, offsets)
-
-
-def _string_series(utf8: np.ndarray, offsets: np.ndarray) -> pl.Series:
-    array = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(utf8))
+    np.cumsum(lengths, out=offsets[1:])
+    validity = pa.py_buffer(np.packbits(lengths > 0, bitorder="little"))
+    array = pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(np.delete(utf8, line_ends)), validity)
     return pl.Series(array)
 
 
-def trimmed(name: str, padding: str) -> pl.Expr:
-    """Column `name` with trailing `padding` (and a line feed left by the decoder) removed; blank is null."""
-    return pl.col(name).str.strip_chars_end(padding + "\n").replace("", None).alias(name)
+@cache
+def _trailing(padding: str) -> re.Pattern:
+    return re.compile(re.escape(padding) + "+\n")
 
 
 def encoded_strings(values: pl.Series, width: int, padding: bytes, name: str) -> np.ndarray:
