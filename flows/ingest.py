@@ -150,7 +150,6 @@ def load_receivables_file(connection: duckdb.DuckDBPyConnection, path: Path, nam
     """Reads one receivables snapshot and stores its valid rows; bad rows become rejects."""
     outcome = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, "loaded")
     data = path.read_bytes()
-    lines = data.splitlines()
     try:
         text = pl.read_csv(data, infer_schema=False, encoding="utf8")
     except (pl.exceptions.PolarsError, UnicodeDecodeError) as error:
@@ -171,6 +170,7 @@ def load_receivables_file(connection: duckdb.DuckDBPyConnection, path: Path, nam
         pl.lit(name.delivery_number, dtype=pl.Int32).alias("delivery_number"),
     ]
     insert_frame(connection, TABLES["receivable_snapshots"], accepted.drop(RECORD_NUMBER).with_columns(snapshot))
+    lines = data.splitlines() if problems.height else []  # the raw bytes of the few rejected rows
     raw = pl.Series("raw", [lines[number - 1] for number in problems[RECORD_NUMBER]], dtype=pl.Binary)
     rejects = problems.with_columns(raw, *_origin_columns(path.name, name)[:2], pl.lit(name.kind.value).alias("kind"))
     insert_frame(connection, TABLES["rejected_records"], rejects)
