@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import polars as pl
 
 from flows.files import checked_chunks, inspect_file, recognised_name
 from schemas.inbox import FileKind, InboxName

@@ -10,7 +10,7 @@ import polars as pl
 
 from schemas import codes
 from schemas.layouts import Layout, PaymentFileLayouts
-from transforms.fixed_width import NOT_DIGITS, DecodedBlock, records_bytes
+from transforms.fixed_width import records_bytes
 from transforms.framing import RejectedFile
 
 HEADER_SEQUENCE, TRAILER_SEQUENCE, END_SEQUENCE = 0, 999_998, 999_999
