@@ -1,0 +1,164 @@
+"""Publish the analyst copy: the CONTRACT tables without personal columns, their comments, the views.
+
+The copy is built under a temporary name next to the target and renamed over it: a reader never
+sees a half-written file, and an analyst holding the previous copy open keeps reading it (the
+rename swaps the directory entry, not the file they have open) and never blocks the nightly.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from schemas.analyst import ANALYST_TABLES, ANALYST_VIEWS, EXCLUDED_COLUMNS, AnalystView
+
+COPY = "analyst_copy"
+# With a read-only source connection DuckDB attaches read-only too unless told otherwise.
+ATTACH_COPY = f"ATTACH ? AS {COPY} (READ_WRITE)"
+DETACH_COPY = f"DETACH {COPY}"
+CHECKPOINT_COPY = f"CHECKPOINT {COPY}"
+SOURCE_CATALOG = "SELECT current_database(), current_schema()"
+SOURCE_TABLE_COMMENTS = """
+SELECT table_name, comment FROM duckdb_tables()
+WHERE database_name = ? AND schema_name = ? AND list_contains(?, table_name)
+"""
+SOURCE_COLUMNS = """
+SELECT table_name, column_name, comment FROM duckdb_columns()
+WHERE database_name = ? AND schema_name = ? AND list_contains(?, table_name)
+ORDER BY table_name, column_index
+"""
+
+
+# (column name, its COMMENT) in column order.
+ColumnComments = list[tuple[str, str | None]]
+
+
+class AnalystCopyError(RuntimeError):
+    """The source cannot be published (a CONTRACT table is missing)."""
+
+
+def publish_analyst_copy(source: duckdb.DuckDBPyConnection | Path | str, target: Path) -> dict[str, int]:
+    """Writes the analyst copy to `target` atomically; returns the row count of each table copied.
+
+    `source` is the nightly's database (a path, opened read-only) or an open connection to it,
+    outside any transaction that wrote to it (DuckDB writes one database per transaction).
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(target)
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with _source_connection(source) as connection:
+            counts = _write_copy(connection, temporary)
+        _replace(temporary, target)
+    except BaseException:
+        _remove(temporary)
+        raise
+    return counts
+
+
+@contextmanager
+def _source_connection(source: duckdb.DuckDBPyConnection | Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
+    if isinstance(source, duckdb.DuckDBPyConnection):
+        yield source
+        return
+    connection = duckdb.connect(str(source), read_only=True)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def _write_copy(connection: duckdb.DuckDBPyConnection, temporary: Path) -> dict[str, int]:
+    catalog, schema = connection.execute(SOURCE_CATALOG).fetchone()
+    table_comments, columns = _source_catalog(connection, catalog, schema)
+    connection.execute(ATTACH_COPY, [str(temporary)])
+    try:
+        for table in ANALYST_TABLES:
+            for statement in copy_statements(catalog, schema, table, table_comments[table], columns[table]):
+                connection.execute(statement)
+        for view in ANALYST_VIEWS:
+            for statement in view_statements(view):
+                connection.execute(statement)
+        counts = {table: _copied_rows(connection, table) for table in ANALYST_TABLES}
+        # Folds the write-ahead log into the file, so the renamed file is the whole copy.
+        connection.execute(CHECKPOINT_COPY)
+    finally:
+        connection.execute(DETACH_COPY)
+    return counts
+
+
+def _source_catalog(connection: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> tuple[dict[str, str | None], dict[str, ColumnComments]]:
+    tables = list(ANALYST_TABLES)
+    table_comments = dict(connection.execute(SOURCE_TABLE_COMMENTS, [catalog, schema, tables]).fetchall())
+    missing = [table for table in ANALYST_TABLES if table not in table_comments]
+    if missing:
+        raise AnalystCopyError(f"the source database has no table {', '.join(missing)}")
+    columns: dict[str, ColumnComments] = {table: [] for table in ANALYST_TABLES}
+    for table, column, comment in connection.execute(SOURCE_COLUMNS, [catalog, schema, tables]).fetchall():
+        columns[table].append((column, comment))
+    return table_comments, columns
+
+
+def copy_statements(catalog: str, schema: str, table: str, comment: str | None, columns: ColumnComments) -> list[str]:
+    """CREATE TABLE … AS SELECT of one table's non-personal columns into the copy, and its COMMENTs."""
+    # Names come from the source's catalog, comments from its COMMENTs: quoted, never bound
+    # (DuckDB 2.0.1 accepts no parameter in COMMENT ON).
+    kept = [(name, text) for name, text in columns if name not in EXCLUDED_COLUMNS]
+    selected = ", ".join(_identifier(name) for name, _ in kept)
+    copied = f"{COPY}.main.{_identifier(table)}"
+    statements = [f"CREATE TABLE {copied} AS SELECT {selected} FROM {_identifier(catalog)}.{_identifier(schema)}.{_identifier(table)}"]
+    if comment is not None:
+        statements.append(f"COMMENT ON TABLE {copied} IS {_literal(comment)}")
+    statements += [f"COMMENT ON COLUMN {copied}.{_identifier(name)} IS {_literal(text)}" for name, text in kept if text is not None]
+    return statements
+
+
+def view_statements(view: AnalystView) -> list[str]:
+    """CREATE VIEW of one analyst view in the copy, and its COMMENTs."""
+    # A view's unqualified table names bind in the view's own catalog (checked on DuckDB 2.0.1),
+    # so the view reads the copy's tables, under whatever name the analyst opens the file.
+    created = f"{COPY}.main.{_identifier(view.name)}"
+    statements = [f"CREATE VIEW {created} AS {view.select}", f"COMMENT ON VIEW {created} IS {_literal(view.comment)}"]
+    statements += [f"COMMENT ON COLUMN {created}.{_identifier(name)} IS {_literal(text)}" for name, text in view.column_comments]
+    return statements
+
+
+def _copied_rows(connection: duckdb.DuckDBPyConnection, table: str) -> int:
+    return connection.execute(f"SELECT count(*) FROM {COPY}.main.{_identifier(table)}").fetchone()[0]
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _replace(temporary: Path, target: Path) -> None:
+    # fsync before and after the rename: after a power cut the target is the old copy or the new one.
+    with temporary.open("rb") as file:
+        os.fsync(file.fileno())
+    os.replace(temporary, target)
+    folder = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def _remove(temporary: Path) -> None:
+    for path in (temporary, temporary.with_name(temporary.name + ".wal")):
+        path.unlink(missing_ok=True)
+
+
+def _remove_leftovers(target: Path) -> None:
+    # A publish killed mid-way leaves its temporary file; publishing runs under the nightly's
+    # lock, so no other publish is writing one now.
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        _remove(leftover)

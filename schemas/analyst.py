@@ -1,0 +1,209 @@
+"""The analyst copy (data/analyst.duckdb): the CONTRACT tables it holds, the columns it leaves out, its views.
+
+Analysts never open the nightly's database: DuckDB blocks readers of a file while another process
+writes it. They query a copy published after each run, stripped of personal data (評価書 III).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.privacy import PERSONAL_FIELDS, SECRET_FIELDS
+
+# The tables of CONTRACT.md, in its order. Stored inputs (payment_records, …) stay out: they are
+# the files' records, personal fields and all, and the derived tables already say what they meant.
+ANALYST_TABLES = (
+    "receivables",
+    "payments",
+    "provisional_payments",
+    "applications",
+    "arrears",
+    "refund_candidates",
+    "offsets",
+    "rejected_records",
+    "ingested_files",
+    "runs",
+)
+
+# rejected_records.raw is a whole record's bytes: the names, addresses and 納付番号 it holds are
+# personal even though パスワード is blanked in it.
+EXCLUDED_COLUMNS = PERSONAL_FIELDS | SECRET_FIELDS | {"raw"}
+
+
+@dataclass(frozen=True)
+class AnalystView:
+    """A view of the analyst copy: name, Japanese description, its SELECT and a description per column."""
+
+    name: str
+    comment: str
+    select: str
+    column_comments: tuple[tuple[str, str], ...]
+
+
+# Sums are cast back to BIGINT yen, like every amount of the database: DuckDB widens sum(BIGINT)
+# to HUGEINT, which reaches pandas as float.
+
+# Age in whole calendar months since the effective 納期限 (days_overdue = as_of − effective_due_date,
+# CONTRACT.md): months, not 30-day blocks, because 地方税法 counts the 延滞金 lower-rate period
+# ("納期限の翌日から1月を経過する日まで") in calendar months too.
+ARREARS_BY_TAX_CODE_AND_AGING = """
+WITH aged AS (
+    SELECT
+        *,
+        CASE
+            WHEN date_sub('month', effective_due_date, as_of) < 1 THEN 1
+            WHEN date_sub('month', effective_due_date, as_of) < 3 THEN 2
+            WHEN date_sub('month', effective_due_date, as_of) < 12 THEN 3
+            ELSE 4
+        END AS aging_order
+    FROM arrears
+)
+SELECT
+    tax_code,
+    aging_order,
+    ['<1', '1-3', '3-12', '12+'][aging_order] AS aging_bucket,
+    count(*) AS receivable_count,
+    count(DISTINCT taxpayer_id) AS taxpayer_count,
+    sum(principal_outstanding)::BIGINT AS principal_outstanding,
+    sum(dunning_fee_outstanding)::BIGINT AS dunning_fee_outstanding,
+    sum(late_fee)::BIGINT AS late_fee,
+    count(*) FILTER (WHERE dunning_due) AS dunning_due_count,
+    min(days_overdue) AS min_days_overdue,
+    max(days_overdue) AS max_days_overdue,
+    max(as_of) AS as_of
+FROM aged
+GROUP BY tax_code, aging_order
+"""
+
+# For an applied payment 今回支払金額合計 = Σ applications + overpayment (docs/reconciliation.md),
+# so the split columns add up to paid_total.
+RECEIPTS_BY_DAY_AND_CHANNEL = """
+WITH applied AS (
+    SELECT
+        payment_key,
+        sum(principal_applied)::BIGINT AS principal_applied,
+        sum(dunning_fee_applied)::BIGINT AS dunning_fee_applied,
+        sum(late_fee_applied)::BIGINT AS late_fee_applied
+    FROM applications
+    GROUP BY payment_key
+)
+SELECT
+    payments.paid_on,
+    payments.deposited_on,
+    payments.channel_class,
+    count(*) AS payment_count,
+    sum(payments.paid_total)::BIGINT AS paid_total,
+    sum(coalesce(applied.principal_applied, 0))::BIGINT AS principal_applied,
+    sum(coalesce(applied.dunning_fee_applied, 0))::BIGINT AS dunning_fee_applied,
+    sum(coalesce(applied.late_fee_applied, 0))::BIGINT AS late_fee_applied,
+    sum(coalesce(payments.overpaid_amount, 0))::BIGINT AS overpaid_amount
+FROM payments
+LEFT JOIN applied USING (payment_key)
+WHERE payments.status = 'applied'
+GROUP BY payments.paid_on, payments.deposited_on, payments.channel_class
+"""
+
+REFUND_CANDIDATES_BY_KIND = """
+SELECT
+    kind,
+    count(*) AS candidate_count,
+    count(DISTINCT taxpayer_id) AS taxpayer_count,
+    sum(overpaid_amount)::BIGINT AS overpaid_amount,
+    sum(offset_amount)::BIGINT AS offset_amount,
+    sum(refund_amount)::BIGINT AS refund_amount,
+    sum(refund_interest)::BIGINT AS refund_interest,
+    sum(offset_interest)::BIGINT AS offset_interest,
+    count(*) FILTER (WHERE expired) AS expired_count,
+    min(expires_on) FILTER (WHERE NOT expired) AS next_expires_on,
+    max(as_of) AS as_of
+FROM refund_candidates
+GROUP BY kind
+"""
+
+# `held` (error 40, sightings that disagree) waits for the staff like `pending` does, so both are here.
+PENDING_PAYMENTS_BY_ERROR_CLASS = """
+SELECT
+    status,
+    error_class,
+    count(*) AS payment_count,
+    sum(paid_total)::BIGINT AS paid_total,
+    min(paid_on) AS oldest_paid_on,
+    min(first_seen_on) AS first_seen_on,
+    count(*) FILTER (WHERE unconfirmed) AS unconfirmed_count
+FROM payments
+WHERE status IN ('pending', 'held')
+GROUP BY status, error_class
+"""
+
+ANALYST_VIEWS = (
+    AnalystView(
+        "arrears_by_tax_code_and_aging",
+        "滞納の税目別・経過月数別集計 (納期限から満月数: 1か月未満 / 1〜3か月 / 3〜12か月 / 12か月以上)",
+        ARREARS_BY_TAX_CODE_AND_AGING,
+        (
+            ("tax_code", "税目コード"),
+            ("aging_order", "経過区分の並び順 (1〜4)"),
+            (
+                "aging_bucket",
+                "経過区分 (<1: 1か月未満, 1-3: 1か月以上3か月未満, 3-12: 3か月以上12か月未満, 12+: 12か月以上)",
+            ),
+            ("receivable_count", "調定件数"),
+            ("taxpayer_count", "義務者数"),
+            ("principal_outstanding", "本税未納額 (円)"),
+            ("dunning_fee_outstanding", "督促手数料未納額 (円)"),
+            ("late_fee", "延滞金未納額 (円, 見込と確定の合計)"),
+            ("dunning_due_count", "督促状の発付が必要な件数"),
+            ("min_days_overdue", "最短経過日数"),
+            ("max_days_overdue", "最長経過日数"),
+            ("as_of", "基準日"),
+        ),
+    ),
+    AnalystView(
+        "receipts_by_day_and_channel",
+        "収納日計 (消込済みの納付の納付日・入金日・チャネル区分別の件数と金額)",
+        RECEIPTS_BY_DAY_AND_CHANNEL,
+        (
+            ("paid_on", "納付年月日"),
+            ("deposited_on", "入金年月日 (確報未着は空)"),
+            ("channel_class", "チャネル区分 (仮登録からの移行分は空)"),
+            ("payment_count", "納付件数"),
+            ("paid_total", "今回支払金額合計 (円)"),
+            ("principal_applied", "本税への充当額 (円)"),
+            ("dunning_fee_applied", "督促手数料への充当額 (円)"),
+            ("late_fee_applied", "延滞金への充当額 (円)"),
+            ("overpaid_amount", "過誤納額 (円)"),
+        ),
+    ),
+    AnalystView(
+        "refund_candidates_by_kind",
+        "還付・充当候補の種別 (過納 / 誤納) 別集計",
+        REFUND_CANDIDATES_BY_KIND,
+        (
+            ("kind", "過納 / 誤納"),
+            ("candidate_count", "候補件数"),
+            ("taxpayer_count", "義務者数"),
+            ("overpaid_amount", "過誤納額 (円)"),
+            ("offset_amount", "充当額 (円)"),
+            ("refund_amount", "還付額 (円)"),
+            ("refund_interest", "還付額の還付加算金 (円)"),
+            ("offset_interest", "充当額の還付加算金 (円)"),
+            ("expired_count", "時効経過の件数"),
+            ("next_expires_on", "時効未経過の候補で最も早い時効日"),
+            ("as_of", "基準日"),
+        ),
+    ),
+    AnalystView(
+        "pending_payments_by_error_class",
+        "未消込の納付 (pending / held) のエラー区分別集計",
+        PENDING_PAYMENTS_BY_ERROR_CLASS,
+        (
+            ("status", "pending (毎回再照合) / held (速報・確報の不一致)"),
+            ("error_class", "エラー区分 (10 未紐付, 20 調定なし, 30 管理なし, 40 不一致, 50 不明な取消)"),
+            ("payment_count", "納付件数"),
+            ("paid_total", "今回支払金額合計 (円)"),
+            ("oldest_paid_on", "最も古い納付年月日"),
+            ("first_seen_on", "最も早い初回受信の処理対象日"),
+            ("unconfirmed_count", "納付日から5営業日を過ぎても確報なしの件数"),
+        ),
+    ),
+)

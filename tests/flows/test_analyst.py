@@ -1,0 +1,244 @@
+"""The analyst copy: the CONTRACT tables without personal data, their comments, views that reconcile, atomic replacement."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.analyst import AnalystCopyError, publish_analyst_copy
+from flows.database import connect
+from flows.nightly import run_settlement_date
+from flows.sample import write_sample_inbox
+from schemas.analyst import ANALYST_TABLES, ANALYST_VIEWS, EXCLUDED_COLUMNS
+from transforms.sample_inbox import SAMPLE_NAMES
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+HERE = "WHERE database_name = current_database() AND schema_name = 'main'"
+COLUMNS = f"SELECT table_name, column_name, data_type, comment FROM duckdb_columns() {HERE}"
+TABLE_COMMENTS = f"SELECT table_name, comment FROM duckdb_tables() {HERE}"
+VIEW_COMMENTS = "SELECT view_name, comment FROM duckdb_views() WHERE database_name = current_database() AND NOT internal"
+
+
+@dataclass(frozen=True)
+class Published:
+    inbox: Path
+    dates: list[date]
+    database: Path
+    copy: Path
+    counts: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Published:
+    folder = tmp_path_factory.mktemp("analyst")
+    sample = write_sample_inbox(folder / "inbox", payments=300, seed=3)
+    database = folder / "shuno.duckdb"
+    for day in sample.settlement_dates:
+        run_settlement_date(day, folder / "inbox", database)
+    copy = folder / "data" / "analyst.duckdb"
+    counts = publish_analyst_copy(database, copy)
+    return Published(folder / "inbox", list(sample.settlement_dates), database, copy, counts)
+
+
+def _rows(path: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as connection:
+        return connection.execute(sql, params or []).fetchall()
+
+
+def _count(path: Path, table: str) -> int:
+    return _rows(path, f'SELECT count(*) FROM "{table}"')[0][0]
+
+
+def test_the_copy_holds_every_contract_table_with_its_rows_and_no_personal_column(published):
+    for table in ANALYST_TABLES:
+        assert _count(published.copy, table) == _count(published.database, table) == published.counts[table], table
+    assert _count(published.copy, "payments") > 100 and _count(published.copy, "rejected_records") > 0
+    source_columns = {(table, column) for table, column, _, _ in _rows(published.database, COLUMNS)}
+    copy_columns = {(table, column) for table, column, _, _ in _rows(published.copy, COLUMNS)}
+    assert {("receivables", "payment_number"), ("provisional_payments", "payer_name"), ("rejected_records", "raw")} <= source_columns
+    assert [pair for pair in copy_columns if pair[1] in EXCLUDED_COLUMNS] == []
+    # Every other column of the CONTRACT tables is kept.
+    assert copy_columns - {(view.name, name) for view in ANALYST_VIEWS for name, _ in view.column_comments} == {
+        pair for pair in source_columns if pair[0] in ANALYST_TABLES and pair[1] not in EXCLUDED_COLUMNS
+    }
+    assert "BLOB" not in {data_type for _, _, data_type, _ in _rows(published.copy, COLUMNS)}
+
+
+def _text_values(path: Path) -> list[str]:
+    values: list[str] = []
+    with duckdb.connect(str(path), read_only=True) as connection:
+        for table, column, data_type, _ in connection.execute(COLUMNS).fetchall():
+            if data_type == "VARCHAR":
+                distinct = f'SELECT DISTINCT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL'
+                values += [value for (value,) in connection.execute(distinct).fetchall()]
+    return values
+
+
+NUMBERS = "SELECT payment_number, confirmation_number FROM receivables UNION SELECT payment_number, confirmation_number FROM provisional_payments"
+
+
+def test_no_name_address_or_payment_number_of_the_sample_reaches_the_copy(published):
+    source_text, copy_values = "\n".join(_text_values(published.database)), _text_values(published.copy)
+    copy_text = "\n".join(copy_values)
+    assert len([name for name in SAMPLE_NAMES if name in source_text]) > 10  # the scan sees what is there
+    assert [name for name in SAMPLE_NAMES if name in copy_text] == []
+    numbers = _rows(published.database, NUMBERS)
+    payment_numbers = {payment.strip() for payment, _ in numbers if payment and payment.strip()}
+    confirmation_numbers = {confirmation.strip() for _, confirmation in numbers if confirmation and confirmation.strip()}
+    assert payment_numbers and confirmation_numbers
+    assert [number for number in payment_numbers if number in copy_text] == []
+    # A 確認番号 is six digits: compared with whole values, not with parts of longer ones.
+    assert {value.strip() for value in copy_values} & confirmation_numbers == set()
+
+
+def test_comments_survive_on_tables_columns_and_views(published):
+    source_tables, copy_tables = dict(_rows(published.database, TABLE_COMMENTS)), dict(_rows(published.copy, TABLE_COMMENTS))
+    assert {table: copy_tables[table] for table in ANALYST_TABLES} == {table: source_tables[table] for table in ANALYST_TABLES}
+    source_columns = {(table, column): comment for table, column, _, comment in _rows(published.database, COLUMNS)}
+    copy_columns = {(table, column): comment for table, column, _, comment in _rows(published.copy, COLUMNS)}
+    assert all(comment for comment in copy_columns.values())
+    assert all(copy_columns[key] == source_columns[key] for key in copy_columns if key[0] in ANALYST_TABLES)
+    assert copy_columns[("arrears", "late_fee_status")] == "見込 (本税未納) / 確定 (本税完納)"
+    assert dict(_rows(published.copy, VIEW_COMMENTS)) == {view.name: view.comment for view in ANALYST_VIEWS}
+
+
+# Each view against the base tables it summarises: the same rows.
+RECONCILIATIONS = {
+    "arrears_by_tax_code_and_aging": (
+        "SELECT sum(receivable_count), sum(principal_outstanding), sum(dunning_fee_outstanding), sum(late_fee)"
+        " FROM arrears_by_tax_code_and_aging",
+        "SELECT count(*), sum(principal_outstanding), sum(dunning_fee_outstanding), sum(late_fee) FROM arrears",
+    ),
+    "receipts_by_day_and_channel": (
+        "SELECT sum(payment_count), sum(paid_total), sum(principal_applied + dunning_fee_applied + late_fee_applied),"
+        " sum(overpaid_amount) FROM receipts_by_day_and_channel",
+        "SELECT count(*), sum(paid_total), (SELECT sum(principal_applied + dunning_fee_applied + late_fee_applied)"
+        " FROM applications), sum(overpaid_amount) FROM payments WHERE status = 'applied'",
+    ),
+    "refund_candidates_by_kind": (
+        "SELECT kind, candidate_count, overpaid_amount, refund_amount, refund_interest FROM refund_candidates_by_kind ORDER BY kind",
+        "SELECT kind, count(*), sum(overpaid_amount), sum(refund_amount), sum(refund_interest) FROM refund_candidates GROUP BY kind ORDER BY kind",
+    ),
+    "pending_payments_by_error_class": (
+        "SELECT status, error_class, payment_count, paid_total FROM pending_payments_by_error_class ORDER BY ALL",
+        "SELECT status, error_class, count(*), sum(paid_total) FROM payments WHERE status IN ('pending', 'held') GROUP BY ALL ORDER BY ALL",
+    ),
+}
+# Whole calendar months since the effective 納期限: 28 to 31 days make one.
+AGING_DAYS = {"<1": (0, 31), "1-3": (28, 92), "3-12": (89, 365), "12+": (365, None)}
+AGING = "SELECT aging_bucket, min(min_days_overdue), max(max_days_overdue) FROM arrears_by_tax_code_and_aging GROUP BY ALL"
+UNBALANCED_RECEIPTS = (
+    "SELECT count(*) FROM receipts_by_day_and_channel"
+    " WHERE paid_total <> principal_applied + dunning_fee_applied + late_fee_applied + overpaid_amount"
+)
+
+
+def test_the_views_reconcile_with_the_base_tables(published):
+    copy = published.copy
+    assert set(RECONCILIATIONS) == {view.name for view in ANALYST_VIEWS}
+    for view, (summarised, base) in RECONCILIATIONS.items():
+        assert _count(copy, view) > 0, view
+        assert _rows(copy, summarised) == _rows(copy, base), view
+    buckets = _rows(copy, AGING)
+    assert {bucket for bucket, _, _ in buckets} == set(AGING_DAYS)
+    for bucket, shortest, longest in buckets:
+        low, high = AGING_DAYS[bucket]
+        assert shortest >= low and (high is None or longest <= high), bucket
+    assert _rows(copy, UNBALANCED_RECEIPTS) == [(0,)]
+    # Amounts stay BIGINT yen (a bare sum() would be HUGEINT, a float in pandas).
+    view_types = {data_type for table, _, data_type, _ in _rows(copy, COLUMNS) if table in RECONCILIATIONS}
+    assert view_types <= {"VARCHAR", "BIGINT", "INTEGER", "DATE"}
+
+
+def _readme_queries() -> list[str]:
+    section = README.read_text().split("## Analyst copy", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
+
+
+def test_the_readme_queries_run_on_the_copy(published):
+    queries = _readme_queries()
+    assert len(queries) == 5
+    for query in queries:
+        rows = _rows(published.copy, query)
+        # The sample's overpayments all arose in May 2026: none is near its five-year limit.
+        assert rows or "expires_on" in query, query
+
+
+def test_the_copy_opens_read_only_and_refuses_writes(published):
+    with duckdb.connect(str(published.copy), read_only=True) as connection:
+        assert connection.execute("SELECT count(*) FROM arrears").fetchone()[0] > 0
+        with pytest.raises(duckdb.Error, match="read-only"):
+            connection.execute("DELETE FROM arrears")
+
+
+READER = """
+import duckdb, sys
+connection = duckdb.connect(sys.argv[1], read_only=True)
+print(connection.execute("SELECT count(*) FROM runs").fetchone()[0], flush=True)
+sys.stdin.readline()
+print(connection.execute("SELECT count(*) FROM runs").fetchone()[0], flush=True)
+"""
+
+
+def test_publishing_again_replaces_the_copy_while_readers_keep_the_one_they_opened(published, tmp_path):
+    database, target = tmp_path / "shuno.duckdb", tmp_path / "data" / "analyst.duckdb"
+    run_settlement_date(published.dates[0], published.inbox, database)
+    publish_analyst_copy(database, target)
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(target)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    in_process = duckdb.connect(str(target), read_only=True)
+    try:
+        assert reader.stdout.readline().strip() == "1"
+        run_settlement_date(published.dates[1], published.inbox, database)
+        (target.parent / ".analyst.duckdb.0123abcd.tmp").write_bytes(b"left by a publish killed mid-way")
+        publish_analyst_copy(database, target)  # neither reader blocks it
+        assert in_process.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+        # DuckDB shares one open database per path within a process: a second connection made
+        # while the first is open still reads the old copy.
+        with duckdb.connect(str(target), read_only=True) as second:
+            assert second.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+        assert reader.communicate("next\n", timeout=30)[0].strip() == "1"
+    finally:
+        in_process.close()
+        reader.kill()
+    assert _count(target, "runs") == 2
+    fresh = subprocess.run([sys.executable, "-c", READER, str(target)], input="\n", capture_output=True, text=True, check=True)
+    assert fresh.stdout.split() == ["2", "2"]
+    assert sorted(path.name for path in target.parent.iterdir()) == ["analyst.duckdb"]
+
+
+def test_publishing_from_an_open_connection_leaves_it_as_it_was(published, tmp_path):
+    database = tmp_path / "shuno.duckdb"
+    run_settlement_date(published.dates[0], published.inbox, database)
+    connection = connect(database)
+    try:
+        counts = publish_analyst_copy(connection, tmp_path / "analyst.duckdb")
+        assert [name for (name,) in connection.execute("SELECT database_name FROM duckdb_databases() WHERE NOT internal").fetchall()] == ["shuno"]
+        assert counts["payments"] == connection.execute("SELECT count(*) FROM payments").fetchone()[0] > 0
+    finally:
+        connection.close()
+
+
+def test_a_publish_that_fails_leaves_the_published_copy_untouched(published, tmp_path):
+    target = tmp_path / "data" / "analyst.duckdb"
+    publish_analyst_copy(published.database, target)
+    before = target.read_bytes()
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    with pytest.raises(AnalystCopyError, match="no table receivables"):
+        publish_analyst_copy(empty, target)
+    # A failure half-way: the tables are copied, then a view cannot be created.
+    broken = tmp_path / "broken.duckdb"
+    broken.write_bytes(published.database.read_bytes())
+    with duckdb.connect(str(broken)) as connection:
+        connection.execute("ALTER TABLE refund_candidates DROP COLUMN kind")
+    with pytest.raises(duckdb.BinderException, match="kind"):
+        publish_analyst_copy(broken, target)
+    assert target.read_bytes() == before
+    assert sorted(path.name for path in target.parent.iterdir()) == ["analyst.duckdb"]

@@ -1,0 +1,122 @@
+"""The operation log: who ran what, when, on which files (SHA-256), how it ended; nothing personal."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.audit import FileDigest, audit_entry, file_digest, record_audit_entry
+from flows.database import connect
+from flows.nightly import RunFailed, Settings, run_settlement_date
+from flows.sample import write_sample_inbox
+from transforms.sample_inbox import SAMPLE_NAMES
+
+RUN_FILES = "SELECT file_name, sha256 FROM ingested_files WHERE run_id = ? AND settlement_date = ?"
+AUDIT_COMMENTS = "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'audit_log'"
+AUDIT_ROWS = "SELECT os_user, host, process_id, command, parameters, files, outcome, reason, run_id, recorded_at FROM audit_log ORDER BY recorded_at"
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("audit") / "inbox"
+    inbox = write_sample_inbox(folder, payments=300, seed=3)
+    return folder, list(inbox.settlement_dates)
+
+
+def _date_files(inbox: Path, database: Path, settlement_date) -> list[Path]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        names = connection.execute("SELECT file_name FROM ingested_files WHERE settlement_date = ? ORDER BY file_name", [settlement_date]).fetchall()
+    return [inbox / name for (name,) in names]
+
+
+def _audit_rows(database: Path) -> list[dict]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        result = connection.execute(AUDIT_ROWS)
+        names = [column[0] for column in result.description]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def test_a_completed_run_is_logged_with_the_os_user_and_the_sha256_of_its_files(sample, tmp_path):
+    inbox, dates = sample
+    database = tmp_path / "shuno.duckdb"
+    summary = run_settlement_date(dates[0], inbox, database)
+    files = _date_files(inbox, database, dates[0])
+    connection = connect(database)
+    try:
+        parameters = {"settlement_date": dates[0], "inbox": inbox, "db": database}
+        record_audit_entry(connection, "run", "completed", parameters, files, run_id=summary.run_id)
+        sha256 = dict(connection.execute(RUN_FILES, [summary.run_id, dates[0]]).fetchall())
+        comments = connection.execute(AUDIT_COMMENTS).fetchall()
+    finally:
+        connection.close()
+    [entry] = _audit_rows(database)
+    who = (entry["os_user"], entry["process_id"], entry["command"], entry["outcome"], entry["run_id"])
+    assert who == (getpass.getuser(), os.getpid(), "run", "completed", summary.run_id)
+    assert datetime.now() - entry["recorded_at"] < timedelta(minutes=1)
+    assert json.loads(entry["parameters"]) == {"settlement_date": dates[0].isoformat(), "inbox": str(inbox), "db": str(database)}
+    logged = {file["file_name"]: file["sha256"] for file in json.loads(entry["files"])}
+    assert len(logged) == len(files) > 5
+    assert logged == {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in files} == sha256
+    assert len(comments) == 11 and all(comment for _, comment in comments)
+
+
+def test_a_failed_run_is_logged_after_its_rollback_and_nothing_personal_is(sample, tmp_path):
+    inbox, dates = sample
+    database = tmp_path / "shuno.duckdb"
+    rates = tmp_path / "rates.csv"
+    packaged = Path(__file__).resolve().parents[2] / "schemas" / "rates" / "rates.csv"
+    rates.write_text("".join(line for line in packaged.read_text().splitlines(keepends=True) if not line.startswith("2026")))
+    files = sorted(inbox.glob(f"*{dates[0]:%Y%m%d}*"))
+    with pytest.raises(RunFailed) as failure:
+        run_settlement_date(dates[0], inbox, database, Settings(rates_path=rates))
+    connection = connect(database)
+    try:
+        parameters = {"settlement_date": dates[0], "settings": Settings(rates_path=rates).model_dump(mode="json")}
+        record_audit_entry(connection, "rerun", "failed", parameters, files, reason=str(failure.value))
+        record_audit_entry(connection, "run", "refused", {"settlement_date": dates[0]}, reason="another run holds the lock")
+    finally:
+        connection.close()
+    failed, refused = _audit_rows(database)
+    assert (failed["outcome"], refused["outcome"]) == ("failed", "refused")
+    assert "2026" in failed["reason"] and json.loads(refused["files"]) == []
+    assert {file["file_name"] for file in json.loads(failed["files"])} == {path.name for path in files}
+    text = json.dumps([failed, refused], default=str, ensure_ascii=False)
+    assert [name for name in SAMPLE_NAMES if name in text] == []
+
+
+def test_personal_parameters_unknown_outcomes_and_odd_values_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="payer_name"):
+        audit_entry("run", "completed", {"payer_name": "x"})
+    with pytest.raises(ValueError, match="payment_number"):
+        audit_entry("run", "completed", {"filters": [{"payment_number": "x"}]})
+    with pytest.raises(ValueError, match="outcome"):
+        audit_entry("run", "ok")
+    with pytest.raises(TypeError, match="object"):
+        audit_entry("run", "completed", {"what": object()})
+    database = tmp_path / "audit.duckdb"
+    with duckdb.connect(str(database)) as connection:
+        with pytest.raises(ValueError):
+            record_audit_entry(connection, "run", "completed", {"password": "x"})
+        assert connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'audit_log'").fetchone()[0] == 0
+
+
+def test_a_file_that_cannot_be_read_is_named_without_a_digest_and_an_entry_serialises_to_one_json_line(tmp_path):
+    present = tmp_path / "PAYMENT.dat"
+    present.write_bytes(b"abc")
+    assert file_digest(tmp_path / "gone.dat") == FileDigest("gone.dat", None)
+    entry = audit_entry("backfill", "refused", {"start": "2026-05-11"}, [present, tmp_path / "gone.dat", FileDigest("given.dat", "00" * 32)])
+    line = json.loads(entry.as_json())
+    assert line["files"] == [
+        {"file_name": "PAYMENT.dat", "sha256": hashlib.sha256(b"abc").hexdigest()},
+        {"file_name": "gone.dat", "sha256": None},
+        {"file_name": "given.dat", "sha256": "00" * 32},
+    ]
+    assert (line["os_user"], line["command"], line["parameters"]) == (getpass.getuser(), "backfill", {"start": "2026-05-11"})
+    assert "\n" not in entry.as_json()
