@@ -1,13 +1,16 @@
 """The nightly run for one settlement date: load the date's files, rebuild everything derived.
 
-The whole run is one DuckDB transaction: a run that cannot complete leaves the database as it
-was before it. Derived tables are a function of the stored inputs, so the order in which dates
-are run does not matter.
+The whole run is one DuckDB transaction: a run that cannot complete, or is killed, leaves the
+database as it was before it. A run holds the database's run lock (`flows/lock.py`) throughout, so
+a second run on the same file is refused at once. Derived tables are a function of the stored
+inputs, so the order in which dates are run does not matter.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from flows.database import connect, query_frame, replace_rows
 from flows.ingest import FileOutcome, load_date
+from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
 from schemas.layouts import LayoutError
 from schemas.rates import MissingRateError, RatesFileError, load_rates
 from schemas.tables import derived_tables
@@ -80,31 +84,88 @@ INSERT_RUN = "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)"
 
 
 def run_settlement_date(settlement_date: date, inbox: Path, database: Path, settings: Settings | None = None) -> RunSummary:
-    """The nightly run of one settlement date, in one transaction."""
+    """The nightly run of one settlement date, in one transaction, holding the database's run lock."""
     settings = settings or Settings()
     if not inbox.is_dir():
         raise RunFailed(f"inbox {inbox} is not a folder")
+    check_pause_stage()
     rates = load_rates(settings.rates_path)
-    connection = connect(database)
-    run_id, started_at = uuid.uuid4().hex, datetime.now()
+    # The lock comes before DuckDB opens the file, so a second run hears shuno's reason, not DuckDB's.
+    with run_lock(settlement_date, database):
+        connection = open_database(settlement_date, database)
+        run_id, started_at = uuid.uuid4().hex, datetime.now()
+        try:
+            connection.begin()
+            outcomes = load_date(connection, inbox, settlement_date, run_id)
+            pause_point("loaded")
+            as_of = as_of_date(connection, settlement_date)
+            derived = derived_state(
+                stored_inputs(connection), as_of, rates, settings.low_rate_months, settings.offset_order, settings.business_days_to_confirm
+            )
+            pause_point("derived")
+            write_derived(connection, derived)
+            pause_point("written")
+            summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts)
+            connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "completed", _summary_json(summary)])
+            pause_point("before-commit")
+            connection.commit()
+            pause_point("committed")
+            return summary
+        except Exception as error:
+            connection.rollback()
+            connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "failed", json.dumps({"error": type(error).__name__})])
+            raise RunFailed(f"run of {settlement_date} failed and changed nothing: {failure_reason(error)}") from error
+        finally:
+            connection.close()
+
+
+class RunRefused(RunFailed):
+    """A run refused at once because another run holds the database; `holder` is the reason, for the audit log."""
+
+    def __init__(self, settlement_date: date, holder: LockHolder) -> None:
+        super().__init__(f"run of {settlement_date} refused and changed nothing: {holder.description()}")
+        self.holder = holder
+
+
+def run_lock(settlement_date: date, database: Path) -> RunLock:
+    """The database's run lock, taken at once; a run that finds it held is refused with `RunRefused`."""
     try:
-        connection.begin()
-        outcomes = load_date(connection, inbox, settlement_date, run_id)
-        as_of = as_of_date(connection, settlement_date)
-        derived = derived_state(
-            stored_inputs(connection), as_of, rates, settings.low_rate_months, settings.offset_order, settings.business_days_to_confirm
-        )
-        write_derived(connection, derived)
-        summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts)
-        connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "completed", _summary_json(summary)])
-        connection.commit()
-        return summary
-    except Exception as error:
-        connection.rollback()
-        connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "failed", json.dumps({"error": type(error).__name__})])
-        raise RunFailed(f"run of {settlement_date} failed and changed nothing: {failure_reason(error)}") from error
-    finally:
-        connection.close()
+        return acquire_run_lock(database)
+    except RunLockHeld as held:
+        raise RunRefused(settlement_date, held.holder) from None
+    except OSError as error:
+        raise RunFailed(f"run of {settlement_date} could not take its lock and changed nothing: {failure_reason(error)}") from error
+
+
+def open_database(settlement_date: date, database: Path) -> duckdb.DuckDBPyConnection:
+    """A connection to the database; another program holding the file (DuckDB refuses at once) fails the run."""
+    try:
+        return connect(database)
+    except duckdb.IOException as error:
+        raise RunFailed(f"run of {settlement_date} could not open {database} and changed nothing: {failure_reason(error)}") from error
+
+
+# A test-only hook for tests/flows/test_atomic_runs.py, which kills `shuno run` with SIGKILL at
+# each named stage to show that a killed run leaves the database as before it or as after it.
+# With SHUNO_PAUSE_AT=<stage> the run announces the stage on stderr and waits for a line on stdin
+# (the test then kills it or lets it go on); unset, the hook does nothing.
+PAUSE_VARIABLE = "SHUNO_PAUSE_AT"
+PAUSE_STAGES = ("loaded", "derived", "written", "before-commit", "committed")
+
+
+def check_pause_stage() -> None:
+    """Fails the run before it starts when SHUNO_PAUSE_AT is set to a name that is no stage (a typo would never pause)."""
+    stage = os.environ.get(PAUSE_VARIABLE)
+    if stage and stage not in PAUSE_STAGES:
+        raise RunFailed(f"{PAUSE_VARIABLE}={stage!r} is none of the stages {', '.join(PAUSE_STAGES)}")
+
+
+def pause_point(stage: str) -> None:
+    """Waits for a line on stdin when SHUNO_PAUSE_AT names `stage` (the kill test's hook); otherwise returns at once."""
+    if os.environ.get(PAUSE_VARIABLE) != stage:
+        return
+    print(f"shuno: paused at {stage} ({PAUSE_VARIABLE})", file=sys.stderr, flush=True)
+    sys.stdin.readline()
 
 
 # Errors whose messages shuno writes itself from keys, dates and paths; any other error's message
