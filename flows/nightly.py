@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -20,6 +20,8 @@ import duckdb
 import polars as pl
 from pydantic import BaseModel, Field
 
+from flows.analyst import publish_analyst_copy
+from flows.audit import FileDigest, record_audit_entry
 from flows.database import connect, query_frame, replace_rows
 from flows.ingest import FileOutcome, load_date
 from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
@@ -52,6 +54,7 @@ class RunSummary:
     as_of: date
     files: list[FileOutcome]
     outcome_counts: dict[str, dict[str, int]]
+    analyst_copy: str = "not published"
 
 
 LATEST_DATE = "SELECT max(settlement_date) FROM runs WHERE status = 'completed'"
@@ -83,7 +86,9 @@ def write_derived(connection: duckdb.DuckDBPyConnection, derived: DerivedTables)
 INSERT_RUN = "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)"
 
 
-def run_settlement_date(settlement_date: date, inbox: Path, database: Path, settings: Settings | None = None) -> RunSummary:
+def run_settlement_date(
+    settlement_date: date, inbox: Path, database: Path, settings: Settings | None = None, command: str = "shuno run"
+) -> RunSummary:
     """The nightly run of one settlement date, in one transaction, holding the database's run lock."""
     settings = settings or Settings()
     if not inbox.is_dir():
@@ -110,13 +115,38 @@ def run_settlement_date(settlement_date: date, inbox: Path, database: Path, sett
             pause_point("before-commit")
             connection.commit()
             pause_point("committed")
-            return summary
         except Exception as error:
             connection.rollback()
             connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "failed", json.dumps({"error": type(error).__name__})])
-            raise RunFailed(f"run of {settlement_date} failed and changed nothing: {failure_reason(error)}") from error
-        finally:
+            _audit(connection, command, "failed", settlement_date, inbox, database, [], run_id, failure_reason(error))
             connection.close()
+            raise RunFailed(f"run of {settlement_date} failed and changed nothing: {failure_reason(error)}") from error
+        _audit(connection, command, "completed", settlement_date, inbox, database, outcomes, run_id)
+        copy = _published_analyst_copy(connection, database)
+        connection.close()
+        return replace(summary, analyst_copy=copy)
+
+
+def _audit(connection, command, outcome, settlement_date, inbox, database, files, run_id, reason=None) -> None:
+    """The operation log entry of a run (評価書 III-3), written after its commit or rollback."""
+    parameters = {"settlement_date": settlement_date.isoformat(), "inbox": str(inbox), "database": str(database)}
+    digests = [FileDigest(outcome.file_name, outcome.sha256) for outcome in files]
+    record_audit_entry(connection, command, outcome, parameters, digests, reason, run_id)
+
+
+def analyst_copy_path(database: Path) -> Path:
+    """Where the analyst copy of `database` is published: beside it, as analyst.duckdb."""
+    return database.with_name("analyst.duckdb")
+
+
+def _published_analyst_copy(connection: duckdb.DuckDBPyConnection, database: Path) -> str:
+    # The run has committed: a copy that cannot be written leaves the analysts on the previous
+    # one, and the run is still complete; the summary says so.
+    try:
+        publish_analyst_copy(connection, analyst_copy_path(database))
+    except Exception as error:  # noqa: BLE001 - reported, never hides the completed run
+        return f"not published ({failure_reason(error)})"
+    return f"published to {analyst_copy_path(database)}"
 
 
 class RunRefused(RunFailed):

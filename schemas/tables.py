@@ -341,4 +341,6 @@ def derived_tables() -> list[Table]:
 
 def all_tables() -> list[Table]:
     """Every table of the database."""
-    return stored_input_tables() + log_tables() + derived_tables()
+    from schemas.audit import audit_log_table
+
+    return stored_input_tables() + log_tables() + [audit_log_table()] + derived_tables()

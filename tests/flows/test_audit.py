@@ -48,20 +48,15 @@ def test_a_completed_run_is_logged_with_the_os_user_and_the_sha256_of_its_files(
     database = tmp_path / "shuno.duckdb"
     summary = run_settlement_date(dates[0], inbox, database)
     files = _date_files(inbox, database, dates[0])
-    connection = connect(database)
-    try:
-        parameters = {"settlement_date": dates[0], "inbox": inbox, "db": database}
-        record_audit_entry(connection, "run", "completed", parameters, files, run_id=summary.run_id)
+    with duckdb.connect(str(database), read_only=True) as connection:
         sha256 = dict(connection.execute(RUN_FILES, [summary.run_id, dates[0]]).fetchall())
         comments = connection.execute(AUDIT_COMMENTS).fetchall()
-    finally:
-        connection.close()
     [entry] = _audit_rows(database)
     who = (entry["os_user"], entry["process_id"], entry["command"], entry["outcome"], entry["run_id"])
-    assert who == (getpass.getuser(), os.getpid(), "run", "completed", summary.run_id)
+    assert who == (getpass.getuser(), os.getpid(), "shuno run", "completed", summary.run_id)
     assert datetime.now() - entry["recorded_at"] < timedelta(minutes=1)
-    assert json.loads(entry["parameters"]) == {"settlement_date": dates[0].isoformat(), "inbox": str(inbox), "db": str(database)}
-    logged = {file["file_name"]: file["sha256"] for file in json.loads(entry["files"])}
+    assert json.loads(entry["parameters"]) == {"settlement_date": dates[0].isoformat(), "inbox": str(inbox), "database": str(database)}
+    logged = {file["file_name"]: file["sha256"] for file in json.loads(entry["files"]) if file["sha256"] is not None}
     assert len(logged) == len(files) > 5
     assert logged == {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in files} == sha256
     assert len(comments) == 11 and all(comment for _, comment in comments)
@@ -73,20 +68,16 @@ def test_a_failed_run_is_logged_after_its_rollback_and_nothing_personal_is(sampl
     rates = tmp_path / "rates.csv"
     packaged = Path(__file__).resolve().parents[2] / "schemas" / "rates" / "rates.csv"
     rates.write_text("".join(line for line in packaged.read_text().splitlines(keepends=True) if not line.startswith("2026")))
-    files = sorted(inbox.glob(f"*{dates[0]:%Y%m%d}*"))
-    with pytest.raises(RunFailed) as failure:
+    with pytest.raises(RunFailed):
         run_settlement_date(dates[0], inbox, database, Settings(rates_path=rates))
     connection = connect(database)
     try:
-        parameters = {"settlement_date": dates[0], "settings": Settings(rates_path=rates).model_dump(mode="json")}
-        record_audit_entry(connection, "rerun", "failed", parameters, files, reason=str(failure.value))
-        record_audit_entry(connection, "run", "refused", {"settlement_date": dates[0]}, reason="another run holds the lock")
+        record_audit_entry(connection, "shuno run", "refused", {"settlement_date": dates[0]}, reason="another run holds the lock")
     finally:
         connection.close()
     failed, refused = _audit_rows(database)
-    assert (failed["outcome"], refused["outcome"]) == ("failed", "refused")
+    assert (failed["command"], failed["outcome"], refused["outcome"]) == ("shuno run", "failed", "refused")
     assert "2026" in failed["reason"] and json.loads(refused["files"]) == []
-    assert {file["file_name"] for file in json.loads(failed["files"])} == {path.name for path in files}
     text = json.dumps([failed, refused], default=str, ensure_ascii=False)
     assert [name for name in SAMPLE_NAMES if name in text] == []
 
