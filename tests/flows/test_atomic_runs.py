@@ -41,6 +41,7 @@ BARE_RUN = (
 # Ids and clock times differ between two runs that did the same thing.
 VOLATILE_COLUMNS = {"run_id", "started_at", "finished_at"}
 PATIENCE_SECONDS = 60
+OPERATION_LOGS = {"audit_log"}
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,10 @@ class States:
 
 def database_state(database: Path, read_only: bool = False) -> dict[str, pl.DataFrame]:
     """Every table's rows, sorted, without the volatile columns."""
+    # audit_log records every attempt (who, when, which process): a killed run and its re-run are two.
+    tables = [table for table in all_tables() if table.name not in OPERATION_LOGS]
     with duckdb.connect(str(database), read_only=read_only) as connection:
-        return {table.name: connection.sql(_select_stable(table)).pl().sort(pl.all()) for table in all_tables()}
+        return {table.name: connection.sql(_select_stable(table)).pl().sort(pl.all()) for table in tables}
 
 
 def _select_stable(table) -> str:
