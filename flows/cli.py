@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import gc
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,8 +14,7 @@ import typer
 
 from flows.check import check_file, check_report
 from flows.late_fee_command import late_fee
-from flows.nightly import RunFailed, run_settlement_date
-from flows.report import summary_lines
+from flows.nightly import RunFailed, failure_reason, run_lock
 from flows.sample import sample
 from schemas.inbox import parse_inbox_name
 
@@ -49,19 +51,49 @@ def _settlement_date(text: str) -> dt.date:
         raise typer.Exit(2) from None
 
 
+# Set before Prefect is imported, unless the user set them: Prefect's analytics write to its SQLite
+# file at start-up ("database is locked" when two processes do), and its console log would print
+# a failed task's traceback where CONTRACT wants one line. Logs still reach the Prefect API.
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
+}
+
+
 @app.command()
 def run(
     date: Annotated[str, typer.Option(help="settlement date YYYY-MM-DD")],
     inbox: InboxOption = DEFAULT_INBOX,
     db: DatabaseOption = DEFAULT_DATABASE,
 ) -> None:
-    """The nightly flow for one settlement date: load, validate, match, apply, rebuild."""
+    """The nightly flow for one settlement date: load, validate, match, apply, rebuild, report."""
+    settlement_date = _settlement_date(date)
     try:
-        summary = run_settlement_date(_settlement_date(date), inbox, db)
+        # Refused at once, before Prefect starts, when another run holds the database; the run takes the lock again.
+        with run_lock(settlement_date, db):
+            pass
+        _run_nightly_flow(settlement_date, inbox, db)
     except RunFailed as failure:
         typer.echo(f"shuno run: {failure}", err=True)
         raise typer.Exit(1) from None
-    typer.echo("\n".join(summary_lines(summary)))
+    except Exception as error:  # the flow's own failures (report, Prefect API): one line, no traceback
+        typer.echo(f"shuno run: run of {settlement_date} stopped: {failure_reason(error)}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _run_nightly_flow(settlement_date: dt.date, inbox: Path, database: Path) -> None:
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    # Prefect takes a second to import: only `run` needs it.
+    from prefect import tags
+
+    from flows.pipeline import COMMAND_TAG, local_prefect_api, nightly
+
+    # A run through Prefect leaves about half a million objects behind: the garbage collections
+    # Python runs while it exits would take more than a second over them, to find nothing.
+    atexit.register(gc.freeze)
+    with local_prefect_api(), tags(COMMAND_TAG):
+        nightly(settlement_date, inbox, database)
 
 
 @app.command()

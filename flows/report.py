@@ -1,17 +1,202 @@
-"""What a run prints: counts, keys and yen only, never a name, address or 納付番号."""
+"""What a run reports, as a Prefect artifact and in the terminal: counts, keys and yen only.
+
+The report never holds a name, address, kana, 納付番号, 確認番号 or パスワード: its rows come from
+the run's file outcomes and from counts and sums over the database, grouped by codes.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
 from flows.nightly import RunSummary
+from schemas.codes import CHANNEL_CLASSES, TAX_CODES
+
+ERROR_CLASSES = {
+    "00": "消込済",
+    "10": "未紐付",
+    "20": "調定なし",
+    "30": "管理なし",
+    "40": "不一致",
+    "50": "不明な取消",
+    "90": "その他",
+}
+TOTAL_LABELS = {
+    "principal": "principal",
+    "paid_total_sum": "paid",
+    "paid_principal_sum": "principal",
+    "paid_late_fee_sum": "late fee",
+    "paid_consumption_tax_sum": "consumption tax",
+    "cancel_count": "cancels",
+    "cancel_amount": "cancelled yen",
+}
+# The balances compared with the previous run: (summary section, key) pairs of outcome_counts.
+BALANCES = [
+    ("arrears", "receivables"),
+    ("arrears", "principal outstanding yen"),
+    ("arrears", "late fee yen"),
+    ("refund candidates", "candidates"),
+    ("refund candidates", "overpaid yen"),
+    ("refund candidates", "offset yen"),
+    ("refund candidates", "refund yen"),
+]
 
 
-def summary_lines(summary: RunSummary) -> list[str]:
-    """The terminal summary of a run."""
-    lines = [f"run {summary.run_id} of {summary.settlement_date} (as of {summary.as_of})"]
-    for outcome in summary.files:
-        counts = f"records {outcome.record_count}, accepted {outcome.accepted_count}, rejected {outcome.rejected_count}"
-        reason = f" ({outcome.reason})" if outcome.reason else ""
-        lines.append(f"  {outcome.file_name}: {outcome.status}{reason}; {counts}")
-    for table, counts in summary.outcome_counts.items():
-        lines.append(f"  {table}: " + ", ".join(f"{key} {value:,}" for key, value in counts.items()))
-    return lines
+@dataclass(frozen=True)
+class ReportTable:
+    """One table of a run report: a title, its column names, which columns are numbers, and rows of text."""
+
+    title: str
+    columns: tuple[str, ...]
+    numeric: tuple[bool, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """A run's report: a heading line, notes (the analyst copy) and its tables."""
+
+    settlement_date: date
+    heading: str
+    notes: tuple[str, ...]
+    tables: tuple[ReportTable, ...]
+
+
+def file_table(summary: RunSummary) -> ReportTable:
+    """Per inbox file: kind, records, accepted, rejected, warnings, declared totals and verdict."""
+    rows = tuple(
+        (
+            outcome.file_name,
+            outcome.kind or "",
+            f"{outcome.record_count:,}",
+            f"{outcome.accepted_count:,}",
+            f"{outcome.rejected_count:,}",
+            f"{outcome.warning_count:,}",
+            _totals_text(outcome.totals),
+            f"{outcome.status} ({outcome.reason})" if outcome.reason else outcome.status,
+        )
+        for outcome in summary.files
+    )
+    columns = ("file", "kind", "records", "accepted", "rejected", "warnings", "totals (yen)", "verdict")
+    return ReportTable("files", columns, (False, False, True, True, True, True, False, False), rows)
+
+
+def _totals_text(totals: dict[str, int]) -> str:
+    # data_count repeats the records column; zero totals are noise.
+    return ", ".join(f"{TOTAL_LABELS.get(name, name)} {value:,}" for name, value in totals.items() if value and name != "data_count")
+
+
+PAYMENT_OUTCOMES = """
+SELECT status, coalesce(error_class, '') AS error_class, count(*) AS payments, coalesce(sum(paid_total), 0)::BIGINT AS yen
+FROM payments
+GROUP BY ALL
+UNION ALL
+SELECT 'unconfirmed', '', count(*), coalesce(sum(paid_total), 0)::BIGINT FROM payments WHERE unconfirmed
+"""
+OUTCOME_RANK = {status: rank for rank, status in enumerate(["applied", "pending", "held", "reversed", "not_completed", "withdrawn", "unconfirmed"])}
+
+
+def outcome_table(connection: duckdb.DuckDBPyConnection) -> ReportTable:
+    """Payments by outcome: applied, pending by error class, held (conflicts), reversed, … and unconfirmed."""
+    found = sorted(connection.execute(PAYMENT_OUTCOMES).fetchall(), key=lambda row: (OUTCOME_RANK.get(row[0], len(OUTCOME_RANK)), row[0], row[1]))
+    rows = tuple((status, f"{code} {ERROR_CLASSES.get(code, '')}".strip(), f"{count:,}", f"{yen:,}") for status, code, count, yen in found)
+    return ReportTable("payments by outcome (every date loaded so far)", ("outcome", "error class", "payments", "yen"), (False, False, True, True), rows)
+
+
+# 収納日計表: money received on the settlement date. Payments that never moved money
+# (not_completed, withdrawn) or were taken back (reversed) are left out; a payment not yet matched
+# to a receivable has no tax code yet and is counted under "未消込".
+DAILY_RECEIPTS = """
+WITH tax_codes AS (
+    SELECT receivable_id, arg_max(tax_code, snapshot_date) AS tax_code FROM receivable_snapshots GROUP BY receivable_id
+)
+SELECT coalesce(tax_codes.tax_code, '') AS code, coalesce(payments.channel_class, '') AS channel,
+       count(*) AS payments, coalesce(sum(payments.paid_total), 0)::BIGINT AS yen
+FROM payments LEFT JOIN tax_codes USING (receivable_id)
+WHERE payments.first_seen_on = ? AND payments.status IN ('applied', 'pending', 'held')
+GROUP BY code, channel
+ORDER BY code = '', code, channel
+"""
+
+
+def receipts_table(connection: duckdb.DuckDBPyConnection, settlement_date: date) -> ReportTable:
+    """収納日計表: count and yen of the payments first seen on `settlement_date`, by tax code and channel."""
+    found = connection.execute(DAILY_RECEIPTS, [settlement_date]).fetchall()
+    rows = [
+        (f"{code} {TAX_CODES[code]}" if code in TAX_CODES else code or "未消込", f"{channel} {CHANNEL_CLASSES.get(channel, '')}".strip() or "(none)", f"{count:,}", f"{yen:,}")
+        for code, channel, count, yen in found
+    ]
+    rows.append(("total", "", f"{sum(row[2] for row in found):,}", f"{sum(row[3] for row in found):,}"))
+    title = f"収納日計表: receipts first seen on {settlement_date} by tax code and channel"
+    return ReportTable(title, ("tax code", "channel", "payments", "yen"), (False, False, True, True), tuple(rows))
+
+
+PREVIOUS_RUN = """
+SELECT settlement_date, summary FROM runs
+WHERE status = 'completed' AND started_at < (SELECT started_at FROM runs WHERE run_id = ?)
+ORDER BY started_at DESC
+LIMIT 1
+"""
+
+
+def balance_table(connection: duckdb.DuckDBPyConnection, summary: RunSummary) -> ReportTable:
+    """Arrears and refund-candidate totals now, after the previous completed run, and the change."""
+    found = connection.execute(PREVIOUS_RUN, [summary.run_id]).fetchall()
+    previous_date, previous = (found[0][0], json.loads(found[0][1]).get("outcomes", {})) if found else (None, None)
+    rows = []
+    for section, key in BALANCES:
+        now = summary.outcome_counts.get(section, {}).get(key, 0)
+        before = previous.get(section, {}).get(key) if previous is not None else None
+        change = "" if before is None else f"{now - before:+,}"
+        rows.append((f"{section}: {key}", f"{now:,}", "" if before is None else f"{before:,}", change))
+    heading = f"previous run ({previous_date})" if previous_date else "previous run (none)"
+    title = "arrears and refund candidates, and their change since the previous completed run"
+    return ReportTable(title, ("balance", "now", heading, "change"), (False, True, True, True), tuple(rows))
+
+
+def run_report(connection: duckdb.DuckDBPyConnection, summary: RunSummary) -> RunReport:
+    """The report of a completed run, reading the day's receipts and the previous run from `connection`."""
+    heading = f"run {summary.run_id} of {summary.settlement_date} (as of {summary.as_of})"
+    tables = (file_table(summary), outcome_table(connection), receipts_table(connection, summary.settlement_date), balance_table(connection, summary))
+    return RunReport(summary.settlement_date, heading, (f"analyst copy: {summary.analyst_copy}",), tables)
+
+
+def report_markdown(report: RunReport) -> str:
+    """The report as Markdown: a heading and one table per section."""
+    lines = [f"# shuno nightly run {report.settlement_date}", "", report.heading, ""]
+    lines += [f"- {note}" for note in report.notes]
+    for table in report.tables:
+        lines += ["", f"## {table.title}", "", _markdown_row(table.columns)]
+        lines.append(_markdown_row(tuple("---:" if numeric else "---" for numeric in table.numeric)))
+        lines += [_markdown_row(row) for row in table.rows]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_row(cells: tuple[str, ...]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
+# A pipe or a log file has no width; rich would assume 80 columns and fold every file name.
+UNBOUNDED_WIDTH = 400
+
+
+def print_report(report: RunReport, console: Console) -> None:
+    """Prints the report's tables with rich."""
+    if not console.is_terminal:
+        console.width = UNBOUNDED_WIDTH
+    console.print(Text(report.heading))
+    for note in report.notes:
+        console.print(Text(note))
+    for table in report.tables:
+        shown = Table(title=table.title, title_justify="left")
+        for name, numeric in zip(table.columns, table.numeric, strict=True):
+            shown.add_column(name, justify="right" if numeric else "left", no_wrap=numeric or name == "file")
+        for row in table.rows:
+            shown.add_row(*(Text(cell) for cell in row))
+        console.print(shown)

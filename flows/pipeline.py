@@ -1,0 +1,227 @@
+"""The Prefect flows of the nightly batch: `nightly` for one settlement date, `backfill` for a range.
+
+A run is one DuckDB transaction on one connection (`flows.nightly.run_settlement_date`), so it is
+one task: splitting it would mean sharing a connection between tasks for nothing. The tasks
+around it touch the outside world: reading the inbox before the run (retried, since a network
+share can hiccup), reading the report back from the database, and publishing it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import duckdb
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.events.worker import EventsWorker
+from prefect.logging.handlers import APILogWorker
+from prefect.runtime import deployment, flow_run
+from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from rich.console import Console
+
+from flows.ingest import inbox_listing
+from flows.nightly import RunFailed, RunSummary, Settings, run_settlement_date
+from flows.report import RunReport, print_report, report_markdown, run_report
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+# CONTRACT's defaults of `shuno run`; a deployment passes its own.
+DEFAULT_INBOX = Path("sample_data/inbox")
+DEFAULT_DATABASE = Path("data/shuno.duckdb")
+
+
+def yesterday_in_tokyo(moment: datetime | None = None) -> date:
+    """The day before `moment` (default: now) in Asia/Tokyo: the settlement date a 02:00 nightly run processes."""
+    return ((moment or datetime.now(TOKYO)).astimezone(TOKYO) - timedelta(days=1)).date()
+
+
+def settlement_dates(start: date, end: date) -> list[date]:
+    """Every date from `start` to `end`, both included, in order."""
+    if end < start:
+        raise ValueError(f"backfill end {end} is before its start {start}")
+    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+
+
+def _passing_read_error(task, task_run: TaskRun, state: State) -> bool:
+    # A missing folder or file will not appear by waiting; an I/O error on a share may pass.
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, OSError) and not isinstance(error, (FileNotFoundError, NotADirectoryError))
+
+
+@task(retries=3, retry_delay_seconds=20, retry_condition_fn=_passing_read_error, cache_policy=NO_CACHE)
+def readable_date_files(inbox: Path, settlement_date: date) -> list[str]:
+    """The names of the date's inbox files, each opened and read once so a failing share fails here, before the run."""
+    if not inbox.is_dir():
+        return []  # the run refuses a missing inbox itself, in CONTRACT's words
+    recognised, _ = inbox_listing(inbox, settlement_date)
+    for path, _ in recognised:
+        with path.open("rb") as stream:
+            stream.read(1)
+    return [path.name for path, _ in recognised]
+
+
+@task(cache_policy=NO_CACHE)
+def settlement_run(settlement_date: date, inbox: Path, database: Path, settings: Settings, command: str) -> RunSummary:
+    """The run of one settlement date in one transaction; never retried: a failed run is for an operator to look at."""
+    try:
+        return run_settlement_date(settlement_date, inbox, database, settings, command)
+    except RunFailed as failure:
+        # Prefect logs a failed task's traceback with its causes, and a cause may quote record values.
+        raise failure from None
+
+
+def _database_busy(task, task_run: TaskRun, state: State) -> bool:
+    # Another process opened the file for writing just after this run released it.
+    return isinstance(state.result(raise_on_failure=False), duckdb.IOException)
+
+
+@task(retries=3, retry_delay_seconds=10, retry_condition_fn=_database_busy, cache_policy=NO_CACHE)
+def report_from_database(database: Path, summary: RunSummary) -> RunReport:
+    """The run's report, with the day's receipts and the previous run's balances read from the database."""
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return run_report(connection, summary)
+
+
+@task(cache_policy=NO_CACHE)
+def published_report(report: RunReport) -> UUID:
+    """Publishes the report as a Prefect Markdown artifact, prints it with rich, and returns the artifact's id."""
+    artifact = create_markdown_artifact(
+        report_markdown(report), key=f"run-report-{report.settlement_date.isoformat()}", description=report.heading
+    )
+    print_report(report, Console())
+    return artifact
+
+
+def _run_name() -> str:
+    return f"nightly-{flow_run.parameters.get('settlement_date') or yesterday_in_tokyo(flow_run.scheduled_start_time)}"
+
+
+# The tag `shuno run` gives its flow runs: the operation log and the UI tell them from deployment runs.
+COMMAND_TAG = "shuno-run"
+
+
+def started_by() -> str:
+    """How the current flow run was started, for the operation log: its deployment, `shuno run`, or a Python call."""
+    if deployment.name:
+        return f"deployment {deployment.name}"
+    return "shuno run" if COMMAND_TAG in flow_run.tags else f"flow {flow_run.flow_name}"
+
+
+@flow(name="nightly", flow_run_name=_run_name)
+def nightly(
+    settlement_date: date | None = None,
+    inbox: Path = DEFAULT_INBOX,
+    database: Path = DEFAULT_DATABASE,
+    settings: Settings = Settings(),
+) -> RunSummary:
+    """Loads one settlement date's inbox files and rebuilds every derived table, then reports the run.
+
+    Running a date again gives the same database, so an operator re-runs a failed date with the
+    same flow.
+
+    Args:
+        settlement_date: 処理対象日 (YYYY-MM-DD); empty means the day before the run was scheduled
+            to start, in Asia/Tokyo, so a scheduled run that starts late still processes its night.
+        inbox: folder of the delivered files, only ever read.
+        database: the DuckDB file the run writes.
+        settings: rates table, low-rate months per tax code, 充当 order, 督促手数料, days to confirm.
+    """
+    settlement_date = settlement_date or yesterday_in_tokyo(flow_run.scheduled_start_time)
+    readable_date_files(inbox, settlement_date)
+    summary = settlement_run(settlement_date, inbox, database, settings, started_by())
+    published_report(report_from_database(database, summary))
+    return summary
+
+
+@flow(name="backfill")
+def backfill(
+    start: date,
+    end: date,
+    inbox: Path = DEFAULT_INBOX,
+    database: Path = DEFAULT_DATABASE,
+    settings: Settings = Settings(),
+) -> list[RunSummary]:
+    """Runs `nightly` for every date from `start` to `end` in order, stopping at the first that fails.
+
+    A date with no files still runs: it moves `as_of`, so arrears and 延滞金 grow by a day.
+
+    Args:
+        start: first settlement date (YYYY-MM-DD).
+        end: last settlement date, included.
+        inbox: folder of the delivered files, only ever read.
+        database: the DuckDB file the runs write.
+        settings: rates table, low-rate months per tax code, 充当 order, 督促手数料, days to confirm.
+    """
+    return [nightly(day, inbox, database, settings) for day in settlement_dates(start, end)]
+
+
+API_START_SECONDS = 60
+
+
+@contextmanager
+def local_prefect_api() -> Iterator[None]:
+    """Prefect's API served from a thread of this process while the block runs, unless PREFECT_API_URL names a server that answers.
+
+    Prefect's own ephemeral mode serves the API from a child process, which costs a second
+    interpreter's start-up and outlives a `kill -9` of the run (re-parented, keeping its port and
+    Prefect's SQLite file); a thread dies with the run.
+    """
+    if PREFECT_API_URL.value():
+        _check_answers(PREFECT_API_URL.value())
+        yield
+        return
+    import uvicorn
+    from prefect.server.api.server import create_app
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    # log_config=None: uvicorn's own logging config would close Prefect's log handlers (waiting on their queues).
+    config = uvicorn.Config(create_app(ephemeral=True, ignore_cache=True), log_config=None, log_level="error", lifespan="on")
+    server = uvicorn.Server(config)
+    # The server sees the caller's Prefect settings (its database, analytics), as a copied context.
+    serve = contextvars.copy_context().run
+    thread = threading.Thread(target=serve, args=(server.run,), kwargs={"sockets": [listener]}, name="prefect-api", daemon=True)
+    thread.start()
+    try:
+        _await_start(server, thread)
+        # Heartbeats let a server mark a vanished run as crashed; this API vanishes with the run, and
+        # the heartbeat thread would hold the flow's end for up to a second.
+        local = {PREFECT_API_URL: f"http://127.0.0.1:{listener.getsockname()[1]}/api", PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+        with temporary_settings(updates=local):
+            try:
+                yield
+            finally:
+                # Logs and events are sent in batches: send the last ones while the API still listens.
+                APILogWorker.drain_all()
+                EventsWorker.drain_all()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=API_START_SECONDS)
+        listener.close()
+
+
+def _check_answers(url: str) -> None:
+    # Prefect's own failure is a bare RuntimeError, whose message `shuno run` would withhold.
+    with get_client(sync_client=True) as client:
+        error = client.api_healthcheck()
+    if error is not None:
+        raise RunFailed(f"the Prefect API at {url} does not answer ({type(error).__name__}); unset PREFECT_API_URL to run without a server")
+
+
+def _await_start(server, thread: threading.Thread) -> None:
+    deadline = time.monotonic() + API_START_SECONDS
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RunFailed("Prefect's local API did not start (set PREFECT_API_URL to use a running Prefect server)")
+        time.sleep(0.02)

@@ -1,0 +1,67 @@
+"""prefect.yaml: each deployment's entrypoint imports and its parameters validate against the flow's signature."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+from prefect.client.schemas.objects import ConcurrencyLimitStrategy
+from prefect.client.schemas.schedules import CronSchedule
+from prefect.exceptions import ParameterTypeError, SignatureMismatchError
+from prefect.flows import load_flow_from_entrypoint
+
+from flows.nightly import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+# Parameters prefect.yaml leaves to each run, as an operator would pass them.
+RUN_PARAMETERS = {"nightly": {"settlement_date": "2026-05-12"}, "backfill": {"start": "2026-05-11", "end": "2026-05-13"}}
+
+
+@pytest.fixture(scope="module")
+def deployments() -> dict[str, dict]:
+    found = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
+    return {deployment["name"]: deployment for deployment in found}
+
+
+def test_the_nightly_and_backfill_deployments_are_declared(deployments):
+    assert set(deployments) == {"nightly", "backfill"}
+    assert deployments["nightly"]["entrypoint"] == "flows/pipeline.py:nightly"
+    assert deployments["backfill"]["entrypoint"] == "flows/pipeline.py:backfill"
+
+
+@pytest.mark.parametrize("name", ["nightly", "backfill"])
+def test_each_entrypoint_imports_and_its_parameters_validate(deployments, name, monkeypatch):
+    monkeypatch.chdir(ROOT)  # entrypoints are relative to the project, as for `prefect deploy`
+    deployment = deployments[name]
+    flow = load_flow_from_entrypoint(deployment["entrypoint"])
+    assert flow.name == name
+    validated = flow.validate_parameters(deployment["parameters"] | RUN_PARAMETERS[name])
+    assert isinstance(validated["settings"], Settings) and isinstance(validated["inbox"], Path)
+    assert all(isinstance(validated[key], date) for key in RUN_PARAMETERS[name])
+    # Settings ignores keys it does not know, so a misspelt setting would silently fall back to its default.
+    assert set(deployment["parameters"]["settings"]) <= set(Settings.model_fields)
+
+
+def test_a_parameter_the_flow_does_not_take_or_a_bad_date_is_refused(deployments, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    flow = load_flow_from_entrypoint(deployments["nightly"]["entrypoint"])
+    with pytest.raises(SignatureMismatchError):
+        flow.validate_parameters(deployments["nightly"]["parameters"] | {"settlement_day": "2026-05-12"})
+    with pytest.raises(ParameterTypeError):
+        flow.validate_parameters(deployments["nightly"]["parameters"] | {"settlement_date": "2026-02-30"})
+
+
+def test_nightly_runs_at_two_in_tokyo_and_backfill_only_on_demand(deployments):
+    (schedule,) = deployments["nightly"]["schedules"]
+    assert CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"]) == CronSchedule(cron="0 2 * * *", timezone="Asia/Tokyo")
+    assert not deployments["backfill"].get("schedules")
+
+
+@pytest.mark.parametrize("name", ["nightly", "backfill"])
+def test_a_run_that_finds_another_in_progress_is_cancelled_not_queued(deployments, name):
+    deployment = deployments[name]
+    assert deployment["concurrency_limit"]["limit"] == 1
+    assert ConcurrencyLimitStrategy(deployment["concurrency_limit"]["collision_strategy"]) == ConcurrencyLimitStrategy.CANCEL_NEW
+    assert deployment["work_pool"]["name"] == "shuno-process"
