@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from flows.analyst import publish_analyst_copy
 from flows.audit import FileDigest, record_audit_entry
@@ -33,6 +33,9 @@ from transforms.rebuild import STORED_COLUMNS, DerivedTables, derived_state
 
 class Settings(BaseModel):
     """The settings of a run (SPEC §4): rates table, low-rate months per tax code, 充当 order."""
+
+    # A misspelt setting (in prefect.yaml, say) is an error, never a silent default.
+    model_config = ConfigDict(extra="forbid")
 
     rates_path: Path | None = Field(None, description="rates CSV (延滞金・還付加算金); the packaged table when empty")
     low_rate_months: dict[str, int] = Field(default_factory=dict, description="months at the lower 延滞金 rate per tax code (default 1)")
