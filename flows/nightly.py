@@ -12,6 +12,8 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -90,7 +92,12 @@ INSERT_RUN = "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)"
 
 
 def run_settlement_date(
-    settlement_date: date, inbox: Path, database: Path, settings: Settings | None = None, command: str = "shuno run"
+    settlement_date: date,
+    inbox: Path,
+    database: Path,
+    settings: Settings | None = None,
+    command: str = "shuno run",
+    step: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
 ) -> RunSummary:
     """The nightly run of one settlement date, in one transaction, holding the database's run lock."""
     settings = settings or Settings()
@@ -104,14 +111,18 @@ def run_settlement_date(
         run_id, started_at = uuid.uuid4().hex, datetime.now()
         try:
             connection.begin()
-            outcomes = load_date(connection, inbox, settlement_date, run_id)
+            with step("loading the date's files"):
+                outcomes = load_date(connection, inbox, settlement_date, run_id)
             pause_point("loaded")
             as_of = as_of_date(connection, settlement_date)
+            with step("reading the stored inputs"):
+                inputs = stored_inputs(connection)
             derived = derived_state(
-                stored_inputs(connection), as_of, rates, settings.low_rate_months, settings.offset_order, settings.business_days_to_confirm
+                inputs, as_of, rates, settings.low_rate_months, settings.offset_order, settings.business_days_to_confirm, step
             )
             pause_point("derived")
-            write_derived(connection, derived)
+            with step("writing the derived tables"):
+                write_derived(connection, derived)
             pause_point("written")
             summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts)
             connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "completed", _summary_json(summary)])

@@ -33,7 +33,7 @@ from rich.console import Console
 
 from flows.ingest import inbox_listing
 from flows.nightly import RunFailed, RunSummary, Settings, run_settlement_date
-from flows.report import RunReport, print_report, report_markdown, run_report
+from flows.report import RunReport, print_report, report_markdown, run_report, stage_progress
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 # CONTRACT's defaults of `shuno run`; a deployment passes its own.
@@ -75,7 +75,7 @@ def readable_date_files(inbox: Path, settlement_date: date) -> list[str]:
 def settlement_run(settlement_date: date, inbox: Path, database: Path, settings: Settings, command: str) -> RunSummary:
     """The run of one settlement date in one transaction; never retried: a failed run is for an operator to look at."""
     try:
-        return run_settlement_date(settlement_date, inbox, database, settings, command)
+        return run_settlement_date(settlement_date, inbox, database, settings, command, stage_progress(Console()))
     except RunFailed as failure:
         # Prefect logs a failed task's traceback with its causes, and a cause may quote record values.
         raise failure from None

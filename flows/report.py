@@ -7,6 +7,9 @@ the run's file outcomes and from counts and sums over the database, grouped by c
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -200,3 +203,22 @@ def print_report(report: RunReport, console: Console) -> None:
         for row in table.rows:
             shown.add_row(*(Text(cell) for cell in row))
         console.print(shown)
+
+
+SHOWN_AFTER_SECONDS = 2.0
+
+
+def stage_progress(console: Console) -> Callable[[str], AbstractContextManager]:
+    """A `step` hook for `run_settlement_date`: a spinner while each stage runs, and a line with
+    its time for the stages that took more than a couple of seconds (stage names only, no data)."""
+
+    @contextmanager
+    def step(name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        with console.status(f"{name}…"):
+            yield
+        seconds = time.perf_counter() - started
+        if seconds >= SHOWN_AFTER_SECONDS:
+            console.print(f"  {name}: {seconds:.1f} s")
+
+    return step
