@@ -79,7 +79,7 @@ def receivable_versions(snapshots: pl.DataFrame) -> pl.DataFrame:
     from transforms.calendar import effective_due_dates
 
     ranked = _snapshot_rank(snapshots)
-    newest_rank = ranked["snapshot_rank"].max()
+    newest_rank = ranked["snapshot_rank"].max() or 0  # 0: no snapshot delivered yet
     first_date_of_rank = ranked.group_by("snapshot_rank").agg(pl.col("snapshot_date").first().alias("rank_date"))
     latest = ranked.filter(pl.col("snapshot_rank") == pl.col("snapshot_rank").max().over("receivable_id"))
     cancelled = pl.col("snapshot_rank") < newest_rank

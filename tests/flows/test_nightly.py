@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -101,3 +102,12 @@ def test_each_completed_run_publishes_the_analyst_copy_without_personal_columns(
         ).fetchall()[0][0]
     assert payments == _dump(database)["payments"].height > 0
     assert personal == 0
+
+
+def test_a_first_run_with_an_empty_inbox_completes_without_warnings(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = run_settlement_date(date(2026, 5, 11), inbox, tmp_path / "shuno.duckdb")
+    assert summary.files == [] and summary.outcome_counts["arrears"]["receivables"] == 0
