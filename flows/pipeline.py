@@ -43,7 +43,10 @@ DEFAULT_DATABASE = Path("data/shuno.duckdb")
 
 def yesterday_in_tokyo(moment: datetime | None = None) -> date:
     """The day before `moment` (default: now) in Asia/Tokyo: the settlement date a 02:00 nightly run processes."""
-    return ((moment or datetime.now(TOKYO)).astimezone(TOKYO) - timedelta(days=1)).date()
+    # Prefect's scheduled_start_time is its own DateTime, whose arithmetic after astimezone() does
+    # not stay in Tokyo (15:03 UTC on 11/26 gave 11/25); a plain datetime from the instant does.
+    instant = datetime.fromtimestamp((moment or datetime.now(TOKYO)).timestamp(), TOKYO)
+    return instant.date() - timedelta(days=1)
 
 
 def settlement_dates(start: date, end: date) -> list[date]:

@@ -7,6 +7,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -258,3 +259,12 @@ def test_nothing_prefect_stored_names_a_person(runs):
     found = b"".join(path.read_bytes() for path in stored.parent.glob(stored.name + "*"))
     assert runs.summaries[0].run_id.encode() in found
     assert NAMES.findall(found) == []
+
+
+def test_yesterday_in_tokyo_from_prefects_own_datetime_after_midnight_in_tokyo():
+    from prefect.types._datetime import DateTime
+
+    # 15:03 UTC on 11/26 is 00:03 on 11/27 in Tokyo: the night to process is 11/26.
+    scheduled = DateTime(2026, 11, 26, 15, 3, tzinfo=ZoneInfo("UTC"))
+    assert yesterday_in_tokyo(scheduled) == date(2026, 11, 26)
+    assert yesterday_in_tokyo(datetime(2026, 11, 26, 14, 59, tzinfo=ZoneInfo("UTC"))) == date(2026, 11, 25)
