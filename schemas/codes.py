@@ -56,15 +56,3 @@ PAYMENT_FILE_CLASSES = {"01": "入金日", "02": "納付日"}
 RECORD_TYPE_HEADER, RECORD_TYPE_DATA, RECORD_TYPE_TRAILER, RECORD_TYPE_END = "1", "2", "8", "9"
 RESPONSE_CODE_NORMAL = "0000"
 COLLECTOR_CHECK_WEIGHTS = (6, 5, 4, 3, 2)
-
-
-def collector_check_digit(first_five: int) -> int:
-    """The check digit of a 収納団体コード: 11 − (Σ digit × weight) mod 11, last digit of that."""
-    digits = [int(digit) for digit in f"{first_five:05d}"]
-    total = sum(digit * weight for digit, weight in zip(digits, COLLECTOR_CHECK_WEIGHTS))
-    return (11 - total % 11) % 10
-
-
-def is_collector_code(code: int) -> bool:
-    """True when a six-digit 収納団体コード carries its check digit."""
-    return 0 < code < 1_000_000 and collector_check_digit(code // 10) == code % 10

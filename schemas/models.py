@@ -12,13 +12,12 @@ row index, the field and the check name from a failure (see `transforms.validati
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import pandera.polars as pa
 import polars as pl
 
 from schemas import codes
-from schemas.layouts import Layout, LayoutName, load_layout
+from schemas.layouts import Layout, LayoutName
 
 RECORD_NUMBER = "record_number"
 FIRST_DATA_SEQUENCE, LAST_DATA_SEQUENCE = 1, 999_997
@@ -173,12 +172,6 @@ def record_schema(layout: Layout) -> pa.DataFrameSchema:
 def _frame_check(rule: RecordRule) -> pa.Check:
     sound = rule.sound.fill_null(False)
     return pa.Check(lambda data: data.lazyframe.select(sound), name=rule.name)
-
-
-@cache
-def packaged_record_schema(name: LayoutName) -> pa.DataFrameSchema:
-    """`record_schema` of a layout shipped in the package."""
-    return record_schema(load_layout(name))
 
 
 def _receivable_rules() -> list[RecordRule]:

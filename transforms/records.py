@@ -10,8 +10,8 @@ import polars as pl
 
 from schemas.layouts import Layout
 from schemas.models import RecordRule
-from transforms.fixed_width import RECORD_NUMBER, REJECT_SCHEMA, DecodedBlock, broken_records, decoded_block, raw_records, valid_records
-from transforms.validation import WARNING_SCHEMA, rule_violations, unknown_code_warnings
+from transforms.fixed_width import RECORD_NUMBER, REJECT_SCHEMA, DecodedBlock, broken_records, raw_records, valid_records
+from transforms.validation import rule_violations, unknown_code_warnings
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,6 @@ class CheckedRecords:
     warnings: pl.DataFrame
 
 
-def checked_records(block: np.ndarray, judge: RecordRules, first_record_number: int) -> CheckedRecords:
-    """The records of `block` (n × record length bytes) split into accepted and rejected."""
-    return judged_records(decoded_block(block, judge.layout, first_record_number), block, judge)
-
-
 def judged_records(decoded: DecodedBlock, block: np.ndarray, judge: RecordRules) -> CheckedRecords:
     """A decoded block split into accepted and rejected records, with code warnings."""
     typed = valid_records(decoded)
@@ -50,9 +45,3 @@ def judged_records(decoded: DecodedBlock, block: np.ndarray, judge: RecordRules)
     accepted = typed.join(violations.select(RECORD_NUMBER), on=RECORD_NUMBER, how="anti", maintain_order="left")
     accepted = accepted.drop(judge.secret_fields & set(accepted.columns))  # never stored (SPEC §2)
     return CheckedRecords(accepted, rejects.sort(RECORD_NUMBER), unknown_code_warnings(accepted, judge.code_lists))
-
-
-def empty_checked_records(layout: Layout) -> CheckedRecords:
-    """The outcome of no records."""
-    records = pl.DataFrame(schema={RECORD_NUMBER: pl.Int64(), **layout.schema})
-    return CheckedRecords(records, pl.DataFrame(schema=REJECT_SCHEMA), pl.DataFrame(schema=WARNING_SCHEMA))
