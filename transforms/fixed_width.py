@@ -8,6 +8,7 @@ fields through `text_codec`. Nothing loops over records or cells in Python.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import polars as pl
@@ -60,17 +61,18 @@ IMPOSSIBLE = {"date": IMPOSSIBLE_DATE, "time": IMPOSSIBLE_TIME, "timestamp": IMP
 def decoded_block(records: np.ndarray, layout: Layout, first_record_number: int) -> DecodedBlock:
     """The records of `records` (n rows of at least the record length; bytes past it are ignored).
 
-    The bytes are classified with numpy in two passes over the block; the columns are cut from
-    one Binary column of whole records by polars in a single select, which runs on every core.
-    Only the CP932 columns (kana, kanji) go through the codec, one call per column.
+    The bytes are judged with numpy (`block_problems`); the columns are cut from one Binary column
+    of whole records by polars in a single select, which runs on every core. Only the CP932
+    columns (kana, kanji) go through the codec, one call per column.
     """
-    bits = field_byte_classes(records, layout)
-    problems = np.stack([field_problems(records[:, field.offset : field.end], bits[:, index], field) for index, field in enumerate(layout.fields)], axis=1)
-    codec_fields = [index for index, field in enumerate(layout.fields) if _needs_codec(field, bits[:, index])]
-    decoded = {layout.fields[index].name: _cp932_column(records[:, layout.fields[index].offset : layout.fields[index].end], problems[:, index], layout.fields[index]) for index in codec_fields}
-    expressions = [_sliced(field) for field in layout.fields if field.name not in decoded]
-    impossible = [_impossible(field) for field in layout.fields if field.format in PARSED_FORMATS]
-    frame = pl.DataFrame({RECORD: _binary_records(records)}).select(RECORD, *expressions).with_columns(impossible)
+    problems, codec_fields = block_problems(records, layout)
+    decoded = {field.name: _cp932_column(records[:, field.offset : field.end], problems[:, index], field) for index, field in enumerate(layout.fields) if field.name in codec_fields}
+    constant = constant_fields(records, layout)
+    sliced = [field for field in layout.fields if field.name not in decoded]
+    binary = _binary_records(records)
+    frame = _typed(binary, [field for field in sliced if field.name not in constant])
+    once = _typed(binary[:1], [field for field in sliced if field.name in constant])
+    frame = frame.with_columns(once[name].new_from_index(0, len(records)) for name in once.columns)
     problems = _with_impossible_values(problems, frame, layout)
     frame = frame.with_columns(decoded.values()).select(layout.field_names)
     frame = _nulled(frame, problems, layout).with_columns(pl.int_range(first_record_number, first_record_number + len(records), dtype=pl.Int64).alias(RECORD_NUMBER))
@@ -91,14 +93,63 @@ def _byte_class_table() -> np.ndarray:
 BYTE_CLASSES = _byte_class_table()
 
 
-def field_byte_classes(records: np.ndarray, layout: Layout) -> np.ndarray:
-    """Per record and field, the byte classes (DIGIT, PRINTABLE_ASCII, JIS_X_0201) all its bytes share."""
-    start = min(field.offset for field in layout.fields)
-    stop = max(field.end for field in layout.fields)
-    classes = BYTE_CLASSES[records[:, start:stop]]
-    bounds = sorted({field.offset - start for field in layout.fields} | {field.end - start for field in layout.fields} - {stop - start})
+def block_problems(records: np.ndarray, layout: Layout) -> tuple[np.ndarray, set[str]]:
+    """Per record and field, why the field's bytes break its type (a REASONS index, SOUND where
+    they do not), and the names of the fields whose column needs the CP932 codec.
+
+    Nearly every record is plain: digits in its `9` fields and printable ASCII in its code fields.
+    One range test per byte finds those records; only the others are classified field by field.
+    The kana and kanji fields are always checked in full.
+    """
+    problems = np.zeros((len(records), len(layout.fields)), dtype=np.uint8)
+    codec_fields = {field.name for field in layout.fields if field.needs_cp932}
+    for index, field in enumerate(layout.fields):
+        if field.needs_cp932:
+            raw = records[:, field.offset : field.end]
+            problems[:, index] = _full_width_problems(raw) if field.type == "K" else field_problems(raw, field_byte_classes(raw, (field,), origin=field.offset)[:, 0], field)
+    suspects = np.flatnonzero(~plain_records(records, layout))
+    if len(suspects):
+        others = [(index, field) for index, field in enumerate(layout.fields) if not field.needs_cp932]
+        rows = records[suspects]
+        bits = field_byte_classes(rows, tuple(field for _, field in others))
+        for column, (index, field) in enumerate(others):
+            problems[suspects, index] = field_problems(rows[:, field.offset : field.end], bits[:, column], field)
+            if not field.is_digits and not (bits[:, column] & PRINTABLE_ASCII).all():
+                codec_fields.add(field.name)  # half-width kana in a code field (or a broken byte)
+    return problems, codec_fields
+
+
+def plain_records(records: np.ndarray, layout: Layout) -> np.ndarray:
+    """True for the records whose `9` fields hold only digits and whose code fields only printable ASCII."""
+    low, span = _plain_byte_ranges(layout)
+    body = records[:, : len(low)]
+    return ((body - low) <= span).all(axis=1)  # uint8 wraps below `low`, so one comparison tests both ends
+
+
+@cache
+def _plain_byte_ranges(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Per byte of a record, the lowest plain value and the span above it (255: any byte)."""
+    end = max(field.end for field in layout.fields)
+    low, span = np.zeros(end, dtype=np.uint8), np.full(end, 0xFF, dtype=np.uint8)
+    for field in layout.fields:
+        if field.is_digits:
+            low[field.offset : field.end], span[field.offset : field.end] = ord("0"), 9
+        elif not field.needs_cp932:
+            low[field.offset : field.end], span[field.offset : field.end] = 0x20, 0x7E - 0x20
+    return low, span
+
+
+def field_byte_classes(records: np.ndarray, fields: tuple[Field, ...], origin: int = 0) -> np.ndarray:
+    """Per record and field, the byte classes (DIGIT, PRINTABLE_ASCII, JIS_X_0201) all its bytes share.
+
+    `records` holds the record's bytes from offset `origin` on.
+    """
+    start = min(field.offset for field in fields)
+    stop = max(field.end for field in fields)
+    classes = BYTE_CLASSES[records[:, start - origin : stop - origin]]
+    bounds = sorted({field.offset - start for field in fields} | {field.end - start for field in fields} - {stop - start})
     shared = np.bitwise_and.reduceat(classes, bounds, axis=1)
-    return shared[:, [bounds.index(field.offset - start) for field in layout.fields]]
+    return shared[:, [bounds.index(field.offset - start) for field in fields]]
 
 
 def field_problems(raw: np.ndarray, bits: np.ndarray, field: Field) -> np.ndarray:
@@ -133,17 +184,30 @@ def _full_width_problems(raw: np.ndarray) -> np.ndarray:
     ).astype(np.uint8)
 
 
-def _needs_codec(field: Field, bits: np.ndarray) -> bool:
-    """True for kanji and kana columns, and for a code column that holds any half-width kana."""
-    return field.needs_cp932 or (not field.is_digits and not (bits & PRINTABLE_ASCII).all())
-
-
 def _cp932_column(raw: np.ndarray, problems: np.ndarray, field: Field) -> pl.Series:
     """A CP932 column decoded in one codec call; broken rows become padding first (then null)."""
     padding = b"\x81\x40" if field.type == "K" else b" "
     sound = raw.copy()
     sound[problems != SOUND] = np.tile(np.frombuffer(padding, dtype=np.uint8), field.width // len(padding))
-    return text_codec.cp932_strings(sound, "\u3000" if field.type == "K" else " ").alias(field.name)
+    return text_codec.cp932_strings(sound, padding).alias(field.name)
+
+
+def constant_fields(records: np.ndarray, layout: Layout) -> set[str]:
+    """The fields whose bytes are the same in every record of the block (reserved areas, the
+    collector code, zero amounts): each is typed once and repeated. Empty for under two records."""
+    if len(records) < 2:
+        return set()
+    body = records[:, : max(field.end for field in layout.fields)]
+    same = body.min(axis=0) == body.max(axis=0)
+    return {field.name for field in layout.fields if same[field.offset : field.end].all()}
+
+
+def _typed(binary: pl.Series, fields: list[Field]) -> pl.DataFrame:
+    """The ASCII fields cut from the records and typed, with a flag column per date, time or timestamp that names no real moment."""
+    impossible = [_impossible(field) for field in fields if field.format in PARSED_FORMATS]
+    if not fields:
+        return pl.DataFrame(height=len(binary))
+    return pl.DataFrame({RECORD: binary}).select(RECORD, *(_sliced(field) for field in fields)).with_columns(impossible).drop(RECORD)
 
 
 def _binary_records(records: np.ndarray) -> pl.Series:

@@ -7,7 +7,6 @@ included), then the whole column is decoded in one codec call and cut into an Ar
 
 from __future__ import annotations
 
-import re
 from functools import cache
 
 import numpy as np
@@ -15,6 +14,7 @@ import polars as pl
 import pyarrow as pa
 
 HALF_WIDTH_SPACE = 0x20
+LINE_FEED = 0x0A
 
 
 @cache
@@ -48,32 +48,36 @@ def is_trail_byte(values: np.ndarray) -> np.ndarray:
     return ((values >= 0x40) & (values <= 0x7E)) | ((values >= 0x80) & (values <= 0xFC))
 
 
-def cp932_strings(raw: np.ndarray, padding: str) -> pl.Series:
+def cp932_strings(raw: np.ndarray, padding: bytes) -> pl.Series:
     """CP932 rows (n × width, already checked to decode) as strings, trailing `padding` trimmed;
     blank rows are null.
 
-    One codec call decodes the whole column: each row gets a line feed, a byte no CP932
-    character contains; one regular-expression pass trims the padding before every line feed,
-    and the UTF-8 result is cut at the line feeds.
+    The padding is cut off in the bytes, the rest of every row followed by a line feed (a byte no
+    CP932 character contains); one codec call decodes the whole column and the UTF-8 result is
+    cut at the line feeds.
     """
     rows, width = raw.shape
+    lengths = unpadded_lengths(raw, padding)
     lined = np.empty((rows, width + 1), dtype=np.uint8)
     lined[:, :width] = raw
-    lined[:, width] = 0x0A
-    text = _trailing(padding).sub("\n", lined.tobytes().decode("cp932"))
-    utf8 = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    line_ends = np.flatnonzero(utf8 == 0x0A)
-    lengths = np.diff(line_ends, prepend=-1) - 1
+    lined[:, width] = LINE_FEED
+    kept = np.arange(width + 1) < lengths[:, None]
+    kept[:, width] = True
+    utf8 = np.frombuffer(lined[kept].tobytes().decode("cp932").encode("utf-8"), dtype=np.uint8)
+    line_ends = np.flatnonzero(utf8 == LINE_FEED)
     offsets = np.zeros(rows + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    offsets[1:] = line_ends - np.arange(rows)
     validity = pa.py_buffer(np.packbits(lengths > 0, bitorder="little"))
     array = pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(np.delete(utf8, line_ends)), validity)
     return pl.Series(array)
 
 
-@cache
-def _trailing(padding: str) -> re.Pattern:
-    return re.compile(re.escape(padding) + "+\n")
+def unpadded_lengths(raw: np.ndarray, padding: bytes) -> np.ndarray:
+    """Per row, the bytes before its trailing run of `padding` (one or two bytes, aligned to the row start)."""
+    units = raw[:, 0::2].astype(np.uint16) << 8 | raw[:, 1::2] if len(padding) == 2 else raw
+    content = units != int.from_bytes(padding, "big")
+    positions = np.arange(1, content.shape[1] + 1, dtype=np.int32)
+    return np.max(content * positions, axis=1, initial=0) * len(padding)
 
 
 def encoded_strings(values: pl.Series, width: int, padding: bytes, name: str) -> np.ndarray:
