@@ -181,11 +181,13 @@ def checked_chunks(verdict: FileVerdict, chunk_records: int = CHUNK_RECORDS) -> 
 
 def _checked_chunk(chunk: RecordChunk, verdict: FileVerdict, judge: RecordRules) -> tuple[CheckedRecords, ControlTotals]:
     shape, first = verdict.shape, chunk.first_record_number
-    framing.check_terminators(chunk.buffer, shape.stride, shape.record_length, first)
     rows = chunk.rows(shape)
+    decoded = decoded_block(rows, judge.layout, first)
+    broken = np.flatnonzero(decoded.broken)
+    framing.check_stray_terminators(rows[broken, : shape.record_length], broken + first)
+    framing.check_record_ends(rows, shape.record_length, first)
     if verdict.trailer is not None:
         payment_file.check_record_types(rows[:, payment_file.RECORD_TYPE_OFFSET], first, shape.record_count)
-    decoded = decoded_block(rows, judge.layout, first)
     totals = payment_file.control_totals(decoded.frame, judge.layout) if verdict.trailer is not None else ControlTotals()
     return judged_records(decoded, rows, judge), totals
 

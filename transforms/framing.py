@@ -43,21 +43,30 @@ def check_terminators(buffer: bytes, stride: int, record_length: int, first_reco
     block = np.frombuffer(buffer, dtype=np.uint8).reshape(-1, stride)
     expected = len(block) if stride > record_length else 0
     if buffer.count(b"\r") == expected and buffer.count(b"\n") == expected:
-        ends = block[:, record_length:]
-        if expected == 0 or ((ends[:, 0] == CR) & (ends[:, 1] == LF)).all():
-            return
-    _locate_stray_byte(block, record_length, first_record_number)
+        check_record_ends(block, record_length, first_record_number)
+        return
+    check_stray_terminators(block[:, :record_length], np.arange(len(block)) + first_record_number)
+    check_record_ends(block, record_length, first_record_number)
 
 
-def _locate_stray_byte(block: np.ndarray, record_length: int, first_record_number: int) -> None:
-    body = block[:, :record_length]
-    stray = (body == CR) | (body == LF)
+def check_stray_terminators(bodies: np.ndarray, record_numbers: np.ndarray) -> None:
+    """Rejects records (rows without their terminators) holding a CR or LF.
+
+    The reader searches only the records with a broken field: a CR or LF is neither a digit, nor
+    JIS X 0201, nor part of a CP932 double-byte character, so it breaks whatever field it is in.
+    """
+    stray = (bodies == CR) | (bodies == LF)
     if stray.any():
         row, column = np.argwhere(stray)[0]
         raise RejectedFile(
-            f"record {first_record_number + row}: stray CR or LF at byte {column + 1} "
+            f"record {record_numbers[row]}: stray CR or LF at byte {column + 1} "
             "(a record is exactly its length, optionally followed by CR LF)"
         )
+
+
+def check_record_ends(block: np.ndarray, record_length: int, first_record_number: int) -> None:
+    """Rejects rows of a stride (record plus terminator, if any) whose record is not followed by CR LF
+    when record 1 was."""
     if block.shape[1] > record_length:
         ends = block[:, record_length:]
         wrong = ~((ends[:, 0] == CR) & (ends[:, 1] == LF))

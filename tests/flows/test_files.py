@@ -77,6 +77,30 @@ WHOLE_FILE_DAMAGE = {
 }
 
 
+# The reader searches for a stray CR or LF only in records with a broken field: whatever field it
+# falls in, it must break it (a double-byte character's lead or trail byte, kana, the filler).
+STRAY_BYTE_PLACES = {
+    "amount": (_offset("paid_total") + 3, b"\n"),
+    "kanji lead byte": (_offset("payer_name"), b"\r"),
+    "kanji trail byte": (_offset("payer_name") + 1, b"\n"),
+    "kana": (_offset("payer_name_kana") + 2, b"\r"),
+    "code": (_offset("payment_number"), b"\n"),
+    "filler at the record end": (699, b"\r"),
+}
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+@pytest.mark.parametrize("place", list(STRAY_BYTE_PLACES))
+def test_a_stray_cr_or_lf_rejects_the_file_whatever_field_it_falls_in(tmp_path, place, crlf):
+    offset, stray = STRAY_BYTE_PLACES[place]
+    data = _damaged(crlf)
+    stride = 702 if crlf else 700
+    position = 5 * stride + offset  # record 6
+    verdict, records, _ = _read(_write(tmp_path, data[:position] + stray + data[position + 1 :]))
+    assert verdict.rejection == f"record 6: stray CR or LF at byte {offset + 1} (a record is exactly its length, optionally followed by CR LF)"
+    assert records is None
+
+
 @pytest.mark.parametrize("damage", list(WHOLE_FILE_DAMAGE))
 def test_damage_to_the_frame_rejects_the_file_whole(tmp_path, damage):
     make, reason = WHOLE_FILE_DAMAGE[damage]
