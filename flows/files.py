@@ -182,7 +182,7 @@ def checked_chunks(verdict: FileVerdict, chunk_records: int = CHUNK_RECORDS) -> 
 def _checked_chunk(chunk: RecordChunk, verdict: FileVerdict, judge: RecordRules) -> tuple[CheckedRecords, ControlTotals]:
     shape, first = verdict.shape, chunk.first_record_number
     rows = chunk.rows(shape)
-    decoded = decoded_block(rows, judge.layout, first)
+    decoded = decoded_block(rows, judge.layout, first, unread=judge.secret_fields)
     broken = np.flatnonzero(decoded.broken)
     framing.check_stray_terminators(rows[broken, : shape.record_length], broken + first)
     framing.check_record_ends(rows, shape.record_length, first)

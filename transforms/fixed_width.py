@@ -58,23 +58,29 @@ PARSED_FORMATS = {"date": "%Y%m%d", "time": "%H%M%S", "timestamp": "%Y%m%d%H%M%S
 IMPOSSIBLE = {"date": IMPOSSIBLE_DATE, "time": IMPOSSIBLE_TIME, "timestamp": IMPOSSIBLE_TIMESTAMP}
 
 
-def decoded_block(records: np.ndarray, layout: Layout, first_record_number: int) -> DecodedBlock:
+def decoded_block(records: np.ndarray, layout: Layout, first_record_number: int, unread: frozenset[str] = frozenset()) -> DecodedBlock:
     """The records of `records` (n rows of at least the record length; bytes past it are ignored).
+
+    The fields in `unread` (secrets the caller drops) are checked like any other but never decoded:
+    their column is null.
 
     The bytes are judged with numpy (`block_problems`); the columns are cut from one Binary column
     of whole records by polars in a single select, which runs on every core. Only the CP932
     columns (kana, kanji) go through the codec, one call per column.
     """
-    problems, codec_fields = block_problems(records, layout)
-    decoded = {field.name: _cp932_column(records[:, field.offset : field.end], problems[:, index], field) for index, field in enumerate(layout.fields) if field.name in codec_fields}
-    constant = constant_fields(records, layout)
-    sliced = [field for field in layout.fields if field.name not in decoded]
+    extremes = ByteExtremes.of(records, max(field.end for field in layout.fields))
+    problems, codec_fields = block_problems(records, layout, extremes)
+    read = [(index, field) for index, field in enumerate(layout.fields) if field.name not in unread]
+    decoded = {field.name: _cp932_column(records[:, field.offset : field.end], problems[:, index], field) for index, field in read if field.name in codec_fields}
+    constant = extremes.constant_fields(layout)
+    sliced = [field for _, field in read if field.name not in decoded]
     binary = _binary_records(records)
     frame = _typed(binary, [field for field in sliced if field.name not in constant])
     once = _typed(binary[:1], [field for field in sliced if field.name in constant])
     frame = frame.with_columns(once[name].new_from_index(0, len(records)) for name in once.columns)
     problems = _with_impossible_values(problems, frame, layout)
-    frame = frame.with_columns(decoded.values()).select(layout.field_names)
+    unread_columns = [pl.lit(None, dtype=field.polars_dtype).alias(field.name) for field in layout.fields if field.name in unread]
+    frame = frame.with_columns(*decoded.values(), *unread_columns).select(layout.field_names)
     frame = _nulled(frame, problems, layout).with_columns(pl.int_range(first_record_number, first_record_number + len(records), dtype=pl.Int64).alias(RECORD_NUMBER))
     return DecodedBlock(frame.select(RECORD_NUMBER, *layout.field_names), *_first_problems(problems))
 
@@ -93,21 +99,44 @@ def _byte_class_table() -> np.ndarray:
 BYTE_CLASSES = _byte_class_table()
 
 
-def block_problems(records: np.ndarray, layout: Layout) -> tuple[np.ndarray, set[str]]:
+@dataclass(frozen=True)
+class ByteExtremes:
+    """Per byte position of a block of records, the lowest and the highest byte found there."""
+
+    lowest: np.ndarray
+    highest: np.ndarray
+
+    @classmethod
+    def of(cls, records: np.ndarray, end: int) -> ByteExtremes:
+        """The extremes of the first `end` bytes of every record (none: lowest 0xFF above highest 0)."""
+        if not len(records):
+            return cls(np.full(end, 0xFF, dtype=np.uint8), np.zeros(end, dtype=np.uint8))
+        body = records[:, :end]
+        return cls(body.min(axis=0), body.max(axis=0))
+
+    def constant_fields(self, layout: Layout) -> set[str]:
+        """The fields whose bytes are the same in every record (reserved areas, the collector code,
+        zero amounts): the reader types each of them once and repeats it."""
+        same = self.lowest == self.highest
+        return {field.name for field in layout.fields if same[field.offset : field.end].all()}
+
+
+def block_problems(records: np.ndarray, layout: Layout, extremes: ByteExtremes) -> tuple[np.ndarray, set[str]]:
     """Per record and field, why the field's bytes break its type (a REASONS index, SOUND where
     they do not), and the names of the fields whose column needs the CP932 codec.
 
     Nearly every record is plain: digits in its `9` fields and printable ASCII in its code fields.
-    One range test per byte finds those records; only the others are classified field by field.
-    The kana and kanji fields are always checked in full.
+    The byte extremes of the block clear most byte positions at once; the records are range-tested
+    only where they do not, and only the records that fail are classified field by field. The kana
+    and kanji fields are always checked in full.
     """
     problems = np.zeros((len(records), len(layout.fields)), dtype=np.uint8)
     codec_fields = {field.name for field in layout.fields if field.needs_cp932}
     for index, field in enumerate(layout.fields):
         if field.needs_cp932:
             raw = records[:, field.offset : field.end]
-            problems[:, index] = _full_width_problems(raw) if field.type == "K" else field_problems(raw, field_byte_classes(raw, (field,), origin=field.offset)[:, 0], field)
-    suspects = np.flatnonzero(~plain_records(records, layout))
+            problems[:, index] = _full_width_problems(raw) if field.type == "K" else _half_width_field_problems(raw)
+    suspects = np.flatnonzero(~plain_records(records, layout, extremes))
     if len(suspects):
         others = [(index, field) for index, field in enumerate(layout.fields) if not field.needs_cp932]
         rows = records[suspects]
@@ -119,11 +148,14 @@ def block_problems(records: np.ndarray, layout: Layout) -> tuple[np.ndarray, set
     return problems, codec_fields
 
 
-def plain_records(records: np.ndarray, layout: Layout) -> np.ndarray:
+def plain_records(records: np.ndarray, layout: Layout, extremes: ByteExtremes) -> np.ndarray:
     """True for the records whose `9` fields hold only digits and whose code fields only printable ASCII."""
     low, span = _plain_byte_ranges(layout)
-    body = records[:, : len(low)]
-    return ((body - low) <= span).all(axis=1)  # uint8 wraps below `low`, so one comparison tests both ends
+    doubtful = np.flatnonzero((extremes.lowest < low) | (extremes.highest.astype(np.int16) > low.astype(np.int16) + span))
+    if not len(doubtful):
+        return np.ones(len(records), dtype=bool)
+    low, span = low[doubtful], span[doubtful]
+    return ((records[:, doubtful] - low) <= span).all(axis=1)  # uint8 wraps below `low`, so one comparison tests both ends
 
 
 @cache
@@ -139,14 +171,11 @@ def _plain_byte_ranges(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
     return low, span
 
 
-def field_byte_classes(records: np.ndarray, fields: tuple[Field, ...], origin: int = 0) -> np.ndarray:
-    """Per record and field, the byte classes (DIGIT, PRINTABLE_ASCII, JIS_X_0201) all its bytes share.
-
-    `records` holds the record's bytes from offset `origin` on.
-    """
+def field_byte_classes(records: np.ndarray, fields: tuple[Field, ...]) -> np.ndarray:
+    """Per record and field, the byte classes (DIGIT, PRINTABLE_ASCII, JIS_X_0201) all its bytes share."""
     start = min(field.offset for field in fields)
     stop = max(field.end for field in fields)
-    classes = BYTE_CLASSES[records[:, start - origin : stop - origin]]
+    classes = BYTE_CLASSES[records[:, start:stop]]
     bounds = sorted({field.offset - start for field in fields} | {field.end - start for field in fields} - {stop - start})
     shared = np.bitwise_and.reduceat(classes, bounds, axis=1)
     return shared[:, [bounds.index(field.offset - start) for field in fields]]
@@ -165,6 +194,15 @@ def field_problems(raw: np.ndarray, bits: np.ndarray, field: Field) -> np.ndarra
     return problems
 
 
+def _half_width_field_problems(raw: np.ndarray) -> np.ndarray:
+    """Per row of an `X` field, why its bytes are not JIS X 0201, SOUND where they are."""
+    problems = np.zeros(len(raw), dtype=np.uint8)
+    broken = np.flatnonzero(~text_codec.single_byte_decodable()[raw].all(axis=1))
+    if len(broken):
+        problems[broken] = _half_width_problems(raw[broken])
+    return problems
+
+
 def _half_width_problems(raw: np.ndarray) -> np.ndarray:
     """Why each of these rows (all broken) is not JIS X 0201."""
     lead = text_codec.is_lead_byte(raw) & ~text_codec.single_byte_decodable()[raw]
@@ -173,6 +211,17 @@ def _half_width_problems(raw: np.ndarray) -> np.ndarray:
 
 
 def _full_width_problems(raw: np.ndarray) -> np.ndarray:
+    """Per row of a `K` field, why its bytes are not CP932 double-byte characters, SOUND where they are."""
+    problems = np.zeros(len(raw), dtype=np.uint8)
+    codes = raw[:, 0::2].astype(np.uint16) << 8 | raw[:, 1::2]
+    broken = np.flatnonzero(~text_codec.double_byte_decodable()[codes].all(axis=1))
+    if len(broken):
+        problems[broken] = _full_width_reasons(raw[broken])
+    return problems
+
+
+def _full_width_reasons(raw: np.ndarray) -> np.ndarray:
+    """Why each of these rows (all broken) is not CP932 double-byte characters."""
     leads, trails = raw[:, 0::2], raw[:, 1::2]
     half_width = ~text_codec.is_lead_byte(leads)
     split = ~half_width & ~text_codec.is_trail_byte(trails)
@@ -190,16 +239,6 @@ def _cp932_column(raw: np.ndarray, problems: np.ndarray, field: Field) -> pl.Ser
     sound = raw.copy()
     sound[problems != SOUND] = np.tile(np.frombuffer(padding, dtype=np.uint8), field.width // len(padding))
     return text_codec.cp932_strings(sound, padding).alias(field.name)
-
-
-def constant_fields(records: np.ndarray, layout: Layout) -> set[str]:
-    """The fields whose bytes are the same in every record of the block (reserved areas, the
-    collector code, zero amounts): each is typed once and repeated. Empty for under two records."""
-    if len(records) < 2:
-        return set()
-    body = records[:, : max(field.end for field in layout.fields)]
-    same = body.min(axis=0) == body.max(axis=0)
-    return {field.name for field in layout.fields if same[field.offset : field.end].all()}
 
 
 def _typed(binary: pl.Series, fields: list[Field]) -> pl.DataFrame:
