@@ -2,7 +2,8 @@
 
 An entry names the OS user, the host and process, the command or flow, its parameters (JSON),
 the files it read (name and SHA-256) and how it ended. It holds no personal data: parameter names
-that are personal fields are refused, and files are named, never quoted.
+that are personal fields are refused, and files are named, never quoted. A refused run cannot open
+the database another run holds: its entry waits in the refusal log (`flows/refusals.py`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,17 @@ class AuditEntry:
         values["files"] = json.loads(values["files"])
         values["parameters"] = json.loads(values["parameters"])
         return json.dumps(values, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, line: str) -> AuditEntry:
+        """The entry `as_json` wrote; raises ValueError, KeyError or TypeError on a line it did not write."""
+        values = json.loads(line)
+        files = tuple(FileDigest(file["file_name"], file["sha256"]) for file in values["files"])
+        return cls(
+            values["entry_id"], datetime.fromisoformat(values["recorded_at"]), values["os_user"], values["host"],
+            values["process_id"], values["command"], parameters_json(values["parameters"]), files, values["outcome"],
+            values["reason"], values["run_id"],
+        )  # fmt: skip
 
 
 def file_digest(path: Path) -> FileDigest:

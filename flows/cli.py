@@ -69,14 +69,14 @@ def run(
     """The nightly flow for one settlement date: load, validate, match, apply, rebuild, report."""
     settlement_date = _settlement_date(date)
     try:
-        # Refused at once, before Prefect starts, when another run holds the database; the run takes the lock again.
-        with run_lock(settlement_date, db):
+        # Refused (and logged) at once, before Prefect starts, when another run holds the database; the run takes the lock again.
+        with run_lock(settlement_date, inbox, db, "shuno run"):
             pass
         _run_nightly_flow(settlement_date, inbox, db)
     except RunFailed as failure:
         typer.echo(f"shuno run: {failure}", err=True)
         raise typer.Exit(1) from None
-    except Exception as error:  # the flow's own failures (report, Prefect API): one line, no traceback
+    except Exception as error:  # Prefect's own failures (its API): one line, no traceback; a report it cannot show only warns
         typer.echo(f"shuno run: run of {settlement_date} stopped: {failure_reason(error)}", err=True)
         raise typer.Exit(1) from None
 

@@ -2,8 +2,9 @@
 
 The whole run is one DuckDB transaction: a run that cannot complete, or is killed, leaves the
 database as it was before it. A run holds the database's run lock (`flows/lock.py`) throughout, so
-a second run on the same file is refused at once. Derived tables are a function of the stored
-inputs, so the order in which dates are run does not matter.
+a second run on the same file is refused at once; the refused run logs itself in the refusal log
+(`flows/refusals.py`), which the next run folds into audit_log in its transaction. Derived tables
+are a function of the stored inputs, so the order in which dates are run does not matter.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -23,10 +24,11 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows.analyst import publish_analyst_copy
-from flows.audit import FileDigest, record_audit_entry
+from flows.audit import FileDigest, audit_entry, record_audit_entry
 from flows.database import connect, query_frame, replace_rows
 from flows.ingest import FileOutcome, load_date
 from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
+from flows.refusals import RefusalLogError, append_refusal, clear_refusals, fold_refusals
 from schemas.layouts import LayoutError
 from schemas.rates import MissingRateError, RatesFileError, load_rates
 from schemas.tables import derived_tables
@@ -106,7 +108,7 @@ def run_settlement_date(
     check_pause_stage()
     rates = load_rates(settings.rates_path)
     # The lock comes before DuckDB opens the file, so a second run hears shuno's reason, not DuckDB's.
-    with run_lock(settlement_date, database):
+    with run_lock(settlement_date, inbox, database, command):
         connection = open_database(settlement_date, database)
         run_id, started_at = uuid.uuid4().hex, datetime.now()
         try:
@@ -126,6 +128,7 @@ def run_settlement_date(
             pause_point("written")
             summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts)
             connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "completed", _summary_json(summary)])
+            folded_size = fold_refusals(connection, database)
             pause_point("before-commit")
             connection.commit()
             pause_point("committed")
@@ -135,6 +138,7 @@ def run_settlement_date(
             _audit(connection, command, "failed", settlement_date, inbox, database, [], run_id, failure_reason(error))
             connection.close()
             raise RunFailed(f"run of {settlement_date} failed and changed nothing: {failure_reason(error)}") from error
+        _clear_refusals(database, folded_size)
         _audit(connection, command, "completed", settlement_date, inbox, database, outcomes, run_id)
         copy = _published_analyst_copy(connection, database)
         connection.close()
@@ -143,9 +147,19 @@ def run_settlement_date(
 
 def _audit(connection, command, outcome, settlement_date, inbox, database, files, run_id, reason=None) -> None:
     """The operation log entry of a run (評価書 III-3), written after its commit or rollback."""
-    parameters = {"settlement_date": settlement_date.isoformat(), "inbox": str(inbox), "database": str(database)}
     digests = [FileDigest(outcome.file_name, outcome.sha256) for outcome in files]
-    record_audit_entry(connection, command, outcome, parameters, digests, reason, run_id)
+    record_audit_entry(connection, command, outcome, _run_parameters(settlement_date, inbox, database), digests, reason, run_id)
+
+
+def _run_parameters(settlement_date: date, inbox: Path, database: Path) -> dict[str, str]:
+    return {"settlement_date": settlement_date.isoformat(), "inbox": str(inbox), "database": str(database)}
+
+
+def _clear_refusals(database: Path, folded_size: int) -> None:
+    # The run has committed: a refusal log that cannot be emptied now only holds entries audit_log
+    # has, which the next run's fold skips before it empties the log again.
+    with suppress(OSError):
+        clear_refusals(database, folded_size)
 
 
 def analyst_copy_path(database: Path) -> Path:
@@ -164,21 +178,35 @@ def _published_analyst_copy(connection: duckdb.DuckDBPyConnection, database: Pat
 
 
 class RunRefused(RunFailed):
-    """A run refused at once because another run holds the database; `holder` is the reason, for the audit log."""
+    """A run refused at once because another run holds the database; `holder` is the reason, for the audit log.
 
-    def __init__(self, settlement_date: date, holder: LockHolder) -> None:
-        super().__init__(f"run of {settlement_date} refused and changed nothing: {holder.description()}")
+    `not_logged` is why the refusal could not be written to the refusal log, None when it was.
+    """
+
+    def __init__(self, settlement_date: date, holder: LockHolder, not_logged: str | None = None) -> None:
+        unlogged = f"; the refusal could not be logged ({not_logged})" if not_logged else ""
+        super().__init__(f"run of {settlement_date} refused and changed nothing: {holder.description()}{unlogged}")
         self.holder = holder
 
 
-def run_lock(settlement_date: date, database: Path) -> RunLock:
-    """The database's run lock, taken at once; a run that finds it held is refused with `RunRefused`."""
+def run_lock(settlement_date: date, inbox: Path, database: Path, command: str) -> RunLock:
+    """The database's run lock, taken at once; a run that finds it held is logged in the refusal log and refused with `RunRefused`."""
     try:
         return acquire_run_lock(database)
     except RunLockHeld as held:
-        raise RunRefused(settlement_date, held.holder) from None
+        raise RunRefused(settlement_date, held.holder, _log_refusal(command, settlement_date, inbox, database, held.holder)) from None
     except OSError as error:
         raise RunFailed(f"run of {settlement_date} could not take its lock and changed nothing: {failure_reason(error)}") from error
+
+
+def _log_refusal(command: str, settlement_date: date, inbox: Path, database: Path, holder: LockHolder) -> str | None:
+    """Appends the refusal's operation log entry to the refusal log; returns why it could not, or None."""
+    entry = audit_entry(command, "refused", _run_parameters(settlement_date, inbox, database), reason=holder.description())
+    try:
+        append_refusal(database, entry)
+    except OSError as error:
+        return failure_reason(error)
+    return None
 
 
 def open_database(settlement_date: date, database: Path) -> duckdb.DuckDBPyConnection:
@@ -214,7 +242,7 @@ def pause_point(stage: str) -> None:
 
 # Errors whose messages shuno writes itself from keys, dates and paths; any other error's message
 # may quote record values (polars and pandera do), so only its type is shown.
-SAFE_MESSAGES = (MissingRateError, RatesFileError, LayoutError, OSError, duckdb.IOException)
+SAFE_MESSAGES = (MissingRateError, RatesFileError, LayoutError, RefusalLogError, OSError, duckdb.IOException)
 
 
 def failure_reason(error: Exception) -> str:

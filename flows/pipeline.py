@@ -3,13 +3,15 @@
 A run is one DuckDB transaction on one connection (`flows.nightly.run_settlement_date`), so it is
 one task: splitting it would mean sharing a connection between tasks for nothing. The tasks
 around it touch the outside world: reading the inbox before the run (retried, since a network
-share can hiccup), reading the report back from the database, and publishing it.
+share can hiccup), reading the report back from the database, and publishing it. The run has
+committed before its report is read, so a report that cannot be shown is a warning, not a failure.
 """
 
 from __future__ import annotations
 
 import contextvars
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import duckdb
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
@@ -32,8 +34,8 @@ from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
 from rich.console import Console
 
 from flows.ingest import inbox_listing
-from flows.nightly import RunFailed, RunSummary, Settings, run_settlement_date
-from flows.report import RunReport, print_report, report_markdown, run_report, stage_progress
+from flows.nightly import RunFailed, RunSummary, Settings, failure_reason, run_settlement_date
+from flows.report import RunReport, print_report, report_markdown, run_report, stage_progress, unshown_report_warning
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 # CONTRACT's defaults of `shuno run`; a deployment passes its own.
@@ -143,8 +145,18 @@ def nightly(
     settlement_date = settlement_date or yesterday_in_tokyo(flow_run.scheduled_start_time)
     readable_date_files(inbox, settlement_date)
     summary = settlement_run(settlement_date, inbox, database, settings, started_by())
-    published_report(report_from_database(database, summary))
+    report_committed_run(database, summary)
     return summary
+
+
+def report_committed_run(database: Path, summary: RunSummary) -> None:
+    """Reads the committed run's report back and publishes it; when it cannot, warns on stderr and in the flow's log instead."""
+    try:
+        published_report(report_from_database(database, summary))
+    except Exception as error:  # noqa: BLE001 - the run has committed: failing now would tell the operator it did not
+        warning = unshown_report_warning(summary, database, failure_reason(error))
+        get_run_logger().warning(warning)
+        print(warning, file=sys.stderr, flush=True)
 
 
 @flow(name="backfill")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import duckdb
 from rich.console import Console
@@ -168,6 +169,15 @@ def run_report(connection: duckdb.DuckDBPyConnection, summary: RunSummary) -> Ru
     heading = f"run {summary.run_id} of {summary.settlement_date} (as of {summary.as_of})"
     tables = (file_table(summary), outcome_table(connection), receipts_table(connection, summary.settlement_date), balance_table(connection, summary))
     return RunReport(summary.settlement_date, heading, (f"analyst copy: {summary.analyst_copy}",), tables)
+
+
+def unshown_report_warning(summary: RunSummary, database: Path, reason: str) -> str:
+    """The one-line warning for a committed run whose report could not be shown, saying where its outcome is."""
+    return (
+        f"shuno: warning: run {summary.run_id} of {summary.settlement_date} completed and is committed to {database}, "
+        f"but its report could not be shown ({reason}); the run need not be repeated: its outcome is in that database, "
+        f"SELECT status, summary FROM runs WHERE run_id = '{summary.run_id}', and its audit_log entry"
+    )
 
 
 def report_markdown(report: RunReport) -> str:

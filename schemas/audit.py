@@ -1,7 +1,7 @@
 """The operation log (評価書 III-3 システム操作ログ): who ran what, when, on which files, and how it ended.
 
-Not in schemas/tables.py yet so that it can be merged there in one edit: `all_tables()` would
-then list `audit_log_table()` and `flows.database.connect` creates it with the others.
+`schemas.tables.all_tables()` lists it, so `flows.database.connect` creates it with the others.
+Refused runs reach it through the refusal log (`flows/refusals.py`).
 """
 
 from __future__ import annotations

@@ -27,8 +27,10 @@ import duckdb
 import polars as pl
 import pytest
 
+from flows.audit import audit_entry
 from flows.lock import acquire_run_lock, lock_path
 from flows.nightly import PAUSE_STAGES, PAUSE_VARIABLE, RunFailed, RunRefused, run_settlement_date
+from flows.refusals import append_refusal, logged_refusals
 from flows.sample import write_sample_inbox
 from schemas.tables import all_tables
 
@@ -186,8 +188,29 @@ def test_a_second_run_is_refused_at_once_while_one_is_in_progress(states, tmp_pa
         _, errors = first.communicate(timeout=PATIENCE_SECONDS)
         assert first.returncode == 0, errors.decode(errors="replace")[-500:]
     assert differing_tables(database_state(database), states.after) == []
+    # The refused run logged itself beside the database; the first run folded it into audit_log before its commit.
+    assert _refused_reasons(database) == [second.stderr.split("changed nothing: ")[1].strip()]
+    assert logged_refusals(database) == ([], 0)
     run_settlement_date(states.settlement_date, states.inbox, database)
     assert differing_tables(database_state(database), states.after) == []
+
+
+def _refused_reasons(database: Path) -> list[str]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return [reason for (reason,) in connection.execute("SELECT reason FROM audit_log WHERE outcome = 'refused'").fetchall()]
+
+
+def test_a_run_killed_after_folding_the_refusal_log_leaves_the_refusals_for_the_next_run(states, tmp_path):
+    database = tmp_path / "shuno.duckdb"
+    shutil.copy(states.before_path, database)
+    refusal = audit_entry("shuno run", "refused", {"settlement_date": states.settlement_date}, reason="another shuno run holds the lock")
+    append_refusal(database, refusal)
+    with paused_run(states, bare_run(states, database), "before-commit") as run:
+        kill(run)
+    assert _refused_reasons(database) == [] and logged_refusals(database)[0] == [refusal]
+    run_settlement_date(states.settlement_date, states.inbox, database)
+    run_settlement_date(states.settlement_date, states.inbox, database)
+    assert _refused_reasons(database) == [refusal.reason] and logged_refusals(database) == ([], 0)
 
 
 def _file_stamps(database: Path) -> dict[str, tuple[int, int]]:

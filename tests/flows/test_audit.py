@@ -6,15 +6,20 @@ import getpass
 import hashlib
 import json
 import os
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
 from flows.audit import FileDigest, audit_entry, file_digest, record_audit_entry
+from flows.cli import app
 from flows.database import connect
-from flows.nightly import RunFailed, Settings, run_settlement_date
+from flows.lock import acquire_run_lock
+from flows.nightly import RunFailed, RunRefused, Settings, run_settlement_date
+from flows.refusals import logged_refusals, refusal_log_path
 from flows.sample import write_sample_inbox
 from transforms.sample_inbox import SAMPLE_NAMES
 
@@ -43,6 +48,13 @@ def _audit_rows(database: Path) -> list[dict]:
         return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
+def _rates_without_2026(folder: Path) -> Path:
+    rates = folder / "rates.csv"
+    packaged = Path(__file__).resolve().parents[2] / "schemas" / "rates" / "rates.csv"
+    rates.write_text("".join(line for line in packaged.read_text().splitlines(keepends=True) if not line.startswith("2026")))
+    return rates
+
+
 def test_a_completed_run_is_logged_with_the_os_user_and_the_sha256_of_its_files(sample, tmp_path):
     inbox, dates = sample
     database = tmp_path / "shuno.duckdb"
@@ -65,11 +77,8 @@ def test_a_completed_run_is_logged_with_the_os_user_and_the_sha256_of_its_files(
 def test_a_failed_run_is_logged_after_its_rollback_and_nothing_personal_is(sample, tmp_path):
     inbox, dates = sample
     database = tmp_path / "shuno.duckdb"
-    rates = tmp_path / "rates.csv"
-    packaged = Path(__file__).resolve().parents[2] / "schemas" / "rates" / "rates.csv"
-    rates.write_text("".join(line for line in packaged.read_text().splitlines(keepends=True) if not line.startswith("2026")))
     with pytest.raises(RunFailed):
-        run_settlement_date(dates[0], inbox, database, Settings(rates_path=rates))
+        run_settlement_date(dates[0], inbox, database, Settings(rates_path=_rates_without_2026(tmp_path)))
     connection = connect(database)
     try:
         record_audit_entry(connection, "shuno run", "refused", {"settlement_date": dates[0]}, reason="another run holds the lock")
@@ -111,3 +120,51 @@ def test_a_file_that_cannot_be_read_is_named_without_a_digest_and_an_entry_seria
     ]
     assert (line["os_user"], line["command"], line["parameters"]) == (getpass.getuser(), "backfill", {"start": "2026-05-11"})
     assert "\n" not in entry.as_json()
+
+
+def test_a_run_the_cli_refuses_is_logged_beside_the_database_and_folded_once_by_the_next_runs(sample, tmp_path):
+    inbox, dates = sample
+    database = tmp_path / "shuno.duckdb"
+    with acquire_run_lock(database) as lock:
+        result = CliRunner().invoke(app, ["run", "--date", dates[0].isoformat(), "--inbox", str(inbox), "--db", str(database)])
+    assert result.exit_code == 1 and not database.exists()
+    [logged] = logged_refusals(database)[0]
+    assert result.stderr == f"shuno run: run of {dates[0]} refused and changed nothing: {logged.reason}\n"
+    assert re.fullmatch(rf"another shuno run holds {re.escape(str(lock.path))} since \S+ \(pid {os.getpid()}\)", logged.reason)
+    assert (logged.command, logged.outcome, logged.process_id, logged.run_id, logged.files) == ("shuno run", "refused", os.getpid(), None, ())
+    assert json.loads(logged.parameters) == {"settlement_date": dates[0].isoformat(), "inbox": str(inbox), "database": str(database)}
+    for _ in range(2):  # the next run folds the refusal in; a repeated run does not fold it again
+        run_settlement_date(dates[0], inbox, database)
+    refused = [row for row in _audit_rows(database) if row["outcome"] == "refused"]
+    assert [(row["os_user"], row["process_id"], row["reason"], row["recorded_at"]) for row in refused] == [
+        (logged.os_user, os.getpid(), logged.reason, logged.recorded_at)
+    ]
+    assert [row["outcome"] for row in _audit_rows(database)] == ["refused", "completed", "completed"]
+    assert logged_refusals(database) == ([], 0) and refusal_log_path(database).exists()
+
+
+def test_a_refused_run_stays_in_the_log_through_a_failed_run_and_is_folded_by_the_next_completed_one(sample, tmp_path):
+    inbox, dates = sample
+    database = tmp_path / "shuno.duckdb"
+    run_settlement_date(dates[0], inbox, database)
+    with acquire_run_lock(database), pytest.raises(RunRefused, match="refused and changed nothing"):
+        run_settlement_date(dates[1], inbox, database, command="flow nightly")
+    logged = logged_refusals(database)[0]
+    with pytest.raises(RunFailed, match="failed and changed nothing"):
+        run_settlement_date(dates[1], inbox, database, Settings(rates_path=_rates_without_2026(tmp_path)))
+    assert [row["outcome"] for row in _audit_rows(database)] == ["completed", "failed"]
+    assert logged_refusals(database)[0] == logged and [entry.command for entry in logged] == ["flow nightly"]
+    run_settlement_date(dates[1], inbox, database)
+    outcomes = [(row["outcome"], row["command"]) for row in _audit_rows(database)]
+    assert outcomes == [("completed", "shuno run"), ("refused", "flow nightly"), ("failed", "shuno run"), ("completed", "shuno run")]
+    assert logged_refusals(database) == ([], 0)
+
+
+def test_a_refusal_that_cannot_be_logged_says_so_in_its_one_line(sample, tmp_path):
+    inbox, dates = sample
+    database = tmp_path / "shuno.duckdb"
+    refusal_log_path(database).mkdir()  # a folder where the log should be: opening it for writing fails
+    with acquire_run_lock(database), pytest.raises(RunRefused) as refused:
+        run_settlement_date(dates[0], inbox, database)
+    assert "refused and changed nothing" in str(refused.value) and "; the refusal could not be logged (IsADirectoryError" in str(refused.value)
+    assert "\n" not in str(refused.value)

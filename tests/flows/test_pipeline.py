@@ -14,12 +14,22 @@ import polars as pl
 import pytest
 from prefect import flow
 from prefect.artifacts import Artifact
-from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_ANALYTICS_ENABLED, PREFECT_SERVER_DATABASE_CONNECTION_URL, temporary_settings
+from prefect.settings import (
+    PREFECT_API_URL,
+    PREFECT_SERVER_ANALYTICS_ENABLED,
+    PREFECT_SERVER_DATABASE_CONNECTION_URL,
+    get_current_settings,
+    temporary_settings,
+)
+from prefect.settings import Settings as PrefectSettings
 from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
+import flows.report
 from flows.cli import PREFECT_DEFAULTS, app
-from flows.nightly import RunFailed, RunSummary, Settings
+from flows.lock import acquire_run_lock
+from flows.nightly import RunFailed, RunRefused, RunSummary, Settings
+from flows.refusals import logged_refusals
 from flows.pipeline import (
     backfill,
     local_prefect_api,
@@ -229,6 +239,49 @@ def test_the_run_command_reports_to_the_prefect_api_it_is_given(runs, tmp_path, 
     assert run_id in Artifact.get(f"run-report-{runs.dates[0].isoformat()}").data
     with duckdb.connect(str(tmp_path / "shuno.duckdb"), read_only=True) as connection:
         assert connection.sql("SELECT command, run_id FROM audit_log").fetchall() == [("shuno run", run_id)]
+
+
+def test_a_run_whose_report_cannot_be_read_back_has_committed_and_exits_0_with_a_warning(runs, tmp_path, monkeypatch):
+    for name, value in PREFECT_DEFAULTS.items():
+        monkeypatch.setenv(name, value)
+
+    def missing_table(connection, settlement_date):
+        raise duckdb.CatalogException("Table with name payments does not exist!")
+
+    monkeypatch.setattr(flows.report, "receipts_table", missing_table)
+    database = tmp_path / "shuno.duckdb"
+    result = CliRunner().invoke(app, ["run", "--date", runs.dates[0].isoformat(), "--inbox", str(runs.inbox), "--db", str(database)])
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(database), read_only=True) as connection:
+        [(run_id, status)] = connection.sql("SELECT run_id, status FROM runs").fetchall()
+        audit = connection.sql("SELECT outcome, run_id FROM audit_log").fetchall()
+        payments = connection.sql("SELECT count(*) FROM payments").fetchall()[0][0]
+    assert (status, audit, payments > 100) == ("completed", [("completed", run_id)], True)
+    assert result.stderr == (
+        f"shuno: warning: run {run_id} of {runs.dates[0]} completed and is committed to {database}, but its report could not be shown "
+        "(CatalogException (details withheld: they may quote record values)); the run need not be repeated: its outcome is in that "
+        f"database, SELECT status, summary FROM runs WHERE run_id = '{run_id}', and its audit_log entry\n"
+    )
+    assert "収納日計表" not in result.stdout
+
+
+def test_a_flow_run_refused_by_the_run_lock_is_logged_for_the_next_run(runs, tmp_path):
+    database = tmp_path / "shuno.duckdb"
+    with acquire_run_lock(database), pytest.raises(RunRefused, match="refused and changed nothing"):
+        nightly(runs.dates[0], runs.inbox, database)
+    [logged] = logged_refusals(database)[0]
+    assert (logged.command, logged.outcome) == ("flow nightly", "refused")
+    assert not database.exists()
+
+
+def test_prefect_keeps_what_the_tests_record_in_the_sessions_temporary_home(prefect_home):
+    current = get_current_settings()
+    assert current.home == prefect_home and prefect_home != Path("~/.prefect").expanduser()
+    assert (current.results.local_storage_path, current.server.memo_store_path) == (prefect_home / "storage", prefect_home / "memo_store.toml")
+    # What `shuno run`'s own API, or a child process, would use: a fresh read of the environment.
+    fresh = PrefectSettings()
+    assert fresh.server.database.connection_url.get_secret_value() == f"sqlite+aiosqlite:///{prefect_home}/prefect.db"
+    assert (fresh.api.url, fresh.server.analytics_enabled) == (None, False)
 
 
 def test_the_run_command_refuses_a_prefect_api_that_does_not_answer_in_one_line(runs, tmp_path, monkeypatch):

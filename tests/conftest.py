@@ -1,0 +1,56 @@
+"""Set-up shared by every test: what Prefect records of the tests' flow runs stays in a temporary home.
+
+`shuno run` serves Prefect's API from its own process, and that API keeps flow runs, task runs,
+logs and artifacts in `PREFECT_HOME/prefect.db`; Prefect also writes results under
+`PREFECT_HOME/storage` and a memo under `PREFECT_HOME/memo_store.toml`. `PREFECT_HOME` is
+`~/.prefect` unless set, so without this the tests would fill the developer's own Prefect database.
+
+Prefect reads its settings from the environment once, when `prefect` is first imported
+(`prefect.context` builds its root settings then), and the test modules import it while they are
+collected, before any fixture runs: a fixture setting the environment would come too late, so the
+environment is set in `pytest_configure`, before collection.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# The Prefect settings every test process and its children get. Analytics would call home and
+# write to the SQLite file at start-up, as `shuno run` knows (flows.cli.PREFECT_DEFAULTS).
+PREFECT_TEST_SETTINGS = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+# A developer's own server must not receive the tests' flow runs either: tests that want one set it themselves.
+PREFECT_UNSET = ("PREFECT_API_URL",)
+PREFECT_HOME_KEY = pytest.StashKey[Path]()
+SAVED_ENVIRONMENT_KEY = pytest.StashKey[dict[str, str | None]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Points PREFECT_HOME at a new temporary folder, before any test module imports prefect."""
+    home = Path(tempfile.mkdtemp(prefix="shuno-tests-prefect-home-"))
+    settings = PREFECT_TEST_SETTINGS | {"PREFECT_HOME": str(home)}
+    config.stash[PREFECT_HOME_KEY] = home
+    config.stash[SAVED_ENVIRONMENT_KEY] = {name: os.environ.get(name) for name in [*settings, *PREFECT_UNSET]}
+    os.environ.update(settings)
+    for name in PREFECT_UNSET:
+        os.environ.pop(name, None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Restores the Prefect environment of the session's caller and removes the temporary home."""
+    for name, value in config.stash[SAVED_ENVIRONMENT_KEY].items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    shutil.rmtree(config.stash[PREFECT_HOME_KEY], ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def prefect_home(pytestconfig: pytest.Config) -> Path:
+    """The temporary PREFECT_HOME of this test session."""
+    return pytestconfig.stash[PREFECT_HOME_KEY]
