@@ -189,7 +189,8 @@ def _checked_chunk(chunk: RecordChunk, verdict: FileVerdict, judge: RecordRules)
     if verdict.trailer is not None:
         payment_file.check_record_types(rows[:, payment_file.RECORD_TYPE_OFFSET], first, shape.record_count)
     totals = payment_file.control_totals(decoded.frame, judge.layout) if verdict.trailer is not None else ControlTotals()
-    return judged_records(decoded, rows, judge), totals
+    structure_checked = first > verdict.data_positions.start + 1  # the file's first chunk had pandera check it
+    return judged_records(decoded, rows, judge, structure_checked), totals
 
 
 def read_whole_file(path: Path, name: InboxName, chunk_records: int = CHUNK_RECORDS) -> tuple[FileVerdict, list[CheckedRecords]]:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
-from flows.files import checked_chunks, inspect_file, read_whole_file
+from flows.files import checked_chunks, inspect_file, read_whole_file, record_rules_for
 from schemas.inbox import parse_inbox_name
-from schemas.layouts import load_layout
+from schemas.layouts import LayoutName, load_layout
+from transforms.fixed_width import decoded_block, records_bytes
+from transforms.records import judged_records
 from tests.records import SETTLEMENT_DATE, patched, payment_file_bytes_for, record_frame
 
 PAYMENT = load_layout("payment")
@@ -188,3 +192,21 @@ def test_chunking_does_not_change_what_is_read(tmp_path):
     assert whole[1].equals(small[1]) and whole[2].equals(small[2])
     assert whole[0].declared_totals == small[0].declared_totals
     assert SETTLEMENT_DATE == whole[0].header["base_date"]
+
+
+def test_a_broken_record_in_a_later_chunk_is_found_by_the_value_rules(tmp_path):
+    data = patched(_damaged(), 8, _offset("payment_class"), b"04")
+    verdict, records, rejects = _read(_write(tmp_path, data), chunk_records=3)  # record 8 is in the third chunk
+    assert records.height + rejects.height == verdict.data_count == 7
+    assert rejects.select("record_number", "field").rows() == [(8, "payment_class")]
+    assert "unknown 納付金区分" in rejects["reason"][0]
+
+
+def test_a_block_whose_structure_differs_gets_pandera_structure_check_again():
+    judge = record_rules_for(LayoutName.PAYMENT)
+    rows = np.frombuffer(records_bytes(_payments(2), judge.layout, crlf=False), dtype=np.uint8).reshape(-1, 700)
+    decoded = decoded_block(rows, judge.layout, 2)
+    assert judged_records(decoded, rows, judge, structure_checked=True).records.height == 2
+    retyped = replace(decoded, frame=decoded.frame.with_columns(pl.col("paid_total").cast(pl.Int32)))
+    with pytest.raises(TypeError, match="does not fit its schema"):
+        judged_records(retyped, rows, judge, structure_checked=True)
