@@ -236,9 +236,11 @@ def _full_width_reasons(raw: np.ndarray) -> np.ndarray:
 def _cp932_column(raw: np.ndarray, problems: np.ndarray, field: Field) -> pl.Series:
     """A CP932 column decoded in one codec call; broken rows become padding first (then null)."""
     padding = b"\x81\x40" if field.type == "K" else b" "
-    sound = raw.copy()
-    sound[problems != SOUND] = np.tile(np.frombuffer(padding, dtype=np.uint8), field.width // len(padding))
-    return text_codec.cp932_strings(sound, padding).alias(field.name)
+    broken = problems != SOUND
+    if broken.any():
+        raw = raw.copy()
+        raw[broken] = np.tile(np.frombuffer(padding, dtype=np.uint8), field.width // len(padding))
+    return text_codec.cp932_strings(raw, padding).alias(field.name)
 
 
 def _typed(binary: pl.Series, fields: list[Field]) -> pl.DataFrame:

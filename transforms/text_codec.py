@@ -74,7 +74,7 @@ def cp932_strings(raw: np.ndarray, padding: bytes) -> pl.Series:
 
 def unpadded_lengths(raw: np.ndarray, padding: bytes) -> np.ndarray:
     """Per row, the bytes before its trailing run of `padding` (one or two bytes, aligned to the row start)."""
-    units = raw[:, 0::2].astype(np.uint16) << 8 | raw[:, 1::2] if len(padding) == 2 else raw
+    units = np.ascontiguousarray(raw).view(">u2") if len(padding) == 2 else raw
     content = units != int.from_bytes(padding, "big")
     positions = np.arange(1, content.shape[1] + 1, dtype=np.int32)
     return np.max(content * positions, axis=1, initial=0) * len(padding)

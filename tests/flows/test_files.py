@@ -13,6 +13,7 @@ from flows.files import checked_chunks, inspect_file, read_whole_file, record_ru
 from schemas.inbox import parse_inbox_name
 from schemas.layouts import LayoutName, load_layout
 from transforms.fixed_width import decoded_block, records_bytes
+from transforms.framing import RejectedFile
 from transforms.records import judged_records
 from tests.records import SETTLEMENT_DATE, patched, payment_file_bytes_for, record_frame
 
@@ -210,3 +211,11 @@ def test_a_block_whose_structure_differs_gets_pandera_structure_check_again():
     retyped = replace(decoded, frame=decoded.frame.with_columns(pl.col("paid_total").cast(pl.Int32)))
     with pytest.raises(TypeError, match="does not fit its schema"):
         judged_records(retyped, rows, judge, structure_checked=True)
+
+
+def test_a_file_cut_while_it_is_read_is_rejected_whole(tmp_path):
+    path = _write(tmp_path, _damaged())
+    verdict = inspect_file(path, parse_inbox_name(path.name))
+    path.write_bytes(_damaged()[: 700 * 5])  # cut after inspection: records 6 on are gone
+    with pytest.raises(RejectedFile, match="record 6: the file ended early; it changed while it was read"):
+        list(checked_chunks(verdict, chunk_records=4))
