@@ -75,10 +75,11 @@ def decoded_block(records: np.ndarray, layout: Layout, first_record_number: int,
     constant = extremes.constant_fields(layout)
     sliced = [field for _, field in read if field.name not in decoded]
     binary = _binary_records(records)
-    frame = _typed(binary, [field for field in sliced if field.name not in constant])
-    once = _typed(binary[:1], [field for field in sliced if field.name in constant])
+    filled = extremes.filled_fields(layout)
+    frame = _typed(binary, [field for field in sliced if field.name not in constant], filled)
+    once = _typed(binary[:1], [field for field in sliced if field.name in constant], filled)
     frame = frame.with_columns(once[name].new_from_index(0, len(records)) for name in once.columns)
-    problems = _with_impossible_values(problems, frame, layout)
+    problems = _with_impossible_values(problems, frame, records, layout)
     unread_columns = [pl.lit(None, dtype=field.polars_dtype).alias(field.name) for field in layout.fields if field.name in unread]
     frame = frame.with_columns(*decoded.values(), *unread_columns).select(layout.field_names)
     frame = _nulled(frame, problems, layout).with_columns(pl.int_range(first_record_number, first_record_number + len(records), dtype=pl.Int64).alias(RECORD_NUMBER))
@@ -119,6 +120,10 @@ class ByteExtremes:
         zero amounts): the reader types each of them once and repeats it."""
         same = self.lowest == self.highest
         return {field.name for field in layout.fields if same[field.offset : field.end].all()}
+
+    def filled_fields(self, layout: Layout) -> set[str]:
+        """The fields no record ends with a space or less: trimming them would change nothing."""
+        return {field.name for field in layout.fields if self.lowest[field.end - 1] > text_codec.HALF_WIDTH_SPACE}
 
 
 def block_problems(records: np.ndarray, layout: Layout, extremes: ByteExtremes) -> tuple[np.ndarray, set[str]]:
@@ -243,12 +248,12 @@ def _cp932_column(raw: np.ndarray, problems: np.ndarray, field: Field) -> pl.Ser
     return text_codec.cp932_strings(raw, padding).alias(field.name)
 
 
-def _typed(binary: pl.Series, fields: list[Field]) -> pl.DataFrame:
-    """The ASCII fields cut from the records and typed, with a flag column per date, time or timestamp that names no real moment."""
-    impossible = [_impossible(field) for field in fields if field.format in PARSED_FORMATS]
+def _typed(binary: pl.Series, fields: list[Field], filled: set[str]) -> pl.DataFrame:
+    """The ASCII fields cut from the records and typed (null where they break their type); the
+    `filled` ones need no trimming."""
     if not fields:
         return pl.DataFrame(height=len(binary))
-    return pl.DataFrame({RECORD: binary}).select(RECORD, *(_sliced(field) for field in fields)).with_columns(impossible).drop(RECORD)
+    return pl.DataFrame({RECORD: binary}).select(_sliced(field, field.name in filled) for field in fields)
 
 
 def _binary_records(records: np.ndarray) -> pl.Series:
@@ -258,35 +263,34 @@ def _binary_records(records: np.ndarray) -> pl.Series:
     return pl.Series(RECORD, array)
 
 
-def _field_text(field: Field) -> pl.Expr:
-    return pl.col(RECORD).bin.slice(field.offset, field.width).cast(pl.String, strict=False)
-
-
-def _sliced(field: Field) -> pl.Expr:
-    """The typed column of an ASCII field, cut from the records."""
-    text = _field_text(field)
+def _sliced(field: Field, filled: bool) -> pl.Expr:
+    """The typed column of an ASCII field, cut from the records; a `filled` code is kept as it is."""
+    text = pl.col(RECORD).bin.slice(field.offset, field.width).cast(pl.String, strict=False)
     if field.format in PARSED_FORMATS:
         parse = {"date": text.str.to_date, "time": text.str.to_time, "timestamp": text.str.to_datetime}[field.format]
         typed = parse(PARSED_FORMATS[field.format], strict=False)
         return typed.cast(field.polars_dtype).alias(field.name)
     if field.is_digits:
         return text.str.to_integer(strict=False).cast(pl.Int64).alias(field.name)
+    if filled:
+        return text.alias(field.name)
     return text.str.strip_chars_end(" ").replace("", None).alias(field.name)
 
 
-def _impossible(field: Field) -> pl.Expr:
-    """True where a date, time or timestamp field has digits that name no real moment."""
-    # 000000 is midnight, a real time; an all-zero date or timestamp means "none".
-    none = _field_text(field) == "0" * field.width if field.format != "time" else pl.lit(False)
-    return (pl.col(field.name).is_null() & ~none).alias(f"__impossible_{field.name}")
+def _with_impossible_values(problems: np.ndarray, frame: pl.DataFrame, records: np.ndarray, layout: Layout) -> np.ndarray:
+    """`problems` with every date, time or timestamp whose sound digits name no real moment marked.
 
-
-def _with_impossible_values(problems: np.ndarray, frame: pl.DataFrame, layout: Layout) -> np.ndarray:
+    Such a field parsed to null; so does an all-zero date or timestamp, which means "none" (an
+    all-zero time is midnight, a real time). Only the null values' bytes are looked at.
+    """
     problems = problems.copy()
     for index, field in enumerate(layout.fields):
-        if field.format in PARSED_FORMATS:
-            impossible = frame[f"__impossible_{field.name}"].to_numpy() & (problems[:, index] == SOUND)
-            problems[impossible, index] = IMPOSSIBLE[field.format]
+        if field.format not in PARSED_FORMATS or not frame[field.name].has_nulls():
+            continue
+        rows = np.flatnonzero(frame[field.name].is_null().to_numpy() & (problems[:, index] == SOUND))
+        if field.format != "time":
+            rows = rows[(records[rows, field.offset : field.end] != ord("0")).any(axis=1)]
+        problems[rows, index] = IMPOSSIBLE[field.format]
     return problems
 
 

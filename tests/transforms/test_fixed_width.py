@@ -116,3 +116,35 @@ def test_broken_records_name_the_first_broken_field_and_keep_the_bytes():
     assert rejects.select("record_number", "field").rows() == [(10, "sequence_number")]
     assert rejects["reason"][0] == "連番: not half-width digits"
     assert rejects["raw"][0] == records[0].tobytes()
+
+
+def test_constant_filled_and_trimmed_fields_decode_alike():
+    from tests.records import record_frame
+
+    layout = load_layout("payment")
+    frame = record_frame(
+        "payment",
+        3,
+        payment_number=["12345678901234567890"] * 3,  # the same in every record, no padding
+        confirmation_number=["123456", "654321", "111111"],  # filled, varying
+        filing_period_code=["A", "AB C", None],  # padded, one blank
+        paid_on=[date(2026, 4, 30)] * 3,
+    ).drop(RECORD_NUMBER, strict=False)
+    records = encoded_block(frame, layout)
+    block = decoded_block(records, layout, 1)
+    assert not block.broken.any()
+    assert_frame_equal(valid_records(block).drop(RECORD_NUMBER), frame)
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_an_impossible_date_in_every_record_is_found_even_when_constant(rows):
+    from tests.records import record_frame
+
+    layout = load_layout("payment")
+    paid_on = layout.field("paid_on")
+    records = encoded_block(record_frame("payment", rows).drop(RECORD_NUMBER, strict=False), layout)
+    records[:, paid_on.offset : paid_on.end] = np.frombuffer(b"20230231", dtype=np.uint8)
+    block = decoded_block(records, layout, 1)
+    assert block.broken.all()
+    assert [layout.fields[index].name for index in block.problem_field] == ["paid_on"] * rows
+    assert block.frame["paid_on"].null_count() == rows
