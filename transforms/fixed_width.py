@@ -79,7 +79,7 @@ def decoded_block(records: np.ndarray, layout: Layout, first_record_number: int,
     frame = _typed(binary, [field for field in sliced if field.name not in constant], filled)
     once = _typed(binary[:1], [field for field in sliced if field.name in constant], filled)
     frame = frame.with_columns(once[name].new_from_index(0, len(records)) for name in once.columns)
-    problems = _with_impossible_values(problems, frame, records, layout)
+    problems = _with_impossible_values(problems, frame, records, layout, extremes)
     unread_columns = [pl.lit(None, dtype=field.polars_dtype).alias(field.name) for field in layout.fields if field.name in unread]
     frame = frame.with_columns(*decoded.values(), *unread_columns).select(layout.field_names)
     frame = _nulled(frame, problems, layout).with_columns(pl.int_range(first_record_number, first_record_number + len(records), dtype=pl.Int64).alias(RECORD_NUMBER))
@@ -263,8 +263,11 @@ def _binary_records(records: np.ndarray) -> pl.Series:
     return pl.Series(RECORD, array)
 
 
+@cache
 def _sliced(field: Field, filled: bool) -> pl.Expr:
-    """The typed column of an ASCII field, cut from the records; a `filled` code is kept as it is."""
+    """The typed column of an ASCII field, cut from the records; a `filled` code is kept as it is.
+
+    Built once per field: building polars expressions costs more than running some of them."""
     text = pl.col(RECORD).bin.slice(field.offset, field.width).cast(pl.String, strict=False)
     if field.format in PARSED_FORMATS:
         parse = {"date": text.str.to_date, "time": text.str.to_time, "timestamp": text.str.to_datetime}[field.format]
@@ -277,28 +280,30 @@ def _sliced(field: Field, filled: bool) -> pl.Expr:
     return text.str.strip_chars_end(" ").replace("", None).alias(field.name)
 
 
-def _with_impossible_values(problems: np.ndarray, frame: pl.DataFrame, records: np.ndarray, layout: Layout) -> np.ndarray:
+def _with_impossible_values(problems: np.ndarray, frame: pl.DataFrame, records: np.ndarray, layout: Layout, extremes: ByteExtremes) -> np.ndarray:
     """`problems` with every date, time or timestamp whose sound digits name no real moment marked.
 
     Such a field parsed to null; so does an all-zero date or timestamp, which means "none" (an
-    all-zero time is midnight, a real time). Only the null values' bytes are looked at.
+    all-zero time is midnight, a real time). A field all zero in every record is left alone.
     """
     problems = problems.copy()
     for index, field in enumerate(layout.fields):
-        if field.format not in PARSED_FORMATS or not frame[field.name].has_nulls():
+        zero_everywhere = (extremes.highest[field.offset : field.end] == ord("0")).all() and field.format != "time"
+        if field.format not in PARSED_FORMATS or zero_everywhere or not frame[field.name].has_nulls():
             continue
-        rows = np.flatnonzero(frame[field.name].is_null().to_numpy() & (problems[:, index] == SOUND))
-        if field.format != "time":
-            rows = rows[(records[rows, field.offset : field.end] != ord("0")).any(axis=1)]
-        problems[rows, index] = IMPOSSIBLE[field.format]
+        impossible = frame[field.name].is_null().to_numpy() & (problems[:, index] == SOUND)
+        if field.format != "time" and impossible.any():
+            impossible &= (records[:, field.offset : field.end] != ord("0")).any(axis=1)
+        problems[impossible, index] = IMPOSSIBLE[field.format]
     return problems
 
 
 def _nulled(frame: pl.DataFrame, problems: np.ndarray, layout: Layout) -> pl.DataFrame:
     """The frame with every broken field of every record set to null."""
-    broken = [(field, problems[:, index] != SOUND) for index, field in enumerate(layout.fields)]
+    broken = problems != SOUND
     return frame.with_columns(
-        pl.when(pl.Series(mask)).then(None).otherwise(pl.col(field.name)).alias(field.name) for field, mask in broken if mask.any()
+        pl.when(pl.Series(broken[:, index])).then(None).otherwise(pl.col(layout.fields[index].name)).alias(layout.fields[index].name)
+        for index in np.flatnonzero(broken.any(axis=0))
     )
 
 
