@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from memory import peak_resident_mb  # noqa: E402
 
-from flows.files import CHUNK_RECORDS, checked_chunks, inspect_file  # noqa: E402
+from flows.files import checked_chunks, chunk_records_for, inspect_file  # noqa: E402
+from flows.runtime import freeze_long_lived_objects  # noqa: E402
 from schemas.inbox import parse_inbox_name  # noqa: E402
 from schemas.layouts import load_payment_file_layouts  # noqa: E402
 from schemas.rates import load_rates  # noqa: E402
@@ -65,7 +66,7 @@ def timed(action) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
-def shuno_parse(path: Path, chunk_records: int) -> dict:
+def shuno_parse(path: Path, chunk_records: int | None) -> dict:
     """Both passes over the file, records consumed chunk by chunk; counts for the caller."""
     verdict = inspect_file(path, parse_inbox_name(path.name))
     accepted = rejected = 0
@@ -75,14 +76,15 @@ def shuno_parse(path: Path, chunk_records: int) -> dict:
     return {"accepted": accepted, "rejected": rejected, "rejection": verdict.rejection}
 
 
-def shuno_parse_in_child(path: Path, chunk_records: int) -> dict:
+def shuno_parse_in_child(path: Path, chunk_records: int | None) -> dict:
     """`shuno_parse` in a fresh process: seconds, peak RSS (MB) and counts."""
-    command = [sys.executable, __file__, "--child", str(path), "--chunk", str(chunk_records)]
+    command = [sys.executable, __file__, "--child", str(path), *(["--chunk", str(chunk_records)] if chunk_records else [])]
     return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
 
 
-def child(path: Path, chunk_records: int) -> None:
-    """The child side of `shuno_parse_in_child`."""
+def child(path: Path, chunk_records: int | None) -> None:
+    """The child side of `shuno_parse_in_child`: set up like a shuno command, then timed."""
+    freeze_long_lived_objects()
     seconds, counts = timed(lambda: shuno_parse(path, chunk_records))
     peak = peak_resident_mb()
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, **counts}))
@@ -138,7 +140,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-pandas", action="store_true")
     parser.add_argument("--child", type=Path)
-    parser.add_argument("--chunk", type=int, default=CHUNK_RECORDS)
+    parser.add_argument("--chunk", type=int, help="records per chunk (default: shuno's own)")
     arguments = parser.parse_args()
     if arguments.child:
         child(arguments.child, arguments.chunk)
@@ -175,14 +177,17 @@ def report(folder: Path, arguments) -> None:
 
 
 def memory_bound(folder: Path, arguments) -> None:
-    """Peak RSS of a file ten chunks long against a file of one chunk."""
-    chunk = max(arguments.records // 10, 1)
+    """Peak RSS of the file (at least ten chunks long) against a file of one chunk."""
+    path = folder / FILE_NAME
+    default = chunk_records_for(inspect_file(path, parse_inbox_name(path.name)).shape)
+    chunk = max(min(arguments.chunk or default, arguments.records // 10), 1)
     small_folder = folder / "one-chunk"
     small_folder.mkdir()
     small = write_payment_file(small_folder, chunk)
     one = shuno_parse_in_child(small, chunk)["peak_rss_mb"]
-    ten = shuno_parse_in_child(folder / FILE_NAME, chunk)["peak_rss_mb"]
-    print(f"peak RSS with {chunk:,}-record chunks: file of 1 chunk {one:,.0f} MB, file of 10 chunks {ten:,.0f} MB (ratio {ten / one:.2f})")
+    many = shuno_parse_in_child(path, chunk)["peak_rss_mb"]
+    chunks = -(-arguments.records // chunk)
+    print(f"peak RSS with {chunk:,}-record chunks: file of 1 chunk {one:,.0f} MB, file of {chunks} chunks {many:,.0f} MB (ratio {many / one:.2f})")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,9 @@ from transforms.fixed_width import decoded_block, valid_records
 from transforms.payment_file import ControlTotals, HeaderExpectations
 from transforms.records import CheckedRecords, RecordRules, judged_records
 
-CHUNK_RECORDS = 50_000
+# Under glibc's 32 MiB ceiling for giving a large allocation its own fresh mapping: a chunk's
+# buffers then come from memory the previous chunk freed, instead of pages the kernel must zero.
+CHUNK_BYTES = 30_000_000
 PARALLEL_CHUNKS = 2
 
 
@@ -171,7 +173,12 @@ def record_rules_for(layout_name: LayoutName) -> RecordRules:
     return RecordRules(layout, record_schema(layout), record_rules(layout_name), CODE_WARNINGS[layout_name], SECRET_FIELDS)
 
 
-def checked_chunks(verdict: FileVerdict, chunk_records: int = CHUNK_RECORDS) -> Iterator[CheckedRecords]:
+def chunk_records_for(shape: FileShape) -> int:
+    """Records per chunk: as many as fit CHUNK_BYTES (45,000 payment records with CR LF)."""
+    return max(1, CHUNK_BYTES // shape.stride)
+
+
+def checked_chunks(verdict: FileVerdict, chunk_records: int | None = None) -> Iterator[CheckedRecords]:
     """The file's data records, chunk by chunk, checked, in order; one pass over the bytes.
 
     Framing and the place of control records are checked per chunk; a payment file's trailer
@@ -180,7 +187,7 @@ def checked_chunks(verdict: FileVerdict, chunk_records: int = CHUNK_RECORDS) -> 
     on two threads (numpy and polars release the GIL); at most two are in memory.
     """
     judge = record_rules_for(verdict.name.kind.layout)
-    chunks = record_chunks(verdict.path, verdict.shape, verdict.data_positions, chunk_records)
+    chunks = record_chunks(verdict.path, verdict.shape, verdict.data_positions, chunk_records or chunk_records_for(verdict.shape))
     totals = ControlTotals()
     with ThreadPoolExecutor(max_workers=PARALLEL_CHUNKS) as pool:
         pending: deque[Future] = deque()
@@ -212,7 +219,7 @@ def _checked_chunk(chunk: RecordChunk, verdict: FileVerdict, judge: RecordRules)
     return judged_records(decoded, rows, judge, structure_checked), totals
 
 
-def read_whole_file(path: Path, name: InboxName, chunk_records: int = CHUNK_RECORDS) -> tuple[FileVerdict, list[CheckedRecords]]:
+def read_whole_file(path: Path, name: InboxName, chunk_records: int | None = None) -> tuple[FileVerdict, list[CheckedRecords]]:
     """A file read to the end, its chunks kept (for small files: checks and tests): the verdict
     carries the rejection, if any, and then no chunk is returned."""
     verdict = inspect_file(path, name)

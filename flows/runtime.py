@@ -1,0 +1,18 @@
+"""Process-wide set-up of a shuno run.
+
+A run imports polars, pandera, DuckDB and Prefect: some 200,000 objects that live as long as the
+process. Python's garbage collector walks every one of them at each full collection, and a run
+allocates enough to trigger many: in a fresh process that was a tenth of the time of reading a
+million-record file. They are collected once and then frozen (`gc.freeze`), so later collections
+walk only what the run itself creates.
+"""
+
+from __future__ import annotations
+
+import gc
+
+
+def freeze_long_lived_objects() -> None:
+    """Collects the garbage there is, then takes every object alive now out of later collections."""
+    gc.collect()
+    gc.freeze()
