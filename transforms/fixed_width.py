@@ -66,7 +66,7 @@ def decoded_block(records: np.ndarray, layout: Layout, first_record_number: int,
 
     The bytes are judged with numpy (`block_problems`); the columns are cut from one Binary column
     of whole records by polars in a single select, which runs on every core. Only the CP932
-    columns (kana, kanji) go through the codec, one call per column.
+    columns (kana, kanji) go through the CP932 table of `text_codec`, a whole column at a time.
     """
     extremes = ByteExtremes.of(records, max(field.end for field in layout.fields))
     problems, codec_fields = block_problems(records, layout, extremes)
@@ -239,7 +239,7 @@ def _full_width_reasons(raw: np.ndarray) -> np.ndarray:
 
 
 def _cp932_column(raw: np.ndarray, problems: np.ndarray, field: Field) -> pl.Series:
-    """A CP932 column decoded in one codec call; broken rows become padding first (then null)."""
+    """A CP932 column decoded a whole column at a time; broken rows become padding first (then null)."""
     padding = b"\x81\x40" if field.type == "K" else b" "
     broken = problems != SOUND
     if broken.any():

@@ -2,11 +2,13 @@
 
 The reader never calls a codec per cell. A field's bytes are checked with array operations
 against tables built once from Python's own `cp932` codec (IBM extensions such as 0xFBFC
-included), then the whole column is decoded in one codec call and cut into an Arrow string array.
+included), and decoded by looking every character up in the codec's own UTF-8 table, a whole
+column at a time, into an Arrow string array.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -14,7 +16,6 @@ import polars as pl
 import pyarrow as pa
 
 HALF_WIDTH_SPACE = 0x20
-LINE_FEED = 0x0A
 
 
 @cache
@@ -48,36 +49,57 @@ def is_trail_byte(values: np.ndarray) -> np.ndarray:
     return ((values >= 0x40) & (values <= 0x7E)) | ((values >= 0x80) & (values <= 0xFC))
 
 
+@dataclass(frozen=True)
+class Utf8Table:
+    """The UTF-8 form of every CP932 character of one width, indexed by its code (the byte, or
+    lead × 256 + trail): its bytes in four (little-endian, unused ones zero), which of the four
+    it uses (one flag byte each), and how many (0 for a code that is no character)."""
+
+    packed: np.ndarray
+    used: np.ndarray
+    lengths: np.ndarray
+
+
+@cache
+def utf8_table(width: int) -> Utf8Table:
+    """The Utf8Table of the one-byte (JIS X 0201) or two-byte CP932 characters, from Python's codec."""
+    decodable = single_byte_decodable() if width == 1 else double_byte_decodable()
+    packed = np.zeros((len(decodable), 4), dtype=np.uint8)
+    lengths = np.zeros(len(decodable), dtype=np.int64)
+    for code in np.flatnonzero(decodable):
+        encoded = int(code).to_bytes(width, "big").decode("cp932").encode("utf-8")
+        packed[code, : len(encoded)], lengths[code] = np.frombuffer(encoded, dtype=np.uint8), len(encoded)
+    used = (np.arange(4) < lengths[:, None]).astype(np.uint8)
+    return Utf8Table(packed.view("<u4")[:, 0], used.view("<u4")[:, 0], lengths)
+
+
 def cp932_strings(raw: np.ndarray, padding: bytes) -> pl.Series:
     """CP932 rows (n × width, already checked to decode) as strings, trailing `padding` trimmed;
     blank rows are null.
 
-    The padding is cut off in the bytes, the rest of every row followed by a line feed (a byte no
-    CP932 character contains); one codec call decodes the whole column and the UTF-8 result is
-    cut at the line feeds.
+    `padding` is one byte for a half-width field, whose characters are single bytes, and two for a
+    full-width one, whose characters are all double-byte. Every character is looked up in the
+    codec's own table (`utf8_table`) with array operations, so the column is decoded without a
+    codec call and without holding the interpreter lock.
     """
-    rows, width = raw.shape
-    lengths = unpadded_lengths(raw, padding)
-    lined = np.empty((rows, width + 1), dtype=np.uint8)
-    lined[:, :width] = raw
-    lined[:, width] = LINE_FEED
-    kept = np.arange(width + 1) < lengths[:, None]
-    kept[:, width] = True
-    utf8 = np.frombuffer(lined[kept].tobytes().decode("cp932").encode("utf-8"), dtype=np.uint8)
-    line_ends = np.flatnonzero(utf8 == LINE_FEED)
-    offsets = np.zeros(rows + 1, dtype=np.int64)
-    offsets[1:] = line_ends - np.arange(rows)
-    validity = pa.py_buffer(np.packbits(lengths > 0, bitorder="little"))
-    array = pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(np.delete(utf8, line_ends)), validity)
-    return pl.Series(array)
+    width = len(padding)
+    codes = np.ascontiguousarray(raw).view(">u2" if width == 2 else np.uint8)
+    table = utf8_table(width)
+    characters_per_row = unpadded_units(codes, int.from_bytes(padding, "big"))
+    characters = codes[np.arange(codes.shape[1]) < characters_per_row[:, None]]
+    utf8 = table.packed[characters].view(np.uint8)[table.used[characters].view(bool)]
+    ends = np.zeros(len(characters) + 1, dtype=np.int64)
+    np.cumsum(table.lengths[characters], out=ends[1:])
+    offsets = ends[np.concatenate(([0], np.cumsum(characters_per_row)))]
+    validity = pa.py_buffer(np.packbits(characters_per_row > 0, bitorder="little"))
+    return pl.Series(pa.LargeStringArray.from_buffers(len(codes), pa.py_buffer(offsets), pa.py_buffer(utf8), validity))
 
 
-def unpadded_lengths(raw: np.ndarray, padding: bytes) -> np.ndarray:
-    """Per row, the bytes before its trailing run of `padding` (one or two bytes, aligned to the row start)."""
-    units = np.ascontiguousarray(raw).view(">u2") if len(padding) == 2 else raw
-    content = units != int.from_bytes(padding, "big")
+def unpadded_units(codes: np.ndarray, padding: int) -> np.ndarray:
+    """Per row of character codes, how many come before its trailing run of `padding`."""
+    content = codes != padding
     positions = np.arange(1, content.shape[1] + 1, dtype=np.int32)
-    return np.max(content * positions, axis=1, initial=0) * len(padding)
+    return np.max(content * positions, axis=1, initial=0)
 
 
 def encoded_strings(values: pl.Series, width: int, padding: bytes, name: str) -> np.ndarray:

@@ -148,3 +148,14 @@ def test_an_impossible_date_in_every_record_is_found_even_when_constant(rows):
     assert block.broken.all()
     assert [layout.fields[index].name for index in block.problem_field] == ["paid_on"] * rows
     assert block.frame["paid_on"].null_count() == rows
+
+
+@pytest.mark.parametrize("padding", [b" ", b"\x81\x40"])
+def test_the_table_decoder_agrees_with_the_codec_on_every_character(padding):
+    width = len(padding)
+    decodable = text_codec.single_byte_decodable() if width == 1 else text_codec.double_byte_decodable()
+    characters = [int(code).to_bytes(width, "big") for code in np.flatnonzero(decodable)]
+    rows = [character * 2 + padding for character in characters]  # each character twice, then padding
+    raw = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(len(rows), 3 * width)
+    expected = [row.decode("cp932").rstrip(padding.decode("cp932")) for row in rows]
+    assert text_codec.cp932_strings(raw, padding).to_list() == [value or None for value in expected]
