@@ -8,10 +8,12 @@ so memory stays near one chunk however large the file.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -84,32 +86,27 @@ class RecordChunk:
         return self.data.reshape(-1, shape.stride)
 
 
-def record_chunks(path: Path, shape: FileShape, positions: range, chunk_records: int) -> Iterator[RecordChunk]:
-    """Chunks of the records at `positions` (0-based), read one chunk at a time.
+def chunk_spans(positions: range, chunk_records: int) -> list[range]:
+    """The positions (0-based) of the records of each chunk, in order."""
+    return [range(start, min(start + chunk_records, positions.stop)) for start in range(positions.start, positions.stop, chunk_records)]
 
-    Each chunk is read straight into a new array (an unbuffered `readinto`: a buffered `read` of
-    tens of megabytes costs four times as much). A file that ends early, because it was cut while
-    being read, is rejected whole.
+
+def read_chunk(descriptor: int, shape: FileShape, span: range) -> RecordChunk:
+    """The records at `span` (0-based positions) read into a new array.
+
+    Positioned reads (`os.preadv`) straight into the array: the threads read their own chunks from
+    one descriptor, and a buffered `read` of tens of megabytes would cost four times as much. A
+    file that ends early, because it was cut while being read, is rejected whole.
     """
-    with path.open("rb", buffering=0) as stream:
-        for start in range(positions.start, positions.stop, chunk_records):
-            count = min(chunk_records, positions.stop - start)
-            data = np.empty(count * shape.stride, dtype=np.uint8)
-            stream.seek(start * shape.stride)
-            if _read_into(stream, data) < len(data):
-                raise framing.RejectedFile(f"record {start + 1}: the file ended early; it changed while it was read")
-            yield RecordChunk(start + 1, data)
-
-
-def _read_into(stream, data: np.ndarray) -> int:
-    """Fills `data` from `stream` (an unbuffered read may return less than asked); the bytes read."""
-    view, filled = memoryview(data), 0
-    while filled < len(data):
-        read = stream.readinto(view[filled:])
+    data = np.empty(len(span) * shape.stride, dtype=np.uint8)
+    view, filled, offset = memoryview(data), 0, span.start * shape.stride
+    while filled < len(data):  # a positioned read may return less than asked
+        read = os.preadv(descriptor, [view[filled:]], offset + filled)
         if not read:
-            break
+            record = span.start + 1 + filled // shape.stride
+            raise framing.RejectedFile(f"record {record}: the file ended early; it changed while it was read")
         filled += read
-    return filled
+    return RecordChunk(span.start + 1, data)
 
 
 def file_shape(path: Path, record_length: int) -> FileShape:
@@ -154,7 +151,8 @@ def _opened_payment_file(path: Path, name: InboxName, shape: FileShape, layouts:
 
 
 def _control_record(path: Path, shape: FileShape, position: int) -> RecordChunk:
-    [chunk] = record_chunks(path, shape, range(position, position + 1), 1)
+    with path.open("rb", buffering=0) as stream:
+        chunk = read_chunk(stream.fileno(), shape, range(position, position + 1))
     framing.check_terminators(chunk.data.tobytes(), shape.stride, shape.record_length, chunk.first_record_number)
     return chunk
 
@@ -184,25 +182,30 @@ def checked_chunks(verdict: FileVerdict, chunk_records: int | None = None) -> It
     Framing and the place of control records are checked per chunk; a payment file's trailer
     is reconciled after the last chunk. Either failure raises `RejectedFile`, possibly after
     chunks were yielded: the caller must then drop what it took. Two chunks are checked at once
-    on two threads (numpy and polars release the GIL); at most two are in memory.
+    on two threads, each reading its own (numpy and polars release the GIL); while the caller takes
+    one chunk, the next two are being read and checked, so at most three are in memory.
     """
     judge = record_rules_for(verdict.name.kind.layout)
-    chunks = record_chunks(verdict.path, verdict.shape, verdict.data_positions, chunk_records or chunk_records_for(verdict.shape))
+    spans = iter(chunk_spans(verdict.data_positions, chunk_records or chunk_records_for(verdict.shape)))
     totals = ControlTotals()
-    with ThreadPoolExecutor(max_workers=PARALLEL_CHUNKS) as pool:
-        pending: deque[Future] = deque()
-        for chunk in chunks:
-            pending.append(pool.submit(_checked_chunk, chunk, verdict, judge))
-            if len(pending) >= PARALLEL_CHUNKS:
-                checked, chunk_totals = pending.popleft().result()
-                totals += chunk_totals
-                yield checked
+    with verdict.path.open("rb", buffering=0) as stream, ThreadPoolExecutor(max_workers=PARALLEL_CHUNKS) as pool:
+
+        def submitted(span: range) -> Future:
+            return pool.submit(_checked_span, stream.fileno(), span, verdict, judge)
+
+        pending: deque[Future] = deque(submitted(span) for span in islice(spans, PARALLEL_CHUNKS))
         while pending:
             checked, chunk_totals = pending.popleft().result()
+            pending.extend(submitted(span) for span in islice(spans, 1))  # the threads go on while the caller takes this chunk
             totals += chunk_totals
             yield checked
     if verdict.trailer is not None:
         payment_file.check_trailer(verdict.trailer, totals, verdict.shape.record_count - 1)
+
+
+def _checked_span(descriptor: int, span: range, verdict: FileVerdict, judge: RecordRules) -> tuple[CheckedRecords, ControlTotals]:
+    """The records at `span` read and checked, on a worker thread."""
+    return _checked_chunk(read_chunk(descriptor, verdict.shape, span), verdict, judge)
 
 
 def _checked_chunk(chunk: RecordChunk, verdict: FileVerdict, judge: RecordRules) -> tuple[CheckedRecords, ControlTotals]:
