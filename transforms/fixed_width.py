@@ -309,6 +309,8 @@ def _nulled(frame: pl.DataFrame, problems: np.ndarray, layout: Layout) -> pl.Dat
 
 def _first_problems(problems: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per record, the index of its first broken field (−1 if none) and that field's reason."""
+    if not problems.any():
+        return np.full(len(problems), -1, dtype=np.int32), np.full(len(problems), SOUND, dtype=np.uint8)
     broken = problems != SOUND
     first = np.where(broken.any(axis=1), np.argmax(broken, axis=1), -1).astype(np.int32)
     reason = np.where(first >= 0, problems[np.arange(len(problems)), np.maximum(first, 0)], SOUND).astype(np.uint8)
