@@ -76,7 +76,10 @@ def decoded_block(records: np.ndarray, layout: Layout, first_record_number: int,
     sliced = [field for _, field in read if field.name not in decoded]
     binary = _binary_records(records)
     filled = extremes.filled_fields(layout)
-    frame = _typed(binary, [field for field in sliced if field.name not in constant], filled)
+    varying = [field for field in sliced if field.name not in constant]
+    frame = _typed(binary, [field for field in varying if not _is_integer(field)], filled).with_columns(
+        pl.Series(field.name, digit_values(records, field)) for field in varying if _is_integer(field)
+    )
     once = _typed(binary[:1], [field for field in sliced if field.name in constant], filled)
     frame = frame.with_columns(once[name].new_from_index(0, len(records)) for name in once.columns)
     problems = _with_impossible_values(problems, frame, records, layout, extremes)
@@ -254,6 +257,25 @@ def _typed(binary: pl.Series, fields: list[Field], filled: set[str]) -> pl.DataF
     if not fields:
         return pl.DataFrame(height=len(binary))
     return pl.DataFrame({RECORD: binary}).select(_sliced(field, field.name in filled) for field in fields)
+
+
+INT64_DIGITS = 18
+
+
+def _is_integer(field: Field) -> bool:
+    """True for an amount or number: a `9` field that is neither a date nor a time, short enough for Int64."""
+    return field.is_digits and field.format not in PARSED_FORMATS and field.width <= INT64_DIGITS
+
+
+def digit_values(records: np.ndarray, field: Field) -> np.ndarray:
+    """The integer in a `9` field of every record, from its digit bytes (twice as fast as polars'
+    parse). A record whose field is not all digits gets a meaningless value: it is nulled as broken."""
+    digits = records[:, field.offset : field.end]
+    values = np.zeros(len(records), dtype=np.int64)
+    for position in range(field.width):  # over the field's digit positions, never over records
+        values *= 10
+        values += digits[:, position]
+    return values - ord("0") * ((10**field.width - 1) // 9)  # every digit was counted from "0", not 0
 
 
 def _binary_records(records: np.ndarray) -> pl.Series:
