@@ -72,15 +72,10 @@ def decoded_block(records: np.ndarray, layout: Layout, first_record_number: int,
     problems, codec_fields = block_problems(records, layout, extremes)
     read = [(index, field) for index, field in enumerate(layout.fields) if field.name not in unread]
     decoded = {field.name: _cp932_column(records[:, field.offset : field.end], problems[:, index], field) for index, field in read if field.name in codec_fields}
-    constant = extremes.constant_fields(layout)
-    sliced = [field for _, field in read if field.name not in decoded]
-    binary = _binary_records(records)
-    filled = extremes.filled_fields(layout)
-    varying = [field for field in sliced if field.name not in constant]
-    frame = _typed(binary, [field for field in varying if not _is_integer(field)], filled).with_columns(
-        pl.Series(field.name, digit_values(records, field)) for field in varying if _is_integer(field)
-    )
-    once = _typed(binary[:1], [field for field in sliced if field.name in constant], filled)
+    constant, filled = extremes.constant_fields(layout), extremes.filled_fields(layout)
+    ascii_fields = [field for _, field in read if field.name not in decoded]
+    frame = _typed(records, [field for field in ascii_fields if field.name not in constant], filled)
+    once = _typed(records[:1], [field for field in ascii_fields if field.name in constant], filled)
     frame = frame.with_columns(once[name].new_from_index(0, len(records)) for name in once.columns)
     problems = _with_impossible_values(problems, frame, records, layout, extremes)
     unread_columns = [pl.lit(None, dtype=field.polars_dtype).alias(field.name) for field in layout.fields if field.name in unread]
@@ -251,20 +246,35 @@ def _cp932_column(raw: np.ndarray, problems: np.ndarray, field: Field) -> pl.Ser
     return text_codec.cp932_strings(raw, padding).alias(field.name)
 
 
-def _typed(binary: pl.Series, fields: list[Field], filled: set[str]) -> pl.DataFrame:
-    """The ASCII fields cut from the records and typed (null where they break their type); the
-    `filled` ones need no trimming."""
+def _typed(records: np.ndarray, fields: list[Field], filled: set[str]) -> pl.DataFrame:
+    """The ASCII fields of the records typed (null where they break their type): amounts, numbers
+    and times by numpy from their digits, the rest cut by polars from the records as one Binary
+    column (the `filled` codes need no trimming)."""
     if not fields:
-        return pl.DataFrame(height=len(binary))
-    return pl.DataFrame({RECORD: binary}).select(_sliced(field, field.name in filled) for field in fields)
+        return pl.DataFrame(height=len(records))
+    sliced = [_sliced(field, field.name in filled) for field in fields if not _from_digits(field)]
+    frame = pl.DataFrame({RECORD: _binary_records(records)}).select(sliced) if sliced else pl.DataFrame(height=len(records))
+    return frame.with_columns(_digits_column(records, field) for field in fields if _from_digits(field)).select(field.name for field in fields)
 
 
 INT64_DIGITS = 18
 
 
-def _is_integer(field: Field) -> bool:
-    """True for an amount or number: a `9` field that is neither a date nor a time, short enough for Int64."""
-    return field.is_digits and field.format not in PARSED_FORMATS and field.width <= INT64_DIGITS
+def _from_digits(field: Field) -> bool:
+    """True for the `9` fields typed by numpy from their digits: amounts, numbers (short enough for
+    Int64) and times of day. polars parses dates faster."""
+    return field.is_digits and field.format != "date" and field.format != "timestamp" and field.width <= INT64_DIGITS
+
+
+def _digits_column(records: np.ndarray, field: Field) -> pl.Series:
+    """An amount, number or time of day (HHMMSS; null where it names no time) from its digit bytes."""
+    values = digit_values(records, field)
+    if field.format != "time":
+        return pl.Series(field.name, values)
+    hours, minutes, seconds = values // 10_000, values // 100 % 100, values % 100
+    nanoseconds = ((hours * 60 + minutes) * 60 + seconds) * 1_000_000_000
+    real = (hours < 24) & (minutes < 60) & (seconds < 60)
+    return pl.Series(field.name, pa.array(nanoseconds, type=pa.time64("ns"), mask=~real))
 
 
 def digit_values(records: np.ndarray, field: Field) -> np.ndarray:

@@ -14,6 +14,7 @@ from polars.testing import assert_frame_equal
 from schemas.layouts import Field, LayoutName, load_layout
 from transforms import text_codec
 from transforms.fixed_width import (
+    REASONS,
     RECORD_NUMBER,
     EncodingError,
     broken_records,
@@ -159,3 +160,20 @@ def test_the_table_decoder_agrees_with_the_codec_on_every_character(padding):
     raw = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(len(rows), 3 * width)
     expected = [row.decode("cp932").rstrip(padding.decode("cp932")) for row in rows]
     assert text_codec.cp932_strings(raw, padding).to_list() == [value or None for value in expected]
+
+
+@pytest.mark.parametrize("rows", [1, 4])  # one record: every field is constant and typed once
+def test_times_of_day_from_their_digits(rows):
+    from tests.records import record_frame
+
+    layout = load_layout("payment")
+    field = layout.field("mpn_processed_at")
+    cases = [b"000000", b"235959", b"235960", b"240000"] if rows > 1 else [b"235960"]
+    records = encoded_block(record_frame("payment", len(cases)).drop(RECORD_NUMBER, strict=False), layout)
+    records[:, field.offset : field.end] = np.frombuffer(b"".join(cases), dtype=np.uint8).reshape(len(cases), 6)
+    block = decoded_block(records, layout, 1)
+    expected_broken = [case in (b"235960", b"240000") for case in cases]
+    assert block.broken.tolist() == expected_broken
+    assert [REASONS[reason] for reason in block.problem_reason[block.broken]] == ["impossible time"] * sum(expected_broken)
+    expected_times = {b"000000": time(0, 0, 0), b"235959": time(23, 59, 59)}
+    assert block.frame["mpn_processed_at"].to_list() == [expected_times.get(case) for case in cases]
