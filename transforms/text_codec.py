@@ -64,12 +64,15 @@ class Utf8Table:
 def utf8_table(width: int) -> Utf8Table:
     """The Utf8Table of the one-byte (JIS X 0201) or two-byte CP932 characters, from Python's codec."""
     decodable = single_byte_decodable() if width == 1 else double_byte_decodable()
-    packed = np.zeros((len(decodable), 4), dtype=np.uint8)
+    codes = np.flatnonzero(decodable)
+    characters = codes.astype(">u2" if width == 2 else np.uint8).tobytes().decode("cp932")  # one per code
+    points = np.frombuffer(characters.encode("utf-32-le"), dtype="<u4")
     lengths = np.zeros(len(decodable), dtype=np.int64)
-    for code in np.flatnonzero(decodable):
-        encoded = int(code).to_bytes(width, "big").decode("cp932").encode("utf-8")
-        packed[code, : len(encoded)], lengths[code] = np.frombuffer(encoded, dtype=np.uint8), len(encoded)
+    lengths[codes] = 1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
+    utf8 = np.frombuffer(characters.encode("utf-8"), dtype=np.uint8)
     used = (np.arange(4) < lengths[:, None]).astype(np.uint8)
+    packed = np.zeros((len(decodable), 4), dtype=np.uint8)
+    packed[used.astype(bool)] = utf8  # the codes in order, each character's bytes in order
     return Utf8Table(packed.view("<u4")[:, 0], used.view("<u4")[:, 0], lengths)
 
 
