@@ -172,7 +172,7 @@ def record_rules_for(layout_name: LayoutName) -> RecordRules:
 
 
 def chunk_records_for(shape: FileShape) -> int:
-    """Records per chunk: as many as fit CHUNK_BYTES (45,000 payment records with CR LF)."""
+    """Records per chunk: as many as fit CHUNK_BYTES (42,735 payment records with CR LF)."""
     return max(1, CHUNK_BYTES // shape.stride)
 
 
