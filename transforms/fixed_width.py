@@ -64,9 +64,11 @@ def decoded_block(records: np.ndarray, layout: Layout, first_record_number: int,
     The fields in `unread` (secrets the caller drops) are checked like any other but never decoded:
     their column is null.
 
-    The bytes are judged with numpy (`block_problems`); the columns are cut from one Binary column
-    of whole records by polars in a single select, which runs on every core. Only the CP932
-    columns (kana, kanji) go through the CP932 table of `text_codec`, a whole column at a time.
+    The bytes are judged with numpy (`block_problems`). Amounts, numbers and times are read from
+    their digit bytes with numpy; dates and codes are cut from one Binary column of whole records
+    by polars in a single select, which runs on every core; the kana and kanji columns go through
+    the CP932 table of `text_codec`. A field the same in every record is typed once (see
+    docs/reader.md).
     """
     extremes = ByteExtremes.of(records, max(field.end for field in layout.fields))
     problems, codec_fields = block_problems(records, layout, extremes)
@@ -126,7 +128,7 @@ class ByteExtremes:
 
 def block_problems(records: np.ndarray, layout: Layout, extremes: ByteExtremes) -> tuple[np.ndarray, set[str]]:
     """Per record and field, why the field's bytes break its type (a REASONS index, SOUND where
-    they do not), and the names of the fields whose column needs the CP932 codec.
+    they do not), and the names of the fields whose column needs CP932 decoding.
 
     Nearly every record is plain: digits in its `9` fields and printable ASCII in its code fields.
     The byte extremes of the block clear most byte positions at once; the records are range-tested
