@@ -13,8 +13,8 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext, suppress
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -103,13 +103,15 @@ def run_settlement_date(
 ) -> RunSummary:
     """The nightly run of one settlement date, in one transaction, holding the database's run lock."""
     settings = settings or Settings()
-    if not inbox.is_dir():
-        raise RunFailed(f"inbox {inbox} is not a folder")
-    check_pause_stage()
-    rates = load_rates(settings.rates_path)
+    with logged_outside_database(settlement_date, inbox, database, command):
+        if not inbox.is_dir():
+            raise RunFailed(f"inbox {inbox} is not a folder")
+        check_pause_stage()
+        rates = load_rates(settings.rates_path)
     # The lock comes before DuckDB opens the file, so a second run hears shuno's reason, not DuckDB's.
     with run_lock(settlement_date, inbox, database, command):
-        connection = open_database(settlement_date, database)
+        with logged_outside_database(settlement_date, inbox, database, command):
+            connection = open_database(settlement_date, database)
         run_id, started_at = uuid.uuid4().hex, datetime.now()
         try:
             connection.begin()
@@ -196,12 +198,32 @@ def run_lock(settlement_date: date, inbox: Path, database: Path, command: str) -
     except RunLockHeld as held:
         raise RunRefused(settlement_date, held.holder, _log_refusal(command, settlement_date, inbox, database, held.holder)) from None
     except OSError as error:
-        raise RunFailed(f"run of {settlement_date} could not take its lock and changed nothing: {failure_reason(error)}") from error
+        failure = RunFailed(f"run of {settlement_date} could not take its lock and changed nothing: {failure_reason(error)}")
+        _log_outside_database(command, "failed", settlement_date, inbox, database, str(failure))
+        raise failure from error
+
+
+@contextmanager
+def logged_outside_database(settlement_date: date, inbox: Path, database: Path, command: str) -> Iterator[None]:
+    """Logs a run that fails before it has the database open (no inbox, an unreadable rates table,
+    a file another program holds) in the refusal log, which the next completed run folds into
+    audit_log; the failure itself goes on."""
+    try:
+        yield
+    except Exception as error:
+        reason = str(error) if isinstance(error, RunFailed) else failure_reason(error)
+        _log_outside_database(command, "failed", settlement_date, inbox, database, reason)
+        raise
 
 
 def _log_refusal(command: str, settlement_date: date, inbox: Path, database: Path, holder: LockHolder) -> str | None:
     """Appends the refusal's operation log entry to the refusal log; returns why it could not, or None."""
-    entry = audit_entry(command, "refused", _run_parameters(settlement_date, inbox, database), reason=holder.description())
+    return _log_outside_database(command, "refused", settlement_date, inbox, database, holder.description())
+
+
+def _log_outside_database(command: str, outcome: str, settlement_date: date, inbox: Path, database: Path, reason: str) -> str | None:
+    """Appends the operation log entry of a run that cannot write audit_log to the refusal log; returns why it could not, or None."""
+    entry = audit_entry(command, outcome, _run_parameters(settlement_date, inbox, database), reason=reason)
     try:
         append_refusal(database, entry)
     except OSError as error:

@@ -1,8 +1,10 @@
-"""The refusal log: refused runs' operation log entries, kept beside the database until a run folds them in.
+"""The refusal log: the operation log entries of runs that never had the database open, kept
+beside the database until a run folds them in.
 
 A run refused because another run holds the database's lock cannot write `audit_log`: the holder
-has the DuckDB file open. It appends its entry instead, as one JSON line (`AuditEntry.as_json`),
-to `<database>.refused.jsonl`. The next run that holds the lock inserts the entries audit_log does
+has the DuckDB file open. Nor can a run that fails before it opens the file (no inbox, an
+unreadable rates table, a file another program holds). Each appends its entry instead, as one JSON
+line (`AuditEntry.as_json`), to `<database>.refused.jsonl`. The next run that holds the lock inserts the entries audit_log does
 not hold yet inside its own transaction (`fold_refusals`), and empties the file only after its
 commit (`clear_refusals`). So an entry is never lost: a run that rolls back, or dies before its
 commit, leaves the file as it was. And it is never folded twice: a run that dies between its
@@ -41,6 +43,7 @@ def refusal_log_path(database: Path) -> Path:
 def append_refusal(database: Path, entry: AuditEntry) -> None:
     """Appends `entry` to the refusal log of `database` as one line, in one write."""
     path, line = refusal_log_path(database), (entry.as_json() + "\n").encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)  # as the run lock does: a first run may find no folder yet
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)

@@ -18,7 +18,7 @@ from flows.audit import FileDigest, audit_entry, file_digest, record_audit_entry
 from flows.cli import app
 from flows.database import connect
 from flows.lock import acquire_run_lock
-from flows.nightly import RunFailed, RunRefused, Settings, run_settlement_date
+from flows.nightly import RunFailed, RunRefused, Settings, failure_reason, run_settlement_date
 from flows.refusals import logged_refusals, refusal_log_path
 from flows.sample import write_sample_inbox
 from transforms.sample_inbox import SAMPLE_NAMES
@@ -168,3 +168,22 @@ def test_a_refusal_that_cannot_be_logged_says_so_in_its_one_line(sample, tmp_pat
         run_settlement_date(dates[0], inbox, database)
     assert "refused and changed nothing" in str(refused.value) and "; the refusal could not be logged (IsADirectoryError" in str(refused.value)
     assert "\n" not in str(refused.value)
+
+
+def test_runs_that_fail_before_opening_the_database_reach_audit_log_with_the_next_completed_run(sample, tmp_path):
+    inbox, dates = sample
+    database = tmp_path / "data" / "shuno.duckdb"  # its folder does not exist yet
+    with pytest.raises(RunFailed, match="is not a folder"):
+        run_settlement_date(dates[0], tmp_path / "no-inbox", database, command="deployment nightly")
+    unreadable_rates = tmp_path / "rates.csv"
+    unreadable_rates.write_text("not a rates table\n")
+    with pytest.raises(Exception) as rates_failure:
+        run_settlement_date(dates[0], inbox, database, Settings(rates_path=unreadable_rates))
+    assert not database.exists()
+    [missing_inbox, bad_rates] = logged_refusals(database)[0]
+    assert (missing_inbox.command, missing_inbox.outcome, missing_inbox.reason) == ("deployment nightly", "failed", f"inbox {tmp_path / 'no-inbox'} is not a folder")
+    assert (bad_rates.outcome, bad_rates.reason) == ("failed", failure_reason(rates_failure.value))
+    run_settlement_date(dates[0], inbox, database)
+    assert [(row["outcome"], row["reason"]) for row in _audit_rows(database)] == [
+        ("failed", missing_inbox.reason), ("failed", bad_rates.reason), ("completed", None)
+    ]
