@@ -201,11 +201,7 @@ def field_problems(raw: np.ndarray, bits: np.ndarray, field: Field) -> np.ndarra
 
 def _half_width_field_problems(raw: np.ndarray) -> np.ndarray:
     """Per row of an `X` field, why its bytes are not JIS X 0201, SOUND where they are."""
-    problems = np.zeros(len(raw), dtype=np.uint8)
-    broken = np.flatnonzero(~text_codec.single_byte_decodable()[raw].all(axis=1))
-    if len(broken):
-        problems[broken] = _half_width_problems(raw[broken])
-    return problems
+    return _problems_where(text_codec.single_byte_decodable()[np.ascontiguousarray(raw)], raw, _half_width_problems)
 
 
 def _half_width_problems(raw: np.ndarray) -> np.ndarray:
@@ -217,11 +213,17 @@ def _half_width_problems(raw: np.ndarray) -> np.ndarray:
 
 def _full_width_problems(raw: np.ndarray) -> np.ndarray:
     """Per row of a `K` field, why its bytes are not CP932 double-byte characters, SOUND where they are."""
+    codes = np.ascontiguousarray(raw).view(">u2")  # lead × 256 + trail
+    return _problems_where(text_codec.double_byte_decodable()[codes], raw, _full_width_reasons)
+
+
+def _problems_where(decodable: np.ndarray, raw: np.ndarray, reasons) -> np.ndarray:
+    """Per row, SOUND where every unit is `decodable`, else `reasons` of the row (asked only for those rows)."""
     problems = np.zeros(len(raw), dtype=np.uint8)
-    codes = raw[:, 0::2].astype(np.uint16) << 8 | raw[:, 1::2]
-    broken = np.flatnonzero(~text_codec.double_byte_decodable()[codes].all(axis=1))
-    if len(broken):
-        problems[broken] = _full_width_reasons(raw[broken])
+    if decodable.all():  # one pass over the whole column: the common case
+        return problems
+    broken = np.flatnonzero(~decodable.all(axis=1))
+    problems[broken] = reasons(raw[broken])
     return problems
 
 
