@@ -329,13 +329,15 @@ def _with_impossible_values(problems: np.ndarray, frame: pl.DataFrame, records: 
             continue
         impossible = frame[field.name].is_null().to_numpy() & (problems[:, index] == SOUND)
         if field.format != "time" and impossible.any():
-            impossible &= (records[:, field.offset : field.end] != ord("0")).any(axis=1)
+            impossible &= digit_values(records, field) != 0
         problems[impossible, index] = IMPOSSIBLE[field.format]
     return problems
 
 
 def _nulled(frame: pl.DataFrame, problems: np.ndarray, layout: Layout) -> pl.DataFrame:
     """The frame with every broken field of every record set to null."""
+    if not problems.any():
+        return frame
     broken = problems != SOUND
     return frame.with_columns(
         pl.when(pl.Series(broken[:, index])).then(None).otherwise(pl.col(layout.fields[index].name)).alias(layout.fields[index].name)
