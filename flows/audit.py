@@ -145,27 +145,12 @@ def audit_entry(
 
 
 def write_audit_entry(connection: duckdb.DuckDBPyConnection, entry: AuditEntry) -> None:
-    """Appends `entry` to audit_log, creating the table if the database has none."""
+    """Appends `entry` to audit_log, creating the table if the database has none.
+
+    Call it outside the run's transaction (after its commit or rollback): an entry written inside
+    a run that rolls back would vanish with it. The entry's reason must already be free of personal
+    data (flows.nightly.failure_reason gives such a line).
+    """
     for statement in create_statements(audit_log_table()):
         connection.execute(statement)
     connection.execute(INSERT_AUDIT_ENTRY, entry.row())
-
-
-def record_audit_entry(
-    connection: duckdb.DuckDBPyConnection,
-    command: str,
-    outcome: str,
-    parameters: Mapping[str, object] | None = None,
-    files: Iterable[Path | FileDigest] = (),
-    reason: str | None = None,
-    run_id: str | None = None,
-) -> AuditEntry:
-    """Writes the audit entry of `command` to audit_log and returns it.
-
-    Call it outside the run's transaction (after its commit or rollback): an entry written inside
-    a run that rolls back would vanish with it. `reason` must already be free of personal data
-    (flows.nightly.failure_reason gives such a line).
-    """
-    entry = audit_entry(command, outcome, parameters, files, reason, run_id)
-    write_audit_entry(connection, entry)
-    return entry

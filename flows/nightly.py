@@ -24,7 +24,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows.analyst import publish_analyst_copy
-from flows.audit import FileDigest, audit_entry, record_audit_entry
+from flows.audit import FileDigest, audit_entry, write_audit_entry
 from flows.database import connect, query_frame, replace_rows
 from flows.ingest import FileOutcome, load_date
 from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
@@ -150,7 +150,7 @@ def run_settlement_date(
 def _audit(connection, command, outcome, settlement_date, inbox, database, files, run_id, reason=None) -> None:
     """The operation log entry of a run (評価書 III-3), written after its commit or rollback."""
     digests = [FileDigest(outcome.file_name, outcome.sha256) for outcome in files]
-    record_audit_entry(connection, command, outcome, _run_parameters(settlement_date, inbox, database), digests, reason, run_id)
+    write_audit_entry(connection, audit_entry(command, outcome, _run_parameters(settlement_date, inbox, database), digests, reason, run_id))
 
 
 def _run_parameters(settlement_date: date, inbox: Path, database: Path) -> dict[str, str]:

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from flows.audit import FileDigest, audit_entry, file_digest, record_audit_entry
+from flows.audit import FileDigest, audit_entry, file_digest, write_audit_entry
 from flows.cli import app
 from flows.database import connect
 from flows.lock import acquire_run_lock
@@ -81,7 +81,7 @@ def test_a_failed_run_is_logged_after_its_rollback_and_nothing_personal_is(sampl
         run_settlement_date(dates[0], inbox, database, Settings(rates_path=_rates_without_2026(tmp_path)))
     connection = connect(database)
     try:
-        record_audit_entry(connection, "shuno run", "refused", {"settlement_date": dates[0]}, reason="another run holds the lock")
+        write_audit_entry(connection, audit_entry("shuno run", "refused", {"settlement_date": dates[0]}, reason="another run holds the lock"))
     finally:
         connection.close()
     failed, refused = _audit_rows(database)
@@ -103,7 +103,7 @@ def test_personal_parameters_unknown_outcomes_and_odd_values_are_refused(tmp_pat
     database = tmp_path / "audit.duckdb"
     with duckdb.connect(str(database)) as connection:
         with pytest.raises(ValueError):
-            record_audit_entry(connection, "run", "completed", {"password": "x"})
+            write_audit_entry(connection, audit_entry("run", "completed", {"password": "x"}))
         assert connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'audit_log'").fetchone()[0] == 0
 
 
