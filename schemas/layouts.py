@@ -19,6 +19,7 @@ import polars as pl
 
 FIELD_TYPES = {"9", "X", "K"}
 FIELD_FORMATS = {"date", "time", "timestamp", "amount", "number", "code", "kana", "text", "filler"}
+FORMAT_WIDTHS = {"date": 8, "time": 6, "timestamp": 14}  # YYYYMMDD, HHMMSS, YYYYMMDDHHMMSS
 LAYOUT_COLUMNS = ("no", "name_ja", "field", "type", "format", "bytes", "start", "end", "note")
 
 
@@ -135,6 +136,8 @@ def _field_from_row(layout_name: str, row: dict[str, str], offset: int) -> Field
     width = int(row["bytes"])
     if width <= 0 or (row["type"] == "K" and width % 2):
         raise LayoutError(f"{where}: width {width} is not usable for type {row['type']}")
+    if FORMAT_WIDTHS.get(row["format"], width) != width:
+        raise LayoutError(f"{where}: a {row['format']} is {FORMAT_WIDTHS[row['format']]} digits, not {width}")
     return Field(
         number=int(row["no"]),
         name_ja=row["name_ja"],

@@ -54,7 +54,7 @@ class DecodedBlock:
 
 
 RECORD = "__record"
-PARSED_FORMATS = {"date": "%Y%m%d", "time": "%H%M%S", "timestamp": "%Y%m%d%H%M%S"}
+TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 IMPOSSIBLE = {"date": IMPOSSIBLE_DATE, "time": IMPOSSIBLE_TIME, "timestamp": IMPOSSIBLE_TIMESTAMP}
 
 
@@ -64,9 +64,9 @@ def decoded_block(records: np.ndarray, layout: Layout, first_record_number: int,
     The fields in `unread` (secrets the caller drops) are checked like any other but never decoded:
     their column is null.
 
-    The bytes are judged with numpy (`block_problems`). Amounts, numbers and times are read from
-    their digit bytes with numpy; dates and codes are cut from one Binary column of whole records
-    by polars in a single select, which runs on every core; the kana and kanji columns go through
+    The bytes are judged with numpy (`block_problems`). Amounts, numbers, dates and times are read
+    from their digit bytes with numpy; codes and timestamps are cut from one Binary column of whole
+    records by polars in a single select, which runs on every core; the kana and kanji columns go through
     the CP932 table of `text_codec`. A field the same in every record is typed once (see
     docs/reader.md).
     """
@@ -251,8 +251,8 @@ def _cp932_column(raw: np.ndarray, problems: np.ndarray, field: Field) -> pl.Ser
 
 
 def _typed(records: np.ndarray, fields: list[Field], filled: set[str]) -> pl.DataFrame:
-    """The ASCII fields of the records typed (null where they break their type): amounts, numbers
-    and times by numpy from their digits, the rest cut by polars from the records as one Binary
+    """The ASCII fields of the records typed (null where they break their type): amounts, numbers,
+    dates and times by numpy from their digits, the rest cut by polars from the records as one Binary
     column (the `filled` codes need no trimming)."""
     if not fields:
         return pl.DataFrame(height=len(records))
@@ -266,12 +266,16 @@ INT64_DIGITS = 18
 
 def _from_digits(field: Field) -> bool:
     """True for the `9` fields typed by numpy from their digits: amounts, numbers (short enough for
-    Int64) and times of day. polars parses dates faster."""
-    return field.is_digits and field.format != "date" and field.format != "timestamp" and field.width <= INT64_DIGITS
+    Int64), dates and times of day. polars parses timestamps."""
+    return field.is_digits and field.format != "timestamp" and field.width <= INT64_DIGITS
 
 
 def _digits_column(records: np.ndarray, field: Field) -> pl.Series:
-    """An amount, number or time of day (HHMMSS; null where it names no time) from its digit bytes."""
+    """An amount, number, date (YYYYMMDD) or time of day (HHMMSS) from its digit bytes; a date or
+    time is null where it names none."""
+    if field.format == "date":
+        days, real = digit_dates(records, field)
+        return pl.Series(field.name, pa.array(days, type=pa.date32(), mask=~real))
     values = digit_values(records, field)
     if field.format != "time":
         return pl.Series(field.name, values)
@@ -292,6 +296,48 @@ def digit_values(records: np.ndarray, field: Field) -> np.ndarray:
     return values - ord("0") * ((10**field.width - 1) // 9)  # every digit was counted from "0", not 0
 
 
+def digit_dates(records: np.ndarray, field: Field) -> tuple[np.ndarray, np.ndarray]:
+    """A YYYYMMDD field of every record as days since 1970-01-01, and True where it names a real
+    day (not for 00000000, year 0000, month 13 or 30 February, nor for bytes that are not digits).
+
+    The four digit pairs of each date are looked up as two-byte words, then the year and the
+    month-day in tables of numpy's own calendar (`_calendar_tables`).
+    """
+    pair_value, year_start, year_table, day_of_year = _calendar_tables()
+    pairs = pair_value[np.ascontiguousarray(records[:, field.offset : field.end]).view("<u2")]
+    year = pairs[:, 0] * 100 + pairs[:, 1]  # negative when a pair is not two digits
+    month_day = pairs[:, 2] * 100 + pairs[:, 3]
+    year = np.clip(year, 0, len(year_start) - 1, out=year)  # year 0 is no year: checked below
+    day = day_of_year[year_table[year] + np.clip(month_day, 0, DAY_OF_YEAR_SIZE - 1)]
+    real = (year >= 1) & (day >= 0)  # a month-day that is no day (or no digits) was clipped to one that is none
+    return year_start[year] + day, real
+
+
+DAY_OF_YEAR_SIZE = 1300  # month-days 0000–1299; none above 1231 is a day
+NO_DIGITS = -(10**6)  # a pair that is not two digits: any sum it enters stays negative
+
+
+@cache
+def _calendar_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tables of `digit_dates`, from numpy's calendar: the value of each two-byte word of two
+    digits (NO_DIGITS for any other word); days from 1970-01-01 to 1 January of each year 0–9999;
+    where each year's month-days start in the last table (0 for a common year, DAY_OF_YEAR_SIZE
+    for a leap year); the day of the year (from 0) of each MMDD in a common year, then in a leap
+    year (−1 where no day)."""
+    pair_value = np.full(65536, NO_DIGITS, dtype=np.int32)
+    tens, ones = np.divmod(np.arange(100), 10)
+    pair_value[(ord("0") + ones) << 8 | (ord("0") + tens)] = np.arange(100)  # little-endian: the tens byte first
+    year_start = (np.arange(10001) - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int32)
+    year_table = np.where(np.diff(year_start) == 366, DAY_OF_YEAR_SIZE, 0).astype(np.int32)
+    day_of_year = np.full(2 * DAY_OF_YEAR_SIZE, -1, dtype=np.int32)
+    for table, year in enumerate((2001, 2000)):  # a common year, then a leap year
+        days = np.arange(np.datetime64(f"{year}-01-01"), np.datetime64(f"{year + 1}-01-01"))
+        months = days.astype("datetime64[M]")
+        month_day = (months.astype(np.int64) % 12 + 1) * 100 + (days - months.astype("datetime64[D]")).astype(np.int64) + 1
+        day_of_year[table * DAY_OF_YEAR_SIZE + month_day] = np.arange(len(days))
+    return pair_value, year_start[:-1], year_table, day_of_year
+
+
 def _binary_records(records: np.ndarray) -> pl.Series:
     # Rows read with their CR LF are contiguous, so the records become a column without a copy.
     width = records.shape[1]
@@ -305,10 +351,8 @@ def _sliced(field: Field, filled: bool) -> pl.Expr:
 
     Built once per field: building polars expressions costs more than running some of them."""
     text = pl.col(RECORD).bin.slice(field.offset, field.width).cast(pl.String, strict=False)
-    if field.format in PARSED_FORMATS:
-        parse = {"date": text.str.to_date, "time": text.str.to_time, "timestamp": text.str.to_datetime}[field.format]
-        typed = parse(PARSED_FORMATS[field.format], strict=False)
-        return typed.cast(field.polars_dtype).alias(field.name)
+    if field.format == "timestamp":
+        return text.str.to_datetime(TIMESTAMP_FORMAT, strict=False).cast(field.polars_dtype).alias(field.name)
     if field.is_digits:
         return text.str.to_integer(strict=False).cast(pl.Int64).alias(field.name)
     if filled:
@@ -325,7 +369,7 @@ def _with_impossible_values(problems: np.ndarray, frame: pl.DataFrame, records: 
     problems = problems.copy()
     for index, field in enumerate(layout.fields):
         zero_everywhere = (extremes.highest[field.offset : field.end] == ord("0")).all() and field.format != "time"
-        if field.format not in PARSED_FORMATS or zero_everywhere or not frame[field.name].has_nulls():
+        if field.format not in IMPOSSIBLE or zero_everywhere or not frame[field.name].has_nulls():
             continue
         impossible = frame[field.name].is_null().to_numpy() & (problems[:, index] == SOUND)
         if field.format != "time" and impossible.any():

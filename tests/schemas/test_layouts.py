@@ -55,6 +55,12 @@ def test_a_table_with_an_odd_full_width_field_is_refused():
         layout_from_csv("broken", text)
 
 
+def test_a_table_with_a_date_of_another_width_is_refused():
+    text = "no,name_ja,field,type,format,bytes,start,end,note\n1,納付日,paid_on,9,date,6,1,6,\n"
+    with pytest.raises(LayoutError, match="a date is 8 digits, not 6"):
+        layout_from_csv("broken", text)
+
+
 def test_header_trailer_and_data_share_one_length():
     layouts = load_payment_file_layouts()
     assert layouts.end.record_length == layouts.data.record_length == 700

@@ -19,10 +19,12 @@ from transforms.fixed_width import (
     EncodingError,
     broken_records,
     decoded_block,
+    digit_dates,
     encoded_block,
     valid_records,
 )
 
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 HALF_WIDTH = [chr(c) for c in range(0x21, 0x7F)] + [chr(c) for c in range(0xFF61, 0xFFA0)]
 
 
@@ -177,3 +179,22 @@ def test_times_of_day_from_their_digits(rows):
     assert [REASONS[reason] for reason in block.problem_reason[block.broken]] == ["impossible time"] * sum(expected_broken)
     expected_times = {b"000000": time(0, 0, 0), b"235959": time(23, 59, 59)}
     assert block.frame["mpn_processed_at"].to_list() == [expected_times.get(case) for case in cases]
+
+
+def test_dates_from_their_digits_agree_with_the_calendar():
+    """Every year 0000–9999 with the month-days around each month's end, and bytes that are no digits."""
+    month_days = ["0000", "0100", "0101", "0131", "0132", "0228", "0229", "0230", "0331", "0430", "0431", "1231", "1232", "1301", "9999"]
+    texts = [f"{year:04d}{month_day}".encode() for year in range(10_000) for month_day in month_days]
+    texts += [b"2026 511", b"202605 1", b"20260/11", b":0260511", b"2026051:", b"        "]
+
+    def calendar_day(text: bytes) -> date | None:
+        try:
+            return date(int(text[:4]), int(text[4:6]), int(text[6:])) if text.isdigit() else None
+        except ValueError:  # year 0000, month 13, 30 February …
+            return None
+
+    field = Field(1, "日付", "day", "9", "date", 8, 0, "")
+    records = np.frombuffer(b"".join(texts), dtype=np.uint8).reshape(len(texts), 8)
+    days, real = digit_dates(records, field)
+    read = [date.fromordinal(EPOCH_ORDINAL + int(day)) if is_real else None for day, is_real in zip(days, real)]
+    assert read == [calendar_day(text) for text in texts]
