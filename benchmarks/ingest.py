@@ -6,8 +6,9 @@ and pandas.read_fwf, all measured in the same run.
 (a) reading the file's bytes, (b) decoding the whole file as CP932 (the "decode floor"),
 (c) shuno's two passes (framing and control totals, then every field typed and checked),
 (d) pandas.read_fwf with encoding cp932. Each is the median of the repeats; (c) runs in a
-child process so its peak RSS is its own. (c) is the first file the process reads, so it
-includes the one-time set-up (CP932 tables, threads, pandera's first structure check); (c') is
+child process so its peak RSS is its own. (c) is the first file the process reads once it is set
+up like a shuno command (`flows.runtime.prepare_process`), so it includes the reader's one-time
+set-up (CP932 and calendar tables, threads, pandera's first structure check); (c') is
 the same file read again in that process. Then (c) on a file of one chunk against the whole
 file shows memory is bounded by the chunk, not the file.
 """
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from memory import peak_resident_mb  # noqa: E402
 
 from flows.files import checked_chunks, chunk_records_for, inspect_file  # noqa: E402
-from flows.runtime import freeze_long_lived_objects  # noqa: E402
+from flows.runtime import prepare_process  # noqa: E402
 from schemas.inbox import parse_inbox_name  # noqa: E402
 from schemas.layouts import load_payment_file_layouts  # noqa: E402
 from schemas.rates import load_rates  # noqa: E402
@@ -86,7 +87,7 @@ def shuno_parse_in_child(path: Path, chunk_records: int | None) -> dict:
 
 def child(path: Path, chunk_records: int | None) -> None:
     """The child side of `shuno_parse_in_child`: set up like a shuno command, then timed, twice."""
-    freeze_long_lived_objects()
+    prepare_process()
     seconds, counts = timed(lambda: shuno_parse(path, chunk_records))
     peak = peak_resident_mb()
     again, _ = timed(lambda: shuno_parse(path, chunk_records))

@@ -15,7 +15,7 @@ import typer
 from flows.check import check_file, check_report
 from flows.late_fee_command import late_fee
 from flows.nightly import RunFailed, failure_reason, run_lock
-from flows.runtime import freeze_long_lived_objects
+from flows.runtime import prepare_process
 from flows.sample import sample
 from schemas.inbox import parse_inbox_name
 
@@ -34,7 +34,7 @@ def check(files: Annotated[list[Path], typer.Argument(help="files to validate")]
     if missing:
         typer.echo(f"shuno check: no such file: {missing[0]}", err=True)
         raise typer.Exit(2)
-    freeze_long_lived_objects()
+    prepare_process()
     results = [check_file(path) for path in files]
     for found in results:
         typer.echo("\n".join(check_report(found)))

@@ -36,7 +36,7 @@ from rich.console import Console
 from flows.ingest import inbox_listing
 from flows.nightly import RunFailed, RunSummary, Settings, failure_reason, run_settlement_date
 from flows.report import RunReport, print_report, report_markdown, run_report, stage_progress, unshown_report_warning
-from flows.runtime import freeze_long_lived_objects
+from flows.runtime import prepare_process
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 # CONTRACT's defaults of `shuno run`; a deployment passes its own.
@@ -144,7 +144,7 @@ def nightly(
         settings: rates table, low-rate months per tax code, 充当 order, 督促手数料, days to confirm.
     """
     settlement_date = settlement_date or yesterday_in_tokyo(flow_run.scheduled_start_time)
-    freeze_long_lived_objects()
+    prepare_process()
     readable_date_files(inbox, settlement_date)
     summary = settlement_run(settlement_date, inbox, database, settings, started_by())
     report_committed_run(database, summary)
