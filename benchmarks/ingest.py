@@ -9,8 +9,8 @@ and pandas.read_fwf, all measured in the same run.
 child process so its peak RSS is its own. (c) is the first file the process reads once it is set
 up like a shuno command (`flows.runtime.prepare_process`), so it includes the reader's one-time
 set-up (CP932 and calendar tables, threads, pandera's first structure check); (c') is
-the same file read again in that process. Then (c) on a file of one chunk against the whole
-file shows memory is bounded by the chunk, not the file.
+the same file read again in that process. Then the peak RSS of (c) on files of one and of ten
+chunks against the whole file shows memory is bounded by the chunks in flight, not the file.
 """
 
 from __future__ import annotations
@@ -88,10 +88,11 @@ def shuno_parse_in_child(path: Path, chunk_records: int | None) -> dict:
 def child(path: Path, chunk_records: int | None) -> None:
     """The child side of `shuno_parse_in_child`: set up like a shuno command, then timed, twice."""
     prepare_process()
+    setup = peak_resident_mb()
     seconds, counts = timed(lambda: shuno_parse(path, chunk_records))
     peak = peak_resident_mb()
     again, _ = timed(lambda: shuno_parse(path, chunk_records))
-    print(json.dumps({"seconds": seconds, "seconds_again": again, "peak_rss_mb": peak, **counts}))
+    print(json.dumps({"seconds": seconds, "seconds_again": again, "peak_rss_mb": peak, "setup_rss_mb": setup, **counts}))
 
 
 def pandas_read(path: Path):
@@ -191,17 +192,20 @@ def report(folder: Path, arguments) -> None:
 
 
 def memory_bound(folder: Path, arguments) -> None:
-    """Peak RSS of the file (at least ten chunks long) against a file of one chunk."""
+    """Peak RSS of files of one chunk and of ten chunks (the goal's size) against the whole file,
+    each read in a fresh process with the same chunk size."""
     path = folder / FILE_NAME
     default = chunk_records_for(inspect_file(path, parse_inbox_name(path.name)).shape)
     chunk = max(min(arguments.chunk or default, arguments.records // 10), 1)
-    small_folder = folder / "one-chunk"
-    small_folder.mkdir()
-    small = write_payment_file(small_folder, chunk)
-    one = shuno_parse_in_child(small, chunk)["peak_rss_mb"]
-    many = shuno_parse_in_child(path, chunk)["peak_rss_mb"]
-    chunks = -(-arguments.records // chunk)
-    print(f"peak RSS with {chunk:,}-record chunks: file of 1 chunk {one:,.0f} MB, file of {chunks} chunks {many:,.0f} MB (ratio {many / one:.2f})")
+    peaks = {}
+    for chunks in (1, 10):
+        subfolder = folder / f"{chunks}-chunks"
+        subfolder.mkdir()
+        peaks[chunks] = shuno_parse_in_child(write_payment_file(subfolder, chunk * chunks), chunk)
+    whole = shuno_parse_in_child(path, chunk)
+    one, ten, many = peaks[1]["peak_rss_mb"], peaks[10]["peak_rss_mb"], whole["peak_rss_mb"]
+    print(f"peak RSS with {chunk:,}-record chunks (process set up: {whole['setup_rss_mb']:,.0f} MB): file of 1 chunk {one:,.0f} MB,")
+    print(f"  of 10 chunks {ten:,.0f} MB (ratio {ten / one:.2f}), of {-(-arguments.records // chunk)} chunks {many:,.0f} MB (ratio {many / one:.2f})")
 
 
 if __name__ == "__main__":
