@@ -31,6 +31,11 @@ class RecordRule:
     field: str
     sound: pl.Expr
 
+    @property
+    def kept(self) -> pl.Expr:
+        """True for a record that keeps the rule; a null verdict (a value missing) breaks it."""
+        return self.sound.fill_null(False)
+
 
 def collector_code_is_valid(code: pl.Expr) -> pl.Expr:
     """True where a six-digit 収納団体コード carries its mod-11 check digit (SPEC §5)."""
@@ -170,8 +175,8 @@ def record_schema(layout: Layout) -> pa.DataFrameSchema:
 
 
 def _frame_check(rule: RecordRule) -> pa.Check:
-    sound = rule.sound.fill_null(False)
-    return pa.Check(lambda data: data.lazyframe.select(sound), name=rule.name)
+    kept = rule.kept
+    return pa.Check(lambda data: data.lazyframe.select(kept), name=rule.name)
 
 
 def _receivable_rules() -> list[RecordRule]:

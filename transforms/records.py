@@ -33,7 +33,7 @@ class RecordRules:
     @cached_property
     def every_rule_kept(self) -> pl.Expr:
         """True when every record keeps every rule: the expressions of `schema`'s checks, in one."""
-        return pl.all_horizontal(rule.sound.fill_null(False) for rule in self.rules).all()
+        return pl.all_horizontal(rule.kept for rule in self.rules).all()
 
     def violations(self, typed: pl.DataFrame, structure_checked: bool) -> pl.DataFrame:
         """One row per record of `typed` that breaks a rule (`rule_violations`).
