@@ -14,6 +14,7 @@ from schemas.inbox import parse_inbox_name
 from schemas.layouts import LayoutName, load_layout
 from transforms.fixed_width import decoded_block, records_bytes
 from transforms.framing import RejectedFile
+from transforms.payment_file import ControlTotals
 from transforms.records import judged_records
 from tests.records import SETTLEMENT_DATE, patched, payment_file_bytes_for, record_frame
 
@@ -54,6 +55,28 @@ def test_a_sound_file_loads_every_record(tmp_path, crlf):
     assert records["record_number"].to_list() == list(range(2, 9))
     assert records["paid_total"].to_list() == [1000 * (n + 1) for n in range(7)]
     assert rejects.height == 0
+
+
+def test_the_trailer_totals_count_receipts_and_cancellations_apart(tmp_path):
+    # Records 3 and 6 are 取消 (3,000 and 6,000 yen); the late fees are 10 yen per record.
+    frame = _payments().with_columns(
+        receipt_class=pl.Series(["1", "1", "2", "1", "1", "2", "1"]),
+        paid_total=pl.col("paid_total") + 10,
+        paid_late_fee=pl.lit(10, dtype=pl.Int64),
+    )
+    path = _write(tmp_path, payment_file_bytes_for(frame))
+    verdict, records, rejects = _read(path, chunk_records=2)
+    assert verdict.rejection is None and records.height == 7 and rejects.height == 0
+    receipts_principal = 1000 + 2000 + 4000 + 5000 + 7000
+    assert verdict.declared_totals == ControlTotals(
+        data_count=7,
+        paid_total_sum=receipts_principal + 5 * 10,
+        paid_principal_sum=receipts_principal,
+        paid_late_fee_sum=5 * 10,
+        paid_consumption_tax_sum=0,
+        cancel_count=2,
+        cancel_amount=3010 + 6010,
+    )
 
 
 def _damaged(crlf: bool = False) -> bytes:
