@@ -400,8 +400,10 @@ def _first_problems(problems: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def valid_records(block: DecodedBlock) -> pl.DataFrame:
-    """The records of a block whose every field kept to its type."""
-    return block.frame.filter(pl.Series(~block.broken))
+    """The records of a block whose every field kept to its type (the block's own frame, not a
+    filtered copy, when none broke)."""
+    broken = block.broken
+    return block.frame.filter(pl.Series(~broken)) if broken.any() else block.frame
 
 
 def broken_records(block: DecodedBlock, records: np.ndarray, layout: Layout, secret_fields: frozenset[str]) -> pl.DataFrame:

@@ -45,9 +45,10 @@ def rule_violations(records: pl.DataFrame, schema: pa.DataFrameSchema, rules: li
 
 
 def unknown_code_warnings(records: pl.DataFrame, code_lists: dict[str, dict[str, str]]) -> pl.DataFrame:
-    """One row per non-blank code value that its field's code list does not know."""
+    """One row per non-blank code value that its field's code list does not know (lazily: only
+    the two columns each field needs are filtered, never the whole frame)."""
     found = [
-        records.filter(pl.col(field).is_not_null() & ~pl.col(field).is_in(list(known))).select(
+        records.lazy().filter(pl.col(field).is_not_null() & ~pl.col(field).is_in(list(known))).select(
             RECORD_NUMBER,
             pl.lit(field).alias("field"),
             pl.col(field).alias("value"),
@@ -55,4 +56,4 @@ def unknown_code_warnings(records: pl.DataFrame, code_lists: dict[str, dict[str,
         )
         for field, known in code_lists.items()
     ]
-    return pl.concat(found).sort(RECORD_NUMBER) if found else pl.DataFrame(schema=WARNING_SCHEMA)
+    return pl.concat(found).sort(RECORD_NUMBER).collect() if found else pl.DataFrame(schema=WARNING_SCHEMA)
