@@ -24,6 +24,11 @@ OTHER_VALUES = {
 }
 
 
+def _numbered(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` as a decoded block has it: record numbers (from 2, after the header) first."""
+    return frame.select(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias(RECORD_NUMBER), pl.all())
+
+
 def _ruled_columns(judge) -> list[str]:
     return sorted({name for rule in judge.rules for name in rule.sound.meta.root_names()})
 
@@ -38,8 +43,7 @@ def judged_frames(draw):
     for name in _ruled_columns(judge):
         choices = [valid[name][0], None, *OTHER_VALUES.get(type(valid.schema[name]), [])]
         columns[name] = draw(st.lists(st.sampled_from(choices), min_size=ROWS, max_size=ROWS))
-    frame = record_frame(layout_name, ROWS, **columns)
-    return judge, frame.select(pl.int_range(2, ROWS + 2, dtype=pl.Int64).alias(RECORD_NUMBER), pl.all())
+    return judge, _numbered(record_frame(layout_name, ROWS, **columns))
 
 
 @settings(max_examples=200, deadline=None)
@@ -53,8 +57,7 @@ def test_every_rule_kept_agrees_with_pandera(judged):
 
 def test_a_block_breaking_a_rule_is_judged_by_pandera_after_the_first():
     judge = record_rules_for(LayoutName.PAYMENT)
-    frame = record_frame(LayoutName.PAYMENT, ROWS, payment_class=["01", "04", "01"])
-    frame = frame.select(pl.int_range(2, ROWS + 2, dtype=pl.Int64).alias(RECORD_NUMBER), pl.all())
+    frame = _numbered(record_frame(LayoutName.PAYMENT, ROWS, payment_class=["01", "04", "01"]))
     assert not frame.select(judge.every_rule_kept).item()
     found = judge.violations(frame, structure_checked=True)
     assert found.rows() == [(3, "payment_class", "unknown 納付金区分")]
