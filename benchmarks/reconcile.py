@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from memory import peak_resident_mb  # noqa: E402
 
 from flows.database import connect, insert_frame  # noqa: E402
-from flows.nightly import stored_inputs, write_derived  # noqa: E402
+from flows.settlement import stored_inputs, write_derived  # noqa: E402
 from schemas.rates import load_rates  # noqa: E402
 from schemas.tables import stored_input_tables  # noqa: E402
 from transforms.rebuild import derived_state  # noqa: E402

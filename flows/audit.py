@@ -149,7 +149,7 @@ def write_audit_entry(connection: duckdb.DuckDBPyConnection, entry: AuditEntry) 
 
     Call it outside the run's transaction (after its commit or rollback): an entry written inside
     a run that rolls back would vanish with it. The entry's reason must already be free of personal
-    data (flows.nightly.failure_reason gives such a line).
+    data (flows.settlement.failure_reason gives such a line).
     """
     for statement in create_statements(audit_log_table()):
         connection.execute(statement)

@@ -14,7 +14,7 @@ import typer
 
 from flows.check import check_file, check_report
 from flows.late_fee_command import late_fee
-from flows.nightly import RunFailed, failure_reason, run_lock
+from flows.settlement import RunFailed, failure_reason, run_lock
 from flows.runtime import prepare_process
 from flows.sample import sample
 from schemas.inbox import parse_inbox_name
@@ -89,7 +89,7 @@ def _run_nightly_flow(settlement_date: dt.date, inbox: Path, database: Path) -> 
     # Prefect takes a second to import: only `run` needs it.
     from prefect import tags
 
-    from flows.pipeline import COMMAND_TAG, local_prefect_api, nightly
+    from flows.nightly import COMMAND_TAG, local_prefect_api, nightly
 
     # A run through Prefect leaves about half a million objects behind: the garbage collections
     # Python runs while it exits would take more than a second over them, to find nothing.

@@ -1,279 +1,244 @@
-"""The nightly run for one settlement date: load the date's files, rebuild everything derived.
+"""The Prefect flows of the nightly batch: `nightly` for one settlement date, `backfill` for a range.
 
-The whole run is one DuckDB transaction: a run that cannot complete, or is killed, leaves the
-database as it was before it. A run holds the database's run lock (`flows/lock.py`) throughout, so
-a second run on the same file is refused at once; the refused run logs itself in the refusal log
-(`flows/refusals.py`), which the next run folds into audit_log in its transaction. Derived tables
-are a function of the stored inputs, so the order in which dates are run does not matter.
+A run is one DuckDB transaction on one connection (`flows.settlement.run_settlement_date`), so it is
+one task: splitting it would mean sharing a connection between tasks for nothing. The tasks
+around it touch the outside world: reading the inbox before the run (retried, since a network
+share can hiccup), reading the report back from the database, and publishing it. The run has
+committed before its report is read, so a report that cannot be shown is a warning, not a failure.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import contextvars
+import socket
 import sys
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import duckdb
-import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.events.worker import EventsWorker
+from prefect.logging.handlers import APILogWorker
+from prefect.runtime import deployment, flow_run
+from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from rich.console import Console
 
-from flows.analyst import publish_analyst_copy
-from flows.audit import FileDigest, audit_entry, write_audit_entry
-from flows.database import connect, query_frame, replace_rows
-from flows.ingest import FileOutcome, load_date
-from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
-from flows.refusals import RefusalLogError, append_refusal, clear_refusals, fold_refusals
-from schemas.layouts import LayoutError
-from schemas.rates import MissingRateError, RatesFileError, load_rates
-from schemas.tables import derived_tables
-from transforms.rebuild import STORED_COLUMNS, DerivedTables, derived_state
+from flows.ingest import inbox_listing
+from flows.settlement import RunFailed, RunSummary, Settings, failure_reason, run_settlement_date
+from flows.report import RunReport, print_report, report_markdown, run_report, stage_progress, unshown_report_warning
+from flows.runtime import prepare_process
 
-
-class Settings(BaseModel):
-    """The settings of a run (SPEC §4): rates table, low-rate months per tax code, 充当 order."""
-
-    # A misspelt setting (in prefect.yaml, say) is an error, never a silent default.
-    model_config = ConfigDict(extra="forbid")
-
-    rates_path: Path | None = Field(None, description="rates CSV (延滞金・還付加算金); the packaged table when empty")
-    low_rate_months: dict[str, int] = Field(default_factory=dict, description="months at the lower 延滞金 rate per tax code (default 1)")
-    offset_order: str = Field("oldest_due_first", description="order of 充当 targets")
-    dunning_fee: int = Field(100, description="督促手数料 of the ordinance, yen")
-    business_days_to_confirm: int = Field(5, description="business days after 納付日 before an unconfirmed payment is reported")
+TOKYO = ZoneInfo("Asia/Tokyo")
+# CONTRACT's defaults of `shuno run`; a deployment passes its own.
+DEFAULT_INBOX = Path("sample_data/inbox")
+DEFAULT_DATABASE = Path("data/shuno.duckdb")
 
 
-class RunFailed(RuntimeError):
-    """A run that could not complete; the message is the one-line reason."""
+def yesterday_in_tokyo(moment: datetime | None = None) -> date:
+    """The day before `moment` (default: now) in Asia/Tokyo: the settlement date a 02:00 nightly run processes."""
+    # Prefect's scheduled_start_time is its own DateTime, whose arithmetic after astimezone() does
+    # not stay in Tokyo (15:03 UTC on 11/26 gave 11/25); a plain datetime from the instant does.
+    instant = datetime.fromtimestamp((moment or datetime.now(TOKYO)).timestamp(), TOKYO)
+    return instant.date() - timedelta(days=1)
 
 
-@dataclass(frozen=True)
-class RunSummary:
-    """What a run did: its id, date, the files it saw, and counts and yen totals per outcome."""
-
-    run_id: str
-    settlement_date: date
-    as_of: date
-    files: list[FileOutcome]
-    outcome_counts: dict[str, dict[str, int]]
-    analyst_copy: str = "not published"
+def settlement_dates(start: date, end: date) -> list[date]:
+    """Every date from `start` to `end`, both included, in order."""
+    if end < start:
+        raise ValueError(f"backfill end {end} is before its start {start}")
+    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
 
 
-LATEST_DATE = "SELECT max(settlement_date) FROM runs WHERE status = 'completed'"
+def _passing_read_error(task, task_run: TaskRun, state: State) -> bool:
+    # A missing folder or file will not appear by waiting; an I/O error on a share may pass.
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, OSError) and not isinstance(error, (FileNotFoundError, NotADirectoryError))
 
 
-def as_of_date(connection: duckdb.DuckDBPyConnection, settlement_date: date) -> date:
-    """The latest settlement date processed so far, this one included."""
-    latest = connection.execute(LATEST_DATE).fetchall()[0][0]
-    return max(settlement_date, latest) if latest else settlement_date
+@task(retries=3, retry_delay_seconds=20, retry_condition_fn=_passing_read_error, cache_policy=NO_CACHE)
+def readable_date_files(inbox: Path, settlement_date: date) -> list[str]:
+    """The names of the date's inbox files, each opened and read once so a failing share fails here, before the run."""
+    if not inbox.is_dir():
+        return []  # the run refuses a missing inbox itself, in CONTRACT's words
+    recognised, _ = inbox_listing(inbox, settlement_date)
+    for path, _ in recognised:
+        with path.open("rb") as stream:
+            stream.read(1)
+    return [path.name for path, _ in recognised]
 
 
-def stored_inputs(connection: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
-    """The stored input tables, each with the columns the rebuild reads."""
-    return {table: query_frame(connection, _select(table, columns)) for table, columns in STORED_COLUMNS.items()}
+@task(cache_policy=NO_CACHE)
+def settlement_run(settlement_date: date, inbox: Path, database: Path, settings: Settings, command: str) -> RunSummary:
+    """The run of one settlement date in one transaction; never retried: a failed run is for an operator to look at."""
+    try:
+        return run_settlement_date(settlement_date, inbox, database, settings, command, stage_progress(Console()))
+    except RunFailed as failure:
+        # Prefect logs a failed task's traceback with its causes, and a cause may quote record values.
+        raise failure from None
 
 
-def _select(table: str, columns: list[str]) -> str:
-    # Identifiers come from the table definitions, never from input.
-    quoted = ", ".join(f'"{name}"' for name in columns)
-    return f'SELECT {quoted} FROM "{table}"'
+def _database_busy(task, task_run: TaskRun, state: State) -> bool:
+    # Another process opened the file for writing just after this run released it.
+    return isinstance(state.result(raise_on_failure=False), duckdb.IOException)
 
 
-def write_derived(connection: duckdb.DuckDBPyConnection, derived: DerivedTables) -> None:
-    """Replaces every derived table with its rebuilt rows."""
-    for table in derived_tables():
-        replace_rows(connection, table, getattr(derived, table.name))
+@task(retries=3, retry_delay_seconds=10, retry_condition_fn=_database_busy, cache_policy=NO_CACHE)
+def report_from_database(database: Path, summary: RunSummary) -> RunReport:
+    """The run's report, with the day's receipts and the previous run's balances read from the database."""
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return run_report(connection, summary)
 
 
-INSERT_RUN = "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)"
+@task(cache_policy=NO_CACHE)
+def published_report(report: RunReport) -> UUID:
+    """Publishes the report as a Prefect Markdown artifact, prints it with rich, and returns the artifact's id."""
+    artifact = create_markdown_artifact(
+        report_markdown(report), key=f"run-report-{report.settlement_date.isoformat()}", description=report.heading
+    )
+    print_report(report, Console())
+    return artifact
 
 
-def run_settlement_date(
-    settlement_date: date,
-    inbox: Path,
-    database: Path,
-    settings: Settings | None = None,
-    command: str = "shuno run",
-    step: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
+def _run_name() -> str:
+    return f"nightly-{flow_run.parameters.get('settlement_date') or yesterday_in_tokyo(flow_run.scheduled_start_time)}"
+
+
+# The tag `shuno run` gives its flow runs: the operation log and the UI tell them from deployment runs.
+COMMAND_TAG = "shuno-run"
+
+
+def started_by() -> str:
+    """How the current flow run was started, for the operation log: its deployment, `shuno run`, or a Python call."""
+    if deployment.name:
+        return f"deployment {deployment.name}"
+    return "shuno run" if COMMAND_TAG in flow_run.tags else f"flow {flow_run.flow_name}"
+
+
+@flow(name="nightly", flow_run_name=_run_name)
+def nightly(
+    settlement_date: date | None = None,
+    inbox: Path = DEFAULT_INBOX,
+    database: Path = DEFAULT_DATABASE,
+    settings: Settings = Settings(),
 ) -> RunSummary:
-    """The nightly run of one settlement date, in one transaction, holding the database's run lock."""
-    settings = settings or Settings()
-    with logged_outside_database(settlement_date, inbox, database, command):
-        if not inbox.is_dir():
-            raise RunFailed(f"inbox {inbox} is not a folder")
-        check_pause_stage()
-        rates = load_rates(settings.rates_path)
-    # The lock comes before DuckDB opens the file, so a second run hears shuno's reason, not DuckDB's.
-    with run_lock(settlement_date, inbox, database, command):
-        with logged_outside_database(settlement_date, inbox, database, command):
-            connection = open_database(settlement_date, database)
-        run_id, started_at = uuid.uuid4().hex, datetime.now()
-        try:
-            connection.begin()
-            with step("loading the date's files"):
-                outcomes = load_date(connection, inbox, settlement_date, run_id)
-            pause_point("loaded")
-            as_of = as_of_date(connection, settlement_date)
-            with step("reading the stored inputs"):
-                inputs = stored_inputs(connection)
-            derived = derived_state(
-                inputs, as_of, rates, settings.low_rate_months, settings.offset_order, settings.business_days_to_confirm, step
-            )
-            pause_point("derived")
-            with step("writing the derived tables"):
-                write_derived(connection, derived)
-            pause_point("written")
-            summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts)
-            connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "completed", _summary_json(summary)])
-            folded_size = fold_refusals(connection, database)
-            pause_point("before-commit")
-            connection.commit()
-            pause_point("committed")
-        except Exception as error:
-            connection.rollback()
-            connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "failed", json.dumps({"error": type(error).__name__})])
-            _audit(connection, command, "failed", settlement_date, inbox, database, [], run_id, failure_reason(error))
-            connection.close()
-            raise RunFailed(f"run of {settlement_date} failed and changed nothing: {failure_reason(error)}") from error
-        _clear_refusals(database, folded_size)
-        _audit(connection, command, "completed", settlement_date, inbox, database, outcomes, run_id)
-        copy = _published_analyst_copy(connection, database)
-        connection.close()
-        return replace(summary, analyst_copy=copy)
+    """Loads one settlement date's inbox files and rebuilds every derived table, then reports the run.
 
+    Running a date again gives the same database, so an operator re-runs a failed date with the
+    same flow.
 
-def _audit(connection, command, outcome, settlement_date, inbox, database, files, run_id, reason=None) -> None:
-    """The operation log entry of a run (評価書 III-3), written after its commit or rollback."""
-    digests = [FileDigest(outcome.file_name, outcome.sha256) for outcome in files]
-    write_audit_entry(connection, audit_entry(command, outcome, _run_parameters(settlement_date, inbox, database), digests, reason, run_id))
-
-
-def _run_parameters(settlement_date: date, inbox: Path, database: Path) -> dict[str, str]:
-    return {"settlement_date": settlement_date.isoformat(), "inbox": str(inbox), "database": str(database)}
-
-
-def _clear_refusals(database: Path, folded_size: int) -> None:
-    # The run has committed: a refusal log that cannot be emptied now only holds entries audit_log
-    # has, which the next run's fold skips before it empties the log again.
-    with suppress(OSError):
-        clear_refusals(database, folded_size)
-
-
-def analyst_copy_path(database: Path) -> Path:
-    """Where the analyst copy of `database` is published: beside it, as analyst.duckdb."""
-    return database.with_name("analyst.duckdb")
-
-
-def _published_analyst_copy(connection: duckdb.DuckDBPyConnection, database: Path) -> str:
-    # The run has committed: a copy that cannot be written leaves the analysts on the previous
-    # one, and the run is still complete; the summary says so.
-    try:
-        publish_analyst_copy(connection, analyst_copy_path(database))
-    except Exception as error:  # noqa: BLE001 - reported, never hides the completed run
-        return f"not published ({failure_reason(error)})"
-    return f"published to {analyst_copy_path(database)}"
-
-
-class RunRefused(RunFailed):
-    """A run refused at once because another run holds the database; `holder` is the reason, for the audit log.
-
-    `not_logged` is why the refusal could not be written to the refusal log, None when it was.
+    Args:
+        settlement_date: 処理対象日 (YYYY-MM-DD); empty means the day before the run was scheduled
+            to start, in Asia/Tokyo, so a scheduled run that starts late still processes its night.
+        inbox: folder of the delivered files, only ever read.
+        database: the DuckDB file the run writes.
+        settings: rates table, low-rate months per tax code, 充当 order, 督促手数料, days to confirm.
     """
+    settlement_date = settlement_date or yesterday_in_tokyo(flow_run.scheduled_start_time)
+    prepare_process()
+    readable_date_files(inbox, settlement_date)
+    summary = settlement_run(settlement_date, inbox, database, settings, started_by())
+    report_committed_run(database, summary)
+    return summary
 
-    def __init__(self, settlement_date: date, holder: LockHolder, not_logged: str | None = None) -> None:
-        unlogged = f"; the refusal could not be logged ({not_logged})" if not_logged else ""
-        super().__init__(f"run of {settlement_date} refused and changed nothing: {holder.description()}{unlogged}")
-        self.holder = holder
 
-
-def run_lock(settlement_date: date, inbox: Path, database: Path, command: str) -> RunLock:
-    """The database's run lock, taken at once; a run that finds it held is logged in the refusal log and refused with `RunRefused`."""
+def report_committed_run(database: Path, summary: RunSummary) -> None:
+    """Reads the committed run's report back and publishes it; when it cannot, warns on stderr and in the flow's log instead."""
     try:
-        return acquire_run_lock(database)
-    except RunLockHeld as held:
-        raise RunRefused(settlement_date, held.holder, _log_refusal(command, settlement_date, inbox, database, held.holder)) from None
-    except OSError as error:
-        failure = RunFailed(f"run of {settlement_date} could not take its lock and changed nothing: {failure_reason(error)}")
-        _log_outside_database(command, "failed", settlement_date, inbox, database, str(failure))
-        raise failure from error
+        published_report(report_from_database(database, summary))
+    except Exception as error:  # noqa: BLE001 - the run has committed: failing now would tell the operator it did not
+        warning = unshown_report_warning(summary, database, failure_reason(error))
+        get_run_logger().warning(warning)
+        print(warning, file=sys.stderr, flush=True)
+
+
+@flow(name="backfill")
+def backfill(
+    start: date,
+    end: date,
+    inbox: Path = DEFAULT_INBOX,
+    database: Path = DEFAULT_DATABASE,
+    settings: Settings = Settings(),
+) -> list[RunSummary]:
+    """Runs `nightly` for every date from `start` to `end` in order, stopping at the first that fails.
+
+    A date with no files still runs: it moves `as_of`, so arrears and 延滞金 grow by a day.
+
+    Args:
+        start: first settlement date (YYYY-MM-DD).
+        end: last settlement date, included.
+        inbox: folder of the delivered files, only ever read.
+        database: the DuckDB file the runs write.
+        settings: rates table, low-rate months per tax code, 充当 order, 督促手数料, days to confirm.
+    """
+    return [nightly(day, inbox, database, settings) for day in settlement_dates(start, end)]
+
+
+API_START_SECONDS = 60
 
 
 @contextmanager
-def logged_outside_database(settlement_date: date, inbox: Path, database: Path, command: str) -> Iterator[None]:
-    """Logs a run that fails before it has the database open (no inbox, an unreadable rates table,
-    a file another program holds) in the refusal log, which the next completed run folds into
-    audit_log; the failure itself goes on."""
-    try:
+def local_prefect_api() -> Iterator[None]:
+    """Prefect's API served from a thread of this process while the block runs, unless PREFECT_API_URL names a server that answers.
+
+    Prefect's own ephemeral mode serves the API from a child process, which costs a second
+    interpreter's start-up and outlives a `kill -9` of the run (re-parented, keeping its port and
+    Prefect's SQLite file); a thread dies with the run.
+    """
+    if PREFECT_API_URL.value():
+        _check_answers(PREFECT_API_URL.value())
         yield
-    except Exception as error:
-        reason = str(error) if isinstance(error, RunFailed) else failure_reason(error)
-        _log_outside_database(command, "failed", settlement_date, inbox, database, reason)
-        raise
-
-
-def _log_refusal(command: str, settlement_date: date, inbox: Path, database: Path, holder: LockHolder) -> str | None:
-    """Appends the refusal's operation log entry to the refusal log; returns why it could not, or None."""
-    return _log_outside_database(command, "refused", settlement_date, inbox, database, holder.description())
-
-
-def _log_outside_database(command: str, outcome: str, settlement_date: date, inbox: Path, database: Path, reason: str) -> str | None:
-    """Appends the operation log entry of a run that cannot write audit_log to the refusal log; returns why it could not, or None."""
-    entry = audit_entry(command, outcome, _run_parameters(settlement_date, inbox, database), reason=reason)
-    try:
-        append_refusal(database, entry)
-    except OSError as error:
-        return failure_reason(error)
-    return None
-
-
-def open_database(settlement_date: date, database: Path) -> duckdb.DuckDBPyConnection:
-    """A connection to the database; another program holding the file (DuckDB refuses at once) fails the run."""
-    try:
-        return connect(database)
-    except duckdb.IOException as error:
-        raise RunFailed(f"run of {settlement_date} could not open {database} and changed nothing: {failure_reason(error)}") from error
-
-
-# A test-only hook for tests/flows/test_atomic_runs.py, which kills `shuno run` with SIGKILL at
-# each named stage to show that a killed run leaves the database as before it or as after it.
-# With SHUNO_PAUSE_AT=<stage> the run announces the stage on stderr and waits for a line on stdin
-# (the test then kills it or lets it go on); unset, the hook does nothing.
-PAUSE_VARIABLE = "SHUNO_PAUSE_AT"
-PAUSE_STAGES = ("loaded", "derived", "written", "before-commit", "committed")
-
-
-def check_pause_stage() -> None:
-    """Fails the run before it starts when SHUNO_PAUSE_AT is set to a name that is no stage (a typo would never pause)."""
-    stage = os.environ.get(PAUSE_VARIABLE)
-    if stage and stage not in PAUSE_STAGES:
-        raise RunFailed(f"{PAUSE_VARIABLE}={stage!r} is none of the stages {', '.join(PAUSE_STAGES)}")
-
-
-def pause_point(stage: str) -> None:
-    """Waits for a line on stdin when SHUNO_PAUSE_AT names `stage` (the kill test's hook); otherwise returns at once."""
-    if os.environ.get(PAUSE_VARIABLE) != stage:
         return
-    print(f"shuno: paused at {stage} ({PAUSE_VARIABLE})", file=sys.stderr, flush=True)
-    sys.stdin.readline()
+    import uvicorn
+    from prefect.server.api.server import create_app
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    # log_config=None: uvicorn's own logging config would close Prefect's log handlers (waiting on their queues).
+    config = uvicorn.Config(create_app(ephemeral=True, ignore_cache=True), log_config=None, log_level="error", lifespan="on")
+    server = uvicorn.Server(config)
+    # The server sees the caller's Prefect settings (its database, analytics), as a copied context.
+    serve = contextvars.copy_context().run
+    thread = threading.Thread(target=serve, args=(server.run,), kwargs={"sockets": [listener]}, name="prefect-api", daemon=True)
+    thread.start()
+    try:
+        _await_start(server, thread)
+        # Heartbeats let a server mark a vanished run as crashed; this API vanishes with the run, and
+        # the heartbeat thread would hold the flow's end for up to a second.
+        local = {PREFECT_API_URL: f"http://127.0.0.1:{listener.getsockname()[1]}/api", PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+        with temporary_settings(updates=local):
+            try:
+                yield
+            finally:
+                # Logs and events are sent in batches: send the last ones while the API still listens.
+                APILogWorker.drain_all()
+                EventsWorker.drain_all()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=API_START_SECONDS)
+        listener.close()
 
 
-# Errors whose messages shuno writes itself from keys, dates and paths; any other error's message
-# may quote record values (polars and pandera do), so only its type is shown.
-SAFE_MESSAGES = (MissingRateError, RatesFileError, LayoutError, RefusalLogError, OSError, duckdb.IOException)
+def _check_answers(url: str) -> None:
+    # Prefect's own failure is a bare RuntimeError, whose message `shuno run` would withhold.
+    with get_client(sync_client=True) as client:
+        error = client.api_healthcheck()
+    if error is not None:
+        raise RunFailed(f"the Prefect API at {url} does not answer ({type(error).__name__}); unset PREFECT_API_URL to run without a server")
 
 
-def failure_reason(error: Exception) -> str:
-    """A one-line reason for a failed run that names no personal data."""
-    if isinstance(error, SAFE_MESSAGES):
-        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-    return f"{type(error).__name__} (details withheld: they may quote record values)"
-
-
-def _summary_json(summary: RunSummary) -> str:
-    files = [{"file": outcome.file_name, "status": outcome.status, "records": outcome.record_count, "rejected": outcome.rejected_count} for outcome in summary.files]
-    return json.dumps({"as_of": summary.as_of.isoformat(), "files": files, "outcomes": summary.outcome_counts}, ensure_ascii=False)
+def _await_start(server, thread: threading.Thread) -> None:
+    deadline = time.monotonic() + API_START_SECONDS
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RunFailed("Prefect's local API did not start (set PREFECT_API_URL to use a running Prefect server)")
+        time.sleep(0.02)

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from flows.nightly import RunSummary
+from flows.settlement import RunSummary
 from schemas.codes import CHANNEL_CLASSES, TAX_CODES
 
 ERROR_CLASSES = {

@@ -12,7 +12,7 @@ from prefect.client.schemas.schedules import CronSchedule
 from prefect.exceptions import ParameterTypeError, SignatureMismatchError
 from prefect.flows import load_flow_from_entrypoint
 
-from flows.nightly import Settings
+from flows.settlement import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 # Parameters prefect.yaml leaves to each run, as an operator would pass them.
@@ -27,8 +27,8 @@ def deployments() -> dict[str, dict]:
 
 def test_the_nightly_and_backfill_deployments_are_declared(deployments):
     assert set(deployments) == {"nightly", "backfill"}
-    assert deployments["nightly"]["entrypoint"] == "flows/pipeline.py:nightly"
-    assert deployments["backfill"]["entrypoint"] == "flows/pipeline.py:backfill"
+    assert deployments["nightly"]["entrypoint"] == "flows/nightly.py:nightly"
+    assert deployments["backfill"]["entrypoint"] == "flows/nightly.py:backfill"
 
 
 @pytest.mark.parametrize("name", ["nightly", "backfill"])

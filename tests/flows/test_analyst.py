@@ -14,7 +14,7 @@ import pytest
 
 from flows.analyst import AnalystCopyError, publish_analyst_copy
 from flows.database import connect
-from flows.nightly import run_settlement_date
+from flows.settlement import run_settlement_date
 from flows.sample import write_sample_inbox
 from schemas.analyst import ANALYST_TABLES, ANALYST_VIEWS, EXCLUDED_COLUMNS
 from transforms.sample_inbox import SAMPLE_NAMES

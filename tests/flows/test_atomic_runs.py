@@ -1,6 +1,6 @@
 """`shuno run` killed with SIGKILL at any point leaves the database as before or as after the run; a second run is refused at once.
 
-The kills are deterministic: the SHUNO_PAUSE_AT hook of `flows.nightly` stops the run at a named
+The kills are deterministic: the SHUNO_PAUSE_AT hook of `flows.settlement` stops the run at a named
 stage and waits for a line on stdin, and the test kills the process there (or lets it go on and
 kills it a few milliseconds later, inside DuckDB's commit or checkpoint). Each `shuno run` starts
 Prefect (several seconds), so the timed kills, which aim at DuckDB's commit, run the bare
@@ -29,7 +29,7 @@ import pytest
 
 from flows.audit import audit_entry
 from flows.lock import acquire_run_lock, lock_path
-from flows.nightly import PAUSE_STAGES, PAUSE_VARIABLE, RunFailed, RunRefused, run_settlement_date
+from flows.settlement import PAUSE_STAGES, PAUSE_VARIABLE, RunFailed, RunRefused, run_settlement_date
 from flows.refusals import append_refusal, logged_refusals
 from flows.sample import write_sample_inbox
 from schemas.tables import all_tables
@@ -37,7 +37,7 @@ from schemas.tables import all_tables
 ROOT = Path(__file__).resolve().parents[2]
 SHUNO = [sys.executable, "-m", "flows.cli"]
 BARE_RUN = (
-    "import sys, datetime, pathlib; from flows.nightly import run_settlement_date; "
+    "import sys, datetime, pathlib; from flows.settlement import run_settlement_date; "
     "run_settlement_date(datetime.date.fromisoformat(sys.argv[1]), pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3]))"
 )
 # Ids and clock times differ between two runs that did the same thing.

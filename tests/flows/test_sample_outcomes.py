@@ -25,7 +25,7 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.nightly import run_settlement_date
+from flows.settlement import run_settlement_date
 from flows.sample import write_sample_inbox
 from schemas.layouts import LayoutName, load_layout
 from schemas.rates import load_rates

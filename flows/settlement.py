@@ -1,0 +1,279 @@
+"""The nightly run for one settlement date: load the date's files, rebuild everything derived.
+
+The whole run is one DuckDB transaction: a run that cannot complete, or is killed, leaves the
+database as it was before it. A run holds the database's run lock (`flows/lock.py`) throughout, so
+a second run on the same file is refused at once; the refused run logs itself in the refusal log
+(`flows/refusals.py`), which the next run folds into audit_log in its transaction. Derived tables
+are a function of the stored inputs, so the order in which dates are run does not matter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from flows.analyst import publish_analyst_copy
+from flows.audit import FileDigest, audit_entry, write_audit_entry
+from flows.database import connect, query_frame, replace_rows
+from flows.ingest import FileOutcome, load_date
+from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
+from flows.refusals import RefusalLogError, append_refusal, clear_refusals, fold_refusals
+from schemas.layouts import LayoutError
+from schemas.rates import MissingRateError, RatesFileError, load_rates
+from schemas.tables import derived_tables
+from transforms.rebuild import STORED_COLUMNS, DerivedTables, derived_state
+
+
+class Settings(BaseModel):
+    """The settings of a run (SPEC §4): rates table, low-rate months per tax code, 充当 order."""
+
+    # A misspelt setting (in prefect.yaml, say) is an error, never a silent default.
+    model_config = ConfigDict(extra="forbid")
+
+    rates_path: Path | None = Field(None, description="rates CSV (延滞金・還付加算金); the packaged table when empty")
+    low_rate_months: dict[str, int] = Field(default_factory=dict, description="months at the lower 延滞金 rate per tax code (default 1)")
+    offset_order: str = Field("oldest_due_first", description="order of 充当 targets")
+    dunning_fee: int = Field(100, description="督促手数料 of the ordinance, yen")
+    business_days_to_confirm: int = Field(5, description="business days after 納付日 before an unconfirmed payment is reported")
+
+
+class RunFailed(RuntimeError):
+    """A run that could not complete; the message is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did: its id, date, the files it saw, and counts and yen totals per outcome."""
+
+    run_id: str
+    settlement_date: date
+    as_of: date
+    files: list[FileOutcome]
+    outcome_counts: dict[str, dict[str, int]]
+    analyst_copy: str = "not published"
+
+
+LATEST_DATE = "SELECT max(settlement_date) FROM runs WHERE status = 'completed'"
+
+
+def as_of_date(connection: duckdb.DuckDBPyConnection, settlement_date: date) -> date:
+    """The latest settlement date processed so far, this one included."""
+    latest = connection.execute(LATEST_DATE).fetchall()[0][0]
+    return max(settlement_date, latest) if latest else settlement_date
+
+
+def stored_inputs(connection: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
+    """The stored input tables, each with the columns the rebuild reads."""
+    return {table: query_frame(connection, _select(table, columns)) for table, columns in STORED_COLUMNS.items()}
+
+
+def _select(table: str, columns: list[str]) -> str:
+    # Identifiers come from the table definitions, never from input.
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    return f'SELECT {quoted} FROM "{table}"'
+
+
+def write_derived(connection: duckdb.DuckDBPyConnection, derived: DerivedTables) -> None:
+    """Replaces every derived table with its rebuilt rows."""
+    for table in derived_tables():
+        replace_rows(connection, table, getattr(derived, table.name))
+
+
+INSERT_RUN = "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)"
+
+
+def run_settlement_date(
+    settlement_date: date,
+    inbox: Path,
+    database: Path,
+    settings: Settings | None = None,
+    command: str = "shuno run",
+    step: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
+) -> RunSummary:
+    """The nightly run of one settlement date, in one transaction, holding the database's run lock."""
+    settings = settings or Settings()
+    with logged_outside_database(settlement_date, inbox, database, command):
+        if not inbox.is_dir():
+            raise RunFailed(f"inbox {inbox} is not a folder")
+        check_pause_stage()
+        rates = load_rates(settings.rates_path)
+    # The lock comes before DuckDB opens the file, so a second run hears shuno's reason, not DuckDB's.
+    with run_lock(settlement_date, inbox, database, command):
+        with logged_outside_database(settlement_date, inbox, database, command):
+            connection = open_database(settlement_date, database)
+        run_id, started_at = uuid.uuid4().hex, datetime.now()
+        try:
+            connection.begin()
+            with step("loading the date's files"):
+                outcomes = load_date(connection, inbox, settlement_date, run_id)
+            pause_point("loaded")
+            as_of = as_of_date(connection, settlement_date)
+            with step("reading the stored inputs"):
+                inputs = stored_inputs(connection)
+            derived = derived_state(
+                inputs, as_of, rates, settings.low_rate_months, settings.offset_order, settings.business_days_to_confirm, step
+            )
+            pause_point("derived")
+            with step("writing the derived tables"):
+                write_derived(connection, derived)
+            pause_point("written")
+            summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts)
+            connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "completed", _summary_json(summary)])
+            folded_size = fold_refusals(connection, database)
+            pause_point("before-commit")
+            connection.commit()
+            pause_point("committed")
+        except Exception as error:
+            connection.rollback()
+            connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "failed", json.dumps({"error": type(error).__name__})])
+            _audit(connection, command, "failed", settlement_date, inbox, database, [], run_id, failure_reason(error))
+            connection.close()
+            raise RunFailed(f"run of {settlement_date} failed and changed nothing: {failure_reason(error)}") from error
+        _clear_refusals(database, folded_size)
+        _audit(connection, command, "completed", settlement_date, inbox, database, outcomes, run_id)
+        copy = _published_analyst_copy(connection, database)
+        connection.close()
+        return replace(summary, analyst_copy=copy)
+
+
+def _audit(connection, command, outcome, settlement_date, inbox, database, files, run_id, reason=None) -> None:
+    """The operation log entry of a run (評価書 III-3), written after its commit or rollback."""
+    digests = [FileDigest(outcome.file_name, outcome.sha256) for outcome in files]
+    write_audit_entry(connection, audit_entry(command, outcome, _run_parameters(settlement_date, inbox, database), digests, reason, run_id))
+
+
+def _run_parameters(settlement_date: date, inbox: Path, database: Path) -> dict[str, str]:
+    return {"settlement_date": settlement_date.isoformat(), "inbox": str(inbox), "database": str(database)}
+
+
+def _clear_refusals(database: Path, folded_size: int) -> None:
+    # The run has committed: a refusal log that cannot be emptied now only holds entries audit_log
+    # has, which the next run's fold skips before it empties the log again.
+    with suppress(OSError):
+        clear_refusals(database, folded_size)
+
+
+def analyst_copy_path(database: Path) -> Path:
+    """Where the analyst copy of `database` is published: beside it, as analyst.duckdb."""
+    return database.with_name("analyst.duckdb")
+
+
+def _published_analyst_copy(connection: duckdb.DuckDBPyConnection, database: Path) -> str:
+    # The run has committed: a copy that cannot be written leaves the analysts on the previous
+    # one, and the run is still complete; the summary says so.
+    try:
+        publish_analyst_copy(connection, analyst_copy_path(database))
+    except Exception as error:  # noqa: BLE001 - reported, never hides the completed run
+        return f"not published ({failure_reason(error)})"
+    return f"published to {analyst_copy_path(database)}"
+
+
+class RunRefused(RunFailed):
+    """A run refused at once because another run holds the database; `holder` is the reason, for the audit log.
+
+    `not_logged` is why the refusal could not be written to the refusal log, None when it was.
+    """
+
+    def __init__(self, settlement_date: date, holder: LockHolder, not_logged: str | None = None) -> None:
+        unlogged = f"; the refusal could not be logged ({not_logged})" if not_logged else ""
+        super().__init__(f"run of {settlement_date} refused and changed nothing: {holder.description()}{unlogged}")
+        self.holder = holder
+
+
+def run_lock(settlement_date: date, inbox: Path, database: Path, command: str) -> RunLock:
+    """The database's run lock, taken at once; a run that finds it held is logged in the refusal log and refused with `RunRefused`."""
+    try:
+        return acquire_run_lock(database)
+    except RunLockHeld as held:
+        raise RunRefused(settlement_date, held.holder, _log_refusal(command, settlement_date, inbox, database, held.holder)) from None
+    except OSError as error:
+        failure = RunFailed(f"run of {settlement_date} could not take its lock and changed nothing: {failure_reason(error)}")
+        _log_outside_database(command, "failed", settlement_date, inbox, database, str(failure))
+        raise failure from error
+
+
+@contextmanager
+def logged_outside_database(settlement_date: date, inbox: Path, database: Path, command: str) -> Iterator[None]:
+    """Logs a run that fails before it has the database open (no inbox, an unreadable rates table,
+    a file another program holds) in the refusal log, which the next completed run folds into
+    audit_log; the failure itself goes on."""
+    try:
+        yield
+    except Exception as error:
+        reason = str(error) if isinstance(error, RunFailed) else failure_reason(error)
+        _log_outside_database(command, "failed", settlement_date, inbox, database, reason)
+        raise
+
+
+def _log_refusal(command: str, settlement_date: date, inbox: Path, database: Path, holder: LockHolder) -> str | None:
+    """Appends the refusal's operation log entry to the refusal log; returns why it could not, or None."""
+    return _log_outside_database(command, "refused", settlement_date, inbox, database, holder.description())
+
+
+def _log_outside_database(command: str, outcome: str, settlement_date: date, inbox: Path, database: Path, reason: str) -> str | None:
+    """Appends the operation log entry of a run that cannot write audit_log to the refusal log; returns why it could not, or None."""
+    entry = audit_entry(command, outcome, _run_parameters(settlement_date, inbox, database), reason=reason)
+    try:
+        append_refusal(database, entry)
+    except OSError as error:
+        return failure_reason(error)
+    return None
+
+
+def open_database(settlement_date: date, database: Path) -> duckdb.DuckDBPyConnection:
+    """A connection to the database; another program holding the file (DuckDB refuses at once) fails the run."""
+    try:
+        return connect(database)
+    except duckdb.IOException as error:
+        raise RunFailed(f"run of {settlement_date} could not open {database} and changed nothing: {failure_reason(error)}") from error
+
+
+# A test-only hook for tests/flows/test_atomic_runs.py, which kills `shuno run` with SIGKILL at
+# each named stage to show that a killed run leaves the database as before it or as after it.
+# With SHUNO_PAUSE_AT=<stage> the run announces the stage on stderr and waits for a line on stdin
+# (the test then kills it or lets it go on); unset, the hook does nothing.
+PAUSE_VARIABLE = "SHUNO_PAUSE_AT"
+PAUSE_STAGES = ("loaded", "derived", "written", "before-commit", "committed")
+
+
+def check_pause_stage() -> None:
+    """Fails the run before it starts when SHUNO_PAUSE_AT is set to a name that is no stage (a typo would never pause)."""
+    stage = os.environ.get(PAUSE_VARIABLE)
+    if stage and stage not in PAUSE_STAGES:
+        raise RunFailed(f"{PAUSE_VARIABLE}={stage!r} is none of the stages {', '.join(PAUSE_STAGES)}")
+
+
+def pause_point(stage: str) -> None:
+    """Waits for a line on stdin when SHUNO_PAUSE_AT names `stage` (the kill test's hook); otherwise returns at once."""
+    if os.environ.get(PAUSE_VARIABLE) != stage:
+        return
+    print(f"shuno: paused at {stage} ({PAUSE_VARIABLE})", file=sys.stderr, flush=True)
+    sys.stdin.readline()
+
+
+# Errors whose messages shuno writes itself from keys, dates and paths; any other error's message
+# may quote record values (polars and pandera do), so only its type is shown.
+SAFE_MESSAGES = (MissingRateError, RatesFileError, LayoutError, RefusalLogError, OSError, duckdb.IOException)
+
+
+def failure_reason(error: Exception) -> str:
+    """A one-line reason for a failed run that names no personal data."""
+    if isinstance(error, SAFE_MESSAGES):
+        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    return f"{type(error).__name__} (details withheld: they may quote record values)"
+
+
+def _summary_json(summary: RunSummary) -> str:
+    files = [{"file": outcome.file_name, "status": outcome.status, "records": outcome.record_count, "rejected": outcome.rejected_count} for outcome in summary.files]
+    return json.dumps({"as_of": summary.as_of.isoformat(), "files": files, "outcomes": summary.outcome_counts}, ensure_ascii=False)

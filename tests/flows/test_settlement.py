@@ -1,0 +1,113 @@
+"""`shuno run` on the sample inbox: re-runs and out-of-order runs give the same database, a failed run changes nothing."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.settlement import RunFailed, Settings, run_settlement_date
+from flows.sample import write_sample_inbox
+
+OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "rejected_records", "receivables"]
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sample") / "inbox"
+    inbox = write_sample_inbox(folder, payments=400, seed=3)
+    return folder, list(inbox.settlement_dates)
+
+
+def _dump(database: Path) -> dict[str, pl.DataFrame]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return {table: connection.sql(f'SELECT * FROM "{table}"').pl().sort(pl.all()) for table in OUTCOME_TABLES}
+
+
+def _run(dates: list[date], inbox: Path, database: Path, settings: Settings | None = None) -> None:
+    for day in dates:
+        run_settlement_date(day, inbox, database, settings)
+
+
+def test_running_dates_again_or_out_of_order_gives_the_same_database(sample, tmp_path):
+    inbox, dates = sample
+    in_order, shuffled = tmp_path / "in_order.duckdb", tmp_path / "shuffled.duckdb"
+    _run(dates, inbox, in_order)
+    _run([dates[1], dates[2], dates[0], dates[0], dates[2], dates[1]], inbox, shuffled)
+    expected, found = _dump(in_order), _dump(shuffled)
+    assert expected["payments"].height > 100 and expected["applications"].height > 100
+    for table in OUTCOME_TABLES:
+        assert found[table].equals(expected[table]), table
+
+
+def test_a_run_that_cannot_complete_leaves_the_database_as_it_was(sample, tmp_path):
+    inbox, dates = sample
+    database = tmp_path / "shuno.duckdb"
+    _run(dates[:1], inbox, database)
+    before = _dump(database)
+    rates = tmp_path / "rates.csv"
+    packaged = Path(__file__).resolve().parents[2] / "schemas" / "rates" / "rates.csv"
+    rates.write_text("".join(line for line in packaged.read_text().splitlines(keepends=True) if not line.startswith("2026")))
+    with pytest.raises(RunFailed, match="2026"):
+        run_settlement_date(dates[1], inbox, database, Settings(rates_path=rates))
+    assert all(_dump(database)[table].equals(before[table]) for table in OUTCOME_TABLES)
+    with duckdb.connect(str(database), read_only=True) as connection:
+        statuses = connection.sql("SELECT settlement_date, status FROM runs ORDER BY started_at").fetchall()
+        files = connection.sql("SELECT count(*) FROM ingested_files WHERE settlement_date = ?", params=[dates[1]]).fetchall()
+    assert statuses == [(dates[0], "completed"), (dates[1], "failed")]
+    assert files == [(0,)]
+
+
+def test_the_run_command_prints_a_summary_and_refuses_bad_input(sample, tmp_path):
+    inbox, dates = sample
+    database = tmp_path / "shuno.duckdb"
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", "--date", dates[0].isoformat(), "--inbox", str(inbox), "--db", str(database)])
+    assert result.exit_code == 0, result.output
+    assert f"of {dates[0]} (as of {dates[0]})" in result.output
+    assert any("README.txt" in line and "unrecognised" in line for line in result.output.splitlines())
+    bad_date = runner.invoke(app, ["run", "--date", "2026-02-30", "--inbox", str(inbox), "--db", str(database)])
+    assert bad_date.exit_code == 2 and "not a date" in bad_date.output
+    missing = runner.invoke(app, ["run", "--date", dates[0].isoformat(), "--inbox", str(tmp_path / "none"), "--db", str(database)])
+    assert missing.exit_code == 1 and "is not a folder" in missing.output
+    assert "Traceback" not in missing.output + bad_date.output
+
+
+def test_inbox_files_are_never_moved_or_modified(sample, tmp_path):
+    inbox, dates = sample
+    copy = tmp_path / "inbox"
+    shutil.copytree(inbox, copy)
+    before = {path.name: path.read_bytes() for path in copy.iterdir()}
+    _run(dates, copy, tmp_path / "shuno.duckdb")
+    assert {path.name: path.read_bytes() for path in copy.iterdir()} == before
+
+
+def test_each_completed_run_publishes_the_analyst_copy_without_personal_columns(sample, tmp_path):
+    inbox, dates = sample
+    database = tmp_path / "shuno.duckdb"
+    summary = run_settlement_date(dates[0], inbox, database)
+    copy = tmp_path / "analyst.duckdb"
+    assert summary.analyst_copy == f"published to {copy}"
+    with duckdb.connect(str(copy), read_only=True) as connection:
+        payments = connection.sql("SELECT count(*) FROM payments").fetchall()[0][0]
+        personal = connection.sql(
+            "SELECT count(*) FROM duckdb_columns() WHERE column_name IN ('payer_name', 'payer_name_kana', 'payer_address', 'payment_number', 'confirmation_number', 'raw')"
+        ).fetchall()[0][0]
+    assert payments == _dump(database)["payments"].height > 0
+    assert personal == 0
+
+
+def test_a_first_run_with_an_empty_inbox_completes_without_warnings(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = run_settlement_date(date(2026, 5, 11), inbox, tmp_path / "shuno.duckdb")
+    assert summary.files == [] and summary.outcome_counts["arrears"]["receivables"] == 0
