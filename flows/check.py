@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from flows.files import checked_chunks, inspect_file, recognised_name
 from schemas.inbox import FileKind, InboxName
 from transforms.framing import RejectedFile
+from transforms.record_counts import RecordCounts, record_counts
 
-FIRST_REJECTS = 5
 AMOUNT_TOTALS = {
     FileKind.PROVISIONAL_BY_DEPOSIT: "paid_total",
     FileKind.PROVISIONAL_BY_PAYMENT_DATE: "paid_total",
@@ -50,28 +49,15 @@ def check_file(path: Path) -> FileCheck:
     verdict = inspect_file(path, name)
     if verdict.rejection is not None:
         return FileCheck(path, name, "rejected", verdict.rejection, data_count=verdict.data_count)
-    found = FileCheck(path, name, "ok", data_count=verdict.data_count)
+    counts = RecordCounts()
     try:
         for chunk in checked_chunks(verdict):
-            _count_chunk(found, chunk, AMOUNT_TOTALS.get(name.kind))
+            counts += record_counts(chunk, AMOUNT_TOTALS.get(name.kind))
     except RejectedFile as rejection:
         return FileCheck(path, name, "rejected", str(rejection), data_count=verdict.data_count)
-    found.totals |= verdict.declared_totals.as_dict() if verdict.declared_totals else {}
-    if found.rejected:
-        found.verdict = "has rejected records"
-    return found
-
-
-def _count_chunk(found: FileCheck, chunk, amount_column: str | None) -> None:
-    found.accepted += chunk.records.height
-    found.rejected += chunk.rejects.height
-    found.warnings += chunk.warnings.height
-    if amount_column:
-        found.totals[amount_column] = found.totals.get(amount_column, 0) + int(chunk.records[amount_column].sum())
-    room = FIRST_REJECTS - len(found.first_rejects)
-    found.first_rejects += chunk.rejects.head(room).select("record_number", "field", "reason").rows()
-    room = FIRST_REJECTS - len(found.first_warnings)
-    found.first_warnings += chunk.warnings.head(room).select("record_number", "field", "value").rows()
+    declared = verdict.declared_totals.as_dict() if verdict.declared_totals else {}
+    found = vars(counts) | {"totals": counts.totals | declared}
+    return FileCheck(path, name, "has rejected records" if counts.rejected else "ok", data_count=verdict.data_count, **found)
 
 
 def check_report(found: FileCheck) -> list[str]:

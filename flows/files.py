@@ -3,7 +3,9 @@
 A file is read twice. The first pass settles the file as a whole: framing, the place of the
 control records, the header and the trailer against the data (SPEC.md §1.1), reading only the
 fields the totals need. Only a file that passes is parsed in the second pass, chunk by chunk,
-so memory stays near one chunk however large the file.
+so memory stays near one chunk however large the file. What is judged, and how, are pure
+transforms (`transforms.framing`, `transforms.payment_file`, `transforms.records`): this module
+reads the bytes and schedules the chunks.
 """
 
 from __future__ import annotations
@@ -20,32 +22,13 @@ import numpy as np
 import polars as pl
 
 from schemas.inbox import InboxName, parse_inbox_name
-from schemas.layouts import LayoutName, PaymentFileLayouts, load_layout, load_payment_file_layouts
-from schemas.models import CODE_WARNINGS, record_rules, record_schema
-from schemas.privacy import SECRET_FIELDS
+from schemas.layouts import PaymentFileLayouts, load_layout, load_payment_file_layouts
 from transforms import framing, payment_file
-from transforms.fixed_width import decoded_block, valid_records
+from transforms.framing import FileShape, RecordChunk, chunk_records_for, chunk_spans
 from transforms.payment_file import ControlTotals, HeaderExpectations
-from transforms.records import CheckedRecords, RecordRules, judged_records
+from transforms.records import CheckedRecords, RecordRules, checked_chunk, record_rules_for
 
-# Under glibc's 32 MiB ceiling for giving a large allocation its own fresh mapping: a chunk's
-# buffers then come from memory the previous chunk freed, instead of pages the kernel must zero.
-CHUNK_BYTES = 30_000_000
 PARALLEL_CHUNKS = 2
-
-
-@dataclass(frozen=True)
-class FileShape:
-    """Where a file's records lie: record length, stride (with CR LF or not), how many."""
-
-    record_length: int
-    stride: int
-    record_count: int
-
-    @property
-    def data_range(self) -> range:
-        """0-based positions of the data records."""
-        return range(0, self.record_count)
 
 
 @dataclass(frozen=True)
@@ -68,27 +51,7 @@ class FileVerdict:
     @property
     def declared_totals(self) -> ControlTotals | None:
         """What a payment file's trailer declares (equal to the data's once the file is read)."""
-        if self.trailer is None:
-            return None
-        row = self.trailer.row(0, named=True)
-        return ControlTotals(**{name: row[name] for name in ControlTotals().as_dict()})
-
-
-@dataclass(frozen=True)
-class RecordChunk:
-    """Consecutive records of a file: the first one's number and their bytes (with terminators)."""
-
-    first_record_number: int
-    data: np.ndarray
-
-    def rows(self, shape: FileShape) -> np.ndarray:
-        """The records as an n × stride array (a CR LF, if any, stays at the end of each row)."""
-        return self.data.reshape(-1, shape.stride)
-
-
-def chunk_spans(positions: range, chunk_records: int) -> list[range]:
-    """The positions (0-based) of the records of each chunk, in order."""
-    return [range(start, min(start + chunk_records, positions.stop)) for start in range(positions.start, positions.stop, chunk_records)]
+        return None if self.trailer is None else payment_file.declared_totals(self.trailer)
 
 
 def read_chunk(descriptor: int, shape: FileShape, span: range) -> RecordChunk:
@@ -109,19 +72,17 @@ def read_chunk(descriptor: int, shape: FileShape, span: range) -> RecordChunk:
     return RecordChunk(span.start + 1, data)
 
 
-def file_shape(path: Path, record_length: int) -> FileShape:
+def read_file_shape(path: Path, record_length: int) -> FileShape:
     """The shape of a file of `record_length`-byte records; rejects one that is not whole records."""
     with path.open("rb") as stream:
         head = stream.read(record_length + 2)
-    stride = framing.record_stride(head, record_length)
-    count = framing.check_file_size(path.stat().st_size, stride, record_length)
-    return FileShape(record_length, stride, count)
+    return framing.file_shape(head, path.stat().st_size, record_length)
 
 
 def inspect_file(path: Path, name: InboxName) -> FileVerdict:
     """What can be judged before the data records: size, framing of record 1, the control records."""
     try:
-        shape = file_shape(path, load_layout(name.kind.layout).record_length)
+        shape = read_file_shape(path, load_layout(name.kind.layout).record_length)
     except framing.RejectedFile as rejection:
         return FileVerdict(path, name, rejection=str(rejection))
     if not name.kind.has_control_records:
@@ -130,50 +91,16 @@ def inspect_file(path: Path, name: InboxName) -> FileVerdict:
         return _opened_payment_file(path, name, shape, load_payment_file_layouts())
     except framing.RejectedFile as rejection:
         # The shape is known: the data records are counted even though none is applied.
-        return FileVerdict(path, name, shape, range(1, max(shape.record_count - 2, 1)), rejection=str(rejection))
+        return FileVerdict(path, name, shape, payment_file.data_positions(shape.record_count), rejection=str(rejection))
 
 
 def _opened_payment_file(path: Path, name: InboxName, shape: FileShape, layouts: PaymentFileLayouts) -> FileVerdict:
-    if shape.record_count < 3:
-        raise framing.RejectedFile(f"{shape.record_count} records: a payment file needs a header, a trailer and an end record")
-    positions = (0, shape.record_count - 2, shape.record_count - 1)
-    ends = [_control_record(path, shape, position) for position in positions]
-    # The end record first: a missing end record shifts the trailer into its place.
-    for position, chunk in reversed(list(zip(positions, ends))):
-        payment_file.check_record_types(chunk.rows(shape)[:, payment_file.RECORD_TYPE_OFFSET], position + 1, shape.record_count)
-    header, trailer, end = (
-        _control_frame(chunk, shape, layout) for chunk, layout in zip(ends, (layouts.header, layouts.trailer, layouts.end))
-    )
-    expected = HeaderExpectations(name.kind.payment_file_class, name.settlement_date, name.collector_code, shape.record_length)
-    payment_file.check_header(header, expected)
-    payment_file.check_end(end, shape.record_count)
-    return FileVerdict(path, name, shape, range(1, shape.record_count - 2), header.row(0, named=True), trailer)
-
-
-def _control_record(path: Path, shape: FileShape, position: int) -> RecordChunk:
     with path.open("rb", buffering=0) as stream:
-        chunk = read_chunk(stream.fileno(), shape, range(position, position + 1))
-    framing.check_terminators(chunk.data.tobytes(), shape.stride, shape.record_length, chunk.first_record_number)
-    return chunk
-
-
-def _control_frame(chunk: RecordChunk, shape: FileShape, layout) -> pl.DataFrame:
-    decoded = decoded_block(chunk.rows(shape), layout, chunk.first_record_number)
-    if decoded.broken.any():
-        broken = layout.fields[int(decoded.problem_field[0])]
-        raise framing.RejectedFile(f"record {chunk.first_record_number}: control record field {broken.name_ja} breaks its type")
-    return valid_records(decoded)
-
-
-def record_rules_for(layout_name: LayoutName) -> RecordRules:
-    """The checks a record of `layout_name` must pass."""
-    layout = load_layout(layout_name)
-    return RecordRules(layout, record_schema(layout), record_rules(layout_name), CODE_WARNINGS[layout_name], SECRET_FIELDS)
-
-
-def chunk_records_for(shape: FileShape) -> int:
-    """Records per chunk: as many as fit CHUNK_BYTES (42,735 payment records with CR LF)."""
-    return max(1, CHUNK_BYTES // shape.stride)
+        spans = [range(position, position + 1) for position in payment_file.control_positions(shape.record_count)]
+        records = [read_chunk(stream.fileno(), shape, span) for span in spans]
+    expected = HeaderExpectations(name.kind.payment_file_class, name.settlement_date, name.collector_code, shape.record_length)
+    header, trailer = payment_file.checked_control_records(records, shape, layouts, expected)
+    return FileVerdict(path, name, shape, payment_file.data_positions(shape.record_count), header.row(0, named=True), trailer)
 
 
 def checked_chunks(verdict: FileVerdict, chunk_records: int | None = None) -> Iterator[CheckedRecords]:
@@ -205,21 +132,8 @@ def checked_chunks(verdict: FileVerdict, chunk_records: int | None = None) -> It
 
 def _checked_span(descriptor: int, span: range, verdict: FileVerdict, judge: RecordRules) -> tuple[CheckedRecords, ControlTotals]:
     """The records at `span` read and checked, on a worker thread."""
-    return _checked_chunk(read_chunk(descriptor, verdict.shape, span), verdict, judge)
-
-
-def _checked_chunk(chunk: RecordChunk, verdict: FileVerdict, judge: RecordRules) -> tuple[CheckedRecords, ControlTotals]:
-    shape, first = verdict.shape, chunk.first_record_number
-    rows = chunk.rows(shape)
-    decoded = decoded_block(rows, judge.layout, first, unread=judge.secret_fields)
-    broken = np.flatnonzero(decoded.broken)
-    framing.check_stray_terminators(rows[broken, : shape.record_length], broken + first)
-    framing.check_record_ends(rows, shape.record_length, first)
-    if verdict.trailer is not None:
-        payment_file.check_record_types(rows[:, payment_file.RECORD_TYPE_OFFSET], first, shape.record_count)
-    totals = payment_file.control_totals(decoded.frame, judge.layout) if verdict.trailer is not None else ControlTotals()
-    structure_checked = first > verdict.data_positions.start + 1  # the file's first chunk had pandera check it
-    return judged_records(decoded, rows, judge, structure_checked), totals
+    chunk = read_chunk(descriptor, verdict.shape, span)
+    return checked_chunk(chunk, verdict.shape, judge, verdict.data_positions, has_trailer=verdict.trailer is not None)
 
 
 def read_whole_file(path: Path, name: InboxName, chunk_records: int | None = None) -> tuple[FileVerdict, list[CheckedRecords]]:

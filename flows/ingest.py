@@ -17,10 +17,9 @@ import polars as pl
 from flows.database import insert_frame, query_frame
 from flows.files import checked_chunks, inspect_file
 from schemas.inbox import FileKind, InboxName, parse_inbox_name
-from schemas.models import RECORD_NUMBER
 from schemas.tables import log_tables, stored_input_tables
 from transforms.framing import RejectedFile
-from transforms.receivables import receivable_violations, typed_receivables
+from transforms.receivable_snapshot import receivable_snapshot
 
 TABLES = {table.name: table for table in stored_input_tables()}
 TABLE_BY_KIND = {
@@ -149,35 +148,20 @@ def _origin_columns(file_name: str, name: InboxName) -> list[pl.Expr]:
 def load_receivables_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName, sha256: str) -> FileOutcome:
     """Reads one receivables snapshot and stores its valid rows; bad rows become rejects."""
     outcome = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, "loaded")
-    data = path.read_bytes()
     try:
-        text = pl.read_csv(data, infer_schema=False, encoding="utf8")
-    except (pl.exceptions.PolarsError, UnicodeDecodeError) as error:
-        outcome.status, outcome.reason = "rejected", f"not a readable UTF-8 CSV ({type(error).__name__})"
-        return outcome
-    expected = list(TABLES["receivable_snapshots"].column_names[3:])
-    if text.columns != expected:
-        outcome.status, outcome.reason = "rejected", f"columns are not CONTRACT's: expected {','.join(expected)}"
-        return outcome
-    text = text.with_columns(pl.int_range(2, text.height + 2, dtype=pl.Int64).alias(RECORD_NUMBER))
-    typed, unreadable = typed_receivables(text)
-    readable = typed.join(unreadable.select(RECORD_NUMBER), on=RECORD_NUMBER, how="anti", maintain_order="left")
-    problems = pl.concat([unreadable, receivable_violations(readable)]).sort(RECORD_NUMBER)
-    accepted = readable.join(problems.select(RECORD_NUMBER), on=RECORD_NUMBER, how="anti", maintain_order="left")
-    snapshot = [
+        snapshot = receivable_snapshot(path.read_bytes())
+    except RejectedFile as rejection:
+        return replace(outcome, status="rejected", reason=str(rejection))
+    origin = [
         pl.lit(path.name).alias("file_name"),
         pl.lit(name.settlement_date).alias("snapshot_date"),
         pl.lit(name.delivery_number, dtype=pl.Int32).alias("delivery_number"),
     ]
-    insert_frame(connection, TABLES["receivable_snapshots"], accepted.drop(RECORD_NUMBER).with_columns(snapshot))
-    lines = data.splitlines() if problems.height else []  # the raw bytes of the few rejected rows
-    raw = pl.Series("raw", [lines[number - 1] for number in problems[RECORD_NUMBER]], dtype=pl.Binary)
-    rejects = problems.with_columns(raw, *_origin_columns(path.name, name)[:2], pl.lit(name.kind.value).alias("kind"))
+    insert_frame(connection, TABLES["receivable_snapshots"], snapshot.accepted.with_columns(origin))
+    rejects = snapshot.rejects.with_columns(*_origin_columns(path.name, name)[:2], pl.lit(name.kind.value).alias("kind"))
     insert_frame(connection, TABLES["rejected_records"], rejects)
-    outcome.record_count = text.height
-    outcome.accepted_count, outcome.rejected_count = accepted.height, problems.height
-    outcome.totals = {"principal": int(accepted["principal"].sum())}
-    return outcome
+    counts = {"accepted_count": snapshot.accepted.height, "rejected_count": snapshot.rejects.height}
+    return replace(outcome, record_count=snapshot.row_count, totals=snapshot.totals, **counts)
 
 
 def load_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName) -> FileOutcome:

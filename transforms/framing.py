@@ -1,15 +1,64 @@
-"""How a file's bytes split into records: record length, CR LF or nothing, no stray CR or LF."""
+"""How a file's bytes split into records: record length, CR LF or nothing, no stray CR or LF;
+and how its records split into chunks read one at a time."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 CRLF = b"\r\n"
 CR, LF = 0x0D, 0x0A
+# Under glibc's 32 MiB ceiling for giving a large allocation its own fresh mapping: a chunk's
+# buffers then come from memory the previous chunk freed, instead of pages the kernel must zero.
+CHUNK_BYTES = 30_000_000
 
 
 class RejectedFile(ValueError):
     """A file rejected whole; the message is the one-line reason an operator reads."""
+
+
+@dataclass(frozen=True)
+class FileShape:
+    """Where a file's records lie: record length, stride (with CR LF or not), how many."""
+
+    record_length: int
+    stride: int
+    record_count: int
+
+    @property
+    def data_range(self) -> range:
+        """0-based positions of the data records."""
+        return range(0, self.record_count)
+
+
+@dataclass(frozen=True)
+class RecordChunk:
+    """Consecutive records of a file: the first one's number and their bytes (with terminators)."""
+
+    first_record_number: int
+    data: np.ndarray
+
+    def rows(self, shape: FileShape) -> np.ndarray:
+        """The records as an n × stride array (a CR LF, if any, stays at the end of each row)."""
+        return self.data.reshape(-1, shape.stride)
+
+
+def file_shape(head: bytes, size: int, record_length: int) -> FileShape:
+    """The shape of a file of `size` bytes starting with `head` (at least one record and two
+    bytes, if the file has them); rejects one that is not whole records."""
+    stride = record_stride(head, record_length)
+    return FileShape(record_length, stride, check_file_size(size, stride, record_length))
+
+
+def chunk_spans(positions: range, chunk_records: int) -> list[range]:
+    """The positions (0-based) of the records of each chunk, in order."""
+    return [range(start, min(start + chunk_records, positions.stop)) for start in range(positions.start, positions.stop, chunk_records)]
+
+
+def chunk_records_for(shape: FileShape) -> int:
+    """Records per chunk: as many as fit CHUNK_BYTES (42,735 payment records with CR LF)."""
+    return max(1, CHUNK_BYTES // shape.stride)
 
 
 def record_stride(head: bytes, record_length: int) -> int:

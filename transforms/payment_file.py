@@ -10,8 +10,8 @@ import polars as pl
 
 from schemas import codes
 from schemas.layouts import Layout, PaymentFileLayouts
-from transforms.fixed_width import records_bytes
-from transforms.framing import RejectedFile
+from transforms.fixed_width import decoded_block, records_bytes, valid_records
+from transforms.framing import FileShape, RecordChunk, RejectedFile, check_terminators
 
 HEADER_SEQUENCE, TRAILER_SEQUENCE, END_SEQUENCE = 0, 999_998, 999_999
 SUMMED_AMOUNTS = {
@@ -44,6 +44,12 @@ class ControlTotals:
 
 
 _TOTAL_NAMES = [field.name for field in fields(ControlTotals)]
+
+
+def declared_totals(trailer: pl.DataFrame) -> ControlTotals:
+    """What a payment file's trailer declares (equal to the data's once the file is read)."""
+    row = trailer.row(0, named=True)
+    return ControlTotals(**{name: row[name] for name in _TOTAL_NAMES})
 
 
 def control_totals(frame: pl.DataFrame, layout: Layout) -> ControlTotals:
@@ -136,6 +142,45 @@ def check_end(end: pl.DataFrame, record_number: int) -> None:
     """Rejects an end record whose 連番 is not 999999."""
     if end["sequence_number"][0] != END_SEQUENCE:
         raise RejectedFile(f"record {record_number} (end): 連番 is {end['sequence_number'][0]} where {END_SEQUENCE} is expected")
+
+
+def control_positions(record_count: int) -> tuple[int, int, int]:
+    """0-based positions of the header, the trailer and the end record of a file of `record_count` records."""
+    if record_count < 3:
+        raise RejectedFile(f"{record_count} records: a payment file needs a header, a trailer and an end record")
+    return 0, record_count - 2, record_count - 1
+
+
+def data_positions(record_count: int) -> range:
+    """0-based positions of a payment file's data records, between the header and the trailer."""
+    return range(1, max(record_count - 2, 1))
+
+
+def control_frame(record: RecordChunk, shape: FileShape, layout: Layout) -> pl.DataFrame:
+    """A control record decoded by its layout; rejects one with a field that breaks its type."""
+    decoded = decoded_block(record.rows(shape), layout, record.first_record_number)
+    if decoded.broken.any():
+        broken = layout.fields[int(decoded.problem_field[0])]
+        raise RejectedFile(f"record {record.first_record_number}: control record field {broken.name_ja} breaks its type")
+    return valid_records(decoded)
+
+
+def checked_control_records(
+    records: list[RecordChunk], shape: FileShape, layouts: PaymentFileLayouts, expected: HeaderExpectations
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The header and the trailer, from the header, trailer and end records at `control_positions`;
+    rejects control records out of place, broken, or disagreeing with the file name and layout."""
+    for record in records:
+        check_terminators(record.data.tobytes(), shape.stride, shape.record_length, record.first_record_number)
+    # The end record first: a missing end record shifts the trailer into its place.
+    for record in reversed(records):
+        check_record_types(record.rows(shape)[:, RECORD_TYPE_OFFSET], record.first_record_number, shape.record_count)
+    header, trailer, end = (
+        control_frame(record, shape, layout) for record, layout in zip(records, (layouts.header, layouts.trailer, layouts.end))
+    )
+    check_header(header, expected)
+    check_end(end, shape.record_count)
+    return header, trailer
 
 
 def header_frame(values: dict, layouts: PaymentFileLayouts) -> pl.DataFrame:

@@ -9,9 +9,12 @@ import numpy as np
 import pandera.polars as pa
 import polars as pl
 
-from schemas.layouts import Layout
-from schemas.models import RecordRule
-from transforms.fixed_width import RECORD_NUMBER, REJECT_SCHEMA, DecodedBlock, broken_records, raw_records, valid_records
+from schemas.layouts import Layout, LayoutName, load_layout
+from schemas.models import CODE_WARNINGS, RecordRule, record_rules, record_schema
+from schemas.privacy import SECRET_FIELDS
+from transforms.fixed_width import RECORD_NUMBER, REJECT_SCHEMA, DecodedBlock, broken_records, decoded_block, raw_records, valid_records
+from transforms.framing import FileShape, RecordChunk, check_record_ends, check_stray_terminators
+from transforms.payment_file import RECORD_TYPE_OFFSET, ControlTotals, check_record_types, control_totals
 from transforms.validation import VIOLATION_SCHEMA, rule_violations, unknown_code_warnings
 
 
@@ -58,6 +61,12 @@ class RecordRules:
         return pl.Schema({RECORD_NUMBER: pl.Int64(), **self.layout.schema})
 
 
+def record_rules_for(layout_name: LayoutName) -> RecordRules:
+    """The checks a record of `layout_name` must pass."""
+    layout = load_layout(layout_name)
+    return RecordRules(layout, record_schema(layout), record_rules(layout_name), CODE_WARNINGS[layout_name], SECRET_FIELDS)
+
+
 @dataclass(frozen=True)
 class CheckedRecords:
     """The outcome of a block: accepted records, rejected ones (with raw bytes), code warnings."""
@@ -79,3 +88,22 @@ def judged_records(decoded: DecodedBlock, block: np.ndarray, judge: RecordRules,
     accepted = typed if violations.is_empty() else typed.join(violations.select(RECORD_NUMBER), on=RECORD_NUMBER, how="anti", maintain_order="left")
     accepted = accepted.drop(judge.secret_fields & set(accepted.columns))  # never stored (SPEC §2)
     return CheckedRecords(accepted, rejects.sort(RECORD_NUMBER), unknown_code_warnings(accepted, judge.code_lists))
+
+
+def checked_chunk(
+    chunk: RecordChunk, shape: FileShape, judge: RecordRules, data_positions: range, has_trailer: bool
+) -> tuple[CheckedRecords, ControlTotals]:
+    """A chunk of a file's data records judged (`judged_records`), and its part of the totals the
+    trailer declares, if the file `has_trailer`; rejects the file for a stray CR or LF, a record
+    not ended like record 1, or a control record among the data of a file with control records."""
+    first = chunk.first_record_number
+    rows = chunk.rows(shape)
+    decoded = decoded_block(rows, judge.layout, first, unread=judge.secret_fields)
+    broken = np.flatnonzero(decoded.broken)
+    check_stray_terminators(rows[broken, : shape.record_length], broken + first)
+    check_record_ends(rows, shape.record_length, first)
+    if has_trailer:
+        check_record_types(rows[:, RECORD_TYPE_OFFSET], first, shape.record_count)
+    totals = control_totals(decoded.frame, judge.layout) if has_trailer else ControlTotals()
+    structure_checked = first > data_positions.start + 1  # the file's first chunk had pandera check it
+    return judged_records(decoded, rows, judge, structure_checked), totals
