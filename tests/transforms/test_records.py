@@ -1,18 +1,24 @@
-"""Judging records: the one-pass test of every rule says "all kept" exactly when pandera finds nothing."""
+"""Judging records: a broken record is set aside and the rest stand; a stray CR or LF rejects the
+file; the one-pass test of every rule says "all kept" exactly when pandera finds nothing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
+import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.files import record_rules_for
 from schemas.layouts import LayoutName
 from schemas.models import RECORD_RULES
-from tests.records import record_frame
-from transforms.fixed_width import RECORD_NUMBER
+from tests.records import patched, record_frame
+from tests.transforms.test_payment_file import field_offset, payment_bytes, payments, read_payment_bytes
+from transforms.fixed_width import RECORD_NUMBER, decoded_block, records_bytes
+from transforms.framing import RejectedFile
+from transforms.records import judged_records, record_rules_for
 from transforms.validation import rule_violations
 
 ROWS = 3
@@ -61,3 +67,76 @@ def test_a_block_breaking_a_rule_is_judged_by_pandera_after_the_first():
     assert not frame.select(judge.every_rule_kept).item()
     found = judge.violations(frame, structure_checked=True)
     assert found.rows() == [(3, "payment_class", "unknown 納付金区分")]
+
+
+def _records_and_rejects(data: bytes) -> tuple[pl.DataFrame, pl.DataFrame]:
+    _, _, chunks = read_payment_bytes(data)
+    return pl.concat([chunk.records for chunk in chunks]), pl.concat([chunk.rejects for chunk in chunks])
+
+
+# The reader searches for a stray CR or LF only in records with a broken field: whatever field it
+# falls in, it must break it (a double-byte character's lead or trail byte, kana, the filler).
+STRAY_BYTE_PLACES = {
+    "amount": (field_offset("paid_total") + 3, b"\n"),
+    "kanji lead byte": (field_offset("payer_name"), b"\r"),
+    "kanji trail byte": (field_offset("payer_name") + 1, b"\n"),
+    "kana": (field_offset("payer_name_kana") + 2, b"\r"),
+    "code": (field_offset("payment_number"), b"\n"),
+    "filler at the record end": (699, b"\r"),
+}
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+@pytest.mark.parametrize("place", list(STRAY_BYTE_PLACES))
+def test_a_stray_cr_or_lf_rejects_the_file_whatever_field_it_falls_in(place, crlf):
+    offset, stray = STRAY_BYTE_PLACES[place]
+    data = payment_bytes(crlf)
+    stride = 702 if crlf else 700
+    position = 5 * stride + offset  # record 6
+    with pytest.raises(RejectedFile) as rejection:
+        read_payment_bytes(data[:position] + stray + data[position + 1 :])
+    assert str(rejection.value) == f"record 6: stray CR or LF at byte {offset + 1} (a record is exactly its length, optionally followed by CR LF)"
+
+
+RECORD_DAMAGE = {
+    "letters in a 9 field": ("history_number", b"0A1", "not half-width digits"),
+    "impossible date": ("paid_on", b"20230231", "impossible date"),
+    "impossible time": ("mpn_processed_at", b"246000", "impossible time"),
+    "half-width byte in a K field": ("payer_name", b"A", "half-width byte in a full-width field"),
+    "split double-byte character": ("payer_name", "髙橋".encode("cp932") + b"\x8b ", "split double-byte character"),
+    "split double-byte character at the end of an X field": ("payer_name_kana", b" " * 23 + b"\x8b", "split double-byte character"),
+    "double-byte character in an X field": ("payer_name_kana", "髙".encode("cp932"), "double-byte character in a half-width field"),
+    "control byte in an X field": ("payment_number", b"\x07", "not a JIS X 0201 character"),
+    "unknown 領収区分": ("receipt_class", b"3", "unknown 領収区分"),
+    "unknown 納付金区分": ("payment_class", b"04", "unknown 納付金区分"),
+    "レスポンスコード not digits": ("response_code", b"E01 ", "レスポンスコード is not four digits"),
+    "parts do not add up": ("paid_late_fee", b"00000000100", "今回支払金額合計 ≠"),
+    "collector check digit": ("collector_code", b"132072", "check digit"),
+    "blank identity": ("common_tax_id", b" " * 20, "共通納税ID is blank"),
+}
+
+
+@pytest.mark.parametrize("damage", list(RECORD_DAMAGE))
+def test_a_broken_record_is_set_aside_and_the_rest_stands(damage):
+    field, new, reason = RECORD_DAMAGE[damage]
+    data = patched(payment_bytes(), 4, field_offset(field), new)
+    if field == "paid_late_fee":  # keep the trailer reconcilable: only the record's parts disagree
+        data = patched(data, 9, 64, b"000000000000100")
+    if field == "receipt_class":  # the trailer sums 領収 records only, so record 4 (3,000 yen) leaves them
+        data = patched(patched(data, 9, 34, b"000000000025000"), 9, 49, b"000000000025000")
+    records, rejects = _records_and_rejects(data)  # raises RejectedFile if the file as a whole fails
+    assert records.height + rejects.height == 7
+    assert rejects["record_number"].to_list() == [4]
+    assert rejects["field"].to_list() == [field if field != "paid_late_fee" else "paid_total"]
+    assert reason in rejects["reason"][0]
+    assert 4 not in records["record_number"].to_list()
+
+
+def test_a_block_whose_structure_differs_gets_pandera_structure_check_again():
+    judge = record_rules_for(LayoutName.PAYMENT)
+    rows = np.frombuffer(records_bytes(payments(2), judge.layout, crlf=False), dtype=np.uint8).reshape(-1, 700)
+    decoded = decoded_block(rows, judge.layout, 2)
+    assert judged_records(decoded, rows, judge, structure_checked=True).records.height == 2
+    retyped = replace(decoded, frame=decoded.frame.with_columns(pl.col("paid_total").cast(pl.Int32)))
+    with pytest.raises(TypeError, match="does not fit its schema"):
+        judged_records(retyped, rows, judge, structure_checked=True)
