@@ -239,19 +239,21 @@ def test_a_deployments_settings_file_and_shuno_run_settings_give_the_same_late_f
     # Every tax code 3 months at the lower rate, and another 督促手数料: both paths read them from one file.
     settings = tmp_path / "city.toml"
     settings.write_text("dunning_fee = 250\n[low_rate_months]\n" + "".join(f'"0{code}0" = 3\n' for code in range(1, 8)), encoding="utf-8")
-    day, deployment, command = runs.dates[-1], tmp_path / "deployment.duckdb", tmp_path / "command.duckdb"
-    # The nightly deployment's parameters, run through the flow function itself (no deployment server).
-    parameters = _deployment_parameters("nightly") | {"settlement_date": day.isoformat(), "inbox": str(runs.inbox), "database": str(deployment), "settings_file": str(settings)}
-    nightly(**nightly.validate_parameters(parameters))
-    result = CliRunner().invoke(app, ["run", "--date", day.isoformat(), "--inbox", str(runs.inbox), "--db", str(command), "--settings", str(settings)])
-    assert result.exit_code == 0, result.output
-    arrears = {database: _dump(database)["arrears"] for database in (deployment, command, runs.nightly_database)}
-    assert arrears[deployment].equals(arrears[command])
-    # The default settings (runs.nightly_database ran the same dates, the last one last) give more 延滞金.
-    assert arrears[deployment].drop("late_fee").equals(arrears[runs.nightly_database].drop("late_fee"))
-    assert arrears[deployment]["late_fee"].sum() < arrears[runs.nightly_database]["late_fee"].sum()
+    deployment, command = tmp_path / "deployment.duckdb", tmp_path / "command.duckdb"
+    # The backfill deployment's parameters, run through the flow function itself (no deployment server).
+    given = {"start": runs.dates[0].isoformat(), "end": runs.dates[-1].isoformat(), "inbox": str(runs.inbox), "database": str(deployment), "settings_file": str(settings)}
+    backfill(**backfill.validate_parameters(_deployment_parameters("backfill") | given))
+    for day in runs.dates:
+        result = CliRunner().invoke(app, ["run", "--date", day.isoformat(), "--inbox", str(runs.inbox), "--db", str(command), "--settings", str(settings)])
+        assert result.exit_code == 0, result.output
+    arrears = {database: _dump(database)["arrears"] for database in (deployment, command, runs.backfill_database)}
+    assert arrears[deployment].height > 100 and arrears[deployment].equals(arrears[command])
+    # The defaults (the committed shuno.toml, which runs.backfill_database read) give more 延滞金, on the same receivables.
+    assert arrears[deployment]["receivable_id"].sort().equals(arrears[runs.backfill_database]["receivable_id"].sort())
+    assert arrears[deployment]["late_fee"].sum() < arrears[runs.backfill_database]["late_fee"].sum()
+    # The last run's report shows the file's 督促手数料.
     due = arrears[command]["dunning_due"].sum()
-    assert re.search(rf"│\s*{due:,}\s*│\s*250\s*│\s*{due * 250:,}\s*│", result.output)
+    assert re.search(rf"│\s*{due:,}\s*│\s*250\s*│\s*{due * 250:,}\s*│", result.output), result.output
 
 
 def test_a_wrong_settings_file_is_refused_before_any_run_starts(runs, tmp_path):
