@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal, assert_series_equal
 
 from schemas.rates import MissingRateError, RatesTable, YearRates, load_rates
-from transforms.late_fee import late_fee, late_fee_pieces, one_month_day, refund_interest
+from tests.transforms.test_late_fee import refund_interest
+from transforms.late_fee import late_fee, late_fee_pieces, one_month_day
 from transforms.late_fee_frames import late_fee_pieces_by_row, late_fees, one_month_day_expression, refund_interests
 
 RATES = load_rates()
