@@ -69,17 +69,17 @@ def run(
     date: Annotated[str, typer.Option(help="settlement date YYYY-MM-DD")],
     inbox: InboxOption = DEFAULT_INBOX,
     db: DatabaseOption = DEFAULT_DATABASE,
-    settings: SettingsOption = DEFAULT_SETTINGS_FILE,
+    settings_file: SettingsOption = DEFAULT_SETTINGS_FILE,
 ) -> None:
     """The nightly flow for one settlement date: load, validate, match, apply, rebuild, report."""
     settlement_date = _settlement_date(date)
     # A wrong settings file is refused before Prefect starts; the flow then reads the same file the same way.
-    command_settings(settings, "run")
+    command_settings(settings_file, "run")
     try:
         # Refused (and logged) at once, before Prefect starts, when another run holds the database; the run takes the lock again.
         with run_lock(settlement_date, inbox, db, "shuno run"):
             pass
-        _run_nightly_flow(settlement_date, inbox, db, settings)
+        _run_nightly_flow(settlement_date, inbox, db, settings_file)
     except RunFailed as failure:
         typer.echo(f"shuno run: {failure}", err=True)
         raise typer.Exit(1) from None

@@ -27,13 +27,13 @@ def late_fee(
         typer.Option(metavar="YYYY-MM-DD:YEN", help="Earlier partial payment of 本税; repeatable."),
     ] = None,
     tax_code: Annotated[str, typer.Option(metavar="CODE", help="税目コード (its low-rate period in the settings).")] = "010",
-    settings: SettingsOption = DEFAULT_SETTINGS_FILE,
+    settings_file: SettingsOption = DEFAULT_SETTINGS_FILE,
 ) -> None:
     """Print the 延滞金 of one receivable paid in full on --paid, with the pieces it sums, as JSON."""
-    found = command_settings(settings, "late-fee")
+    settings = command_settings(settings_file, "late-fee")
     try:
-        months = _low_rate_months(tax_code, found)
-        report = late_fee_report(principal, due, paid, payment or [], months, load_rates(found.rates_path))
+        months = _low_rate_months(tax_code, settings)
+        report = late_fee_report(principal, due, paid, payment or [], months, load_rates(settings.rates_path))
     except (ValueError, MissingRateError) as error:
         typer.echo(f"shuno late-fee: {error}", err=True)
         raise typer.Exit(BAD_INPUT_EXIT_CODE) from None
