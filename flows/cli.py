@@ -17,7 +17,9 @@ from flows.late_fee_command import late_fee
 from flows.settlement import RunFailed, failure_reason, run_lock
 from flows.runtime import prepare_process
 from flows.sample import sample
+from flows.settings_option import BAD_INPUT_EXIT_CODE, SettingsOption, command_settings
 from schemas.inbox import parse_inbox_name
+from schemas.settings import DEFAULT_SETTINGS_FILE
 
 DEFAULT_INBOX = Path("sample_data/inbox")
 DEFAULT_DATABASE = Path("data/shuno.duckdb")
@@ -50,7 +52,7 @@ def _settlement_date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         typer.echo(f"shuno: --date {text!r} is not a date YYYY-MM-DD", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(BAD_INPUT_EXIT_CODE) from None
 
 
 # Set before Prefect is imported, unless the user set them: Prefect's analytics write to its SQLite
@@ -67,14 +69,17 @@ def run(
     date: Annotated[str, typer.Option(help="settlement date YYYY-MM-DD")],
     inbox: InboxOption = DEFAULT_INBOX,
     db: DatabaseOption = DEFAULT_DATABASE,
+    settings_file: SettingsOption = DEFAULT_SETTINGS_FILE,
 ) -> None:
     """The nightly flow for one settlement date: load, validate, match, apply, rebuild, report."""
     settlement_date = _settlement_date(date)
+    # A wrong settings file is refused before Prefect starts; the flow then reads the same file the same way.
+    command_settings(settings_file, "run")
     try:
         # Refused (and logged) at once, before Prefect starts, when another run holds the database; the run takes the lock again.
         with run_lock(settlement_date, inbox, db, "shuno run"):
             pass
-        _run_nightly_flow(settlement_date, inbox, db)
+        _run_nightly_flow(settlement_date, inbox, db, settings_file)
     except RunFailed as failure:
         typer.echo(f"shuno run: {failure}", err=True)
         raise typer.Exit(1) from None
@@ -83,7 +88,7 @@ def run(
         raise typer.Exit(1) from None
 
 
-def _run_nightly_flow(settlement_date: dt.date, inbox: Path, database: Path) -> None:
+def _run_nightly_flow(settlement_date: dt.date, inbox: Path, database: Path, settings_file: Path) -> None:
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
     # Prefect takes a second to import: only `run` needs it.
@@ -95,7 +100,7 @@ def _run_nightly_flow(settlement_date: dt.date, inbox: Path, database: Path) -> 
     # Python runs while it exits would take more than a second over them, to find nothing.
     atexit.register(gc.freeze)
     with local_prefect_api(), tags(COMMAND_TAG):
-        nightly(settlement_date, inbox, database)
+        nightly(settlement_date, inbox, database, settings_file)
 
 
 @app.command()

@@ -2,52 +2,42 @@
 
 import json
 import re
-from collections.abc import Callable, Mapping
 from datetime import date
-from pathlib import Path
-from types import MappingProxyType
 from typing import Annotated, Any
 
 import typer
 
+from flows.settings_option import BAD_INPUT_EXIT_CODE, SettingsOption, command_settings
 from schemas.rates import MissingRateError, RatesTable, load_rates
+from schemas.settings import DEFAULT_SETTINGS_FILE, Settings
 from transforms.calendar import effective_due_date
 from transforms.late_fee import PartialPayment, late_fee_pieces, rounded_total
 
-# Taxes run 1 month at the lower rate; a 保険料 code would map to 3 (SPEC §4.1).
-DEFAULT_LOW_RATE_MONTHS = 1
-BAD_INPUT_EXIT_CODE = 2
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 PAYMENT_PATTERN = re.compile(r"(\d{4}-\d{2}-\d{2}):(\d+)")
 TAX_CODE_PATTERN = re.compile(r"\d{3}")
 
 
-def late_fee_command(
-    low_rate_months_by_tax_code: Mapping[str, int] = MappingProxyType({}),
-    rates_path: Path | None = None,
-) -> Callable[..., None]:
-    """The `shuno late-fee` command function with its settings bound."""
-
-    def late_fee(
-        principal: Annotated[int, typer.Option(metavar="YEN", help="本税 in yen.")],
-        due: Annotated[str, typer.Option(metavar="YYYY-MM-DD", help="Ordinance 納期限; §20条の5 applied.")],
-        paid: Annotated[str, typer.Option(metavar="YYYY-MM-DD", help="納付日 of the full payment.")],
-        payment: Annotated[
-            list[str] | None,
-            typer.Option(metavar="YYYY-MM-DD:YEN", help="Earlier partial payment of 本税; repeatable."),
-        ] = None,
-        tax_code: Annotated[str, typer.Option(metavar="CODE", help="税目コード (low-rate period).")] = "010",
-    ) -> None:
-        """Print the 延滞金 of one receivable paid in full on --paid, with the pieces it sums, as JSON."""
-        try:
-            months = _low_rate_months(tax_code, low_rate_months_by_tax_code)
-            report = late_fee_report(principal, due, paid, payment or [], months, load_rates(rates_path))
-        except (ValueError, MissingRateError) as error:
-            typer.echo(f"shuno late-fee: {error}", err=True)
-            raise typer.Exit(BAD_INPUT_EXIT_CODE) from None
-        typer.echo(json.dumps({**report, "tax_code": tax_code}, ensure_ascii=False, indent=2))
-
-    return late_fee
+def late_fee(
+    principal: Annotated[int, typer.Option(metavar="YEN", help="本税 in yen.")],
+    due: Annotated[str, typer.Option(metavar="YYYY-MM-DD", help="Ordinance 納期限; §20条の5 applied.")],
+    paid: Annotated[str, typer.Option(metavar="YYYY-MM-DD", help="納付日 of the full payment.")],
+    payment: Annotated[
+        list[str] | None,
+        typer.Option(metavar="YYYY-MM-DD:YEN", help="Earlier partial payment of 本税; repeatable."),
+    ] = None,
+    tax_code: Annotated[str, typer.Option(metavar="CODE", help="税目コード (its low-rate period in the settings).")] = "010",
+    settings_file: SettingsOption = DEFAULT_SETTINGS_FILE,
+) -> None:
+    """Print the 延滞金 of one receivable paid in full on --paid, with the pieces it sums, as JSON."""
+    settings = command_settings(settings_file, "late-fee")
+    try:
+        months = _low_rate_months(tax_code, settings)
+        report = late_fee_report(principal, due, paid, payment or [], months, load_rates(settings.rates_path))
+    except (ValueError, MissingRateError) as error:
+        typer.echo(f"shuno late-fee: {error}", err=True)
+        raise typer.Exit(BAD_INPUT_EXIT_CODE) from None
+    typer.echo(json.dumps({**report, "tax_code": tax_code}, ensure_ascii=False, indent=2))
 
 
 def late_fee_report(
@@ -76,11 +66,11 @@ def late_fee_report(
     }
 
 
-def _low_rate_months(tax_code: str, low_rate_months_by_tax_code: Mapping[str, int]) -> int:
-    """The length of the low-rate period of a tax code, 1 month unless the settings say otherwise."""
+def _low_rate_months(tax_code: str, settings: Settings) -> int:
+    """The length of the low-rate period of a tax code, as the settings give it."""
     if not TAX_CODE_PATTERN.fullmatch(tax_code):
         raise ValueError(f"--tax-code must be three digits, got {tax_code!r}")
-    return low_rate_months_by_tax_code.get(tax_code, DEFAULT_LOW_RATE_MONTHS)
+    return settings.low_rate_months_of(tax_code)
 
 
 def _parsed_date(text: str, option: str) -> date:
@@ -101,5 +91,3 @@ def _parsed_payment(text: str) -> PartialPayment:
         raise ValueError(f"--payment must be YYYY-MM-DD:YEN with whole non-negative yen, got {text!r}")
     return PartialPayment(_parsed_date(match[1], "--payment"), int(match[2]))
 
-
-late_fee = late_fee_command()

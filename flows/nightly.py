@@ -34,9 +34,10 @@ from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
 from rich.console import Console
 
 from flows.ingest import inbox_listing
-from flows.settlement import RunFailed, RunSummary, Settings, failure_reason, run_settlement_date
+from flows.settlement import RunFailed, RunSummary, failure_reason, run_settlement_date
 from flows.report import RunReport, print_report, report_markdown, run_report, stage_progress, unshown_report_warning
 from flows.runtime import prepare_process
+from schemas.settings import DEFAULT_SETTINGS_FILE, Settings, load_settings
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 # CONTRACT's defaults of `shuno run`; a deployment passes its own.
@@ -93,10 +94,10 @@ def _database_busy(task, task_run: TaskRun, state: State) -> bool:
 
 
 @task(retries=3, retry_delay_seconds=10, retry_condition_fn=_database_busy, cache_policy=NO_CACHE)
-def report_from_database(database: Path, summary: RunSummary) -> RunReport:
-    """The run's report, with the day's receipts and the previous run's balances read from the database."""
+def report_from_database(database: Path, summary: RunSummary, dunning_fee: int) -> RunReport:
+    """The run's report, with the day's receipts, the arrears and the previous run's balances read from the database."""
     with duckdb.connect(str(database), read_only=True) as connection:
-        return run_report(connection, summary)
+        return run_report(connection, summary, dunning_fee)
 
 
 @task(cache_policy=NO_CACHE)
@@ -129,7 +130,7 @@ def nightly(
     settlement_date: date | None = None,
     inbox: Path = DEFAULT_INBOX,
     database: Path = DEFAULT_DATABASE,
-    settings: Settings = Settings(),
+    settings_file: Path = DEFAULT_SETTINGS_FILE,
 ) -> RunSummary:
     """Loads one settlement date's inbox files and rebuilds every derived table, then reports the run.
 
@@ -141,20 +142,22 @@ def nightly(
             to start, in Asia/Tokyo, so a scheduled run that starts late still processes its night.
         inbox: folder of the delivered files, only ever read.
         database: the DuckDB file the run writes.
-        settings: rates table, low-rate months per tax code, 充当 order, 督促手数料, days to confirm.
+        settings_file: the settings file (TOML: rates table, low-rate months per tax code, 充当 order,
+            督促手数料, days to confirm), relative to the checkout; the defaults when shuno.toml is absent.
     """
     settlement_date = settlement_date or yesterday_in_tokyo(flow_run.scheduled_start_time)
+    settings = load_settings(settings_file)
     prepare_process()
     readable_date_files(inbox, settlement_date)
     summary = settlement_run(settlement_date, inbox, database, settings, started_by())
-    report_committed_run(database, summary)
+    report_committed_run(database, summary, settings.dunning_fee)
     return summary
 
 
-def report_committed_run(database: Path, summary: RunSummary) -> None:
+def report_committed_run(database: Path, summary: RunSummary, dunning_fee: int) -> None:
     """Reads the committed run's report back and publishes it; when it cannot, warns on stderr and in the flow's log instead."""
     try:
-        published_report(report_from_database(database, summary))
+        published_report(report_from_database(database, summary, dunning_fee))
     except Exception as error:  # noqa: BLE001 - the run has committed: failing now would tell the operator it did not
         warning = unshown_report_warning(summary, database, failure_reason(error))
         get_run_logger().warning(warning)
@@ -167,7 +170,7 @@ def backfill(
     end: date,
     inbox: Path = DEFAULT_INBOX,
     database: Path = DEFAULT_DATABASE,
-    settings: Settings = Settings(),
+    settings_file: Path = DEFAULT_SETTINGS_FILE,
 ) -> list[RunSummary]:
     """Runs `nightly` for every date from `start` to `end` in order, stopping at the first that fails.
 
@@ -178,9 +181,11 @@ def backfill(
         end: last settlement date, included.
         inbox: folder of the delivered files, only ever read.
         database: the DuckDB file the runs write.
-        settings: rates table, low-rate months per tax code, 充当 order, 督促手数料, days to confirm.
+        settings_file: the settings file every run reads (see `nightly`).
     """
-    return [nightly(day, inbox, database, settings) for day in settlement_dates(start, end)]
+    days = settlement_dates(start, end)
+    load_settings(settings_file)  # a wrong file is refused before the first date runs, not at it
+    return [nightly(day, inbox, database, settings_file) for day in days]
 
 
 API_START_SECONDS = 60

@@ -164,10 +164,27 @@ def balance_table(connection: duckdb.DuckDBPyConnection, summary: RunSummary) ->
     return ReportTable(title, ("balance", "now", heading, "change"), (False, True, True, True), tuple(rows))
 
 
-def run_report(connection: duckdb.DuckDBPyConnection, summary: RunSummary) -> RunReport:
-    """The report of a completed run, reading the day's receipts and the previous run from `connection`."""
+DUNNING_DUE = "SELECT count(*) FROM arrears WHERE dunning_due"
+DUNNING_TITLE = "督促: receivables due a 督促状 (dunning_due) and the 督促手数料 of the ordinance a 督促状 to each would add"
+
+
+def dunning_table(connection: duckdb.DuckDBPyConnection, dunning_fee: int) -> ReportTable:
+    """The receivables due a 督促状 and the yen that sending each one now would add at the ordinance's 督促手数料 (SPEC §4.3)."""
+    due = connection.execute(DUNNING_DUE).fetchall()[0][0]
+    columns = ("dunning_due receivables", "督促手数料 each (yen)", "would add (yen)")
+    return ReportTable(DUNNING_TITLE, columns, (True, True, True), ((f"{due:,}", f"{dunning_fee:,}", f"{due * dunning_fee:,}"),))
+
+
+def run_report(connection: duckdb.DuckDBPyConnection, summary: RunSummary, dunning_fee: int) -> RunReport:
+    """The report of a completed run, reading the day's receipts, the arrears and the previous run from `connection`."""
     heading = f"run {summary.run_id} of {summary.settlement_date} (as of {summary.as_of})"
-    tables = (file_table(summary), outcome_table(connection), receipts_table(connection, summary.settlement_date), balance_table(connection, summary))
+    tables = (
+        file_table(summary),
+        outcome_table(connection),
+        receipts_table(connection, summary.settlement_date),
+        balance_table(connection, summary),
+        dunning_table(connection, dunning_fee),
+    )
     return RunReport(summary.settlement_date, heading, (f"analyst copy: {summary.analyst_copy}",), tables)
 
 

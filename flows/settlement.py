@@ -21,7 +21,6 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
 
 from flows.analyst import publish_analyst_copy
 from flows.audit import FileDigest, audit_entry, write_audit_entry
@@ -31,21 +30,9 @@ from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
 from flows.refusals import RefusalLogError, append_refusal, clear_refusals, fold_refusals
 from schemas.layouts import LayoutError
 from schemas.rates import MissingRateError, RatesFileError, load_rates
+from schemas.settings import Settings
 from schemas.tables import derived_tables
 from transforms.rebuild import STORED_COLUMNS, DerivedTables, derived_state
-
-
-class Settings(BaseModel):
-    """The settings of a run (SPEC §4): rates table, low-rate months per tax code, 充当 order."""
-
-    # A misspelt setting (in prefect.yaml, say) is an error, never a silent default.
-    model_config = ConfigDict(extra="forbid")
-
-    rates_path: Path | None = Field(None, description="rates CSV (延滞金・還付加算金); the packaged table when empty")
-    low_rate_months: dict[str, int] = Field(default_factory=dict, description="months at the lower 延滞金 rate per tax code (default 1)")
-    offset_order: str = Field("oldest_due_first", description="order of 充当 targets")
-    dunning_fee: int = Field(100, description="督促手数料 of the ordinance, yen")
-    business_days_to_confirm: int = Field(5, description="business days after 納付日 before an unconfirmed payment is reported")
 
 
 class RunFailed(RuntimeError):

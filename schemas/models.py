@@ -194,9 +194,6 @@ def _receivable_rules() -> list[RecordRule]:
     ]
 
 
-RECEIVABLE_CODE_WARNINGS = {"tax_code": codes.TAX_CODES}
-
-
 def receivable_schema() -> pa.DataFrameSchema:
     """The strict pandera schema of a typed receivables snapshot (CONTRACT.md columns)."""
     from schemas.tables import RECEIVABLE_COLUMNS, Table

@@ -10,6 +10,12 @@ from pathlib import Path
 from types import MappingProxyType
 
 RATES_COLUMNS = ("year", "late_fee_low_rate", "late_fee_high_rate", "refund_interest_rate")
+PACKAGED_RATES = "rates/rates.csv"
+# Rates are published to a tenth of a percent at most; the vectorised engine
+# (transforms/late_fee_frames.py) counts them exactly in Int64 hundredths of a percent, so a rate
+# finer than that, or larger than Int64 holds, is refused when the table loads, never mid-run.
+RATE_UNITS_PER_PERCENT = 100
+LARGEST_RATE_UNITS = 2**63 - 1
 
 
 class MissingRateError(LookupError):
@@ -37,6 +43,10 @@ class YearRates:
     late_fee_high_rate: Decimal
     refund_interest_rate: Decimal
 
+    def __post_init__(self) -> None:
+        for column in RATES_COLUMNS[1:]:
+            _check_rate(column, getattr(self, column))
+
 
 @dataclass(frozen=True)
 class RatesTable:
@@ -52,16 +62,19 @@ class RatesTable:
             raise MissingRateError(year) from None
 
 
-def parse_rates(text: str) -> RatesTable:
-    """The rates table held in CSV text with the header RATES_COLUMNS."""
+def parse_rates(text: str, source: str = "rates table") -> RatesTable:
+    """The rates table held in CSV text with the header RATES_COLUMNS; errors name `source`, the line and the column."""
     reader = csv.reader(io.StringIO(text))
     if tuple(next(reader, ())) != RATES_COLUMNS:
-        raise RatesFileError(f"rates table header must be {','.join(RATES_COLUMNS)}")
+        raise RatesFileError(f"{source}: header must be {','.join(RATES_COLUMNS)}")
     by_year: dict[int, YearRates] = {}
     for line_number, row in enumerate(reader, start=2):
-        year_rates = _year_rates(row, line_number)
+        try:
+            year_rates = _year_rates(row)
+        except RatesFileError as error:
+            raise RatesFileError(f"{source} line {line_number}: {error}") from None
         if year_rates.year in by_year:
-            raise RatesFileError(f"rates table line {line_number}: year {year_rates.year} appears twice")
+            raise RatesFileError(f"{source} line {line_number}: year {year_rates.year} appears twice")
         by_year[year_rates.year] = year_rates
     return RatesTable(MappingProxyType(by_year))
 
@@ -69,23 +82,35 @@ def parse_rates(text: str) -> RatesTable:
 def load_rates(path: Path | None = None) -> RatesTable:
     """The rates table in path, or the one packaged with shuno."""
     if path is None:
-        return parse_rates(resources.files("schemas").joinpath("rates/rates.csv").read_text("utf-8"))
-    return parse_rates(path.read_text("utf-8"))
+        return parse_rates(resources.files("schemas").joinpath(PACKAGED_RATES).read_text("utf-8"), f"packaged {PACKAGED_RATES}")
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise RatesFileError(f"rates table {path} cannot be read ({type(error).__name__})") from None
+    return parse_rates(text, f"rates table {path}")
 
 
-def _year_rates(row: list[str], line_number: int) -> YearRates:
-    """One row of the rates table, checked."""
+def _year_rates(row: list[str]) -> YearRates:
+    """One row of the rates table, checked; an error names the column."""
     if len(row) != len(RATES_COLUMNS) or not row[0].isdigit():
-        raise RatesFileError(f"rates table line {line_number}: expected a year and three rates, got {row}")
-    return YearRates(int(row[0]), *(_percent(text, line_number) for text in row[1:]))
+        raise RatesFileError(f"expected a year and three rates, got {row}")
+    return YearRates(int(row[0]), *(_percent(column, text) for column, text in zip(RATES_COLUMNS[1:], row[1:])))
 
 
-def _percent(text: str, line_number: int) -> Decimal:
+def _percent(column: str, text: str) -> Decimal:
     """A rate in percent, exact, from its decimal text."""
     try:
-        rate = Decimal(text)
+        return Decimal(text)
     except InvalidOperation:
-        rate = None
-    if rate is None or not rate.is_finite() or rate < 0:
-        raise RatesFileError(f"rates table line {line_number}: {text!r} is not a percent rate")
-    return rate
+        raise RatesFileError(f"column {column}: {text!r} is not a percent rate") from None
+
+
+def _check_rate(column: str, rate: Decimal) -> None:
+    """Raise RatesFileError, naming the column, for a rate that is no percent or that the engines cannot count exactly."""
+    if not rate.is_finite() or rate < 0:
+        raise RatesFileError(f"column {column}: '{rate}' is not a percent rate")
+    units = rate * RATE_UNITS_PER_PERCENT
+    if units != units.to_integral_value():
+        raise RatesFileError(f"column {column}: rate {rate}% has more than two decimals, finer than shuno counts")
+    if units > LARGEST_RATE_UNITS:
+        raise RatesFileError(f"column {column}: rate {rate}% is too large to count exactly")

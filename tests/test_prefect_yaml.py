@@ -12,7 +12,7 @@ from prefect.client.schemas.schedules import CronSchedule
 from prefect.exceptions import ParameterTypeError, SignatureMismatchError
 from prefect.flows import load_flow_from_entrypoint
 
-from flows.settlement import Settings
+from schemas.settings import DEFAULT_SETTINGS_FILE, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 # Parameters prefect.yaml leaves to each run, as an operator would pass them.
@@ -38,10 +38,16 @@ def test_each_entrypoint_imports_and_its_parameters_validate(deployments, name, 
     flow = load_flow_from_entrypoint(deployment["entrypoint"])
     assert flow.name == name
     validated = flow.validate_parameters(deployment["parameters"] | RUN_PARAMETERS[name])
-    assert isinstance(validated["settings"], Settings) and isinstance(validated["inbox"], Path)
+    assert isinstance(validated["settings_file"], Path) and isinstance(validated["inbox"], Path)
     assert all(isinstance(validated[key], date) for key in RUN_PARAMETERS[name])
-    # Settings ignores keys it does not know, so a misspelt setting would silently fall back to its default.
-    assert set(deployment["parameters"]["settings"]) <= set(Settings.model_fields)
+
+
+@pytest.mark.parametrize("name", ["nightly", "backfill"])
+def test_each_deployment_reads_the_committed_settings_file_that_shuno_run_reads(deployments, name, monkeypatch):
+    monkeypatch.chdir(ROOT)  # a deployment's runs start in the checkout (the pull step)
+    settings_file = Path(deployments[name]["parameters"]["settings_file"])
+    assert settings_file == DEFAULT_SETTINGS_FILE and settings_file.is_file()
+    assert isinstance(load_settings(settings_file), Settings)
 
 
 def test_a_parameter_the_flow_does_not_take_or_a_bad_date_is_refused(deployments, monkeypatch):

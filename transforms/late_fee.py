@@ -125,28 +125,14 @@ def refund_interest_pieces(amount: int, start: date, end: date, rates: RatesTabl
     ]
 
 
-def refund_interest(amount: int, start: date, end: date, rates: RatesTable) -> int:
-    """The 還付加算金 in yen on amount from start through end, rounded as 延滞金 is."""
-    return rounded_total(refund_interest_pieces(amount, start, end, rates))
-
-
-def refund_interest_start(kind: str, paid_on: date, reduced_on: date | None = None) -> date:
+def refund_interest_start(kind: str, paid_on: date) -> date:
     """The first day that bears 還付加算金 on an overpayment paid on paid_on (SPEC §4.2)."""
-    # 過納 by 減額: the day after the 納付日, whenever the 減額 came (SPEC §4.2, §17条の4①);
-    # reduced_on only decides when the overpayment arose (overpayment_arose_on).
+    # 過納 by 減額: the day after the 納付日, whenever the 減額 came (SPEC §4.2, §17条の4①); the
+    # 減額 day only decides when the overpayment arose (transforms/refunds.py).
     if OverpaymentKind(kind) is OverpaymentKind.EXCESS:
         return paid_on + ONE_DAY
     # 誤納: the day after the one-month day counted from the day after the 納付日 (4/30 → 6/1).
     return one_month_day(paid_on + ONE_DAY) + ONE_DAY
-
-
-def overpayment_arose_on(kind: str, paid_on: date, reduced_on: date | None = None) -> date:
-    """The day an overpayment arose: the 減額 day for 過納, the 納付日 for 誤納 (SPEC §4.2)."""
-    if OverpaymentKind(kind) is OverpaymentKind.ERRONEOUS:
-        return paid_on
-    if reduced_on is None:
-        raise ValueError("a 過納 arises on its 減額 day: reduced_on is required")
-    return reduced_on
 
 
 def expires_on(arose_on: date) -> date:

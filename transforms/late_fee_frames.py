@@ -7,16 +7,15 @@ day, every 1/1, the day after its one-month day and the day after each partial p
 span is priced as floor(thousands of yen × rate in hundredths of a percent × days / 3,650).
 """
 
-from collections.abc import Callable
 from decimal import Decimal
 
 import polars as pl
 
-from schemas.rates import MissingRateError, RatesTable
+from schemas.rates import RATE_UNITS_PER_PERCENT, MissingRateError, RatesTable
 from transforms.late_fee import BASE_UNIT, DAYS_IN_RATE_YEAR, SMALLEST_BASE, SMALLEST_TOTAL, TOTAL_UNIT
 
-# Rates are counted in hundredths of a percent so that base × rate × days / 365 stays in integers.
-RATE_UNITS_PER_PERCENT = 100
+# Rates are counted in hundredths of a percent (schemas/rates.py refuses finer ones when the table
+# loads) so that base × rate × days / 365 stays in integers:
 # base × rate% × days / 365 = thousands × rate units × days / (100 × 100 × 365 / 1,000): a base is
 # always whole thousands of yen (§20条の4の2).
 PIECE_DIVISOR = 100 * RATE_UNITS_PER_PERCENT * DAYS_IN_RATE_YEAR // BASE_UNIT
@@ -42,23 +41,15 @@ def one_month_day_expression(start: pl.Expr, months: pl.Expr | int = 1) -> pl.Ex
 
 def late_fees(periods: pl.DataFrame, principal_payments: pl.DataFrame, rates: RatesTable) -> pl.DataFrame:
     """The rounded 延滞金 of every receivable in periods, in the order of periods."""
-    # A total does not need its pieces in order, so the two kinds of spans are simply stacked.
-    spans = pl.concat(_late_fee_spans(periods, principal_payments, rates))
-    pieces = _priced(spans, _late_fee_rate(rates, _rate_units_by_year))
+    pieces = late_fee_pieces_by_row(periods, principal_payments, rates)
     return periods.select("receivable_id", _rounded_totals(pieces, periods.height).alias("late_fee"))
 
 
-def late_fee_pieces_frame(
-    periods: pl.DataFrame, principal_payments: pl.DataFrame, rates: RatesTable
-) -> pl.DataFrame:
-    """The pieces of 延滞金 of every receivable, as late_fee_pieces lists them, in periods' order."""
-    constant_base_spans, falling_base_spans = _late_fee_spans(periods, principal_payments, rates)
-    spans = constant_base_spans.merge_sorted(falling_base_spans, key=["row", "start"])
-    rate = _late_fee_rate(rates, _rate_texts_by_year).alias("rate")
-    base = (pl.col("thousands") * BASE_UNIT).alias("base")
-    pieces = _priced(spans, _late_fee_rate(rates, _rate_units_by_year))
-    pieces = pieces.select("row", "start", "end", "days", base, rate, "amount").collect()
-    return pieces.select(periods["receivable_id"].gather(pieces["row"]), pl.exclude("row"))
+def late_fee_pieces_by_row(periods: pl.DataFrame, principal_payments: pl.DataFrame, rates: RatesTable) -> pl.LazyFrame:
+    """The pieces of 延滞金 of every receivable, unordered: its row in periods, start, end, year, days, low (the lower rate), thousands (the base) and yen."""
+    # A total does not need its pieces in order, so the two kinds of spans are simply stacked.
+    spans = pl.concat(_late_fee_spans(periods, principal_payments, rates))
+    return _priced(spans, _late_fee_rate(rates))
 
 
 def refund_interests(overpayments: pl.DataFrame, rates: RatesTable) -> pl.DataFrame:
@@ -268,38 +259,25 @@ def _first_of_month(month_number: pl.Expr) -> pl.Expr:
     return pl.date(month_number // 12, month_number % 12 + 1, 1)
 
 
-def _late_fee_rate(rates: RatesTable, by_year: Callable[[RatesTable, str], pl.Expr]) -> pl.Expr:
-    """The low or the high 延滞金 rate of each span, as its column low says, looked up by by_year."""
-    low_rate, high_rate = by_year(rates, "late_fee_low_rate"), by_year(rates, "late_fee_high_rate")
+def _late_fee_rate(rates: RatesTable) -> pl.Expr:
+    """The low or the high 延滞金 rate of each span, as its column low says, in hundredths of a percent."""
+    low_rate, high_rate = _rate_units_by_year(rates, "late_fee_low_rate"), _rate_units_by_year(rates, "late_fee_high_rate")
     return pl.when(pl.col("low")).then(low_rate).otherwise(high_rate)
 
 
 def _rate_units_by_year(rates: RatesTable, name: str) -> pl.Expr:
-    """The rate name of the year in column year, in hundredths of a percent."""
-    return _by_year(rates, name, _rate_units, pl.Int64)
-
-
-def _rate_texts_by_year(rates: RatesTable, name: str) -> pl.Expr:
-    """The rate name of the year in column year as the table writes it ("2.4"), for audit."""
-    return _by_year(rates, name, str, pl.String)
-
-
-def _by_year(rates: RatesTable, name: str, value: Callable[[Decimal], object], dtype: pl.DataType) -> pl.Expr:
-    """value of the rate name of the year in column year, looked up in a list indexed by year."""
+    """The rate name of the year in column year, in hundredths of a percent, looked up in a list indexed by year."""
     # A list lookup is several times faster than replace_strict over millions of spans, and the
     # years were checked against the table already (_refuse_missing_rates), so every index hits.
     by_year = rates.by_year
     years = range(min(by_year, default=0), max(by_year, default=-1) + 1)
-    values = [value(getattr(by_year[year], name)) if year in by_year else None for year in years]
-    return pl.lit(pl.Series(values, dtype=dtype)).gather(pl.col("year") - years.start)
+    units = [_rate_units(getattr(by_year[year], name)) if year in by_year else None for year in years]
+    return pl.lit(pl.Series(units, dtype=pl.Int64)).gather(pl.col("year") - years.start)
 
 
 def _rate_units(rate: Decimal) -> int:
-    """A percent rate in hundredths of a percent; ValueError when it has finer digits."""
-    units = rate * RATE_UNITS_PER_PERCENT
-    if units != units.to_integral_value():
-        raise ValueError(f"rate {rate}% has more than two decimals, finer than this engine counts")
-    return int(units)
+    """A percent rate in hundredths of a percent, exact: YearRates holds no finer rate."""
+    return int(rate * RATE_UNITS_PER_PERCENT)
 
 
 def _refuse_missing_rates(first_days: pl.Series, last_days: pl.Series, rates: RatesTable) -> None:

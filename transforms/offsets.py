@@ -13,6 +13,7 @@ from datetime import date
 import polars as pl
 
 from schemas.rates import RatesTable
+from schemas.settings import OffsetOrder
 from transforms.application import (
     APPLIED_COLUMNS,
     TABLE_SCHEMAS,
@@ -22,9 +23,8 @@ from transforms.application import (
 )
 from transforms.late_fee import late_fee
 
-OLDEST_DUE_FIRST = "oldest_due_first"
-# §17条の2 leaves the order of 充当 to the city: a setting, of which one value is implemented.
-TARGET_ORDERS = {OLDEST_DUE_FIRST: ("effective_due_date", "receivable_id")}
+# §17条の2 leaves the order of 充当 to the city: a setting, checked when the settings load.
+TARGET_ORDERS = {OffsetOrder.OLDEST_DUE_FIRST: ("effective_due_date", "receivable_id")}
 CANDIDATE_COLUMNS = ("taxpayer_id", "candidate_id", "arose_on", "overpaid_amount")
 
 
@@ -60,11 +60,9 @@ def offsets(
     as_of: date,
     rates: RatesTable,
     low_rate_months: Mapping[str, int] | None = None,
-    offset_order: str = OLDEST_DUE_FIRST,
+    offset_order: OffsetOrder = OffsetOrder.OLDEST_DUE_FIRST,
 ) -> pl.DataFrame:
     """The `offsets` table: each candidate's 充当 to its taxpayer's receivables past their 納期限."""
-    if offset_order not in TARGET_ORDERS:
-        raise ValueError(f"unknown 充当 order {offset_order!r}; known: {', '.join(TARGET_ORDERS)}")
     # An expired claim (§18条の3) is extinguished: nothing is left of it to offset.
     open_candidates = candidates.filter(pl.lit(as_of) <= pl.col("expires_on")).sort("taxpayer_id", "arose_on", "candidate_id")
     targets = offset_targets(current, ledger, open_candidates["taxpayer_id"].unique(), as_of, low_rate_months, offset_order)
@@ -81,7 +79,7 @@ def offset_targets(
     taxpayer_ids: pl.Series,
     as_of: date,
     low_rate_months: Mapping[str, int] | None = None,
-    offset_order: str = OLDEST_DUE_FIRST,
+    offset_order: OffsetOrder = OffsetOrder.OLDEST_DUE_FIRST,
 ) -> pl.DataFrame:
     """These taxpayers' receivables of the latest snapshot past their 納期限 that may owe, in 充当 order."""
     # Never one not yet due: that needs the taxpayer's consent (§17条の2②), outside shuno.

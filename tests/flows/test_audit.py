@@ -18,9 +18,10 @@ from flows.audit import FileDigest, audit_entry, file_digest, write_audit_entry
 from flows.cli import app
 from flows.database import connect
 from flows.lock import acquire_run_lock
-from flows.settlement import RunFailed, RunRefused, Settings, failure_reason, run_settlement_date
+from flows.settlement import RunFailed, RunRefused, failure_reason, run_settlement_date
 from flows.refusals import logged_refusals, refusal_log_path
 from flows.sample import write_sample_inbox
+from schemas.settings import Settings
 from transforms.sample_inbox import SAMPLE_NAMES
 
 RUN_FILES = "SELECT file_name, sha256 FROM ingested_files WHERE run_id = ? AND settlement_date = ?"

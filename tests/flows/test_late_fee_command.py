@@ -7,7 +7,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from flows.late_fee_command import late_fee, late_fee_command
+from flows.late_fee_command import late_fee
+
+RATES_HEADER = "year,late_fee_low_rate,late_fee_high_rate,refund_interest_rate\n"
 
 
 def app_with(command) -> typer.Typer:
@@ -23,8 +25,15 @@ def app_with(command) -> typer.Typer:
     return app
 
 
-def invoke(*arguments: str, command=late_fee):
-    return CliRunner().invoke(app_with(command), ["late-fee", *arguments])
+def invoke(*arguments: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(app_with(late_fee), ["late-fee", *arguments], env=env)
+
+
+def settings_file(folder: Path, text: str) -> Path:
+    """A settings file holding `text`, in `folder`."""
+    path = folder / "shuno.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def test_late_fee_with_a_moved_due_date_and_a_partial_payment():
@@ -50,28 +59,58 @@ def test_late_fee_with_a_moved_due_date_and_a_partial_payment():
     ]
 
 
-def test_low_rate_months_come_from_the_tax_code_setting():
+def test_low_rate_months_come_from_the_tax_code_setting(tmp_path: Path):
     # 保険料 code "900" set to 3 months: 納期限 3/31/2025 (Monday), low 4/1–6/30 (91 days)
     # = 100 × 2.4 × 91 = 21,840 → 21,800; a tax code without a setting gets 1 month:
     # 4/1–4/30 = 7,200 + 5/1–6/30 (61 days) 100 × 8.7 × 61 = 53,070; 60,270 → 60,200.
-    command = late_fee_command({"900": 3})
-    arguments = ("--principal", "3650000", "--due", "2025-03-31", "--paid", "2025-06-30")
-    insurance = invoke(*arguments, "--tax-code", "900", command=command)
-    tax = invoke(*arguments, "--tax-code", "010", command=command)
+    settings = settings_file(tmp_path, '[low_rate_months]\n"900" = 3\n')
+    arguments = ("--principal", "3650000", "--due", "2025-03-31", "--paid", "2025-06-30", "--settings", str(settings))
+    insurance = invoke(*arguments, "--tax-code", "900")
+    tax = invoke(*arguments, "--tax-code", "010")
     assert json.loads(insurance.stdout)["late_fee"] == 21_800
     assert json.loads(tax.stdout)["late_fee"] == 60_200
+    # The same file named by SHUNO_SETTINGS, as a deployment's environment would.
+    from_environment = invoke(*arguments[:-2], "--tax-code", "900", env={"SHUNO_SETTINGS": str(settings)})
+    assert json.loads(from_environment.stdout)["late_fee"] == 21_800
 
 
-def test_rates_table_path_is_a_setting(tmp_path: Path):
-    rates = tmp_path / "rates.csv"
-    rates.write_text("year,late_fee_low_rate,late_fee_high_rate,refund_interest_rate\n2027,3.0,9.3,1.5\n")
+def test_rates_table_path_is_a_setting_relative_to_the_settings_file(tmp_path: Path):
+    (tmp_path / "rates.csv").write_text(RATES_HEADER + "2027,3.0,9.3,1.5\n")
+    settings = settings_file(tmp_path, 'rates_path = "rates.csv"\n')
     # 納期限 Friday 1/29/2027; 1/30–2/28 (30 days) at 3.0: 100 × 3.0 × 30 = 9,000.
-    result = invoke(
-        "--principal", "3650000", "--due", "2027-01-29", "--paid", "2027-02-28",
-        command=late_fee_command(rates_path=rates),
-    )
+    result = invoke("--principal", "3650000", "--due", "2027-01-29", "--paid", "2027-02-28", "--settings", str(settings))
     assert json.loads(result.stdout)["pieces"][0]["rate"] == "3.0"
     assert json.loads(result.stdout)["late_fee"] == 9_000
+
+
+def test_without_a_settings_file_the_defaults_hold(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no shuno.toml here
+    result = invoke("--principal", "3650000", "--due", "2025-03-31", "--paid", "2025-06-30", "--tax-code", "900")
+    assert json.loads(result.stdout)["low_rate_months"] == 1 and json.loads(result.stdout)["late_fee"] == 60_200
+
+
+@pytest.mark.parametrize(
+    ("settings", "reason"),
+    [
+        ('offset_order = "newest_due_first"\n', "offset_order: Input should be 'oldest_due_first'"),
+        ('[low_rate_months]\n"900" = 0\n', "low_rate_months.900"),
+        ('rates_path = "none.csv"\n', "cannot be read (FileNotFoundError)"),
+        ('rates_path = "rates.csv"\n', "line 2: column late_fee_low_rate: rate 2.405% has more than two decimals"),
+    ],
+)
+def test_a_wrong_settings_or_rates_file_exits_2_with_a_one_line_reason_naming_it(tmp_path: Path, settings, reason):
+    (tmp_path / "rates.csv").write_text(RATES_HEADER + "2025,2.405,8.7,0.9\n")
+    path = settings_file(tmp_path, settings)
+    result = invoke("--principal", "3650000", "--due", "2025-03-31", "--paid", "2025-06-30", "--settings", str(path))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert reason in result.stderr and str(tmp_path) in result.stderr
+    assert result.stderr.startswith("shuno late-fee: ") and result.stderr.count("\n") == 1
+
+
+def test_a_named_settings_file_that_does_not_exist_is_refused(tmp_path: Path):
+    result = invoke("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-08-29", "--settings", str(tmp_path / "city.toml"))
+    assert result.exit_code == 2
+    assert result.stderr == f"shuno late-fee: settings file {tmp_path / 'city.toml'} does not exist\n"
 
 
 @pytest.mark.parametrize(

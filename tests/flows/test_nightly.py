@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 import pytest
+import yaml
 from prefect import flow
 from prefect.artifacts import Artifact
 from prefect.settings import (
@@ -28,7 +29,7 @@ from typer.testing import CliRunner
 import flows.report
 from flows.cli import PREFECT_DEFAULTS, app
 from flows.lock import acquire_run_lock
-from flows.settlement import RunFailed, RunRefused, RunSummary, Settings
+from flows.settlement import RunFailed, RunRefused, RunSummary
 from flows.refusals import logged_refusals
 from flows.nightly import (
     backfill,
@@ -41,12 +42,16 @@ from flows.nightly import (
     settlement_dates,
     yesterday_in_tokyo,
 )
-from flows.report import RunReport
+from flows.report import DUNNING_TITLE, RunReport
 from flows.sample import write_sample_inbox
+from schemas.settings import Settings, SettingsError
 from transforms.sample_inbox import SAMPLE_NAMES
 
 OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "rejected_records", "receivables"]
-RATES = Path(__file__).resolve().parents[2] / "schemas" / "rates" / "rates.csv"
+ROOT = Path(__file__).resolve().parents[2]
+RATES = ROOT / "schemas" / "rates" / "rates.csv"
+# The 督促手数料 of the committed shuno.toml, which the runs below read.
+DUNNING_FEE = 100
 # One pass over megabytes instead of one per name.
 NAMES = re.compile("|".join(re.escape(name) for name in SAMPLE_NAMES).encode())
 
@@ -136,7 +141,7 @@ def publish_in_a_flow(report: RunReport) -> None:
 
 
 def test_the_report_is_printed_and_names_no_one(runs, capsys):
-    report = report_from_database.fn(runs.backfill_database, runs.summaries[-2])
+    report = report_from_database.fn(runs.backfill_database, runs.summaries[-2], DUNNING_FEE)
     publish_in_a_flow(report)
     printed = capsys.readouterr().out
     assert report.heading in printed and "収納日計表" in printed and "README.txt" in printed
@@ -144,18 +149,18 @@ def test_the_report_is_printed_and_names_no_one(runs, capsys):
 
 
 def test_the_report_compares_balances_with_the_previous_completed_run(runs):
-    report = report_from_database.fn(runs.backfill_database, runs.summaries[1])
+    report = report_from_database.fn(runs.backfill_database, runs.summaries[1], DUNNING_FEE)
     balances = {table.title: table for table in report.tables}["arrears and refund candidates, and their change since the previous completed run"]
     assert balances.columns[2] == f"previous run ({runs.dates[0]})"
     now, before, change = (int(cell.replace(",", "")) for cell in balances.rows[0][1:])
     assert now - before == change
-    first = report_from_database.fn(runs.backfill_database, runs.summaries[0])
+    first = report_from_database.fn(runs.backfill_database, runs.summaries[0], DUNNING_FEE)
     assert {table.title: table for table in first.tables}[balances.title].columns[2] == "previous run (none)"
 
 
 def test_the_days_receipts_add_up_to_the_payments_first_seen_that_day(runs):
     day = runs.dates[1]
-    report = report_from_database.fn(runs.backfill_database, runs.summaries[1])
+    report = report_from_database.fn(runs.backfill_database, runs.summaries[1], DUNNING_FEE)
     receipts = next(table for table in report.tables if table.title.startswith("収納日計表"))
     with duckdb.connect(str(runs.backfill_database), read_only=True) as connection:
         expected = connection.sql(
@@ -207,8 +212,58 @@ def test_a_failed_run_raises_its_one_line_reason_without_the_cause(runs, tmp_pat
         settlement_run.fn(runs.dates[0], runs.inbox, database, Settings(rates_path=rates), "flow nightly")
     # Prefect logs a failed task's traceback with its causes; a cause may quote record values.
     assert failed.value.__cause__ is None and failed.value.__suppress_context__
+    settings = tmp_path / "shuno.toml"
+    settings.write_text(f'rates_path = "{rates.name}"\n', encoding="utf-8")
     with pytest.raises(RunFailed, match="failed and changed nothing"):
-        nightly(runs.dates[0], runs.inbox, database, Settings(rates_path=rates))
+        nightly(runs.dates[0], runs.inbox, database, settings)
+
+
+def test_the_published_report_shows_what_a_dunning_letter_to_each_receivable_due_one_would_add(runs):
+    # The runs read the committed shuno.toml: its 督促手数料 of the ordinance.
+    artifact = Artifact.get(f"run-report-{runs.dates[-1].isoformat()}")
+    with duckdb.connect(str(runs.backfill_database), read_only=True) as connection:
+        due = connection.sql("SELECT count(*) FROM arrears WHERE dunning_due").fetchall()[0][0]
+    assert due > 0
+    assert _markdown_section(artifact.data, DUNNING_TITLE) == [[f"{due:,}", f"{DUNNING_FEE:,}", f"{due * DUNNING_FEE:,}"]]
+
+
+def _deployment_parameters(name: str) -> dict:
+    """The parameters prefect.yaml gives the deployment `name`."""
+    found = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
+    return next(deployment["parameters"] for deployment in found if deployment["name"] == name)
+
+
+def test_a_deployments_settings_file_and_shuno_run_settings_give_the_same_late_fees(runs, tmp_path, monkeypatch):
+    for name, value in PREFECT_DEFAULTS.items():
+        monkeypatch.setenv(name, value)
+    # Every tax code 3 months at the lower rate, and another 督促手数料: both paths read them from one file.
+    settings = tmp_path / "city.toml"
+    settings.write_text("dunning_fee = 250\n[low_rate_months]\n" + "".join(f'"0{code}0" = 3\n' for code in range(1, 8)), encoding="utf-8")
+    deployment, command = tmp_path / "deployment.duckdb", tmp_path / "command.duckdb"
+    # The backfill deployment's parameters, run through the flow function itself (no deployment server).
+    given = {"start": runs.dates[0].isoformat(), "end": runs.dates[-1].isoformat(), "inbox": str(runs.inbox), "database": str(deployment), "settings_file": str(settings)}
+    backfill(**backfill.validate_parameters(_deployment_parameters("backfill") | given))
+    for day in runs.dates:
+        result = CliRunner().invoke(app, ["run", "--date", day.isoformat(), "--inbox", str(runs.inbox), "--db", str(command), "--settings", str(settings)])
+        assert result.exit_code == 0, result.output
+    arrears = {database: _dump(database)["arrears"] for database in (deployment, command, runs.backfill_database)}
+    assert arrears[deployment].height > 100 and arrears[deployment].equals(arrears[command])
+    # The defaults (the committed shuno.toml, which runs.backfill_database read) give more 延滞金, on the same receivables.
+    assert arrears[deployment]["receivable_id"].sort().equals(arrears[runs.backfill_database]["receivable_id"].sort())
+    assert arrears[deployment]["late_fee"].sum() < arrears[runs.backfill_database]["late_fee"].sum()
+    # The last run's report shows the file's 督促手数料.
+    due = arrears[command]["dunning_due"].sum()
+    assert re.search(rf"│\s*{due:,}\s*│\s*250\s*│\s*{due * 250:,}\s*│", result.output), result.output
+
+
+def test_a_wrong_settings_file_is_refused_before_any_run_starts(runs, tmp_path):
+    settings, database = tmp_path / "shuno.toml", tmp_path / "shuno.duckdb"
+    settings.write_text('offset_order = "newest_due_first"\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match=f"settings file {re.escape(str(settings))}: offset_order: "):
+        nightly(runs.dates[0], runs.inbox, database, settings)
+    with pytest.raises(SettingsError, match="offset_order"):
+        backfill(runs.dates[0], runs.dates[1], runs.inbox, database, settings)
+    assert not database.exists()
 
 
 def test_backfill_refuses_an_end_before_its_start(runs):

@@ -29,7 +29,8 @@ from flows.settlement import run_settlement_date
 from flows.sample import write_sample_inbox
 from schemas.layouts import LayoutName, load_layout
 from schemas.rates import load_rates
-from transforms.late_fee import late_fee, refund_interest
+from tests.transforms.test_late_fee import refund_interest
+from transforms.late_fee import late_fee
 from transforms.sample_inbox import SAMPLE_NAMES
 
 PAYMENTS, SEED = 300, 11

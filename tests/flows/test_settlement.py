@@ -13,8 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.settlement import RunFailed, Settings, run_settlement_date
+from flows.settlement import RunFailed, run_settlement_date
 from flows.sample import write_sample_inbox
+from schemas.settings import Settings
 
 OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "rejected_records", "receivables"]
 
@@ -111,3 +112,24 @@ def test_a_first_run_with_an_empty_inbox_completes_without_warnings(tmp_path):
         warnings.simplefilter("error")
         summary = run_settlement_date(date(2026, 5, 11), inbox, tmp_path / "shuno.duckdb")
     assert summary.files == [] and summary.outcome_counts["arrears"]["receivables"] == 0
+
+
+@pytest.mark.parametrize(
+    ("settings", "reason"),
+    [
+        ('offset_order = "newest_due_first"\n', "offset_order: Input should be 'oldest_due_first' (got 'newest_due_first')"),
+        ("low_rate_month = 3\n", "low_rate_month: Extra inputs are not permitted (got 3)"),
+    ],
+)
+def test_the_run_command_refuses_a_wrong_settings_file_in_one_line_before_the_run_starts(sample, tmp_path, settings, reason):
+    inbox, dates = sample
+    path, database = tmp_path / "city.toml", tmp_path / "shuno.duckdb"
+    path.write_text(settings, encoding="utf-8")
+    arguments = ["run", "--date", dates[0].isoformat(), "--inbox", str(inbox), "--db", str(database)]
+    result = CliRunner().invoke(app, [*arguments, "--settings", str(path)])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"shuno run: settings file {path}: {reason}\n"
+    missing = CliRunner().invoke(app, arguments, env={"SHUNO_SETTINGS": str(tmp_path / "none.toml")})
+    assert missing.exit_code == 2 and missing.stderr == f"shuno run: settings file {tmp_path / 'none.toml'} does not exist\n"
+    assert list(tmp_path.glob("shuno.duckdb*")) == []
+

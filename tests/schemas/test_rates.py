@@ -78,3 +78,28 @@ def test_table_cannot_be_changed():
 def test_malformed_table_is_rejected(text, reason):
     with pytest.raises(RatesFileError, match=reason):
         parse_rates(text)
+
+
+def test_a_rate_finer_than_hundredths_of_a_percent_is_refused_when_the_file_loads(tmp_path: Path):
+    # The vectorised engine counts rates exactly in hundredths of a percent; the reference engine
+    # would take 2.405, so the table refuses it for both, naming the file, line and column.
+    path = tmp_path / "rates.csv"
+    path.write_text(HEADER + "2025,2.4,8.7,0.9\n2026,2.8,9.105,1.3\n", encoding="utf-8")
+    with pytest.raises(RatesFileError) as refused:
+        load_rates(path)
+    assert str(refused.value) == f"rates table {path} line 3: column late_fee_high_rate: rate 9.105% has more than two decimals, finer than shuno counts"
+    with pytest.raises(RatesFileError, match="2.405"):
+        YearRates(2025, Decimal("2.405"), Decimal("8.7"), Decimal("0.9"))
+    assert YearRates(2025, Decimal("2.45"), Decimal("8.75"), Decimal("0.95")).late_fee_low_rate == Decimal("2.45")
+
+
+def test_a_rate_too_large_to_count_exactly_is_refused():
+    with pytest.raises(RatesFileError, match="refund_interest_rate: rate 1E\\+20% is too large"):
+        parse_rates(HEADER + "2026,2.8,9.1,1E+20\n")
+
+
+def test_a_rates_file_that_cannot_be_read_is_a_one_line_error_naming_it(tmp_path: Path):
+    missing = tmp_path / "none.csv"
+    with pytest.raises(RatesFileError) as refused:
+        load_rates(missing)
+    assert str(refused.value) == f"rates table {missing} cannot be read (FileNotFoundError)"

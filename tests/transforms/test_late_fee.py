@@ -15,14 +15,13 @@ from hypothesis import strategies as st
 from schemas.rates import MissingRateError, load_rates
 from transforms.calendar import effective_due_date
 from transforms.late_fee import (
+    OverpaymentKind,
     Piece,
     expires_on,
     interest_base,
     late_fee,
     late_fee_pieces,
     one_month_day,
-    overpayment_arose_on,
-    refund_interest,
     refund_interest_pieces,
     refund_interest_start,
     rounded_total,
@@ -30,6 +29,21 @@ from transforms.late_fee import (
 
 RATES = load_rates()
 EASY_BASE = 3_650_000
+
+
+def refund_interest(amount: int, start: date, end: date, rates) -> int:
+    """The reference engine's 還付加算金 in yen on amount from start through end, rounded as 延滞金 is (the tests' oracle)."""
+    return rounded_total(refund_interest_pieces(amount, start, end, rates))
+
+
+def overpayment_arose_on(kind: str, paid_on: date, reduced_on: date | None = None) -> date:
+    """The day an overpayment arose as SPEC §4.2 states it: the 減額 day for 過納, the 納付日 for 誤納
+    (transforms/refunds.py applies it to frames; tests/transforms/test_refunds.py checks that)."""
+    if OverpaymentKind(kind) is OverpaymentKind.ERRONEOUS:
+        return paid_on
+    if reduced_on is None:
+        raise ValueError("a 過納 arises on its 減額 day: reduced_on is required")
+    return reduced_on
 
 
 def piece(start: date, end: date, base: int, rate: str, amount: int) -> Piece:
@@ -280,9 +294,9 @@ def test_missing_rate_year_is_a_clear_error():
 
 
 def test_refund_interest_of_an_excess_payment():
-    # 過納: paid 4/30/2025, reduced later → from 5/1. Through 7/31: 31 + 30 + 31 = 92 days,
-    # 100 × 0.9 × 92 = 8,280 → 8,200.
-    start = refund_interest_start("過納", date(2025, 4, 30), reduced_on=date(2025, 7, 1))
+    # 過納: paid 4/30/2025, reduced later (on 7/1, say) → from 5/1 all the same. Through 7/31:
+    # 31 + 30 + 31 = 92 days, 100 × 0.9 × 92 = 8,280 → 8,200.
+    start = refund_interest_start("過納", date(2025, 4, 30))
     assert start == date(2025, 5, 1)
     assert refund_interest(EASY_BASE, start, date(2025, 7, 31), RATES) == 8_200
 

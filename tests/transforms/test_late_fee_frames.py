@@ -17,13 +17,9 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal, assert_series_equal
 
 from schemas.rates import MissingRateError, RatesTable, YearRates, load_rates
-from transforms.late_fee import late_fee, late_fee_pieces, one_month_day, refund_interest
-from transforms.late_fee_frames import (
-    late_fee_pieces_frame,
-    late_fees,
-    one_month_day_expression,
-    refund_interests,
-)
+from tests.transforms.test_late_fee import refund_interest
+from transforms.late_fee import late_fee, late_fee_pieces, one_month_day
+from transforms.late_fee_frames import late_fee_pieces_by_row, late_fees, one_month_day_expression, refund_interests
 
 RATES = load_rates()
 EASY_BASE = 3_650_000
@@ -66,6 +62,22 @@ def fees_frame(*rows: tuple) -> pl.DataFrame:
 def overpayments_frame(*rows: tuple) -> pl.DataFrame:
     """overpayments from (candidate_id, amount, start, end) tuples."""
     return pl.DataFrame(list(rows), schema=OVERPAYMENTS_SCHEMA, orient="row")
+
+
+def late_fee_pieces_frame(periods: pl.DataFrame, principal_payments: pl.DataFrame, rates: RatesTable) -> pl.DataFrame:
+    """The vectorised pieces of 延滞金 of every receivable as late_fee_pieces lists them, in periods' order, rates as the table writes them."""
+    pieces = late_fee_pieces_by_row(periods, principal_payments, rates).sort("row", "start").collect()
+    rate_names = ["late_fee_low_rate" if low else "late_fee_high_rate" for low in pieces["low"]]
+    rates_text = [str(getattr(rates.for_year(year), name)) for year, name in zip(pieces["year"], rate_names)]
+    return pieces.select(
+        periods["receivable_id"].gather(pieces["row"]),
+        "start",
+        "end",
+        "days",
+        (pl.col("thousands") * 1_000).cast(pl.Int64).alias("base"),
+        pl.Series("rate", rates_text, pl.String),
+        "amount",
+    )
 
 
 @pytest.mark.parametrize("months", [1, 2, 3, 12])
@@ -205,11 +217,18 @@ def test_century_years_agree_with_the_reference():
     assert refund_interests(overpayments, rates)["refund_interest"].to_list() == refunds
 
 
-def test_rates_finer_than_hundredths_are_refused():
-    fine = RatesTable(MappingProxyType({2025: YearRates(2025, Decimal("2.405"), Decimal("8.7"), Decimal("0.9"))}))
-    periods = periods_frame(("a", EASY_BASE, date(2025, 3, 31), date(2025, 5, 31), 1))
-    with pytest.raises(ValueError, match="2.405"):
-        late_fees(periods, payments_frame(), fine)
+def test_rates_in_hundredths_of_a_percent_agree_with_the_reference():
+    # The finest rates the table accepts (schemas/rates.py refuses finer ones when it loads).
+    fine = RatesTable(MappingProxyType({2025: YearRates(2025, Decimal("2.45"), Decimal("8.75"), Decimal("0.95"))}))
+    due, paid = date(2025, 3, 31), date(2025, 7, 31)
+    periods = periods_frame(("a", EASY_BASE, due, paid, 1))
+    pieces = late_fee_pieces(EASY_BASE, due, paid, [], fine)
+    # 4/1–4/30 at 2.45: 100 × 2.45 × 30 = 7,350; 5/1–7/31 at 8.75: 100 × 8.75 × 92 = 80,500.
+    assert [piece.amount for piece in pieces] == [7_350, 80_500]
+    assert late_fees(periods, payments_frame(), fine)["late_fee"].to_list() == [late_fee(EASY_BASE, due, paid, [], fine)] == [87_800]
+    assert late_fee_pieces_frame(periods, payments_frame(), fine)["rate"].to_list() == ["2.45", "8.75"]
+    overpayments = overpayments_frame(("c", EASY_BASE, date(2025, 4, 1), date(2025, 5, 31)))
+    assert refund_interests(overpayments, fine)["refund_interest"].to_list() == [refund_interest(EASY_BASE, date(2025, 4, 1), date(2025, 5, 31), fine)]
 
 
 @pytest.mark.parametrize(

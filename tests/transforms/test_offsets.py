@@ -166,11 +166,6 @@ def test_an_expired_claim_is_not_offset(as_of, offset):
     assert result.offsets.rows() == expected
 
 
-def test_unknown_offset_order_is_refused():
-    with pytest.raises(ValueError, match="unknown 充当 order 'newest_due_first'"):
-        settle([snapshot(SNAPSHOT_DAY, receivable("R1"))], double_payment(), offset_order="newest_due_first")
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_offsets_stay_within_the_candidate_the_taxpayer_and_what_is_past_due(seed):
     snapshots, payments = random_case(seed)

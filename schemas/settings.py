@@ -1,0 +1,89 @@
+"""The settings of shuno (SPEC §4), declared once and read from one TOML file the city edits.
+
+`shuno run`, `shuno late-fee` and the Prefect deployments all read them with `load_settings`, so
+the command line and the scheduler compute the same 延滞金 from the same file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+# The settings file read when none is named: shuno.toml in the working directory (a deployment's
+# is the checkout); when it is absent every setting has its default.
+DEFAULT_SETTINGS_FILE = Path("shuno.toml")
+SETTINGS_VARIABLE = "SHUNO_SETTINGS"
+# Taxes run 1 month at the lower 延滞金 rate; a 保険料 code would be set to 3 (SPEC §4.1).
+DEFAULT_LOW_RATE_MONTHS = 1
+
+TaxCode = Annotated[str, StringConstraints(pattern=r"^\d{3}$")]
+
+
+class OffsetOrder(StrEnum):
+    """The order in which an overpayment is offset (充当) to a taxpayer's receivables (§17条の2 leaves it to the city)."""
+
+    OLDEST_DUE_FIRST = "oldest_due_first"
+
+
+class Settings(BaseModel):
+    """The settings of a run (SPEC §4): rates table, low-rate months per tax code, 充当 order, 督促手数料, days to confirm."""
+
+    # A misspelt setting is an error, never a silent default.
+    model_config = ConfigDict(extra="forbid")
+
+    rates_path: Path | None = Field(
+        None, description="延滞金・還付加算金 rates CSV, relative to the settings file; left out: the table packaged with shuno"
+    )
+    low_rate_months: dict[TaxCode, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict, description=f"months at the lower 延滞金 rate per 税目コード; a code left out runs {DEFAULT_LOW_RATE_MONTHS}"
+    )
+    offset_order: OffsetOrder = Field(OffsetOrder.OLDEST_DUE_FIRST, description="order of 充当 targets")
+    dunning_fee: int = Field(100, ge=0, description="督促手数料 of the ordinance, yen: what a 督促状 sent now would add")
+    business_days_to_confirm: int = Field(
+        5, ge=0, description="business days after 納付日 before a payment without 確報 is reported as unconfirmed"
+    )
+
+    def low_rate_months_of(self, tax_code: str) -> int:
+        """The months at the lower 延滞金 rate of one tax code."""
+        return self.low_rate_months.get(tax_code, DEFAULT_LOW_RATE_MONTHS)
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be read or holds a wrong setting; the message is one line naming the file."""
+
+
+def load_settings(path: Path = DEFAULT_SETTINGS_FILE) -> Settings:
+    """The settings in the TOML file `path`; the defaults when `path` is the default file and it is absent."""
+    if path == DEFAULT_SETTINGS_FILE and not path.exists():
+        return Settings()
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"settings file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError(f"settings file {path} cannot be read ({type(error).__name__})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"settings file {path} is not TOML: {error}") from None
+    try:
+        settings = Settings.model_validate(values)
+    except ValidationError as error:
+        raise SettingsError(f"settings file {path}: {_first_error(error)}") from None
+    return _relative_to(settings, path.parent)
+
+
+def _first_error(error: ValidationError) -> str:
+    """The first wrong setting of a validation error, as `field: reason (got value)` on one line."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    return f"{field}: {first['msg']} (got {first['input']!r})".replace("\n", " ")
+
+
+def _relative_to(settings: Settings, folder: Path) -> Settings:
+    # A path in the file means the same wherever the command runs from: relative to the file.
+    if settings.rates_path is None or settings.rates_path.is_absolute():
+        return settings
+    return settings.model_copy(update={"rates_path": folder / settings.rates_path})

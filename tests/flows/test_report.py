@@ -1,0 +1,26 @@
+"""The run report's 督促 table: the receivables due a 督促状 and what the ordinance's 督促手数料 would add."""
+
+import duckdb
+import pytest
+
+from flows.report import DUNNING_TITLE, dunning_table
+
+
+@pytest.fixture
+def connection():
+    with duckdb.connect() as connection:
+        connection.execute("CREATE TABLE arrears (receivable_id VARCHAR, dunning_due BOOLEAN)")
+        connection.execute("INSERT INTO arrears VALUES ('R1', true), ('R2', false), ('R3', true), ('R4', true)")
+        yield connection
+
+
+def test_the_dunning_table_counts_the_receivables_due_a_letter_and_the_fees_they_would_add(connection):
+    table = dunning_table(connection, 100)
+    assert table.title == DUNNING_TITLE
+    assert table.rows == (("3", "100", "300"),)
+
+
+def test_the_fee_is_the_settings_and_none_due_adds_nothing(connection):
+    assert dunning_table(connection, 1_250).rows == (("3", "1,250", "3,750"),)
+    connection.execute("UPDATE arrears SET dunning_due = false")
+    assert dunning_table(connection, 1_250).rows == (("0", "1,250", "0"),)
