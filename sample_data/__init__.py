@@ -9,4 +9,4 @@ files (`files`). The committed inbox is what it writes for `COMMITTED_PAYMENTS` 
 from pathlib import Path
 
 COMMITTED_INBOX = Path(__file__).resolve().parent / "inbox"
-COMMITTED_PAYMENTS, COMMITTED_SEED = 300, 1
+COMMITTED_PAYMENTS, COMMITTED_SEED = 300, 7
