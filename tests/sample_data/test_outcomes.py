@@ -15,7 +15,7 @@ def test_the_readme_table_is_the_one_the_planted_cases_make(committed_sample):
     text = README.read_text(encoding="utf-8")
     start, end = "<!-- planted cases: begin -->\n", "<!-- planted cases: end -->"
     table = text[text.index(start) + len(start) : text.index(end)]
-    assert table == planted_cases_table(committed_sample.cases)
+    assert table == planted_cases_table(committed_sample.cases), "write planted_cases_table(committed_sample.cases) between the markers"
     assert table.count("\n") == committed_sample.cases.height + 2
 
 
