@@ -15,8 +15,9 @@ $(INSTALLED): pyproject.toml requirements.lock
 
 DB ?= data/shuno.duckdb
 
+# The committed sample inbox by default; INBOX=DIR runs another (`shuno sample --out DIR` writes one).
 run: $(INSTALLED)
-	@test -d $(INBOX) || $(BIN)/shuno sample --out $(INBOX)
+	@test -d $(INBOX) || { echo "no inbox $(INBOX)" >&2; exit 1; }
 	@for day in $$($(BIN)/shuno dates --inbox $(INBOX)); do \
 		$(BIN)/shuno run --date $$day --inbox $(INBOX) --db $(DB) || exit 1; \
 	done

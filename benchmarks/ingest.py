@@ -37,7 +37,7 @@ from schemas.inbox import parse_inbox_name  # noqa: E402
 from schemas.layouts import load_payment_file_layouts  # noqa: E402
 from schemas.rates import load_rates  # noqa: E402
 from transforms.payment_file import payment_file_bytes  # noqa: E402
-from transforms.sample_inbox import sample_inbox  # noqa: E402
+from sample_data.sample_inbox import sample_inbox  # noqa: E402
 
 FILE_NAME = "NOFU_NYUKIN_132071_20260511_001.dat"
 

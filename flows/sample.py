@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
+from sample_data.files import sample_file_bytes
+from sample_data.sample_inbox import SampleInbox, sample_inbox
 from schemas.rates import load_rates
-from transforms.sample_inbox import SampleInbox, sample_file_bytes, sample_inbox
 
 
 def write_sample_inbox(out: Path, payments: int, seed: int) -> SampleInbox:

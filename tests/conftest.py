@@ -20,6 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from sample_data import COMMITTED_INBOX, COMMITTED_PAYMENTS, COMMITTED_SEED
+from sample_data.sample_inbox import SampleInbox, sample_inbox
+from schemas.rates import load_rates
+
 # The Prefect settings every test process and its children get. Analytics would call home and
 # write to the SQLite file at start-up, as `shuno run` knows (flows.cli.PREFECT_DEFAULTS).
 PREFECT_TEST_SETTINGS = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
@@ -54,3 +58,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def prefect_home(pytestconfig: pytest.Config) -> Path:
     """The temporary PREFECT_HOME of this test session."""
     return pytestconfig.stash[PREFECT_HOME_KEY]
+
+
+@pytest.fixture(scope="session")
+def committed_sample() -> SampleInbox:
+    """The sample the committed inbox is written from, generated once per test run: its dates, files and planted cases."""
+    return sample_inbox(COMMITTED_PAYMENTS, COMMITTED_SEED, load_rates())
+
+
+@pytest.fixture(scope="session")
+def sample_inbox_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A read-only copy of the committed inbox, shared by every test that runs the sample."""
+    # A copy, so that a run that wrongly wrote into its inbox could not change the repository's.
+    folder = tmp_path_factory.mktemp("committed_sample") / "inbox"
+    shutil.copytree(COMMITTED_INBOX, folder)
+    for path in folder.iterdir():
+        path.chmod(0o444)
+    folder.chmod(0o555)
+    return folder
+

@@ -15,9 +15,8 @@ import pytest
 from flows.analyst import AnalystCopyError, publish_analyst_copy
 from flows.database import connect
 from flows.settlement import run_settlement_date
-from flows.sample import write_sample_inbox
 from schemas.analyst import ANALYST_TABLES, ANALYST_VIEWS, EXCLUDED_COLUMNS
-from transforms.sample_inbox import SAMPLE_NAMES
+from sample_data.names import SAMPLE_NAMES
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 HERE = "WHERE database_name = current_database() AND schema_name = 'main'"
@@ -36,15 +35,14 @@ class Published:
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory) -> Published:
+def published(sample_inbox_folder, committed_sample, tmp_path_factory) -> Published:
     folder = tmp_path_factory.mktemp("analyst")
-    sample = write_sample_inbox(folder / "inbox", payments=300, seed=3)
     database = folder / "shuno.duckdb"
-    for day in sample.settlement_dates:
-        run_settlement_date(day, folder / "inbox", database)
+    for day in committed_sample.settlement_dates:
+        run_settlement_date(day, sample_inbox_folder, database)
     copy = folder / "data" / "analyst.duckdb"
     counts = publish_analyst_copy(database, copy)
-    return Published(folder / "inbox", list(sample.settlement_dates), database, copy, counts)
+    return Published(sample_inbox_folder, list(committed_sample.settlement_dates), database, copy, counts)
 
 
 def _rows(path: Path, sql: str, params: list | None = None) -> list[tuple]:

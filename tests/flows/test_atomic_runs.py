@@ -31,7 +31,6 @@ from flows.audit import audit_entry
 from flows.lock import acquire_run_lock, lock_path
 from flows.settlement import PAUSE_STAGES, PAUSE_VARIABLE, RunFailed, RunRefused, run_settlement_date
 from flows.refusals import append_refusal, logged_refusals
-from flows.sample import write_sample_inbox
 from schemas.tables import all_tables
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,19 +78,18 @@ def differing_tables(found: dict[str, pl.DataFrame], expected: dict[str, pl.Data
 
 
 @pytest.fixture(scope="module")
-def states(tmp_path_factory) -> States:
+def states(sample_inbox_folder, committed_sample, tmp_path_factory) -> States:
     folder = tmp_path_factory.mktemp("atomic")
-    sample = write_sample_inbox(folder / "inbox", payments=300, seed=3)
-    first, second = sample.settlement_dates[:2]
+    first, second = committed_sample.settlement_dates[:2]
     before_path, after_path = folder / "before.duckdb", folder / "after.duckdb"
-    run_settlement_date(first, folder / "inbox", before_path)
+    run_settlement_date(first, sample_inbox_folder, before_path)
     shutil.copy(before_path, after_path)
-    run_settlement_date(second, folder / "inbox", after_path)
+    run_settlement_date(second, sample_inbox_folder, after_path)
     before, after = database_state(before_path), database_state(after_path)
     assert differing_tables(after, before), "the date under test must change the database"
     # The runs keep their Prefect state in the test's own folder, never in the developer's server or ~/.prefect.
     environment = {name: value for name, value in os.environ.items() if name not in ("PREFECT_API_URL", PAUSE_VARIABLE)}
-    return States(folder / "inbox", second, environment | {"PREFECT_HOME": str(folder / "prefect")}, before_path, before, after)
+    return States(sample_inbox_folder, second, environment | {"PREFECT_HOME": str(folder / "prefect")}, before_path, before, after)
 
 
 def shuno_run(states: States, database: Path) -> list[str]:

@@ -20,9 +20,8 @@ from flows.database import connect
 from flows.lock import acquire_run_lock
 from flows.settlement import RunFailed, RunRefused, failure_reason, run_settlement_date
 from flows.refusals import logged_refusals, refusal_log_path
-from flows.sample import write_sample_inbox
+from sample_data.names import SAMPLE_NAMES
 from schemas.settings import Settings
-from transforms.sample_inbox import SAMPLE_NAMES
 
 RUN_FILES = "SELECT file_name, sha256 FROM ingested_files WHERE run_id = ? AND settlement_date = ?"
 AUDIT_COMMENTS = "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'audit_log'"
@@ -30,10 +29,8 @@ AUDIT_ROWS = "SELECT os_user, host, process_id, command, parameters, files, outc
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("audit") / "inbox"
-    inbox = write_sample_inbox(folder, payments=300, seed=3)
-    return folder, list(inbox.settlement_dates)
+def sample(sample_inbox_folder, committed_sample):
+    return sample_inbox_folder, list(committed_sample.settlement_dates)
 
 
 def _date_files(inbox: Path, database: Path, settlement_date) -> list[Path]:

@@ -43,9 +43,8 @@ from flows.nightly import (
     yesterday_in_tokyo,
 )
 from flows.report import DUNNING_TITLE, RunReport
-from flows.sample import write_sample_inbox
+from sample_data.names import SAMPLE_NAMES
 from schemas.settings import Settings, SettingsError
-from transforms.sample_inbox import SAMPLE_NAMES
 
 OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "rejected_records", "receivables"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,16 +74,15 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-def runs(prefect_harness, tmp_path_factory) -> Runs:
-    folder = tmp_path_factory.mktemp("pipeline")
-    sample = write_sample_inbox(folder / "inbox", payments=300, seed=3)
+def runs(prefect_harness, sample_inbox_folder, committed_sample, tmp_path_factory) -> Runs:
+    folder, inbox, sample = tmp_path_factory.mktemp("pipeline"), sample_inbox_folder, committed_sample
     # A day after the sample's last, with no files: it still runs and moves as_of.
     dates = settlement_dates(sample.settlement_dates[0], sample.settlement_dates[-1] + timedelta(days=1))
     nightly_database, backfill_database = folder / "nightly.duckdb", folder / "backfill.duckdb"
     for day in dates:
-        nightly(day, folder / "inbox", nightly_database)
-    summaries = backfill(dates[0], dates[-1], folder / "inbox", backfill_database)
-    return Runs(folder / "inbox", dates, nightly_database, backfill_database, summaries)
+        nightly(day, inbox, nightly_database)
+    summaries = backfill(dates[0], dates[-1], inbox, backfill_database)
+    return Runs(inbox, dates, nightly_database, backfill_database, summaries)
 
 
 def _dump(database: Path) -> dict[str, pl.DataFrame]:

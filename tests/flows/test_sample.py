@@ -13,9 +13,10 @@ from flows.files import read_whole_file, checked_chunks, inspect_file, recognise
 from flows.sample import sample, write_sample_inbox
 from schemas.inbox import FileKind, parse_inbox_name
 from schemas.layouts import LayoutName, load_layout
-from transforms.sample_inbox import SAMPLE_NAMES
+from sample_data import COMMITTED_PAYMENTS, COMMITTED_SEED
+from sample_data.names import SAMPLE_NAMES
 
-PAYMENTS, SEED = 300, 7
+PAYMENTS, SEED = COMMITTED_PAYMENTS, COMMITTED_SEED
 CONTRACT_COLUMNS = [
     "receivable_id", "taxpayer_id", "tax_code", "fiscal_year", "tax_year", "installment", "notice_number",
     "payment_number", "confirmation_number", "filing_receipt_number", "due_date", "principal", "dunning_fee",
@@ -25,10 +26,9 @@ AMOUNTS = ["receipt_class", "paid_total", "paid_principal", "paid_late_fee", "pa
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory):
-    """The sample written once: its directory and the in-memory sample (planted cases included)."""
-    out = tmp_path_factory.mktemp("inbox")
-    return out, write_sample_inbox(out, PAYMENTS, SEED)
+def written(sample_inbox_folder, committed_sample):
+    """The committed sample: its directory (a read-only copy) and the in-memory sample (planted cases included)."""
+    return sample_inbox_folder, committed_sample
 
 
 def case(inbox, name: str) -> dict:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
@@ -26,14 +26,13 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.settlement import run_settlement_date
-from flows.sample import write_sample_inbox
 from schemas.layouts import LayoutName, load_layout
 from schemas.rates import load_rates
+from sample_data.names import SAMPLE_NAMES
+from sample_data.outcomes import PLANTED_OUTCOMES
 from tests.transforms.test_late_fee import refund_interest
 from transforms.late_fee import late_fee
-from transforms.sample_inbox import SAMPLE_NAMES
 
-PAYMENTS, SEED = 300, 11
 FIRST, SECOND, THIRD = date(2026, 5, 11), date(2026, 5, 12), date(2026, 5, 13)
 DERIVED = ("receivables", "payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets")
 
@@ -74,7 +73,8 @@ OFFSET_AMOUNT, OFFSET_REFUND = 31_800, 15_500
 #     = 1.07 → 1 → 0
 
 
-@dataclass(frozen=True)
+# No repr: a failing test would print the tables, and with them the sample's names.
+@dataclass(frozen=True, repr=False)
 class SampleRun:
     """The sample's inbox and database after every night, with the derived tables as each night left them."""
 
@@ -112,10 +112,9 @@ def run_nights(inbox: Path, database: Path, dates: tuple[date, ...]) -> dict[dat
 
 
 @pytest.fixture(scope="module")
-def sample_run(tmp_path_factory) -> SampleRun:
-    folder = tmp_path_factory.mktemp("sample_outcomes")
-    inbox, database = folder / "inbox", folder / "shuno.duckdb"
-    sample = write_sample_inbox(inbox, PAYMENTS, SEED)
+def sample_run(sample_inbox_folder, committed_sample, tmp_path_factory) -> SampleRun:
+    inbox, database = sample_inbox_folder, tmp_path_factory.mktemp("sample_outcomes") / "shuno.duckdb"
+    sample = committed_sample
     # The expected amounts below are worked out for these nights.
     assert sample.settlement_dates == (FIRST, SECOND, THIRD)
     after = run_nights(inbox, database, sample.settlement_dates)
@@ -648,3 +647,37 @@ FILE_CASES = ("redelivery", "rejected_file", "crlf_file", "unrecognised_file")
 def test_every_planted_case_has_its_outcome_tested(sample_run):
     tested = {name for name, *_ in APPLIED_CASES + UNAPPLIED_CASES + INVALID_CASES} | set(FILE_CASES)
     assert set(sample_run.cases["case"]) == tested
+
+
+def produced(sample_run: SampleRun, case: dict) -> dict:
+    """What a planted case left after the last night, in the terms of its declared outcome (sample_data.outcomes)."""
+    tables = sample_run.tables()
+    # A case that is a file has no payment of its own: neither a 共通納税ID nor a 納付情報シーケンス.
+    is_file = case["common_tax_id"] is None and case["payment_info_sequence"] is None
+    payment = None if is_file else payment_of(tables, case)
+    applied = None if payment is None else rows_of(tables, "applications", payment)
+    parts = ("principal_applied", "dunning_fee_applied", "late_fee_applied")
+    candidates = [] if payment is None else rows_of(tables, "refund_candidates", payment).rows(named=True)
+    arrears = arrears_of(tables, case["receivable_id"]) if case["receivable_id"] else None
+    rejected = sample_run.query(
+        "SELECT field FROM rejected_records WHERE file_name = ? AND record_number = ?", [case["file_name"], case["record_number"]]
+    )
+    files = sample_run.query("SELECT status FROM ingested_files WHERE file_name = ?", [case["file_name"]])
+    return {
+        "status": payment and payment["status"],
+        "error_class": payment and payment["error_class"],
+        "applied": tuple(applied.select(parts).row(0)) if applied is not None and applied.height else None,
+        "arrears": arrears and (arrears["principal_outstanding"], arrears["late_fee"]),
+        "refund": tuple((row["kind"], row["offset_amount"], row["refund_amount"]) for row in candidates) or None,
+        "rejected_field": rejected["field"][0] if rejected.height else None,
+        "file_status": files["status"][0] if is_file else None,
+    }
+
+
+@pytest.mark.parametrize("name", sorted(PLANTED_OUTCOMES))
+def test_every_planted_case_produces_what_sample_data_declares(sample_run, name):
+    outcome = PLANTED_OUTCOMES[name]
+    # A payment has at most one refund candidate: produced lists them all.
+    declared = asdict(outcome) | {"refund": outcome.refund and (outcome.refund,)}
+    assert produced(sample_run, sample_run.case(name)) == declared
+

@@ -14,17 +14,14 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.settlement import RunFailed, run_settlement_date
-from flows.sample import write_sample_inbox
 from schemas.settings import Settings
 
 OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "rejected_records", "receivables"]
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sample") / "inbox"
-    inbox = write_sample_inbox(folder, payments=400, seed=3)
-    return folder, list(inbox.settlement_dates)
+def sample(sample_inbox_folder, committed_sample):
+    return sample_inbox_folder, list(committed_sample.settlement_dates)
 
 
 def _dump(database: Path) -> dict[str, pl.DataFrame]:
