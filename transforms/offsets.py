@@ -13,14 +13,8 @@ from datetime import date
 import polars as pl
 
 from schemas.rates import RatesTable
-from transforms.application import (
-    APPLIED_COLUMNS,
-    TABLE_SCHEMAS,
-    low_rate_months_expression,
-    principal_payments,
-    receivable_totals,
-)
 from transforms.late_fee import late_fee
+from transforms.ledger import APPLIED_COLUMNS, TABLE_SCHEMAS, low_rate_months_expression, principal_payments, receivable_totals
 
 OLDEST_DUE_FIRST = "oldest_due_first"
 # §17条の2 leaves the order of 充当 to the city: a setting, of which one value is implemented.
