@@ -21,6 +21,7 @@ Where each rule of SPEC §3 and §4 lives:
 | §3 | 40 conflict, 50 取消 of an unknown payment | `transforms.payments._status` |
 | §3 | match against every receivable ever delivered | `transforms.receivables.receivable_versions` |
 | §3 | one 仮登録 row per payment; no source: blank or zero | `transforms.provisional.provisional_payments` |
+| §3 | a pending payment is matched again at every run | `transforms.rebuild.derived_state` |
 | §3.1 | 本税, 督促手数料 and 延滞金 parts; 02 and 03 | `transforms.application.payment_parts` |
 | §3.1 | lump sum: 本税, then 督促手数料, then 延滞金 | `transforms.ledger.settled_before_late_fee` |
 | §3.1 | shuno's 延滞金 is what is owed; paid above it is overpaid | `transforms.ledger.waterfall` |
@@ -28,6 +29,7 @@ Where each rule of SPEC §3 and §4 lives:
 | §3.1 | the latest snapshot decides; paid = Σ applications + overpaid | `transforms.application.application_ledger` |
 | §4.1 | day after 納期限 to 納付日, rate years of 365 days | `transforms.late_fee.late_fee_pieces` |
 | §4.1 | the one-month day of the lower rate | `transforms.late_fee.one_month_day` |
+| §4.1 | after a partial payment the base is the 本税 left | `transforms.late_fee.late_fee_pieces` |
 | §4.1 | a year with no rate is an error | `schemas.rates.RatesTable.for_year` |
 | §4.1 | 延滞金 rounding: base under 2,000 none, floored to 1,000 | `transforms.late_fee.interest_base` |
 | §4.1 | 延滞金 rounding: total under 1,000 none, floored to 100 | `transforms.late_fee.rounded_total` |
@@ -43,7 +45,7 @@ Where each rule of SPEC §3 and §4 lives:
 | §4.2 | 充当適状日; the target's 延滞金 stops there | `transforms.offsets._candidate_offsets` |
 | §4.2 | no 充当 of an expired claim | `transforms.offsets.offsets` |
 | §4.2 | 還付加算金 start date (過納, 誤納) | `transforms.late_fee.refund_interest_start` |
-| §4.2 | refund = overpaid − offset, 還付加算金 to as_of | `transforms.refunds.refund_candidates` |
+| §4.2 | refund = overpaid − offset, 還付加算金 to as_of; expired flagged | `transforms.refunds.refund_candidates` |
 | §4.2 | 還付加算金 on each offset to its 充当適状日 | `transforms.refunds._offset_interests` |
 | §4.2 | expiry: arose + 5 years (2/29 → 2/28) | `transforms.late_fee.expires_on` |
 | §4.3 | arrears: past due, 本税 or 延滞金 unpaid after payments and 充当 | `transforms.arrears.arrears` |
@@ -135,8 +137,10 @@ def derived_state(
         history = principal_history(snapshots, versions)
         del snapshots
     with step("payments: sightings decided"):
-        decided = payments(sightings(payment_records, provisional_records), as_of, business_days_to_confirm)
+        seen = sightings(payment_records, provisional_records)
         del payment_records, provisional_records
+        decided = payments(seen, as_of, business_days_to_confirm)
+        del seen
     with step("matching (routes 1–3)"):
         matched = matched_payments(decided, management_records, link_records, versions)
         del decided, management_records, link_records
