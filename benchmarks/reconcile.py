@@ -236,9 +236,8 @@ def measure(size: int, folder: Path) -> dict:
         for name, frame in inputs.items():
             insert_frame(connection, TABLES[name], frame)
         del inputs, frame
-    # The stored inputs go straight into the rebuild, kept by no name here: derived_state lets each
-    # frame go once its step is done, as a run that holds one stage at a time needs.
-    derived = derived_state(read_stored_inputs(connection, step), AS_OF, load_rates(), step=step)
+    # Handed over as the run does, not kept here: derived_state lets each stored frame go once its step is done.
+    derived = derived_state(stored_inputs(connection, step), AS_OF, load_rates(), step=step)
     with step("write derived tables"):
         connection.begin()
         write_derived(connection, derived)
@@ -246,12 +245,6 @@ def measure(size: int, folder: Path) -> dict:
     rebuild = sum(seconds for phase, seconds in timings.items() if not phase.startswith(("generate", "load")))
     counts = {table: getattr(derived, table).height for table in ("payments", "applications", "arrears", "refund_candidates", "offsets")}
     return {"size": size, "timings": timings, "peaks": peaks, "rebuild_seconds": rebuild, "peak_rss_mb": peak_rss_mb(), "counts": counts}
-
-
-def read_stored_inputs(connection, step) -> dict[str, pl.DataFrame]:
-    """The stored inputs, read inside the step that times it."""
-    with step("read stored inputs"):
-        return stored_inputs(connection)
 
 
 def run_child(size: int) -> dict:
