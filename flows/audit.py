@@ -21,9 +21,9 @@ from pathlib import Path
 
 import duckdb
 
-from schemas.audit import AUDIT_OUTCOMES, audit_log_table
+from schemas.audit import AUDIT_OUTCOMES
 from schemas.privacy import PERSONAL_FIELDS, SECRET_FIELDS
-from schemas.tables import create_statements
+from schemas.tables import audit_log_table, create_statements
 
 INSERT_AUDIT_ENTRY = "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 

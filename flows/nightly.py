@@ -203,6 +203,7 @@ def local_prefect_api() -> Iterator[None]:
         _check_answers(PREFECT_API_URL.value())
         yield
         return
+    # The server app takes seconds to import: only a run that serves its own API pays for it.
     import uvicorn
     from prefect.server.api.server import create_app
 

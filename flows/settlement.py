@@ -60,9 +60,12 @@ def as_of_date(connection: duckdb.DuckDBPyConnection, settlement_date: date) -> 
     return max(settlement_date, latest) if latest else settlement_date
 
 
-def stored_inputs(connection: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
+def stored_inputs(
+    connection: duckdb.DuckDBPyConnection, step: Callable[[str], AbstractContextManager] = lambda name: nullcontext()
+) -> dict[str, pl.DataFrame]:
     """The stored input tables, each with the columns the rebuild reads."""
-    return {table: query_frame(connection, _select(table, columns)) for table, columns in STORED_COLUMNS.items()}
+    with step("reading the stored inputs"):
+        return {table: query_frame(connection, _select(table, columns)) for table, columns in STORED_COLUMNS.items()}
 
 
 def _select(table: str, columns: list[str]) -> str:
@@ -106,11 +109,8 @@ def run_settlement_date(
                 outcomes = load_date(connection, inbox, settlement_date, run_id)
             pause_point("loaded")
             as_of = as_of_date(connection, settlement_date)
-            with step("reading the stored inputs"):
-                inputs = stored_inputs(connection)
-            derived = derived_state(
-                inputs, as_of, rates, settings.low_rate_months, settings.offset_order, settings.business_days_to_confirm, step
-            )
+            # Handed over, not kept here: derived_state lets each stored frame go once its step is done.
+            derived = derived_state(stored_inputs(connection, step), as_of, rates, settings, step)
             pause_point("derived")
             with step("writing the derived tables"):
                 write_derived(connection, derived)

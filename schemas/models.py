@@ -18,6 +18,7 @@ import polars as pl
 
 from schemas import codes
 from schemas.layouts import Layout, LayoutName
+from schemas.tables import RECEIVABLE_COLUMNS, Table
 
 RECORD_NUMBER = "record_number"
 FIRST_DATA_SEQUENCE, LAST_DATA_SEQUENCE = 1, 999_997
@@ -196,8 +197,6 @@ def _receivable_rules() -> list[RecordRule]:
 
 def receivable_schema() -> pa.DataFrameSchema:
     """The strict pandera schema of a typed receivables snapshot (CONTRACT.md columns)."""
-    from schemas.tables import RECEIVABLE_COLUMNS, Table
-
     columns = {RECORD_NUMBER: pa.Column(pl.Int64, nullable=False, description="行番号 (見出し行が 1)")}
     schema = Table("receivables", "", RECEIVABLE_COLUMNS).polars_schema
     columns |= {

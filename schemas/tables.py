@@ -176,6 +176,27 @@ def log_tables() -> list[Table]:
     ]
 
 
+def audit_log_table() -> Table:
+    """The audit_log table (評価書 III-3 システム操作ログ): one row per run, re-run, backfill, failure or refusal."""
+    return Table(
+        "audit_log",
+        "システム操作ログ (評価書 III-3): 実行・再実行・バックフィル・失敗・拒否の記録",
+        _columns(
+            ("entry_id", "VARCHAR", "記録 ID"),
+            ("recorded_at", "TIMESTAMP", "記録日時"),
+            ("os_user", "VARCHAR", "操作者 (OS ユーザー)"),
+            ("host", "VARCHAR", "端末 (ホスト名)"),
+            ("process_id", "BIGINT", "プロセス ID"),
+            ("command", "VARCHAR", "操作 (コマンドまたはフロー: run, rerun, backfill など)"),
+            ("parameters", "VARCHAR", "パラメーター (JSON, 個人情報なし)"),
+            ("files", "VARCHAR", "対象ファイル (JSON: ファイル名と SHA-256)"),
+            ("outcome", "VARCHAR", "completed / failed / refused"),
+            ("reason", "VARCHAR", "失敗・拒否の理由 (1行, 個人情報なし)"),
+            ("run_id", "VARCHAR", "実行 ID (runs と対応, 実行に至らなければ空)"),
+        ),
+    )
+
+
 def create_statements(table: Table) -> list[str]:
     """CREATE TABLE and COMMENT ON statements for one table (names and comments are constants)."""
     columns = ", ".join(f'"{column.name}" {column.type}' for column in table.columns)
@@ -341,6 +362,4 @@ def derived_tables() -> list[Table]:
 
 def all_tables() -> list[Table]:
     """Every table of the database."""
-    from schemas.audit import audit_log_table
-
     return stored_input_tables() + log_tables() + [audit_log_table()] + derived_tables()

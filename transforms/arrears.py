@@ -8,9 +8,9 @@ from datetime import date, timedelta
 import polars as pl
 
 from schemas.rates import RatesTable
-from transforms.application import APPLIED_COLUMNS, conformed, late_fees_owed, principal_payments, receivable_totals
+from transforms.late_fees_owed import late_fees_owed
+from transforms.ledger import APPLIED_COLUMNS, OFFSET_COLUMNS, conformed, principal_payments, receivable_totals
 
-OFFSET_COLUMNS = ("principal_offset", "dunning_fee_offset", "late_fee_offset")
 SETTLED_COLUMNS = ("principal_settled", "dunning_fee_settled", "late_fee_settled")
 # §329 and analogues: a 督促状 is due within 20 days after the 納期限.
 DUNNING_DAYS = timedelta(days=20)

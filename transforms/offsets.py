@@ -14,14 +14,8 @@ import polars as pl
 
 from schemas.rates import RatesTable
 from schemas.settings import OffsetOrder
-from transforms.application import (
-    APPLIED_COLUMNS,
-    TABLE_SCHEMAS,
-    low_rate_months_expression,
-    principal_payments,
-    receivable_totals,
-)
 from transforms.late_fee import late_fee
+from transforms.ledger import APPLIED_COLUMNS, TABLE_SCHEMAS, low_rate_months_expression, principal_payments, receivable_totals
 
 # §17条の2 leaves the order of 充当 to the city: a setting, checked when the settings load.
 TARGET_ORDERS = {OffsetOrder.OLDEST_DUE_FIRST: ("effective_due_date", "receivable_id")}

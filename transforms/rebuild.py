@@ -1,7 +1,55 @@
-"""Every derived table, rebuilt from the stored inputs (docs/reconciliation.md).
+"""Every derived table, rebuilt from the stored inputs (docs/reconciliation.md): the steps, in order.
+
+receivables → payments → matching → application (本税) → 延滞金 owed → application (督促手数料,
+延滞金) and overpayments → 充当 → refunds → arrears. Each step is a pure function of its own module
+that takes frames and returns frames; `derived_state` and `settlement` call them in that order
+and are the only place that does. The ledger helpers the steps share are transforms/ledger.py.
 
 The tables depend only on what is stored and on `as_of`, never on the order in which files or
 dates were processed, so a re-run gives the same database.
+
+Where each rule of SPEC §3 and §4 lives:
+
+| SPEC | rule | function |
+|---|---|---|
+| §3 | newest 管理 record per (共通納税ID, 連番) | `transforms.matching._newest_management` |
+| §3 | a 管理 record means route 2, else route 1 | `transforms.matching._with_management` |
+| §3 | route 1: (納付番号, 確認番号); none: 20 eL-QR, else 30 | `transforms.matching._route_1` |
+| §3 | route 2 link: newest by the end of the 納付日, not a 解除 (else 10) | `transforms.matching._with_links` |
+| §3 | route 2 receivable: linked taxpayer and 申告受付番号 (else 20) | `transforms.matching._route_2` |
+| §3 | route 3: (通知書番号, 期別), else (納付番号, 確認番号) | `transforms.matching._route_3` |
+| §3 | 40 conflict, 50 取消 of an unknown payment | `transforms.payments._status` |
+| §3 | match against every receivable ever delivered | `transforms.receivables.receivable_versions` |
+| §3 | one 仮登録 row per payment; no source: blank or zero | `transforms.provisional.provisional_payments` |
+| §3 | a pending payment is matched again at every run | `transforms.rebuild.derived_state` |
+| §3.1 | 本税, 督促手数料 and 延滞金 parts; 02 and 03 | `transforms.application.payment_parts` |
+| §3.1 | lump sum: 本税, then 督促手数料, then 延滞金 | `transforms.ledger.settled_before_late_fee` |
+| §3.1 | shuno's 延滞金 is what is owed; paid above it is overpaid | `transforms.ledger.waterfall` |
+| §3.1 | order: 納付日, MPN処理年月日, MPN処理時刻, MPN処理通番 | `transforms.application.in_application_order` |
+| §3.1 | the latest snapshot decides; paid = Σ applications + overpaid | `transforms.application.application_ledger` |
+| §4.1 | day after 納期限 to 納付日, rate years of 365 days | `transforms.late_fee.late_fee_pieces` |
+| §4.1 | the one-month day of the lower rate | `transforms.late_fee.one_month_day` |
+| §4.1 | after a partial payment the base is the 本税 left | `transforms.late_fee.late_fee_pieces` |
+| §4.1 | a year with no rate is an error | `schemas.rates.RatesTable.for_year` |
+| §4.1 | 延滞金 rounding: base under 2,000 none, floored to 1,000 | `transforms.late_fee.interest_base` |
+| §4.1 | 延滞金 rounding: total under 1,000 none, floored to 100 | `transforms.late_fee.rounded_total` |
+| §4.1 | the same law over whole frames (checked against the above) | `transforms.late_fee_frames.late_fees` |
+| §4.1 | 見込 as of as_of while 本税 is unpaid, 確定 once paid | `transforms.late_fees_owed.late_fees_owed` |
+| §4.1 | 納期限 on a closed day moves to the next open day | `transforms.calendar.effective_due_date` |
+| §4.1 | low-rate period per tax code (a setting) | `transforms.ledger.low_rate_months_expression` |
+| §4.2 | receivables are the newest snapshot; absent is cancelled | `transforms.receivables.current_receivables` |
+| §4.2 | 過納 (減額 since the 納付日) or 誤納 (the rest) | `transforms.overpayments.overpayment_shares` |
+| §4.2 | arises on the 減額 day (過納) or the 納付日 (誤納) | `transforms.overpayments.arising_candidates` |
+| §4.2 | 充当 targets: same taxpayer, past due, oldest 納期限 first | `transforms.offsets.offset_targets` |
+| §4.2 | 充当 order: 本税, then 督促手数料, then 延滞金 | `transforms.offsets._offset_to` |
+| §4.2 | 充当適状日; the target's 延滞金 stops there | `transforms.offsets._candidate_offsets` |
+| §4.2 | no 充当 of an expired claim | `transforms.offsets.offsets` |
+| §4.2 | 還付加算金 start date (過納, 誤納) | `transforms.late_fee.refund_interest_start` |
+| §4.2 | refund = overpaid − offset, 還付加算金 to as_of; expired flagged | `transforms.refunds.refund_candidates` |
+| §4.2 | 還付加算金 on each offset to its 充当適状日 | `transforms.refunds._offset_interests` |
+| §4.2 | expiry: arose + 5 years (2/29 → 2/28) | `transforms.late_fee.expires_on` |
+| §4.3 | arrears: past due, 本税 or 延滞金 unpaid after payments and 充当 | `transforms.arrears.arrears` |
+| §4.3 | dunning_due and the 20th-day deadline | `transforms.arrears._outstanding` |
 """
 
 from __future__ import annotations
@@ -14,15 +62,21 @@ from datetime import date
 import polars as pl
 
 from schemas.rates import RatesTable
-from schemas.tables import derived_tables, stored_input_tables
-from transforms.application import settled_accounts
+from schemas.settings import Settings
+from schemas.tables import stored_input_tables
+from transforms.application import application_ledger, applications, overpaid_amounts, principal_ledger
+from transforms.arrears import arrears
+from transforms.late_fees_owed import ledger_late_fees
+from transforms.ledger import conformed
 from transforms.matching import matched_payments
+from transforms.offsets import offsets
+from transforms.overpayments import arising_candidates
 from transforms.payments import payments, sighting_schema, sightings
 from transforms.provisional import provisional_payments
 from transforms.receivables import current_receivables, principal_history, receivable_versions
+from transforms.refunds import refund_candidates
 
 TABLES = {table.name: table for table in stored_input_tables()}
-TABLE_SCHEMAS = {table.name: table.polars_schema for table in derived_tables()}
 # What the rebuild reads of each stored table: payment_records' opaque system areas stay on disk.
 STORED_COLUMNS = {
     "payment_records": [name for name in sighting_schema() if name in TABLES["payment_records"].column_names],
@@ -31,6 +85,8 @@ STORED_COLUMNS = {
     "link_records": TABLES["link_records"].column_names,
     "receivable_snapshots": TABLES["receivable_snapshots"].column_names,
 }
+
+Step = Callable[[str], AbstractContextManager]
 
 
 @dataclass(frozen=True)
@@ -47,54 +103,94 @@ class DerivedTables:
     outcome_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Settlement:
+    """What the applied payments settle, as the derived tables and the payments' overpayments."""
+
+    applications: pl.DataFrame
+    overpaid_amounts: pl.DataFrame
+    refund_candidates: pl.DataFrame
+    offsets: pl.DataFrame
+    arrears: pl.DataFrame
+
+
 def derived_state(
-    inputs: dict[str, pl.DataFrame],
+    inputs: Mapping[str, pl.DataFrame],
     as_of: date,
     rates: RatesTable,
-    low_rate_months: Mapping[str, int] | None = None,
-    offset_order: str = "oldest_due_first",
-    business_days_to_confirm: int = 5,
-    step: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
+    settings: Settings = Settings(),
+    step: Step = lambda name: nullcontext(),
 ) -> DerivedTables:
     """All derived tables from the stored inputs (payment, 仮登録, 管理, 紐付 records, snapshots).
 
-    `inputs` is consumed: each input frame is dropped once read, so memory holds one stage at a
-    time. `step(name)` wraps each stage (the benchmark times them with it).
+    `inputs` (STORED_COLUMNS' tables) is read, never changed. Each frame is referenced here only
+    until the step that reads it ends, so a caller that keeps no reference of its own to `inputs`
+    holds one stage at a time. `step(name)` wraps each stage (the benchmark times them with it).
     """
+    snapshots = inputs["receivable_snapshots"]
+    payment_records, provisional_records = inputs["payment_records"], inputs["provisional_records"]
+    management_records, link_records = inputs["management_records"], inputs["link_records"]
+    del inputs
     with step("receivables: newest versions, 本税 history, effective 納期限"):
-        snapshots = inputs.pop("receivable_snapshots")
         current, versions = current_receivables(snapshots), receivable_versions(snapshots)
         history = principal_history(snapshots, versions)
         del snapshots
     with step("payments: sightings decided"):
-        decided = payments(sightings(inputs.pop("payment_records"), inputs.pop("provisional_records")), as_of, business_days_to_confirm)
+        seen = sightings(payment_records, provisional_records)
+        del payment_records, provisional_records
+        decided = payments(seen, as_of, settings.business_days_to_confirm)
+        del seen
     with step("matching (routes 1–3)"):
-        matched = matched_payments(decided, inputs.pop("management_records"), inputs.pop("link_records"), versions)
-        del decided
-    with step("application, 延滞金, overpayments, 充当, arrears"):
-        settlement = settled_accounts(matched, versions, history, current, as_of, rates, low_rate_months, offset_order)
+        matched = matched_payments(decided, management_records, link_records, versions)
+        del decided, management_records, link_records
+    settled = settlement(matched, versions, history, current, as_of, rates, settings, step)
     with step("payments and 仮登録 tables"):
         tables = DerivedTables(
-            receivables=_conformed(current, "receivables"),
-            payments=payments_table(matched, settlement.overpaid_amounts),
-            provisional_payments=_conformed(provisional_payments(matched, versions), "provisional_payments"),
-            applications=settlement.applications,
-            arrears=settlement.arrears,
-            refund_candidates=settlement.refund_candidates,
-            offsets=settlement.offsets,
+            receivables=conformed(current, "receivables"),
+            payments=payments_table(matched, settled.overpaid_amounts),
+            provisional_payments=conformed(provisional_payments(matched, versions), "provisional_payments"),
+            applications=settled.applications,
+            arrears=settled.arrears,
+            refund_candidates=settled.refund_candidates,
+            offsets=settled.offsets,
         )
     return DerivedTables(**{**vars(tables), "outcome_counts": outcome_counts(tables)})
+
+
+def settlement(
+    matched: pl.DataFrame,
+    versions: pl.DataFrame,
+    history: pl.DataFrame,
+    current: pl.DataFrame,
+    as_of: date,
+    rates: RatesTable,
+    settings: Settings = Settings(),
+    step: Step = lambda name: nullcontext(),
+) -> Settlement:
+    """Applications, overpayments, refund candidates, 充当 and arrears of the matched payments as of as_of."""
+    low_rate_months = settings.low_rate_months
+    with step("application: 本税 waterfall"):
+        principal_settled = principal_ledger(matched, versions)
+    with step("延滞金 owed where payments reach it"):
+        late_fees = ledger_late_fees(principal_settled, as_of, rates, low_rate_months)
+    with step("application: 督促手数料 and 延滞金 waterfalls, overpaid amounts"):
+        ledger = application_ledger(principal_settled, late_fees)
+        del principal_settled, late_fees
+    with step("overpayments: 過納 and 誤納 refund candidates"):
+        arising = arising_candidates(ledger, history, as_of, rates, low_rate_months)
+    with step("充当 to the taxpayers' unpaid receivables"):
+        offset_rows = offsets(arising, current, ledger, as_of, rates, low_rate_months, settings.offset_order)
+    with step("refunds and 還付加算金"):
+        refunds = refund_candidates(arising, offset_rows, as_of, rates)
+    with step("arrears"):
+        unpaid = arrears(current, ledger, offset_rows, as_of, rates, low_rate_months)
+    return Settlement(applications(ledger), overpaid_amounts(ledger), refunds, offset_rows, unpaid)
 
 
 def payments_table(matched: pl.DataFrame, overpaid_amounts: pl.DataFrame) -> pl.DataFrame:
     """The `payments` table: the matched payments with their overpayments."""
     merged = matched.drop("overpaid_amount", strict=False).join(overpaid_amounts, on="payment_key", how="left", maintain_order="left")
-    return _conformed(merged, "payments").sort("payment_key")
-
-
-def _conformed(frame: pl.DataFrame, table: str) -> pl.DataFrame:
-    schema = TABLE_SCHEMAS[table]
-    return frame.select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+    return conformed(merged, "payments").sort("payment_key")
 
 
 def outcome_counts(tables: DerivedTables) -> dict[str, dict[str, int]]:

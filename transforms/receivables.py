@@ -6,6 +6,7 @@ import polars as pl
 
 from schemas.models import RECORD_NUMBER, receivable_rules, receivable_schema
 from schemas.tables import RECEIVABLE_COLUMNS, Table
+from transforms.calendar import effective_due_dates
 from transforms.validation import VIOLATION_SCHEMA, rule_violations
 
 RECEIVABLE_SCHEMA = Table("receivables", "", RECEIVABLE_COLUMNS).polars_schema
@@ -65,8 +66,6 @@ def _snapshot_rank(snapshots: pl.DataFrame) -> pl.DataFrame:
 
 def current_receivables(snapshots: pl.DataFrame) -> pl.DataFrame:
     """The receivables of the newest snapshot (latest date, then highest delivery), with their effective 納期限."""
-    from transforms.calendar import effective_due_dates
-
     ranked = _snapshot_rank(snapshots)
     newest = ranked.filter(pl.col("snapshot_rank") == pl.col("snapshot_rank").max())
     return newest.drop("file_name", "snapshot_rank").with_columns(
@@ -76,8 +75,6 @@ def current_receivables(snapshots: pl.DataFrame) -> pl.DataFrame:
 
 def receivable_versions(snapshots: pl.DataFrame) -> pl.DataFrame:
     """Every receivable ever delivered, as its newest version; one absent from the newest snapshot is cancelled (本税 0)."""
-    from transforms.calendar import effective_due_dates
-
     ranked = _snapshot_rank(snapshots)
     newest_rank = ranked["snapshot_rank"].max() or 0  # 0: no snapshot delivered yet
     first_date_of_rank = ranked.group_by("snapshot_rank").agg(pl.col("snapshot_date").first().alias("rank_date"))

@@ -6,6 +6,7 @@ day of 延滞金 is 365,000 × 2.8% / 365 = 28 yen at the 2026 lower rate and 36
 one-month day of a 4/30 納期限 is 5/31 (5/1..5/31 lower, from 6/1 higher).
 """
 
+import random
 from datetime import date, time, timedelta
 
 import polars as pl
@@ -13,8 +14,12 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from schemas.rates import load_rates
+from schemas.settings import Settings
 from schemas.tables import RECEIVABLE_COLUMNS, SNAPSHOT_ORIGIN, Table
-from transforms.application import Settlement, application_ledger, settled_accounts
+from transforms.application import application_ledger, principal_ledger
+from transforms.late_fee import late_fee
+from transforms.late_fees_owed import ledger_late_fees
+from transforms.rebuild import Settlement, settlement
 from transforms.receivables import current_receivables, principal_history, receivable_versions
 
 RATES = load_rates()
@@ -125,10 +130,10 @@ def payments_frame(*rows: dict) -> pl.DataFrame:
 
 
 def settle(snapshots: list[pl.DataFrame], payments: pl.DataFrame, as_of: date = AS_OF, **settings) -> Settlement:
-    """settled_accounts over the receivables of the snapshots, as the flow calls it."""
+    """The rebuild's steps after matching over the receivables of the snapshots, as derived_state calls them."""
     stored = pl.concat(snapshots)
-    return settled_accounts(
-        payments, receivable_versions(stored), principal_history(stored, receivable_versions(stored)), current_receivables(stored), as_of, RATES, **settings
+    return settlement(
+        payments, receivable_versions(stored), principal_history(stored, receivable_versions(stored)), current_receivables(stored), as_of, RATES, Settings(**settings)
     )
 
 
@@ -136,9 +141,9 @@ def one_receivable(**values) -> list[pl.DataFrame]:
     return [snapshot(SNAPSHOT_DAY, receivable(**values))]
 
 
-def amounts(settlement: Settlement) -> list[tuple]:
+def amounts(settled: Settlement) -> list[tuple]:
     """(payment_key, principal, dunning fee, late fee applied, overpaid) per applied payment."""
-    joined = settlement.applications.join(settlement.overpaid_amounts, on="payment_key")
+    joined = settled.applications.join(settled.overpaid_amounts, on="payment_key")
     return sorted(joined.select(*APPLICATION_AMOUNTS[:1], *APPLICATION_AMOUNTS[2:], "overpaid_amount").rows())
 
 
@@ -294,15 +299,6 @@ def test_every_applied_payment_is_wholly_applications_and_overpayment():
     assert checked.filter(pl.col("paid_total") != pl.col("applied") + pl.col("overpaid_amount")).is_empty()
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_result_does_not_depend_on_row_order(seed):
-    snapshots, payments = mixed_case()
-    expected = settle(snapshots, payments)
-    shuffled = settle([frame.sample(fraction=1.0, shuffle=True, seed=seed) for frame in snapshots], payments.sample(fraction=1.0, shuffle=True, seed=seed))
-    for name in ("applications", "overpaid_amounts", "refund_candidates", "offsets", "arrears"):
-        assert_frame_equal(getattr(shuffled, name), getattr(expected, name))
-
-
 def test_reduction_shrinks_the_latest_payment_first():
     # 200,000 on 4/20 and 165,000 on 4/30 paid 365,000; the 本税 is now 265,000: the 4/30
     # payment keeps 65,000 and overpays 100,000.
@@ -377,8 +373,6 @@ def naive_parts(row: dict) -> tuple[int, int, int]:
 
 
 def naive_late_fee(owed: dict, rows: list[dict], principal_settled: list[int], principal_left: int, as_of: date) -> int:
-    from transforms.late_fee import late_fee
-
     paid = [(row["paid_on"], amount) for row, amount in zip(rows, principal_settled) if amount]
     end = max(day for day, _ in paid) if principal_left == 0 and paid else as_of
     if owed["principal"] == 0 or end <= owed["effective_due_date"]:
@@ -388,8 +382,6 @@ def naive_late_fee(owed: dict, rows: list[dict], principal_settled: list[int], p
 
 def random_case(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Receivables and payments with ties, fee-only payments, 仮登録 (no MPN day) and cancellations."""
-    import random
-
     rng = random.Random(seed)
     dues = [date(2026, 1, 30), date(2026, 3, 31), DUE]
     owed = [
@@ -424,6 +416,7 @@ def random_case(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
 def test_cumulative_waterfalls_agree_with_a_payment_by_payment_loop(seed):
     snapshots, payments = random_case(seed)
     versions = receivable_versions(snapshots)
-    ledger = application_ledger(payments, versions, AS_OF, RATES)
+    principal_settled = principal_ledger(payments, versions)
+    ledger = application_ledger(principal_settled, ledger_late_fees(principal_settled, AS_OF, RATES))
     vectorised = sorted(ledger.select("payment_key", *APPLICATION_AMOUNTS[2:], "overpaid_amount").rows())
     assert vectorised == naive_amounts(payments, versions, AS_OF)

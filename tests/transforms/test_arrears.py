@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 
 from schemas.rates import MissingRateError
 from tests.transforms.test_application import AS_OF, DUE, SNAPSHOT_DAY, one_receivable, payment, payments_frame, receivable, settle, snapshot
-from transforms.application import TABLE_SCHEMAS
+from transforms.ledger import TABLE_SCHEMAS
 
 LATE_DAY = date(2026, 6, 9)  # 延滞金 to 6/9: 31 × 28 + 9 × 91 = 1,687 → 1,600
 OUTSTANDING = ["receivable_id", "principal_outstanding", "dunning_fee_outstanding", "late_fee", "late_fee_status", "dunning_due"]

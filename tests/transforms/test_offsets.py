@@ -11,9 +11,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from tests.transforms.test_application import AS_OF, DUE, SNAPSHOT_DAY, payment, payments_frame, random_case, receivable, settle, snapshot
-from transforms.application import TABLE_SCHEMAS
+from transforms.ledger import TABLE_SCHEMAS
 from transforms.receivables import current_receivables
-from transforms.refunds import candidate_id
+from transforms.overpayments import candidate_id
 
 JANUARY_DUE = date(2026, 1, 30)  # Friday: 延滞金 from 1/31, lower rate to 2/28, higher from 3/1
 
