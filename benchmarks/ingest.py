@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from memory import peak_resident_mb  # noqa: E402
 
-from flows.files import checked_chunks, chunk_records_for, inspect_file  # noqa: E402
+from flows.files import checked_chunks, inspect_file  # noqa: E402
+from transforms.framing import chunk_records_for  # noqa: E402
 from flows.runtime import prepare_process  # noqa: E402
 from schemas.inbox import parse_inbox_name  # noqa: E402
 from schemas.layouts import load_payment_file_layouts  # noqa: E402

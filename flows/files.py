@@ -14,7 +14,7 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
@@ -134,18 +134,6 @@ def _checked_span(descriptor: int, span: range, verdict: FileVerdict, judge: Rec
     """The records at `span` read and checked, on a worker thread."""
     chunk = read_chunk(descriptor, verdict.shape, span)
     return checked_chunk(chunk, verdict.shape, judge, verdict.data_positions, has_trailer=verdict.trailer is not None)
-
-
-def read_whole_file(path: Path, name: InboxName, chunk_records: int | None = None) -> tuple[FileVerdict, list[CheckedRecords]]:
-    """A file read to the end, its chunks kept (for small files: checks and tests): the verdict
-    carries the rejection, if any, and then no chunk is returned."""
-    verdict = inspect_file(path, name)
-    if verdict.rejection is not None:
-        return verdict, []
-    try:
-        return verdict, list(checked_chunks(verdict, chunk_records))
-    except framing.RejectedFile as rejection:
-        return replace(verdict, rejection=str(rejection)), []
 
 
 def recognised_name(path: Path) -> InboxName | None:

@@ -57,7 +57,3 @@ def effective_due_dates(due_dates: pl.Series) -> pl.Series:
     moved = pl.Series([effective_due_date(due) for due in distinct], dtype=pl.Date)
     return due_dates.replace_strict(distinct, moved, return_dtype=pl.Date)
 
-
-def effective_due_date_expression(column: str) -> pl.Expr:
-    """A polars expression for effective_due_dates of a Date column."""
-    return pl.col(column).map_batches(effective_due_dates, return_dtype=pl.Date, is_elementwise=True)

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from flows.files import checked_chunks, inspect_file, read_whole_file
-from schemas.inbox import parse_inbox_name
+from flows.files import FileVerdict, checked_chunks, inspect_file
+from schemas.inbox import InboxName, parse_inbox_name
 from schemas.layouts import load_layout
 from transforms.fixed_width import records_bytes
 from transforms.framing import RejectedFile
 from transforms.payment_file import ControlTotals
+from transforms.records import CheckedRecords
 from tests.records import SETTLEMENT_DATE, patched, payment_file_bytes_for, record_frame
 from tests.transforms.test_payment_file import field_offset, payment_bytes, payments
 
 PAYMENT = load_layout("payment")
 NAME = "NOFU_NYUKIN_132071_20260501_001.dat"
+
+
+def read_whole_file(path: Path, name: InboxName, chunk_records: int | None = None) -> tuple[FileVerdict, list[CheckedRecords]]:
+    """A file read to the end through the reader, its chunks kept: the verdict carries the
+    rejection, if any, and then no chunk is returned."""
+    verdict = inspect_file(path, name)
+    if verdict.rejection is not None:
+        return verdict, []
+    try:
+        return verdict, list(checked_chunks(verdict, chunk_records))
+    except RejectedFile as rejection:
+        return replace(verdict, rejection=str(rejection)), []
 
 
 def _write(tmp_path: Path, data: bytes, name: str = NAME) -> Path:

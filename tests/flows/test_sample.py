@@ -9,8 +9,9 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from flows.check import check_file
-from flows.files import read_whole_file, checked_chunks, inspect_file, recognised_name
+from flows.files import checked_chunks, inspect_file, recognised_name
 from flows.sample import sample, write_sample_inbox
+from tests.flows.test_files import read_whole_file
 from schemas.inbox import FileKind, parse_inbox_name
 from schemas.layouts import LayoutName, load_layout
 from sample_data import COMMITTED_PAYMENTS, COMMITTED_SEED

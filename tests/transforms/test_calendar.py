@@ -9,7 +9,6 @@ from polars.testing import assert_series_equal
 from transforms.calendar import (
     add_business_days,
     effective_due_date,
-    effective_due_date_expression,
     effective_due_dates,
     is_closed_day,
 )
@@ -82,8 +81,3 @@ def test_effective_due_dates_of_an_empty_or_null_series():
     nulls = pl.Series("due_date", [None, None], dtype=pl.Date)
     assert_series_equal(effective_due_dates(nulls), nulls)
 
-
-def test_effective_due_date_expression_in_a_lazy_frame():
-    receivables = pl.LazyFrame({"due_date": [date(2025, 12, 31), date(2025, 6, 30)]})
-    result = receivables.with_columns(effective_due_date_expression("due_date").alias("effective_due_date"))
-    assert result.collect()["effective_due_date"].to_list() == [date(2026, 1, 5), date(2025, 6, 30)]
