@@ -1,0 +1,170 @@
+"""The contracts of the derived tables, checked before a run writes them (issue 9, CONTRACT.md).
+
+Each table's pandera schema is generated from its declaration in `schemas/tables.py`, the one that
+gives the DuckDB DDL and COMMENTs: types, nulls, minimums, code lists and the key that identifies a
+row. Beside them, the identities that tie the tables together (SPEC §3.1, §4.2):
+
+- every applied payment: paid_total = Σ its applications (本税 + 督促手数料 + 延滞金) + overpaid_amount;
+- every refund candidate: refund_amount = overpaid_amount − offset_amount, offset_amount = Σ its offsets.
+
+A broken contract raises `ContractBroken`, whose one-line message names tables, rules, counts and
+at most a few keys, never a value of a personal field: pandera's own failure cases (which quote
+values) are read for their column and check only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+import pandera.polars as pa
+import polars as pl
+
+from schemas.codes import ErrorClass, PaymentStatus
+from schemas.tables import Column, Table, derived_tables
+
+APPLIED_PARTS = ("principal_applied", "dunning_fee_applied", "late_fee_applied")
+OFFSET_PARTS = ("principal_offset", "dunning_fee_offset", "late_fee_offset")
+# How many keys of a broken identity the message names: enough to find the rows, short enough for one line.
+KEYS_SHOWN = 3
+RULES_SHOWN = 5
+# pandera's names for the checks it makes itself, in the words of the message.
+PANDERA_CHECKS = {"not_nullable": "null", "multiple_fields_uniqueness": "key repeated"}
+
+
+class ContractBroken(ValueError):
+    """Derived tables that break their contract; the message is one line of tables, rules, counts and keys."""
+
+
+@dataclass(frozen=True)
+class BrokenRule:
+    """One rule a derived table breaks: the table, the rule, how many rows, and a few of their keys."""
+
+    table: str
+    rule: str
+    count: int
+    keys: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        shown = f": {', '.join(self.keys)}" if self.keys else ""
+        return f"{self.table}: {self.rule} ({self.count} row{'' if self.count == 1 else 's'}{shown})"
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A rule over the columns of one row of a table: `kept` is True for a row that keeps it."""
+
+    name: str
+    kept: pl.Expr
+
+
+def _row_rules() -> dict[str, list[RowRule]]:
+    applied = pl.col("status") == PaymentStatus.APPLIED.value
+    refund = pl.col("overpaid_amount") - pl.col("offset_amount")
+    return {
+        "payments": [
+            # SPEC §3: エラー区分 00 is an applied payment's, and only an applied payment has a receivable.
+            RowRule("status applied ⇔ error_class 00", applied == (pl.col("error_class") == ErrorClass.APPLIED.value)),
+            RowRule(
+                "applied ⇔ receivable_id and overpaid_amount present",
+                applied == (pl.col("receivable_id").is_not_null() & pl.col("overpaid_amount").is_not_null()),
+            ),
+        ],
+        "refund_candidates": [RowRule("refund_amount ≠ overpaid_amount − offset_amount", pl.col("refund_amount") == refund)],
+    }
+
+
+@cache
+def derived_schemas() -> dict[str, pa.DataFrameSchema]:
+    """The pandera schema of every derived table, generated from its declaration in schemas/tables.py."""
+    rules = _row_rules()
+    return {table.name: table_schema(table, rules.get(table.name, [])) for table in derived_tables()}
+
+
+def table_schema(table: Table, row_rules: list[RowRule] | None = None) -> pa.DataFrameSchema:
+    """The strict pandera schema of a table: its columns' types, nulls, minimums and codes, its key unique, its row rules."""
+    dtypes = table.polars_schema
+    columns = {column.name: _pandera_column(column, dtypes[column.name]) for column in table.columns}
+    checks = [_row_check(rule) for rule in row_rules or []]
+    unique = list(table.key) or None
+    return pa.DataFrameSchema(columns, checks=checks, unique=unique, strict=True, ordered=True, name=table.name)
+
+
+def _pandera_column(column: Column, dtype: pl.DataType) -> pa.Column:
+    return pa.Column(dtype, checks=_value_checks(column), nullable=column.contract.nullable, description=column.comment)
+
+
+def _value_checks(column: Column) -> list[pa.Check]:
+    contract, checks = column.contract, []
+    if contract.minimum is not None:
+        checks.append(pa.Check.ge(contract.minimum, error=f"below {contract.minimum}"))
+    if contract.codes is not None:
+        checks.append(pa.Check.isin([member.value for member in contract.codes], error=f"outside {contract.codes.__name__}"))
+    return checks
+
+
+def _row_check(rule: RowRule) -> pa.Check:
+    kept = rule.kept.fill_null(False)
+    return pa.Check(lambda data: data.lazyframe.select(kept), name=rule.name)
+
+
+def broken_rules(tables: Mapping[str, pl.DataFrame]) -> list[BrokenRule]:
+    """Every rule the derived tables break: their schemas' (generated) and the identities between them."""
+    broken = [rule for name, schema in derived_schemas().items() for rule in _schema_breaks(name, schema, tables[name])]
+    return broken + application_breaks(tables["payments"], tables["applications"]) + offset_breaks(
+        tables["refund_candidates"], tables["offsets"]
+    )
+
+
+def _schema_breaks(name: str, schema: pa.DataFrameSchema, frame: pl.DataFrame) -> list[BrokenRule]:
+    """The rules of `schema` that `frame` breaks, with the count of rows; pandera's failure values are dropped."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases.select("column", "check", "index")
+        counts = cases.group_by("column", "check", maintain_order=True).agg(pl.len().alias("count"))
+        return [BrokenRule(name, _rule_name(name, column, check), count) for column, check, count in counts.iter_rows()]
+    return []
+
+
+def _rule_name(table: str, column: str | None, check: str) -> str:
+    rule = PANDERA_CHECKS.get(check, check)
+    # pandera files a check over whole rows (a row rule, the key) under the table's name.
+    return rule if column in (None, table) else f"{column} {rule}"
+
+
+def application_breaks(payments: pl.DataFrame, applications: pl.DataFrame) -> list[BrokenRule]:
+    """Applied payments whose paid_total ≠ Σ applications + overpaid_amount, and applications of payments not applied."""
+    applied_sums = applications.group_by("payment_key").agg(pl.sum_horizontal(APPLIED_PARTS).sum().alias("applied"))
+    applied = payments.filter(pl.col("status") == PaymentStatus.APPLIED.value).select("payment_key", "paid_total", "overpaid_amount")
+    joined = applied.join(applied_sums, on="payment_key", how="left")
+    adds_up = pl.col("paid_total") == pl.col("applied").fill_null(0) + pl.col("overpaid_amount")
+    unequal = joined.filter(~adds_up.fill_null(False))["payment_key"]
+    orphans = applied_sums.join(applied, on="payment_key", how="anti")["payment_key"]
+    return _breaks("payments", "paid_total ≠ Σ applications + overpaid_amount", unequal) + _breaks(
+        "applications", "of a payment not applied", orphans
+    )
+
+
+def offset_breaks(refund_candidates: pl.DataFrame, offsets: pl.DataFrame) -> list[BrokenRule]:
+    """Candidates whose offset_amount ≠ Σ their offsets, and offsets of no candidate."""
+    offset_sums = offsets.group_by("candidate_id").agg(pl.sum_horizontal(OFFSET_PARTS).sum().alias("offsets"))
+    joined = refund_candidates.select("candidate_id", "offset_amount").join(offset_sums, on="candidate_id", how="left")
+    unequal = joined.filter(pl.col("offset_amount") != pl.col("offsets").fill_null(0))["candidate_id"]
+    orphans = offset_sums.join(refund_candidates, on="candidate_id", how="anti")["candidate_id"]
+    return _breaks("refund_candidates", "offset_amount ≠ Σ offsets", unequal) + _breaks("offsets", "of no refund candidate", orphans)
+
+
+def _breaks(table: str, rule: str, keys: pl.Series) -> list[BrokenRule]:
+    if keys.is_empty():
+        return []
+    return [BrokenRule(table, rule, len(keys), tuple(str(key) for key in keys.sort().head(KEYS_SHOWN)))]
+
+
+def check_contracts(tables: Mapping[str, pl.DataFrame]) -> None:
+    """Raises ContractBroken, with a one-line reason, when the derived tables break any rule of their contract."""
+    broken = broken_rules(tables)
+    if broken:
+        more = f"; and {len(broken) - RULES_SHOWN} more" if len(broken) > RULES_SHOWN else ""
+        raise ContractBroken("; ".join(str(rule) for rule in broken[:RULES_SHOWN]) + more)
