@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.settlement import RunFailed, Settings, run_settlement_date
 from flows.sample import write_sample_inbox
+from schemas.derived import broken_rules
+from schemas.tables import derived_tables
+from transforms.rebuild import DerivedTables, derived_state
 
 OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "rejected_records", "receivables"]
 
@@ -111,3 +115,27 @@ def test_a_first_run_with_an_empty_inbox_completes_without_warnings(tmp_path):
         warnings.simplefilter("error")
         summary = run_settlement_date(date(2026, 5, 11), inbox, tmp_path / "shuno.duckdb")
     assert summary.files == [] and summary.outcome_counts["arrears"]["receivables"] == 0
+
+
+def test_a_run_whose_derived_tables_break_their_contract_fails_in_one_line_and_changes_nothing(sample, tmp_path, monkeypatch):
+    inbox, dates = sample
+    database = tmp_path / "shuno.duckdb"
+    _run(dates[:1], inbox, database)
+    before = _dump(database)
+    assert broken_rules({table.name: before[table.name] for table in derived_tables()}) == []
+
+    def overstated(*arguments, **keywords) -> DerivedTables:
+        derived = derived_state(*arguments, **keywords)
+        one_more = pl.when(pl.int_range(pl.len()) == 0).then(pl.col("principal_applied") + 1).otherwise(pl.col("principal_applied"))
+        return replace(derived, applications=derived.applications.with_columns(one_more))
+
+    monkeypatch.setattr("flows.settlement.derived_state", overstated)
+    with pytest.raises(RunFailed) as raised:
+        run_settlement_date(dates[1], inbox, database)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert f"run of {dates[1]} failed and changed nothing: ContractBroken: payments: paid_total ≠ Σ applications + overpaid_amount (1 row: " in message
+    assert all(_dump(database)[table].equals(before[table]) for table in OUTCOME_TABLES)
+    with duckdb.connect(str(database), read_only=True) as connection:
+        reasons = connection.sql("SELECT outcome, reason FROM audit_log WHERE outcome = 'failed'").fetchall()
+    assert len(reasons) == 1 and reasons[0][1].startswith("ContractBroken: payments: paid_total ≠ Σ applications")
