@@ -296,7 +296,8 @@ def _applications() -> Table:
             ("dunning_fee_applied", "BIGINT", "督促手数料への充当額", AMOUNT),
             ("late_fee_applied", "BIGINT", "延滞金への充当額", AMOUNT),
         ),
-        key=("payment_key", "receivable_id"),
+        # A payment is applied to its one receivable (payments.receivable_id): one row per payment.
+        key=("payment_key",),
     )
 
 
