@@ -7,6 +7,7 @@ heard of yet (SPEC §1).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -27,9 +28,16 @@ def code_labels(codes: type[LabelledCode]) -> dict[str, str]:
     return {member.value: member.label for member in codes}
 
 
-def code_list(codes: type[LabelledCode]) -> str:
-    """The members of a code list as a COMMENT shows them: `01 本税等, 02 延滞金のみ, …`."""
-    return ", ".join(f"{member.value} {member.label}" for member in codes)
+def coded_comment(name: str, codes: Iterable[LabelledCode]) -> str:
+    """The COMMENT of a column of codes (a code list, or some of its members), listing them.
+
+    Numbered codes follow the field's name: `納付金区分 (01 本税等, 02 延滞金のみ, …)`; codes that
+    are words say what they are themselves: `見込 (本税未納) / 確定 (本税完納)`.
+    """
+    members = list(codes)
+    if all(member.value.isdigit() for member in members):
+        return f"{name} ({', '.join(f'{member.value} {member.label}' for member in members)})"
+    return " / ".join(f"{member.value} ({member.label})" for member in members)
 
 
 class PaymentClass(LabelledCode):
@@ -51,11 +59,11 @@ class PaymentStatus(LabelledCode):
     """The state of a payment in the `payments` table (CONTRACT.md, SPEC §2–§3)."""
 
     APPLIED = "applied", "消込済"
-    PENDING = "pending", "未消込 (次回以降も照合)"
-    HELD = "held", "保留 (速報・確報の不一致)"
+    PENDING = "pending", "未消込・毎回再照合"
+    HELD = "held", "保留・速報と確報が不一致"
     REVERSED = "reversed", "取消済"
-    NOT_COMPLETED = "not_completed", "未完了 (レスポンスコード 0000 以外)"
-    WITHDRAWN = "withdrawn", "送信者が削除 (次回削除フラグ)"
+    NOT_COMPLETED = "not_completed", "未完了・レスポンスコードが 0000 以外"
+    WITHDRAWN = "withdrawn", "送信者による削除・次回削除フラグ"
 
 
 class ErrorClass(LabelledCode):

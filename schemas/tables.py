@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from schemas.codes import ErrorClass, LabelledCode, LateFeeStatus, PaymentClass, PaymentSource, PaymentStatus, RefundKind, code_list
+from schemas.codes import ErrorClass, LabelledCode, LateFeeStatus, PaymentClass, PaymentSource, PaymentStatus, RefundKind, coded_comment
 from schemas.layouts import Layout, LayoutName, load_layout
 from schemas.privacy import SECRET_FIELDS
 
@@ -85,8 +85,9 @@ def _columns(*rows: tuple[str, str, str] | tuple[str, str, str, Contract]) -> tu
 
 
 def _column(name: str, type: str, comment: str, contract: Contract = ANY) -> Column:
-    # A coded column's COMMENT lists its codes, from the same code list its contract checks.
-    described = f"{comment} ({code_list(contract.codes)})" if contract.codes else comment
+    # A coded column's COMMENT lists its codes, from the same code list its contract checks (codes
+    # that are words, such as 見込 / 確定, describe themselves: their column's comment is empty).
+    described = coded_comment(comment, contract.codes) if contract.codes else comment
     return Column(name, type, described, contract)
 
 
@@ -239,7 +240,7 @@ def _payments() -> Table:
         "納付 (共通納税ID・連番ごと, 速報・確報を一件として)",
         PAYMENT_IDENTITY
         + _columns(
-            ("source", "VARCHAR", "受信元", one_of(PaymentSource)),
+            ("source", "VARCHAR", "", one_of(PaymentSource)),
             ("paid_on", "DATE", "納付年月日 (延滞金の終期)", REQUIRED),
             ("deposited_on", "DATE", "入金年月日 (確報)"),
             ("paid_total", "BIGINT", "今回支払金額合計", AMOUNT),
@@ -256,7 +257,7 @@ def _payments() -> Table:
             ("mpn_processed_on", "DATE", "MPN処理年月日"),
             ("mpn_processed_at", "TIME", "MPN処理時刻"),
             ("mpn_serial", "VARCHAR", "MPN処理通番"),
-            ("status", "VARCHAR", "状態", one_of(PaymentStatus)),
+            ("status", "VARCHAR", "", one_of(PaymentStatus)),
             ("error_class", "VARCHAR", "エラー区分", one_of(ErrorClass)),
             # Null unless applied: schemas/derived.py checks that an applied payment has both.
             ("receivable_id", "VARCHAR", "消込先の調定番号"),
@@ -316,7 +317,7 @@ def _arrears() -> Table:
             ("principal_outstanding", "BIGINT", "本税未納額", AMOUNT),
             ("dunning_fee_outstanding", "BIGINT", "督促手数料未納額", AMOUNT),
             ("late_fee", "BIGINT", "延滞金未納額", AMOUNT),
-            ("late_fee_status", "VARCHAR", "延滞金の状態", one_of(LateFeeStatus)),
+            ("late_fee_status", "VARCHAR", "", one_of(LateFeeStatus)),
             # Only a receivable past its 納期限 is in arrears: at least one day.
             ("days_overdue", "BIGINT", "経過日数 (as_of − 納期限)", Contract(nullable=False, minimum=1)),
             ("dunning_due", "BOOLEAN", "督促状の発付が必要 (本税未納・未発付・納期限経過)", REQUIRED),
@@ -336,7 +337,7 @@ def _refund_candidates() -> Table:
         + PAYMENT_IDENTITY
         + _columns(
             ("receivable_id", "VARCHAR", "過誤納の生じた調定番号", REQUIRED),
-            ("kind", "VARCHAR", "過誤納の種別", one_of(RefundKind)),
+            ("kind", "VARCHAR", "", one_of(RefundKind)),
             ("paid_on", "DATE", "納付年月日", REQUIRED),
             ("overpaid_amount", "BIGINT", "過誤納額", AMOUNT),
             ("offset_amount", "BIGINT", "充当額", AMOUNT),

@@ -67,6 +67,8 @@ def test_the_schemas_are_generated_from_the_table_declarations():
     error_class = next(column for column in TABLES["payments"].columns if column.name == "error_class")
     assert error_class.comment == "エラー区分 (00 消込済, 10 未紐付, 20 調定なし, 30 管理なし, 40 不一致, 50 不明な取消, 90 その他)"
     assert all(f"{code.value} {code.label}" in error_class.comment for code in ErrorClass)
+    late_fee_status = next(column for column in TABLES["arrears"].columns if column.name == "late_fee_status")
+    assert late_fee_status.comment == "見込 (本税未納) / 確定 (本税完納)"
 
 
 def test_an_application_that_does_not_add_up_to_the_payment_breaks_the_identity():
