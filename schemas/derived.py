@@ -31,6 +31,8 @@ KEYS_SHOWN = 3
 RULES_SHOWN = 5
 # pandera's names for the checks it makes itself, in the words of the message.
 PANDERA_CHECKS = {"not_nullable": "null"}
+# The failures of a frame's shape: pandera's failure case is then a column name or a type, never a value.
+SHAPE_CHECKS = {"column_in_schema": "column {case} not declared", "column_in_dataframe": "column {case} missing"}
 
 
 class ContractBroken(ValueError):
@@ -39,14 +41,16 @@ class ContractBroken(ValueError):
 
 @dataclass(frozen=True)
 class BrokenRule:
-    """One rule a derived table breaks: the table, the rule, how many rows, and a few of their keys."""
+    """One rule a derived table breaks: the table, the rule, how many rows (None for its shape), and a few of their keys."""
 
     table: str
     rule: str
-    count: int
+    count: int | None
     keys: tuple[str, ...] = ()
 
     def __str__(self) -> str:
+        if self.count is None:
+            return f"{self.table}: {self.rule}"
         shown = f": {', '.join(self.keys)}" if self.keys else ""
         return f"{self.table}: {self.rule} ({self.count} row{'' if self.count == 1 else 's'}{shown})"
 
@@ -65,9 +69,9 @@ def _row_rules() -> dict[str, list[RowRule]]:
     return {
         "payments": [
             # SPEC §3: エラー区分 00 is an applied payment's, and only an applied payment has a receivable.
-            RowRule("status applied ⇔ error_class 00", applied == (pl.col("error_class") == ErrorClass.APPLIED.value)),
+            RowRule("status and error_class disagree (applied ⇔ 00)", applied == (pl.col("error_class") == ErrorClass.APPLIED.value)),
             RowRule(
-                "applied ⇔ receivable_id and overpaid_amount present",
+                "receivable_id and overpaid_amount not present exactly when applied",
                 applied == (pl.col("receivable_id").is_not_null() & pl.col("overpaid_amount").is_not_null()),
             ),
         ],
@@ -135,10 +139,20 @@ def _schema_breaks(name: str, schema: pa.DataFrameSchema, frame: pl.DataFrame) -
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
-        cases = errors.failure_cases.select("column", "check", "index")
-        counts = cases.group_by("column", "check", maintain_order=True).agg(pl.len().alias("count"))
-        return [BrokenRule(name, _rule_name(name, column, check), count) for column, check, count in counts.iter_rows()]
+        cases = errors.failure_cases
+        shape = [_shape_break(name, *row) for row in cases.filter(pl.col("index").is_null()).select("column", "check", "failure_case").iter_rows()]
+        rows = cases.filter(pl.col("index").is_not_null()).group_by("column", "check", maintain_order=True).agg(pl.len())
+        return shape + [BrokenRule(name, _rule_name(name, column, check), count) for column, check, count in rows.iter_rows()]
     return []
+
+
+def _shape_break(table: str, column: str | None, check: str, case: str | None) -> BrokenRule:
+    """A broken column list or type: the column and type are named, they are the schema's, not data."""
+    if check in SHAPE_CHECKS:
+        return BrokenRule(table, SHAPE_CHECKS[check].format(case=case), None)
+    if check.startswith("dtype("):
+        return BrokenRule(table, f"{column} is {case}, not {check.removeprefix('dtype(').removesuffix(')')}", None)
+    return BrokenRule(table, _rule_name(table, column, check), None)
 
 
 def _rule_name(table: str, column: str | None, check: str) -> str:
@@ -160,15 +174,19 @@ def application_breaks(payments: pl.DataFrame, applications: pl.DataFrame) -> li
     of_applied = pl.col("of_applied").fill_null(False)
     unequal = found.filter(of_applied & ~(pl.col("due") == pl.col("applied")).fill_null(False))["payment_key"]
     if found.filter(of_applied).height < applied.height:
-        # An applied payment with no application settled nothing: all it paid is overpaid.
-        alone = applied.join(applications, on="payment_key", how="anti")
-        unequal = pl.concat([unequal, alone.filter(~(pl.col("due") == 0).fill_null(False))["payment_key"]])
+        unequal = pl.concat([unequal, _not_wholly_overpaid(applied.join(applications, on="payment_key", how="anti"))])
     elsewhere = found.filter(of_applied & pl.col("receivable_id").ne_missing(pl.col("payment_receivable_id")))["payment_key"]
     return (
         _breaks("payments", "paid_total ≠ Σ applications + overpaid_amount", unequal)
         + _breaks("applications", "of a payment not applied", found.filter(~of_applied)["payment_key"])
         + _breaks("applications", "to another receivable than its payment's", elsewhere)
     )
+
+
+def _not_wholly_overpaid(unapplied: pl.DataFrame) -> pl.Series:
+    """The keys of applied payments without applications whose paid_total is not all overpaid_amount."""
+    # With no application a payment settled nothing: Σ applications is 0, so it is all overpaid.
+    return unapplied.filter(~(pl.col("due") == 0).fill_null(False))["payment_key"]
 
 
 def offset_breaks(refund_candidates: pl.DataFrame, offsets: pl.DataFrame) -> list[BrokenRule]:

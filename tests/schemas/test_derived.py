@@ -120,8 +120,8 @@ def test_a_status_outside_the_enum_breaks_it_and_the_status_rules():
     broken = _world(payments=[{"payment_key": "P1", "paid_total": 5000, "receivable_id": "R1", "overpaid_amount": 1000, "status": "paid"}])
     assert _rules(broken) == {
         "payments: status outside PaymentStatus",
-        "payments: status applied ⇔ error_class 00",
-        "payments: applied ⇔ receivable_id and overpaid_amount present",
+        "payments: status and error_class disagree (applied ⇔ 00)",
+        "payments: receivable_id and overpaid_amount not present exactly when applied",
         "applications: of a payment not applied",
     }
 
@@ -129,7 +129,7 @@ def test_a_status_outside_the_enum_breaks_it_and_the_status_rules():
 def test_an_applied_payment_without_its_receivable_breaks_the_row_rule():
     applied = {"payment_key": "P1", "paid_total": 5000, "overpaid_amount": 1000, "status": PaymentStatus.APPLIED.value}
     assert _rules(_world(payments=[applied | {"receivable_id": None}])) == {
-        "payments: applied ⇔ receivable_id and overpaid_amount present",
+        "payments: receivable_id and overpaid_amount not present exactly when applied",
         "applications: to another receivable than its payment's",
     }
 
@@ -163,7 +163,12 @@ def test_a_wrong_type_or_an_extra_column_breaks_the_strict_schema():
     tables = _world()
     tables["receivables"] = tables["receivables"].with_columns(pl.col("principal").cast(pl.Int32))
     tables["offsets"] = tables["offsets"].with_columns(pl.lit(1).alias("extra"))
-    assert {rule.table for rule in broken_rules(tables)} == {"receivables", "offsets"}
+    tables["arrears"] = tables["arrears"].drop("late_fee")
+    assert [str(rule) for rule in broken_rules(tables)] == [
+        "receivables: principal is Int32, not 'Int64'",
+        "arrears: column late_fee missing",
+        "offsets: column extra not declared",
+    ]
 
 
 def test_a_broken_contract_raises_one_line_naming_no_value():
