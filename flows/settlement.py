@@ -28,6 +28,7 @@ from flows.database import connect, query_frame, replace_rows
 from flows.ingest import FileOutcome, load_date
 from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
 from flows.refusals import RefusalLogError, append_refusal, clear_refusals, fold_refusals
+from schemas.derived import ContractBroken, check_contracts
 from schemas.layouts import LayoutError
 from schemas.rates import MissingRateError, RatesFileError, load_rates
 from schemas.settings import Settings
@@ -74,6 +75,11 @@ def _select(table: str, columns: list[str]) -> str:
     return f'SELECT {quoted} FROM "{table}"'
 
 
+def check_derived(derived: DerivedTables) -> None:
+    """Fails the run with ContractBroken when a rebuilt table breaks its contract (schemas/derived.py)."""
+    check_contracts({table.name: getattr(derived, table.name) for table in derived_tables()})
+
+
 def write_derived(connection: duckdb.DuckDBPyConnection, derived: DerivedTables) -> None:
     """Replaces every derived table with its rebuilt rows."""
     for table in derived_tables():
@@ -112,6 +118,8 @@ def run_settlement_date(
             # Handed over, not kept here: derived_state lets each stored frame go once its step is done.
             derived = derived_state(stored_inputs(connection, step), as_of, rates, settings, step)
             pause_point("derived")
+            with step("checking the derived tables' contracts"):
+                check_derived(derived)
             with step("writing the derived tables"):
                 write_derived(connection, derived)
             pause_point("written")
@@ -251,7 +259,7 @@ def pause_point(stage: str) -> None:
 
 # Errors whose messages shuno writes itself from keys, dates and paths; any other error's message
 # may quote record values (polars and pandera do), so only its type is shown.
-SAFE_MESSAGES = (MissingRateError, RatesFileError, LayoutError, RefusalLogError, OSError, duckdb.IOException)
+SAFE_MESSAGES = (MissingRateError, RatesFileError, LayoutError, RefusalLogError, ContractBroken, OSError, duckdb.IOException)
 
 
 def failure_reason(error: Exception) -> str:

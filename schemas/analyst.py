@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from schemas.codes import ErrorClass, PaymentStatus, RefundKind, coded_comment
 from schemas.privacy import PERSONAL_FIELDS, SECRET_FIELDS
 
 # The tables of CONTRACT.md, in its order. Stored inputs (payment_records, …) stay out: they are
@@ -179,7 +180,7 @@ ANALYST_VIEWS = (
         "還付・充当候補の種別 (過納 / 誤納) 別集計",
         REFUND_CANDIDATES_BY_KIND,
         (
-            ("kind", "過納 / 誤納"),
+            ("kind", coded_comment("", RefundKind)),
             ("candidate_count", "候補件数"),
             ("taxpayer_count", "義務者数"),
             ("overpaid_amount", "過誤納額 (円)"),
@@ -197,8 +198,8 @@ ANALYST_VIEWS = (
         "未消込の納付 (pending / held) のエラー区分別集計",
         PENDING_PAYMENTS_BY_ERROR_CLASS,
         (
-            ("status", "pending (毎回再照合) / held (速報・確報の不一致)"),
-            ("error_class", "エラー区分 (10 未紐付, 20 調定なし, 30 管理なし, 40 不一致, 50 不明な取消)"),
+            ("status", coded_comment("", [PaymentStatus.PENDING, PaymentStatus.HELD])),
+            ("error_class", coded_comment("エラー区分", (code for code in ErrorClass if code is not ErrorClass.APPLIED))),
             ("payment_count", "納付件数"),
             ("paid_total", "今回支払金額合計 (円)"),
             ("oldest_paid_on", "最も古い納付年月日"),

@@ -1,4 +1,4 @@
-"""The code lists of SPEC.md §5, as data.
+"""The code lists of SPEC.md §5, and the states shuno writes (payment status, エラー区分, 延滞金, 過誤納), as data.
 
 Fields whose code decides what a record means (領収区分, 納付金区分) reject a record with an unknown
 value; the others only warn, because real money is never turned away for a code the spec has not
@@ -6,6 +6,98 @@ heard of yet (SPEC §1).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class LabelledCode(StrEnum):
+    """A code list: each member's value is the code stored, its `label` what the code means."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str) -> LabelledCode:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+
+def code_labels(codes: type[LabelledCode]) -> dict[str, str]:
+    """code → label of every member of a code list."""
+    return {member.value: member.label for member in codes}
+
+
+def coded_comment(name: str, codes: Iterable[LabelledCode]) -> str:
+    """The COMMENT of a column of codes (a code list, or some of its members), listing them.
+
+    Numbered codes follow the field's name: `納付金区分 (01 本税等, 02 延滞金のみ, …)`; codes that
+    are words say what they are themselves: `見込 (本税未納) / 確定 (本税完納)`.
+    """
+    members = list(codes)
+    if all(member.value.isdigit() for member in members):
+        return f"{name} ({', '.join(f'{member.value} {member.label}' for member in members)})"
+    return " / ".join(f"{member.value} ({member.label})" for member in members)
+
+
+class PaymentClass(LabelledCode):
+    """納付金区分 (SPEC §5)."""
+
+    PRINCIPAL = "01", "本税等"
+    LATE_FEE_ONLY = "02", "延滞金のみ"
+    DUNNING_FEE_ONLY = "03", "督促手数料のみ"
+
+
+class ReceiptClass(LabelledCode):
+    """領収区分 (SPEC §5): a 取消 reverses the payment with the same (共通納税ID, 連番)."""
+
+    RECEIPT = "1", "領収"
+    CANCELLATION = "2", "取消"
+
+
+class PaymentStatus(LabelledCode):
+    """The state of a payment in the `payments` table (CONTRACT.md, SPEC §2–§3)."""
+
+    APPLIED = "applied", "消込済"
+    PENDING = "pending", "未消込・毎回再照合"
+    HELD = "held", "保留・速報と確報が不一致"
+    REVERSED = "reversed", "取消済"
+    NOT_COMPLETED = "not_completed", "未完了・レスポンスコードが 0000 以外"
+    WITHDRAWN = "withdrawn", "送信者による削除・次回削除フラグ"
+
+
+class ErrorClass(LabelledCode):
+    """エラー区分 of a payment's 仮登録 record (SPEC §3)."""
+
+    APPLIED = "00", "消込済"
+    NOT_LINKED = "10", "未紐付"
+    NO_RECEIVABLE = "20", "調定なし"
+    NO_MANAGEMENT = "30", "管理なし"
+    CONFLICT = "40", "不一致"
+    UNKNOWN_CANCELLATION = "50", "不明な取消"
+    OTHER = "90", "その他"
+
+
+class LateFeeStatus(LabelledCode):
+    """How an arrear's 延滞金 stands (SPEC §4.1)."""
+
+    ESTIMATED = "見込", "本税未納"
+    FIXED = "確定", "本税完納"
+
+
+class RefundKind(LabelledCode):
+    """The kind of an overpayment (過誤納金, SPEC §4.2)."""
+
+    EXCESS = "過納", "適法な納付の後の減額"
+    ERRONEOUS = "誤納", "納付の時から納める理由なし"
+
+
+class PaymentSource(LabelledCode):
+    """Where a payment was delivered from."""
+
+    PAYMENT_FILE = "payment_file", "納付情報ファイル"
+    PROVISIONAL = "provisional", "仮登録データ"
+
 
 TAX_CODES = {
     "010": "個人市民税・都民税 普通徴収",
@@ -34,8 +126,8 @@ TAX_CODE_BY_ELTAX_CLASS = {
     "30": "050",
     "40": "060",
 }
-PAYMENT_CLASSES = {"01": "本税等", "02": "延滞金のみ", "03": "督促手数料のみ"}
-RECEIPT_CLASSES = {"1": "領収", "2": "取消"}
+PAYMENT_CLASSES = code_labels(PaymentClass)
+RECEIPT_CLASSES = code_labels(ReceiptClass)
 REGISTRATION_CLASSES = {"1": "登録", "2": "変更", "9": "解除"}
 CHANNEL_CLASSES = {
     "01": "ATM",

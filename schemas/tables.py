@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from schemas.codes import ErrorClass, LabelledCode, LateFeeStatus, PaymentClass, PaymentSource, PaymentStatus, RefundKind, coded_comment
 from schemas.layouts import Layout, LayoutName, load_layout
 from schemas.privacy import SECRET_FIELDS
 
@@ -26,12 +27,35 @@ DUCKDB_TYPES = {
 
 
 @dataclass(frozen=True)
+class Contract:
+    """What every value of a column keeps before shuno writes it: nulls allowed, a minimum, a code list."""
+
+    nullable: bool = True
+    minimum: int | None = None
+    codes: type[LabelledCode] | None = None
+
+
+ANY = Contract()
+REQUIRED = Contract(nullable=False)
+# Amounts are integer yen, never negative: a 取消 reverses a payment by its status, not by a negative
+# amount, and every difference written (overpaid, refund, outstanding) is what is left, never a debt.
+AMOUNT = Contract(nullable=False, minimum=0)
+NUMBER = Contract(nullable=False, minimum=0)
+
+
+def one_of(codes: type[LabelledCode]) -> Contract:
+    """A column whose every value is a member of `codes`."""
+    return Contract(nullable=False, codes=codes)
+
+
+@dataclass(frozen=True)
 class Column:
-    """A column: name, DuckDB type and its Japanese description."""
+    """A column: name, DuckDB type, its Japanese description and the contract its values keep."""
 
     name: str
     type: str
     comment: str
+    contract: Contract = ANY
 
 
 @dataclass(frozen=True)
@@ -41,6 +65,8 @@ class Table:
     name: str
     comment: str
     columns: tuple[Column, ...]
+    # The columns that identify a row (CONTRACT.md "one row per"); a derived table's contract keeps them unique.
+    key: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -54,14 +80,22 @@ class Table:
         return pl.Schema({column.name: by_type[column.type]() for column in self.columns})
 
 
-def _columns(*rows: tuple[str, str, str]) -> tuple[Column, ...]:
-    return tuple(Column(*row) for row in rows)
+def _columns(*rows: tuple[str, str, str] | tuple[str, str, str, Contract]) -> tuple[Column, ...]:
+    return tuple(_column(*row) for row in rows)
 
 
-def layout_columns(layout: Layout) -> tuple[Column, ...]:
-    """A layout's fields as columns (secret fields left out: they are never stored)."""
+def _column(name: str, type: str, comment: str, contract: Contract = ANY) -> Column:
+    # A coded column's COMMENT lists its codes, from the same code list its contract checks (codes
+    # that are words, such as 見込 / 確定, describe themselves: their column's comment is empty).
+    described = coded_comment(comment, contract.codes) if contract.codes else comment
+    return Column(name, type, described, contract)
+
+
+def layout_columns(layout: Layout, contracts: dict[str, Contract] | None = None) -> tuple[Column, ...]:
+    """A layout's fields as columns (secret fields left out: they are never stored), with their contracts if given."""
+    contracts = contracts or {}
     return tuple(
-        Column(field.name, DUCKDB_TYPES[type(field.polars_dtype)], field.name_ja)
+        _column(field.name, DUCKDB_TYPES[type(field.polars_dtype)], field.name_ja, contracts.get(field.name, ANY))
         for field in layout.fields
         if field.name not in SECRET_FIELDS
     )
@@ -76,19 +110,20 @@ FILE_ORIGIN = _columns(
 SIGHTING = _columns(("sighting", "VARCHAR", "速報 (納付日ファイル) / 確報 (入金日ファイル)"))
 
 RECEIVABLE_COLUMNS = _columns(
-    ("receivable_id", "VARCHAR", "調定番号"),
-    ("taxpayer_id", "VARCHAR", "義務者住民コード"),
-    ("tax_code", "VARCHAR", "税目コード"),
+    ("receivable_id", "VARCHAR", "調定番号", REQUIRED),
+    ("taxpayer_id", "VARCHAR", "義務者住民コード", REQUIRED),
+    # An unknown 税目コード only warns (schemas/models.py): no code list here.
+    ("tax_code", "VARCHAR", "税目コード", REQUIRED),
     ("fiscal_year", "INTEGER", "調定年度"),
     ("tax_year", "INTEGER", "課税年度"),
-    ("installment", "VARCHAR", "期別"),
+    ("installment", "VARCHAR", "期別", REQUIRED),
     ("notice_number", "VARCHAR", "通知書番号"),
     ("payment_number", "VARCHAR", "納付番号"),
     ("confirmation_number", "VARCHAR", "確認番号"),
     ("filing_receipt_number", "VARCHAR", "申告受付番号"),
-    ("due_date", "DATE", "納期限 (条例)"),
-    ("principal", "BIGINT", "本税 (円)"),
-    ("dunning_fee", "BIGINT", "督促手数料 (円)"),
+    ("due_date", "DATE", "納期限 (条例)", REQUIRED),
+    ("principal", "BIGINT", "本税 (円)", AMOUNT),
+    ("dunning_fee", "BIGINT", "督促手数料 (円)", AMOUNT),
     ("dunning_sent_on", "DATE", "督促状発付日"),
     ("changed_on", "DATE", "更正日"),
 )
@@ -213,9 +248,9 @@ def _literal(text: str) -> str:
 
 
 PAYMENT_IDENTITY = _columns(
-    ("payment_key", "VARCHAR", "納付の識別子 (共通納税ID-連番, または SEQ-納付情報シーケンス)"),
+    ("payment_key", "VARCHAR", "納付の識別子 (共通納税ID-連番, または SEQ-納付情報シーケンス)", REQUIRED),
     ("common_tax_id", "VARCHAR", "共通納税ID"),
-    ("sequence_number", "BIGINT", "連番"),
+    ("sequence_number", "BIGINT", "連番", NUMBER),
     ("payment_info_sequence", "BIGINT", "納付情報シーケンス (共通納税ID のない仮登録)"),
 )
 
@@ -226,40 +261,48 @@ def _payments() -> Table:
         "納付 (共通納税ID・連番ごと, 速報・確報を一件として)",
         PAYMENT_IDENTITY
         + _columns(
-            ("source", "VARCHAR", "payment_file (納付情報ファイル) / provisional (仮登録データ)"),
-            ("paid_on", "DATE", "納付年月日 (延滞金の終期)"),
+            ("source", "VARCHAR", "", one_of(PaymentSource)),
+            ("paid_on", "DATE", "納付年月日 (延滞金の終期)", REQUIRED),
             ("deposited_on", "DATE", "入金年月日 (確報)"),
-            ("paid_total", "BIGINT", "今回支払金額合計"),
-            ("paid_principal", "BIGINT", "支払納付額 (納付情報ファイルでは本税等) / 納付額"),
-            ("paid_late_fee", "BIGINT", "支払延滞金額 / 納付延滞金"),
-            ("paid_dunning_fee", "BIGINT", "納付督促手数料 (仮登録)"),
-            ("paid_additional_charge", "BIGINT", "納付加算金 (仮登録)"),
-            ("payment_class", "VARCHAR", "納付金区分"),
+            ("paid_total", "BIGINT", "今回支払金額合計", AMOUNT),
+            ("paid_principal", "BIGINT", "支払納付額 (納付情報ファイルでは本税等) / 納付額", AMOUNT),
+            ("paid_late_fee", "BIGINT", "支払延滞金額 / 納付延滞金", AMOUNT),
+            ("paid_dunning_fee", "BIGINT", "納付督促手数料 (仮登録)", AMOUNT),
+            ("paid_additional_charge", "BIGINT", "納付加算金 (仮登録)", AMOUNT),
+            ("payment_class", "VARCHAR", "納付金区分", one_of(PaymentClass)),
+            # Unknown チャネル区分 and 納付方式 only warn (SPEC §1: money is never turned away): no code list.
             ("channel_class", "VARCHAR", "チャネル区分"),
             ("payment_scheme", "VARCHAR", "納付方式"),
-            ("history_number", "BIGINT", "決定した履歴番号"),
-            ("response_code", "VARCHAR", "レスポンスコード"),
+            ("history_number", "BIGINT", "決定した履歴番号", NUMBER),
+            ("response_code", "VARCHAR", "レスポンスコード", REQUIRED),
             ("mpn_processed_on", "DATE", "MPN処理年月日"),
             ("mpn_processed_at", "TIME", "MPN処理時刻"),
             ("mpn_serial", "VARCHAR", "MPN処理通番"),
-            ("status", "VARCHAR", "applied / pending / held / reversed / not_completed / withdrawn"),
-            ("error_class", "VARCHAR", "エラー区分 (00 消込済, 10 未紐付, 20 調定なし, 30 管理なし, 40 不一致, 50 不明な取消, 90 その他)"),
+            ("status", "VARCHAR", "", one_of(PaymentStatus)),
+            ("error_class", "VARCHAR", "エラー区分", one_of(ErrorClass)),
+            # Null unless applied: schemas/derived.py checks that an applied payment has both.
             ("receivable_id", "VARCHAR", "消込先の調定番号"),
-            ("overpaid_amount", "BIGINT", "過誤納額 (充当・還付の対象)"),
-            ("first_seen_on", "DATE", "初めて受信した処理対象日"),
+            ("overpaid_amount", "BIGINT", "過誤納額 (充当・還付の対象)", Contract(minimum=0)),
+            ("first_seen_on", "DATE", "初めて受信した処理対象日", REQUIRED),
             ("confirmed_on", "DATE", "確報を受信した処理対象日"),
-            ("unconfirmed", "BOOLEAN", "納付日から5営業日を過ぎても確報なし"),
-            ("sighting_count", "BIGINT", "受信回数 (速報・確報・再配信)"),
+            ("unconfirmed", "BOOLEAN", "納付日から5営業日を過ぎても確報なし", REQUIRED),
+            ("sighting_count", "BIGINT", "受信回数 (速報・確報・再配信)", Contract(nullable=False, minimum=1)),
         ),
+        key=("payment_key",),
     )
 
 
 def _provisional_payments() -> Table:
     layout = load_layout(LayoutName.PROVISIONAL)
+    # A delivered record's amounts are digits (a broken one is rejected) and a built row's are zero
+    # when nothing gives them; its other fields are the sender's, whose codes only warn.
+    amounts = {field.name: AMOUNT for field in layout.fields if field.format == "amount"}
+    contracts = amounts | {"payment_class": one_of(PaymentClass), "error_class": one_of(ErrorClass), "paid_on": REQUIRED}
     return Table(
         "provisional_payments",
         "全納付の仮登録 (50項目) 形式: 受信分と経路1・2で作成した分",
-        _columns(("payment_key", "VARCHAR", "納付の識別子")) + layout_columns(layout),
+        _columns(("payment_key", "VARCHAR", "納付の識別子", REQUIRED)) + layout_columns(layout, contracts),
+        key=("payment_key",),
     )
 
 
@@ -269,12 +312,14 @@ def _applications() -> Table:
         "納付の調定への充当額 (消込)",
         PAYMENT_IDENTITY
         + _columns(
-            ("receivable_id", "VARCHAR", "調定番号"),
-            ("paid_on", "DATE", "納付年月日"),
-            ("principal_applied", "BIGINT", "本税への充当額"),
-            ("dunning_fee_applied", "BIGINT", "督促手数料への充当額"),
-            ("late_fee_applied", "BIGINT", "延滞金への充当額"),
+            ("receivable_id", "VARCHAR", "調定番号", REQUIRED),
+            ("paid_on", "DATE", "納付年月日", REQUIRED),
+            ("principal_applied", "BIGINT", "本税への充当額", AMOUNT),
+            ("dunning_fee_applied", "BIGINT", "督促手数料への充当額", AMOUNT),
+            ("late_fee_applied", "BIGINT", "延滞金への充当額", AMOUNT),
         ),
+        # A payment is applied to its one receivable (payments.receivable_id): one row per payment.
+        key=("payment_key",),
     )
 
 
@@ -283,23 +328,25 @@ def _arrears() -> Table:
         "arrears",
         "滞納 (納期限後に本税または延滞金が未納の調定)",
         _columns(
-            ("receivable_id", "VARCHAR", "調定番号"),
-            ("taxpayer_id", "VARCHAR", "義務者住民コード"),
-            ("tax_code", "VARCHAR", "税目コード"),
+            ("receivable_id", "VARCHAR", "調定番号", REQUIRED),
+            ("taxpayer_id", "VARCHAR", "義務者住民コード", REQUIRED),
+            ("tax_code", "VARCHAR", "税目コード", REQUIRED),
             ("fiscal_year", "INTEGER", "調定年度"),
-            ("installment", "VARCHAR", "期別"),
-            ("effective_due_date", "DATE", "納期限 (地方税法第20条の5 適用後)"),
-            ("principal", "BIGINT", "本税 (最新の調定)"),
-            ("principal_outstanding", "BIGINT", "本税未納額"),
-            ("dunning_fee_outstanding", "BIGINT", "督促手数料未納額"),
-            ("late_fee", "BIGINT", "延滞金未納額"),
-            ("late_fee_status", "VARCHAR", "見込 (本税未納) / 確定 (本税完納)"),
-            ("days_overdue", "BIGINT", "経過日数 (as_of − 納期限)"),
-            ("dunning_due", "BOOLEAN", "督促状の発付が必要 (本税未納・未発付・納期限経過)"),
-            ("dunning_deadline", "DATE", "督促状の発付期限 (納期限後20日)"),
+            ("installment", "VARCHAR", "期別", REQUIRED),
+            ("effective_due_date", "DATE", "納期限 (地方税法第20条の5 適用後)", REQUIRED),
+            ("principal", "BIGINT", "本税 (最新の調定)", AMOUNT),
+            ("principal_outstanding", "BIGINT", "本税未納額", AMOUNT),
+            ("dunning_fee_outstanding", "BIGINT", "督促手数料未納額", AMOUNT),
+            ("late_fee", "BIGINT", "延滞金未納額", AMOUNT),
+            ("late_fee_status", "VARCHAR", "", one_of(LateFeeStatus)),
+            # Only a receivable past its 納期限 is in arrears: at least one day.
+            ("days_overdue", "BIGINT", "経過日数 (as_of − 納期限)", Contract(nullable=False, minimum=1)),
+            ("dunning_due", "BOOLEAN", "督促状の発付が必要 (本税未納・未発付・納期限経過)", REQUIRED),
+            ("dunning_deadline", "DATE", "督促状の発付期限 (納期限後20日)", REQUIRED),
             ("dunning_sent_on", "DATE", "督促状発付日"),
-            ("as_of", "DATE", "基準日 (処理済みの最新処理対象日)"),
+            ("as_of", "DATE", "基準日 (処理済みの最新処理対象日)", REQUIRED),
         ),
+        key=("receivable_id",),
     )
 
 
@@ -307,23 +354,24 @@ def _refund_candidates() -> Table:
     return Table(
         "refund_candidates",
         "還付・充当候補 (過誤納金)",
-        _columns(("candidate_id", "VARCHAR", "候補 ID (納付・種別・発生日から導出)"), ("taxpayer_id", "VARCHAR", "義務者住民コード"))
+        _columns(("candidate_id", "VARCHAR", "候補 ID (納付・種別・発生日から導出)", REQUIRED), ("taxpayer_id", "VARCHAR", "義務者住民コード", REQUIRED))
         + PAYMENT_IDENTITY
         + _columns(
-            ("receivable_id", "VARCHAR", "過誤納の生じた調定番号"),
-            ("kind", "VARCHAR", "過納 / 誤納"),
-            ("paid_on", "DATE", "納付年月日"),
-            ("overpaid_amount", "BIGINT", "過誤納額"),
-            ("offset_amount", "BIGINT", "充当額"),
-            ("refund_amount", "BIGINT", "還付額"),
-            ("interest_start", "DATE", "還付加算金の起算日"),
-            ("refund_interest", "BIGINT", "還付額の還付加算金 (as_of まで)"),
-            ("offset_interest", "BIGINT", "充当額の還付加算金 (充当適状日まで)"),
-            ("arose_on", "DATE", "過誤納の発生日"),
-            ("expires_on", "DATE", "還付請求権の時効 (発生日から5年)"),
-            ("expired", "BOOLEAN", "時効経過"),
-            ("as_of", "DATE", "基準日"),
+            ("receivable_id", "VARCHAR", "過誤納の生じた調定番号", REQUIRED),
+            ("kind", "VARCHAR", "", one_of(RefundKind)),
+            ("paid_on", "DATE", "納付年月日", REQUIRED),
+            ("overpaid_amount", "BIGINT", "過誤納額", AMOUNT),
+            ("offset_amount", "BIGINT", "充当額", AMOUNT),
+            ("refund_amount", "BIGINT", "還付額", AMOUNT),
+            ("interest_start", "DATE", "還付加算金の起算日", REQUIRED),
+            ("refund_interest", "BIGINT", "還付額の還付加算金 (as_of まで)", AMOUNT),
+            ("offset_interest", "BIGINT", "充当額の還付加算金 (充当適状日まで)", AMOUNT),
+            ("arose_on", "DATE", "過誤納の発生日", REQUIRED),
+            ("expires_on", "DATE", "還付請求権の時効 (発生日から5年)", REQUIRED),
+            ("expired", "BOOLEAN", "時効経過", REQUIRED),
+            ("as_of", "DATE", "基準日", REQUIRED),
         ),
+        key=("candidate_id",),
     )
 
 
@@ -332,13 +380,14 @@ def _offsets() -> Table:
         "offsets",
         "充当 (過誤納金の未納調定への充当)",
         _columns(
-            ("candidate_id", "VARCHAR", "候補 ID"),
-            ("receivable_id", "VARCHAR", "充当先の調定番号"),
-            ("principal_offset", "BIGINT", "本税への充当額"),
-            ("dunning_fee_offset", "BIGINT", "督促手数料への充当額"),
-            ("late_fee_offset", "BIGINT", "延滞金への充当額"),
-            ("offset_on", "DATE", "充当適状日"),
+            ("candidate_id", "VARCHAR", "候補 ID", REQUIRED),
+            ("receivable_id", "VARCHAR", "充当先の調定番号", REQUIRED),
+            ("principal_offset", "BIGINT", "本税への充当額", AMOUNT),
+            ("dunning_fee_offset", "BIGINT", "督促手数料への充当額", AMOUNT),
+            ("late_fee_offset", "BIGINT", "延滞金への充当額", AMOUNT),
+            ("offset_on", "DATE", "充当適状日", REQUIRED),
         ),
+        key=("candidate_id", "receivable_id"),
     )
 
 
@@ -348,10 +397,11 @@ def _receivables() -> Table:
         "調定 (最新のスナップショット)",
         RECEIVABLE_COLUMNS
         + _columns(
-            ("effective_due_date", "DATE", "納期限 (地方税法第20条の5 適用後)"),
-            ("snapshot_date", "DATE", "スナップショットの日付"),
-            ("delivery_number", "INTEGER", "スナップショットの配信番号"),
+            ("effective_due_date", "DATE", "納期限 (地方税法第20条の5 適用後)", REQUIRED),
+            ("snapshot_date", "DATE", "スナップショットの日付", REQUIRED),
+            ("delivery_number", "INTEGER", "スナップショットの配信番号", REQUIRED),
         ),
+        key=("receivable_id",),
     )
 
 

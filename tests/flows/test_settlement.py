@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +15,10 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.settlement import RunFailed, run_settlement_date
+from schemas.derived import broken_rules
 from schemas.settings import Settings
+from schemas.tables import derived_tables
+from transforms.rebuild import DerivedTables, derived_state
 
 OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "rejected_records", "receivables"]
 
@@ -130,3 +134,26 @@ def test_the_run_command_refuses_a_wrong_settings_file_in_one_line_before_the_ru
     assert missing.exit_code == 2 and missing.stderr == f"shuno run: settings file {tmp_path / 'none.toml'} does not exist\n"
     assert list(tmp_path.glob("shuno.duckdb*")) == []
 
+
+def test_a_run_whose_derived_tables_break_their_contract_fails_in_one_line_and_changes_nothing(sample, tmp_path, monkeypatch):
+    inbox, dates = sample
+    database = tmp_path / "shuno.duckdb"
+    _run(dates[:1], inbox, database)
+    before = _dump(database)
+    assert broken_rules({table.name: before[table.name] for table in derived_tables()}) == []
+
+    def overstated(*arguments, **keywords) -> DerivedTables:
+        derived = derived_state(*arguments, **keywords)
+        one_more = pl.when(pl.int_range(pl.len()) == 0).then(pl.col("principal_applied") + 1).otherwise(pl.col("principal_applied"))
+        return replace(derived, applications=derived.applications.with_columns(one_more))
+
+    monkeypatch.setattr("flows.settlement.derived_state", overstated)
+    with pytest.raises(RunFailed) as raised:
+        run_settlement_date(dates[1], inbox, database)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert f"run of {dates[1]} failed and changed nothing: ContractBroken: payments: paid_total ≠ Σ applications + overpaid_amount (1 row: " in message
+    assert all(_dump(database)[table].equals(before[table]) for table in OUTCOME_TABLES)
+    with duckdb.connect(str(database), read_only=True) as connection:
+        reasons = connection.sql("SELECT outcome, reason FROM audit_log WHERE outcome = 'failed'").fetchall()
+    assert len(reasons) == 1 and reasons[0][1].startswith("ContractBroken: payments: paid_total ≠ Σ applications")
