@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 # The Prefect settings every test process and its children get. Analytics would call home and
 # write to the SQLite file at start-up, as `shuno run` knows (flows.cli.PREFECT_DEFAULTS).
@@ -54,3 +55,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def prefect_home(pytestconfig: pytest.Config) -> Path:
     """The temporary PREFECT_HOME of this test session."""
     return pytestconfig.stash[PREFECT_HOME_KEY]
+
+
+# Hypothesis's deadline (200 ms an example) and its too-slow health check time the examples by the
+# wall clock: on a busy machine a fast example can take longer and fail a correct test. No test here
+# asserts speed through them. Example counts stay Hypothesis's (100) or each test's own.
+settings.register_profile("shuno", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shuno")
