@@ -49,17 +49,21 @@ OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears",
 RATES = Path(__file__).resolve().parents[2] / "schemas" / "rates" / "rates.csv"
 # One pass over megabytes instead of one per name.
 NAMES = re.compile("|".join(re.escape(name) for name in SAMPLE_NAMES).encode())
+HARNESS_START_SECONDS = 120
 
 
 # Only this module starts Prefect's test harness (a server in a child process, some seconds):
-# the tests here test the flows, their tasks, `shuno run` and the local API. Every other module
-# calls `run_settlement_date` or the CLI's other commands, without Prefect. The tests here that
-# only read a run's results (the report's tables, the inbox listing) read the databases the flows
-# made for the first test: running the dates again without Prefect would cost more than it saves.
+# the tests here test the flows, their tasks, `shuno run` and the local API. Other modules call
+# `run_settlement_date` without Prefect (but for one `shuno run` each in test_atomic_runs and
+# test_sample_outcomes, which serve their own API as the command does). The tests here that only
+# read a run's results (the report's tables, the inbox listing) read the databases the flows made
+# for the first test: running the dates again without Prefect would cost more than it saves.
 @pytest.fixture(scope="session")
 def prefect_harness():
     # As `shuno run` sets it: Prefect's analytics write to its SQLite file at start-up and call home.
-    with temporary_settings(updates={PREFECT_SERVER_ANALYTICS_ENABLED: False}), prefect_test_harness():
+    # The server's start (an interpreter, Prefect's migrations) took 7 s on a busy 2-core machine:
+    # Prefect's default patience of 30 s would fail a correct run on a busier one.
+    with temporary_settings(updates={PREFECT_SERVER_ANALYTICS_ENABLED: False}), prefect_test_harness(server_startup_timeout=HARNESS_START_SECONDS):
         yield
 
 
