@@ -22,8 +22,10 @@ run: $(INSTALLED)
 		$(BIN)/shuno run --date $$day --inbox $(INBOX) --db $(DB) || exit 1; \
 	done
 
+# One worker a core (pytest-xdist). --dist loadfile keeps each test module on one worker: its
+# module fixtures (a sample's runs, Prefect's test harness) are built once, and its tests run in order.
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/ingest.py

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from sample_data import COMMITTED_INBOX, COMMITTED_PAYMENTS, COMMITTED_SEED
 from sample_data.sample_inbox import SampleInbox, sample_inbox
@@ -77,3 +78,9 @@ def sample_inbox_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder.chmod(0o555)
     return folder
 
+
+# Hypothesis's deadline (200 ms an example) and its too-slow health check time the examples by the
+# wall clock: on a busy machine a fast example can take longer and fail a correct test. No test here
+# asserts speed through them. Example counts stay Hypothesis's (100) or each test's own.
+settings.register_profile("shuno", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shuno")

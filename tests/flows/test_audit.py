@@ -21,6 +21,7 @@ from flows.lock import acquire_run_lock
 from flows.settlement import RunFailed, RunRefused, failure_reason, run_settlement_date
 from flows.refusals import logged_refusals, refusal_log_path
 from sample_data.names import SAMPLE_NAMES
+from schemas.rates import RatesFileError
 from schemas.settings import Settings
 
 RUN_FILES = "SELECT file_name, sha256 FROM ingested_files WHERE run_id = ? AND settlement_date = ?"
@@ -175,7 +176,7 @@ def test_runs_that_fail_before_opening_the_database_reach_audit_log_with_the_nex
         run_settlement_date(dates[0], tmp_path / "no-inbox", database, command="deployment nightly")
     unreadable_rates = tmp_path / "rates.csv"
     unreadable_rates.write_text("not a rates table\n")
-    with pytest.raises(Exception) as rates_failure:
+    with pytest.raises(RatesFileError, match="header") as rates_failure:
         run_settlement_date(dates[0], inbox, database, Settings(rates_path=unreadable_rates))
     assert not database.exists()
     [missing_inbox, bad_rates] = logged_refusals(database)[0]

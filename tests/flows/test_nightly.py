@@ -53,12 +53,21 @@ RATES = ROOT / "schemas" / "rates" / "rates.csv"
 DUNNING_FEE = 100
 # One pass over megabytes instead of one per name.
 NAMES = re.compile("|".join(re.escape(name) for name in SAMPLE_NAMES).encode())
+HARNESS_START_SECONDS = 120
 
 
+# Only this module starts Prefect's test harness (a server in a child process, some seconds):
+# the tests here test the flows, their tasks, `shuno run` and the local API. Other modules call
+# `run_settlement_date` without Prefect (but for one `shuno run` each in test_atomic_runs and
+# test_sample_outcomes, which serve their own API as the command does). The tests here that only
+# read a run's results (the report's tables, the inbox listing) read the databases the flows made
+# for the first test: running the dates again without Prefect would cost more than it saves.
 @pytest.fixture(scope="session")
 def prefect_harness():
     # As `shuno run` sets it: Prefect's analytics write to its SQLite file at start-up and call home.
-    with temporary_settings(updates={PREFECT_SERVER_ANALYTICS_ENABLED: False}), prefect_test_harness():
+    # The server's start (an interpreter, Prefect's migrations) took 7 s on a busy 2-core machine:
+    # Prefect's default patience of 30 s would fail a correct run on a busier one.
+    with temporary_settings(updates={PREFECT_SERVER_ANALYTICS_ENABLED: False}), prefect_test_harness(server_startup_timeout=HARNESS_START_SECONDS):
         yield
 
 
@@ -292,6 +301,22 @@ def test_the_run_command_reports_to_the_prefect_api_it_is_given(runs, tmp_path, 
     assert run_id in Artifact.get(f"run-report-{runs.dates[0].isoformat()}").data
     with duckdb.connect(str(tmp_path / "shuno.duckdb"), read_only=True) as connection:
         assert connection.sql("SELECT command, run_id FROM audit_log").fetchall() == [("shuno run", run_id)]
+
+
+def test_the_run_command_prints_a_summary_and_refuses_bad_input(runs, tmp_path, monkeypatch):
+    for name, value in PREFECT_DEFAULTS.items():
+        monkeypatch.setenv(name, value)
+    database = tmp_path / "shuno.duckdb"
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", "--date", runs.dates[0].isoformat(), "--inbox", str(runs.inbox), "--db", str(database)])
+    assert result.exit_code == 0, result.output
+    assert f"of {runs.dates[0]} (as of {runs.dates[0]})" in result.output
+    assert any("README.txt" in line and "unrecognised" in line for line in result.output.splitlines())
+    bad_date = runner.invoke(app, ["run", "--date", "2026-02-30", "--inbox", str(runs.inbox), "--db", str(database)])
+    assert bad_date.exit_code == 2 and "not a date" in bad_date.output
+    missing = runner.invoke(app, ["run", "--date", runs.dates[0].isoformat(), "--inbox", str(tmp_path / "none"), "--db", str(database)])
+    assert missing.exit_code == 1 and "is not a folder" in missing.output
+    assert "Traceback" not in missing.output + bad_date.output
 
 
 def test_a_run_whose_report_cannot_be_read_back_has_committed_and_exits_0_with_a_warning(runs, tmp_path, monkeypatch):

@@ -1,4 +1,8 @@
-"""`shuno run` on the sample inbox: re-runs and out-of-order runs give the same database, a failed run changes nothing."""
+"""The settlement run on the sample inbox: re-runs and out-of-order runs give the same database, a failed run changes nothing.
+
+These call `run_settlement_date` without Prefect; the `shuno run` command, which runs it through
+Prefect's flow, is tested with Prefect's test harness in tests/flows/test_nightly.py.
+"""
 
 from __future__ import annotations
 
@@ -65,21 +69,6 @@ def test_a_run_that_cannot_complete_leaves_the_database_as_it_was(sample, tmp_pa
         files = connection.sql("SELECT count(*) FROM ingested_files WHERE settlement_date = ?", params=[dates[1]]).fetchall()
     assert statuses == [(dates[0], "completed"), (dates[1], "failed")]
     assert files == [(0,)]
-
-
-def test_the_run_command_prints_a_summary_and_refuses_bad_input(sample, tmp_path):
-    inbox, dates = sample
-    database = tmp_path / "shuno.duckdb"
-    runner = CliRunner()
-    result = runner.invoke(app, ["run", "--date", dates[0].isoformat(), "--inbox", str(inbox), "--db", str(database)])
-    assert result.exit_code == 0, result.output
-    assert f"of {dates[0]} (as of {dates[0]})" in result.output
-    assert any("README.txt" in line and "unrecognised" in line for line in result.output.splitlines())
-    bad_date = runner.invoke(app, ["run", "--date", "2026-02-30", "--inbox", str(inbox), "--db", str(database)])
-    assert bad_date.exit_code == 2 and "not a date" in bad_date.output
-    missing = runner.invoke(app, ["run", "--date", dates[0].isoformat(), "--inbox", str(tmp_path / "none"), "--db", str(database)])
-    assert missing.exit_code == 1 and "is not a folder" in missing.output
-    assert "Traceback" not in missing.output + bad_date.output
 
 
 def test_inbox_files_are_never_moved_or_modified(sample, tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from pandera.errors import SchemaError, SchemaErrorReason
 
 from schemas.layouts import LayoutError, LayoutName, layout_from_csv, load_layout, load_payment_file_layouts
 from schemas.models import record_schema
@@ -74,5 +75,7 @@ def test_every_model_column_is_described_in_japanese(name):
     assert list(schema.columns) == [RECORD_NUMBER, *layout.field_names]
     assert all(schema.columns[field.name].description == field.name_ja for field in layout.fields)
     assert schema.strict is True
-    with pytest.raises(Exception):
+    # Strict: a column the layout does not declare is refused by name, before any value is looked at.
+    with pytest.raises(SchemaError, match="^column 'unexpected' not in DataFrameSchema") as refused:
         schema.validate(pl.DataFrame({"unexpected": [1]}))
+    assert refused.value.reason_code == SchemaErrorReason.COLUMN_NOT_IN_SCHEMA

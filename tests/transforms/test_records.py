@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from functools import cache
 
 import numpy as np
 import polars as pl
@@ -39,15 +40,22 @@ def _ruled_columns(judge) -> list[str]:
     return sorted({name for rule in judge.rules for name in rule.sound.meta.root_names()})
 
 
+@cache  # the same for every example of a layout: built once, not once per example
+def _judge_and_choices(layout_name: LayoutName) -> tuple:
+    """The layout's record rules, and for each column they read: its valid value, null and the other values."""
+    judge = record_rules_for(layout_name)
+    valid = record_frame(layout_name, ROWS)
+    choices = {name: [valid[name][0], None, *OTHER_VALUES.get(type(valid.schema[name]), [])] for name in _ruled_columns(judge)}
+    return judge, choices
+
+
 @st.composite
 def judged_frames(draw):
     """A frame of a layout whose rule columns hold valid, null and rule-breaking values, row by row."""
     layout_name = draw(st.sampled_from(list(RECORD_RULES)))
-    judge = record_rules_for(layout_name)
-    valid = record_frame(layout_name, ROWS)
+    judge, choices_by_column = _judge_and_choices(layout_name)
     columns = {}
-    for name in _ruled_columns(judge):
-        choices = [valid[name][0], None, *OTHER_VALUES.get(type(valid.schema[name]), [])]
+    for name, choices in choices_by_column.items():
         columns[name] = draw(st.lists(st.sampled_from(choices), min_size=ROWS, max_size=ROWS))
     return judge, _numbered(record_frame(layout_name, ROWS, **columns))
 
