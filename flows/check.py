@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from flows.files import checked_chunks, inspect_file, recognised_name
@@ -26,12 +26,7 @@ class FileCheck:
     verdict: str
     reason: str | None = None
     data_count: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    warnings: int = 0
-    totals: dict[str, int] = field(default_factory=dict)
-    first_rejects: list[tuple[int, str, str]] = field(default_factory=list)
-    first_warnings: list[tuple[int, str, str]] = field(default_factory=list)
+    counts: RecordCounts = field(default_factory=RecordCounts)
 
     @property
     def would_load(self) -> bool:
@@ -56,21 +51,22 @@ def check_file(path: Path) -> FileCheck:
     except RejectedFile as rejection:
         return FileCheck(path, name, "rejected", str(rejection), data_count=verdict.data_count)
     declared = verdict.declared_totals.as_dict() if verdict.declared_totals else {}
-    found = vars(counts) | {"totals": counts.totals | declared}
-    return FileCheck(path, name, "has rejected records" if counts.rejected else "ok", data_count=verdict.data_count, **found)
+    counts = replace(counts, totals=counts.totals | declared)
+    return FileCheck(path, name, "has rejected records" if counts.rejected else "ok", data_count=verdict.data_count, counts=counts)
 
 
 def check_report(found: FileCheck) -> list[str]:
     """Lines describing one file's check: counts, totals and record numbers, no personal data."""
     kind = found.name.kind.value if found.name else "-"
     day = found.name.settlement_date.isoformat() if found.name else "-"
+    counts = found.counts
     lines = [f"{found.path.name}: {found.verdict}" + (f" ({found.reason})" if found.reason else "")]
     lines.append(
         f"  kind {kind}, settlement date {day}, data records {found.data_count}, "
-        f"accepted {found.accepted}, rejected {found.rejected}, code warnings {found.warnings}"
+        f"accepted {counts.accepted}, rejected {counts.rejected}, code warnings {counts.warnings}"
     )
-    if found.totals:
-        lines.append("  totals: " + ", ".join(f"{key} {value:,}" for key, value in found.totals.items()))
-    lines += [f"  rejected record {number}: {field}: {reason}" for number, field, reason in found.first_rejects]
-    lines += [f"  warning record {number}: {field} has unknown code {value!r}" for number, field, value in found.first_warnings]
+    if counts.totals:
+        lines.append("  totals: " + ", ".join(f"{key} {value:,}" for key, value in counts.totals.items()))
+    lines += [f"  rejected record {number}: {field}: {reason}" for number, field, reason in counts.first_rejects]
+    lines += [f"  warning record {number}: {field} has unknown code {value!r}" for number, field, value in counts.first_warnings]
     return lines

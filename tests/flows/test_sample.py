@@ -84,12 +84,12 @@ def test_check_rejects_the_planted_file_and_records_and_warns_on_the_unknown_cha
     [invalid_file] = invalid_cases["file_name"].unique().to_list()
     with_rejects = found.pop(invalid_file)
     assert with_rejects.verdict == "has rejected records"
-    assert [(number, field) for number, field, _ in with_rejects.first_rejects] == [
+    assert [(number, field) for number, field, _ in with_rejects.counts.first_rejects] == [
         (number, invalid[name]) for name, number in invalid_cases.select("case", "record_number").iter_rows()
     ]
 
     channel = case(inbox, "unknown_channel")
-    warned = {name: check.first_warnings for name, check in found.items() if check.warnings}
+    warned = {name: check.counts.first_warnings for name, check in found.items() if check.counts.warnings}
     assert warned[channel["file_name"]] == [(channel["record_number"], "channel_class", "09")]
     assert len(warned) == 3  # its 速報, its 確報 and the re-delivered 速報, all of which load
     for name in warned:
