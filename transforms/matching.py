@@ -178,7 +178,8 @@ def _found(otherwise: pl.Expr) -> pl.Expr:
 
 def _route_1(payments: pl.DataFrame, by_number: pl.DataFrame) -> pl.DataFrame:
     """eL-QR 納付書 payments by (納付番号, 確認番号); unmatched: 20 for eL-QR, else 30 (its 管理 record is missing)."""
-    unmatched = pl.when(pl.col("payment_scheme") == PaymentScheme.EL_QR).then(pl.lit(ErrorClass.NO_RECEIVABLE)).otherwise(pl.lit(ErrorClass.NO_MANAGEMENT))
+    el_qr = pl.col("payment_scheme") == PaymentScheme.EL_QR
+    unmatched = pl.when(el_qr).then(pl.lit(ErrorClass.NO_RECEIVABLE)).otherwise(pl.lit(ErrorClass.NO_MANAGEMENT))
     return _outcome(_looked_up(payments, by_number, BY_NUMBER), _found(unmatched))
 
 
