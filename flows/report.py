@@ -20,17 +20,9 @@ from rich.table import Table
 from rich.text import Text
 
 from flows.settlement import RunSummary
-from schemas.codes import CHANNEL_CLASSES, TAX_CODES
+from schemas.codes import CHANNEL_CLASSES, TAX_CODES, ErrorClass, PaymentStatus, code_labels
 
-ERROR_CLASSES = {
-    "00": "消込済",
-    "10": "未紐付",
-    "20": "調定なし",
-    "30": "管理なし",
-    "40": "不一致",
-    "50": "不明な取消",
-    "90": "その他",
-}
+ERROR_CLASSES = code_labels(ErrorClass)
 TOTAL_LABELS = {
     "principal": "principal",
     "paid_total_sum": "paid",
@@ -96,19 +88,21 @@ def _totals_text(totals: dict[str, int]) -> str:
     return ", ".join(f"{TOTAL_LABELS.get(name, name)} {value:,}" for name, value in totals.items() if value and name != "data_count")
 
 
+# Not a status: payments of any status with no 確報 five business days after the 納付日, reported as one more row.
+UNCONFIRMED = "unconfirmed"
 PAYMENT_OUTCOMES = """
 SELECT status, coalesce(error_class, '') AS error_class, count(*) AS payments, coalesce(sum(paid_total), 0)::BIGINT AS yen
 FROM payments
 GROUP BY ALL
 UNION ALL
-SELECT 'unconfirmed', '', count(*), coalesce(sum(paid_total), 0)::BIGINT FROM payments WHERE unconfirmed
+SELECT ?, '', count(*), coalesce(sum(paid_total), 0)::BIGINT FROM payments WHERE unconfirmed
 """
-OUTCOME_RANK = {status: rank for rank, status in enumerate(["applied", "pending", "held", "reversed", "not_completed", "withdrawn", "unconfirmed"])}
+OUTCOME_RANK = {outcome: rank for rank, outcome in enumerate([*PaymentStatus, UNCONFIRMED])}
 
 
 def outcome_table(connection: duckdb.DuckDBPyConnection) -> ReportTable:
     """Payments by outcome: applied, pending by error class, held (conflicts), reversed, … and unconfirmed."""
-    found = sorted(connection.execute(PAYMENT_OUTCOMES).fetchall(), key=lambda row: (OUTCOME_RANK.get(row[0], len(OUTCOME_RANK)), row[0], row[1]))
+    found = sorted(connection.execute(PAYMENT_OUTCOMES, [UNCONFIRMED]).fetchall(), key=lambda row: (OUTCOME_RANK.get(row[0], len(OUTCOME_RANK)), row[0], row[1]))
     rows = tuple((status, f"{code} {ERROR_CLASSES.get(code, '')}".strip(), f"{count:,}", f"{yen:,}") for status, code, count, yen in found)
     return ReportTable("payments by outcome (every date loaded so far)", ("outcome", "error class", "payments", "yen"), (False, False, True, True), rows)
 
@@ -116,6 +110,7 @@ def outcome_table(connection: duckdb.DuckDBPyConnection) -> ReportTable:
 # 収納日計表: money received on the settlement date. Payments that never moved money
 # (not_completed, withdrawn) or were taken back (reversed) are left out; a payment not yet matched
 # to a receivable has no tax code yet and is counted under "未消込".
+RECEIVED_STATUSES = [PaymentStatus.APPLIED, PaymentStatus.PENDING, PaymentStatus.HELD]
 DAILY_RECEIPTS = """
 WITH tax_codes AS (
     SELECT receivable_id, arg_max(tax_code, snapshot_date) AS tax_code FROM receivable_snapshots GROUP BY receivable_id
@@ -123,7 +118,7 @@ WITH tax_codes AS (
 SELECT coalesce(tax_codes.tax_code, '') AS code, coalesce(payments.channel_class, '') AS channel,
        count(*) AS payments, coalesce(sum(payments.paid_total), 0)::BIGINT AS yen
 FROM payments LEFT JOIN tax_codes USING (receivable_id)
-WHERE payments.first_seen_on = ? AND payments.status IN ('applied', 'pending', 'held')
+WHERE payments.first_seen_on = ? AND list_contains(?, payments.status)
 GROUP BY code, channel
 ORDER BY code = '', code, channel
 """
@@ -131,7 +126,7 @@ ORDER BY code = '', code, channel
 
 def receipts_table(connection: duckdb.DuckDBPyConnection, settlement_date: date) -> ReportTable:
     """収納日計表: count and yen of the payments first seen on `settlement_date`, by tax code and channel."""
-    found = connection.execute(DAILY_RECEIPTS, [settlement_date]).fetchall()
+    found = connection.execute(DAILY_RECEIPTS, [settlement_date, RECEIVED_STATUSES]).fetchall()
     rows = [
         (f"{code} {TAX_CODES[code]}" if code in TAX_CODES else code or "未消込", f"{channel} {CHANNEL_CLASSES.get(channel, '')}".strip() or "(none)", f"{count:,}", f"{yen:,}")
         for code, channel, count, yen in found

@@ -41,6 +41,17 @@ class AnalystView:
     column_comments: tuple[tuple[str, str], ...]
 
 
+# A CREATE VIEW takes no bound parameters in DuckDB, so the status codes a view filters on are
+# written into its SQL here, once, at import, from the PaymentStatus members: declarations of this
+# code base, never input.
+def _sql_codes(*statuses: PaymentStatus) -> str:
+    """The statuses as a list of SQL string literals: `'pending', 'held'`."""
+    return ", ".join(f"'{status.value}'" for status in statuses)
+
+
+# `held` (error 40, sightings that disagree) waits for the staff like `pending` does.
+AWAITING_STAFF = (PaymentStatus.PENDING, PaymentStatus.HELD)
+
 # Sums are cast back to BIGINT yen, like every amount of the database: DuckDB widens sum(BIGINT)
 # to HUGEINT, which reaches pandas as float.
 
@@ -78,7 +89,7 @@ GROUP BY tax_code, aging_order
 
 # For an applied payment 今回支払金額合計 = Σ applications + overpayment (docs/reconciliation.md),
 # so the split columns add up to paid_total.
-RECEIPTS_BY_DAY_AND_CHANNEL = """
+RECEIPTS_BY_DAY_AND_CHANNEL = f"""
 WITH applied AS (
     SELECT
         payment_key,
@@ -100,7 +111,7 @@ SELECT
     sum(coalesce(payments.overpaid_amount, 0))::BIGINT AS overpaid_amount
 FROM payments
 LEFT JOIN applied USING (payment_key)
-WHERE payments.status = 'applied'
+WHERE payments.status = {_sql_codes(PaymentStatus.APPLIED)}
 GROUP BY payments.paid_on, payments.deposited_on, payments.channel_class
 """
 
@@ -121,8 +132,7 @@ FROM refund_candidates
 GROUP BY kind
 """
 
-# `held` (error 40, sightings that disagree) waits for the staff like `pending` does, so both are here.
-PENDING_PAYMENTS_BY_ERROR_CLASS = """
+PENDING_PAYMENTS_BY_ERROR_CLASS = f"""
 SELECT
     status,
     error_class,
@@ -132,7 +142,7 @@ SELECT
     min(first_seen_on) AS first_seen_on,
     count(*) FILTER (WHERE unconfirmed) AS unconfirmed_count
 FROM payments
-WHERE status IN ('pending', 'held')
+WHERE status IN ({_sql_codes(*AWAITING_STAFF)})
 GROUP BY status, error_class
 """
 
@@ -198,7 +208,7 @@ ANALYST_VIEWS = (
         "未消込の納付 (pending / held) のエラー区分別集計",
         PENDING_PAYMENTS_BY_ERROR_CLASS,
         (
-            ("status", coded_comment("", [PaymentStatus.PENDING, PaymentStatus.HELD])),
+            ("status", coded_comment("", AWAITING_STAFF)),
             ("error_class", coded_comment("エラー区分", (code for code in ErrorClass if code is not ErrorClass.APPLIED))),
             ("payment_count", "納付件数"),
             ("paid_total", "今回支払金額合計 (円)"),

@@ -92,6 +92,36 @@ class RefundKind(LabelledCode):
     ERRONEOUS = "誤納", "納付の時から納める理由なし"
 
 
+class PaymentScheme(LabelledCode):
+    """納付方式 of a payment-file record (SPEC §5)."""
+
+    MPN = "01", "MPN"
+    EL_QR = "02", "eL-QR"
+    DIRECT = "03", "ダイレクト"
+
+
+class RegistrationClass(LabelledCode):
+    """登録区分 of a 紐付履歴 record (SPEC §5): 9 dissolves the link it names."""
+
+    REGISTERED = "1", "登録"
+    CHANGED = "2", "変更"
+    DISSOLVED = "9", "解除"
+
+
+class DeleteFlag(LabelledCode):
+    """次回削除フラグ of a 仮登録 record (SPEC §2): 1 is the sender withdrawing the payment."""
+
+    NORMAL = "0", "通常"
+    DELETE_NEXT_RUN = "1", "次回削除"
+
+
+class PaymentFileClass(LabelledCode):
+    """ファイル種別 of a payment file's header (SPEC §1.1): the 入金日 file (確報) or the 納付日 file (速報)."""
+
+    BY_DEPOSIT_DATE = "01", "入金日"
+    BY_PAYMENT_DATE = "02", "納付日"
+
+
 class PaymentSource(LabelledCode):
     """Where a payment was delivered from."""
 
@@ -128,7 +158,7 @@ TAX_CODE_BY_ELTAX_CLASS = {
 }
 PAYMENT_CLASSES = code_labels(PaymentClass)
 RECEIPT_CLASSES = code_labels(ReceiptClass)
-REGISTRATION_CLASSES = {"1": "登録", "2": "変更", "9": "解除"}
+REGISTRATION_CLASSES = code_labels(RegistrationClass)
 CHANNEL_CLASSES = {
     "01": "ATM",
     "02": "インターネットバンキング",
@@ -140,10 +170,8 @@ CHANNEL_CLASSES = {
     "08": "コンビニ",
 }
 PAYMENT_METHODS = {"01": "現金", "02": "口座引落", "03": "クレジット", "04": "電子マネー"}
-PAYMENT_SCHEMES = {"01": "MPN", "02": "eL-QR", "03": "ダイレクト"}
+PAYMENT_SCHEMES = code_labels(PaymentScheme)
 AMOUNT_CLASSES = {"1": "本税", "2": "延滞金", "3": "督促手数料", "4": "加算金"}
-DELETE_FLAGS = {"0": "通常", "1": "次回削除"}
-PAYMENT_FILE_CLASSES = {"01": "入金日", "02": "納付日"}
 
 RECORD_TYPE_HEADER, RECORD_TYPE_DATA, RECORD_TYPE_TRAILER, RECORD_TYPE_END = "1", "2", "8", "9"
 RESPONSE_CODE_NORMAL = "0000"

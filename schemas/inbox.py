@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import Enum
 
+from schemas.codes import PaymentFileClass
 from schemas.layouts import LayoutName
 
 
@@ -37,9 +38,12 @@ class FileKind(str, Enum):
         return self in (FileKind.PAYMENT_BY_DEPOSIT, FileKind.PROVISIONAL_BY_DEPOSIT)
 
     @property
-    def payment_file_class(self) -> str | None:
+    def payment_file_class(self) -> PaymentFileClass | None:
         """The header's ファイル種別 a payment file of this kind must carry."""
-        return {FileKind.PAYMENT_BY_DEPOSIT: "01", FileKind.PAYMENT_BY_PAYMENT_DATE: "02"}.get(self)
+        return {
+            FileKind.PAYMENT_BY_DEPOSIT: PaymentFileClass.BY_DEPOSIT_DATE,
+            FileKind.PAYMENT_BY_PAYMENT_DATE: PaymentFileClass.BY_PAYMENT_DATE,
+        }.get(self)
 
 
 _LAYOUTS = {

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import polars as pl
 
+from schemas.codes import PaymentClass, PaymentStatus
 from transforms.ledger import APPLIED_COLUMNS, OWED, PARTS, PAYMENT_IDENTITY, conformed, paid_before, paid_through, waterfall
 
 # SPEC §3.1, then payment_key so that two payments alike in every other key still have one order.
 APPLICATION_ORDER = ("paid_on", "mpn_processed_on", "mpn_processed_at", "mpn_serial", "payment_key")
-APPLIED = "applied"
-LATE_FEE_ONLY, DUNNING_FEE_ONLY = "02", "03"
 
 
 def principal_ledger(payments: pl.DataFrame, versions: pl.DataFrame) -> pl.DataFrame:
@@ -49,10 +48,11 @@ def overpaid_amounts(ledger: pl.DataFrame) -> pl.DataFrame:
 
 def payment_parts(payments: pl.DataFrame) -> pl.DataFrame:
     """The applied payments with their 本税, 督促手数料 and 延滞金 parts (SPEC §3.1)."""
-    applied = payments.filter(pl.col("status") == APPLIED)
+    applied = payments.filter(pl.col("status") == PaymentStatus.APPLIED)
     payment_class, total = pl.col("payment_class"), pl.col("paid_total").fill_null(0)
-    dunning_fee = pl.when(payment_class == DUNNING_FEE_ONLY).then(total).when(payment_class == LATE_FEE_ONLY).then(0)
-    late_fee = pl.when(payment_class == LATE_FEE_ONLY).then(total).when(payment_class == DUNNING_FEE_ONLY).then(0)
+    dunning_fee_only, late_fee_only = payment_class == PaymentClass.DUNNING_FEE_ONLY, payment_class == PaymentClass.LATE_FEE_ONLY
+    dunning_fee = pl.when(dunning_fee_only).then(total).when(late_fee_only).then(0)
+    late_fee = pl.when(late_fee_only).then(total).when(dunning_fee_only).then(0)
     parts = applied.select(
         *PAYMENT_IDENTITY,
         "receivable_id",

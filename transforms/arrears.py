@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from schemas.codes import LateFeeStatus
 from schemas.rates import RatesTable
 from transforms.late_fees_owed import late_fees_owed
 from transforms.ledger import APPLIED_COLUMNS, OFFSET_COLUMNS, conformed, principal_payments, receivable_totals
@@ -14,7 +15,6 @@ from transforms.ledger import APPLIED_COLUMNS, OFFSET_COLUMNS, conformed, princi
 SETTLED_COLUMNS = ("principal_settled", "dunning_fee_settled", "late_fee_settled")
 # §329 and analogues: a 督促状 is due within 20 days after the 納期限.
 DUNNING_DAYS = timedelta(days=20)
-ESTIMATED, FIXED = "見込", "確定"
 
 
 def arrears(
@@ -70,7 +70,7 @@ def _outstanding(as_of: date) -> list[pl.Expr]:
         # A 延滞金 part paid against an earlier, larger estimate never makes the debt negative.
         (pl.col("late_fee_owed") - pl.col("late_fee_settled")).clip(lower_bound=0).alias("late_fee"),
         # §4.1: an estimate while 本税 is unpaid, fixed once it is paid in full.
-        pl.when(principal_outstanding > 0).then(pl.lit(ESTIMATED)).otherwise(pl.lit(FIXED)).alias("late_fee_status"),
+        pl.when(principal_outstanding > 0).then(pl.lit(LateFeeStatus.ESTIMATED)).otherwise(pl.lit(LateFeeStatus.FIXED)).alias("late_fee_status"),
         (pl.lit(as_of) - pl.col("effective_due_date")).dt.total_days().alias("days_overdue"),
         # §4.3: 本税 unpaid past the 納期限 (every row here is) and no 督促状 sent yet.
         ((principal_outstanding > 0) & pl.col("dunning_sent_on").is_null()).alias("dunning_due"),

@@ -5,11 +5,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from fractions import Fraction
 from math import floor
 from typing import NamedTuple
 
+from schemas.codes import RefundKind
 from schemas.rates import RatesTable
 
 ONE_DAY = timedelta(days=1)
@@ -40,13 +40,6 @@ class PartialPayment(NamedTuple):
 
     paid_on: date
     amount: int
-
-
-class OverpaymentKind(StrEnum):
-    """過納 (lawfully paid, later reduced) or 誤納 (never owed), SPEC §4.2."""
-
-    EXCESS = "過納"
-    ERRONEOUS = "誤納"
 
 
 def one_month_day(start: date, months: int = 1) -> date:
@@ -129,7 +122,7 @@ def refund_interest_start(kind: str, paid_on: date) -> date:
     """The first day that bears 還付加算金 on an overpayment paid on paid_on (SPEC §4.2)."""
     # 過納 by 減額: the day after the 納付日, whenever the 減額 came (SPEC §4.2, §17条の4①); the
     # 減額 day only decides when the overpayment arose (transforms/refunds.py).
-    if OverpaymentKind(kind) is OverpaymentKind.EXCESS:
+    if RefundKind(kind) is RefundKind.EXCESS:
         return paid_on + ONE_DAY
     # 誤納: the day after the one-month day counted from the day after the 納付日 (4/30 → 6/1).
     return one_month_day(paid_on + ONE_DAY) + ONE_DAY

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from schemas.codes import ErrorClass, PaymentScheme, PaymentSource, PaymentStatus, RegistrationClass
 from schemas.tables import FILE_ORIGIN
-from transforms.payments import PAYMENT_FILE, PROVISIONAL, TO_MATCH, payment_columns
+from transforms.payments import TO_MATCH, payment_columns
 
-APPLIED, NO_LINK, NO_RECEIVABLE, NO_MANAGEMENT, AMBIGUOUS = "00", "10", "20", "30", "90"
-EL_QR = "02"
-DISSOLVED = "9"
 CASE = ["common_tax_id", "sequence_number"]
 LINK_KEY = ["eltax_taxpayer_id", "eltax_tax_class"]
 # The 管理 record's fields a built 仮登録 row takes (payer_address joins the payment's own column).
@@ -100,7 +98,7 @@ def _link_moments(link_records: pl.DataFrame) -> pl.DataFrame:
 def _with_management(payments: pl.DataFrame, management: pl.DataFrame) -> pl.DataFrame:
     """Payments with their route and, for a payment-file payment with a 管理 record (route 2), its fields."""
     # Only payment-file payments look for a 管理 record: a delivered 仮登録 record always takes route 3.
-    case_id = pl.when(pl.col("source") == PAYMENT_FILE).then(pl.col("common_tax_id"))
+    case_id = pl.when(pl.col("source") == PaymentSource.PAYMENT_FILE).then(pl.col("common_tax_id"))
     joined = payments.with_columns(case_id.alias("management_case_id")).join(
         management.rename({"common_tax_id": "management_case_id"}).with_columns(pl.lit(True).alias("has_management")),
         on=["management_case_id", "sequence_number"],
@@ -108,7 +106,7 @@ def _with_management(payments: pl.DataFrame, management: pl.DataFrame) -> pl.Dat
         validate="m:1",
         maintain_order="left",
     )
-    route = pl.when(pl.col("source") == PROVISIONAL).then(3).when(pl.col("has_management")).then(2).otherwise(1)
+    route = pl.when(pl.col("source") == PaymentSource.PROVISIONAL).then(3).when(pl.col("has_management")).then(2).otherwise(1)
     return joined.with_columns(route.cast(pl.Int64).alias("route"))
 
 
@@ -134,7 +132,7 @@ def _with_links(routed: pl.DataFrame, moments: pl.DataFrame) -> pl.DataFrame:
         check_sortedness=False,
     )
     linked = routed.with_columns(cutoff).join(found, on=[*LINK_KEY, "link_cutoff"], how="left", validate="m:1", maintain_order="left")
-    usable = (pl.col("registration_class") != DISSOLVED) & (pl.col("link_count") == 1)
+    usable = (pl.col("registration_class") != RegistrationClass.DISSOLVED) & (pl.col("link_count") == 1)
     return linked.with_columns(pl.when(usable).then(pl.col("specific_key_1")).alias("specific_key_1"))
 
 
@@ -175,12 +173,13 @@ def _outcome(looked_up: pl.DataFrame, error: pl.Expr) -> pl.DataFrame:
 def _found(otherwise: pl.Expr) -> pl.Expr:
     """`00` when the key found one receivable, `90` when it found several, else `otherwise`."""
     count = pl.col("receivable_count")
-    return pl.when(count == 1).then(pl.lit(APPLIED)).when(count > 1).then(pl.lit(AMBIGUOUS)).otherwise(otherwise)
+    return pl.when(count == 1).then(pl.lit(ErrorClass.APPLIED)).when(count > 1).then(pl.lit(ErrorClass.OTHER)).otherwise(otherwise)
 
 
 def _route_1(payments: pl.DataFrame, by_number: pl.DataFrame) -> pl.DataFrame:
     """eL-QR 納付書 payments by (納付番号, 確認番号); unmatched: 20 for eL-QR, else 30 (its 管理 record is missing)."""
-    unmatched = pl.when(pl.col("payment_scheme") == EL_QR).then(pl.lit(NO_RECEIVABLE)).otherwise(pl.lit(NO_MANAGEMENT))
+    el_qr = pl.col("payment_scheme") == PaymentScheme.EL_QR
+    unmatched = pl.when(el_qr).then(pl.lit(ErrorClass.NO_RECEIVABLE)).otherwise(pl.lit(ErrorClass.NO_MANAGEMENT))
     return _outcome(_looked_up(payments, by_number, BY_NUMBER), _found(unmatched))
 
 
@@ -188,10 +187,10 @@ def _route_2(payments: pl.DataFrame, by_filing: pl.DataFrame) -> pl.DataFrame:
     """eLTAX 申告 payments by (linked taxpayer, 申告受付番号): 10 without a usable link, 20 without the receivable."""
     error = (
         pl.when(pl.col("link_count") > 1)
-        .then(pl.lit(AMBIGUOUS))
+        .then(pl.lit(ErrorClass.OTHER))
         .when(pl.col("specific_key_1").is_null())
-        .then(pl.lit(NO_LINK))
-        .otherwise(_found(pl.lit(NO_RECEIVABLE)))
+        .then(pl.lit(ErrorClass.NOT_LINKED))
+        .otherwise(_found(pl.lit(ErrorClass.NO_RECEIVABLE)))
     )
     return _outcome(_looked_up(payments, by_filing, BY_FILING), error)
 
@@ -202,7 +201,7 @@ def _route_3(payments: pl.DataFrame, by_notice: pl.DataFrame, by_number: pl.Data
     # The fallback is for a notice key that finds nothing, not for one that finds two (90, no guess).
     missing = pl.col("receivable_count").is_null()
     fallback = _looked_up(by_notice_found.filter(missing).drop("receivable_count", "receivable_id"), by_number, BY_NUMBER)
-    unmatched = _found(pl.lit(NO_RECEIVABLE))
+    unmatched = _found(pl.lit(ErrorClass.NO_RECEIVABLE))
     return [_outcome(by_notice_found.filter(~missing), unmatched), _outcome(fallback, unmatched)]
 
 
@@ -210,8 +209,9 @@ def _settled(looked_up: pl.DataFrame) -> pl.DataFrame:
     """`to_match` payments applied (00, with their receivable) or pending with the code; others unchanged."""
     to_match = pl.col("status") == TO_MATCH
     error = pl.col("match_error")
-    outcome = pl.when(error == APPLIED).then(pl.lit("applied")).otherwise(pl.lit("pending"))
-    receivable = pl.when(error == APPLIED).then(pl.col("match_receivable_id"))
+    applied = error == ErrorClass.APPLIED
+    outcome = pl.when(applied).then(pl.lit(PaymentStatus.APPLIED)).otherwise(pl.lit(PaymentStatus.PENDING))
+    receivable = pl.when(applied).then(pl.col("match_receivable_id"))
     return looked_up.with_columns(
         pl.coalesce("payer_address", "management_payer_address").alias("payer_address"),
         pl.when(to_match).then(outcome).otherwise(pl.col("status")).alias("status"),

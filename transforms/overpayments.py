@@ -14,12 +14,12 @@ from hashlib import sha256
 
 import polars as pl
 
+from schemas.codes import RefundKind
 from schemas.rates import RatesTable
-from transforms.late_fee import OverpaymentKind, expires_on, refund_interest_start
+from transforms.late_fee import expires_on, refund_interest_start
 from transforms.late_fees_owed import late_fees_owed
 from transforms.ledger import PAYMENT_IDENTITY, paid_before, paid_through, waterfall
 
-EXCESS, ERRONEOUS = OverpaymentKind.EXCESS.value, OverpaymentKind.ERRONEOUS.value
 # The first assessment has no effective_from: it is in force from the beginning.
 FIRST_ASSESSMENT = date.min
 CANDIDATE_ID_DIGITS = 16
@@ -38,13 +38,13 @@ def arising_candidates(
     # 過納 arises on the 減額 day, 誤納 on the 納付日 (§4.2).
     excess = shares.select(
         *CANDIDATE_SOURCE,
-        pl.lit(EXCESS).alias("kind"),
+        pl.lit(RefundKind.EXCESS).alias("kind"),
         pl.col("excess_amount").alias("overpaid_amount"),
         pl.col("reduced_on").alias("arose_on"),
     )
     erroneous = shares.select(
         *CANDIDATE_SOURCE,
-        pl.lit(ERRONEOUS).alias("kind"),
+        pl.lit(RefundKind.ERRONEOUS).alias("kind"),
         (pl.col("overpaid_amount") - pl.col("excess_amount")).alias("overpaid_amount"),
         pl.col("paid_on").alias("arose_on"),
     )

@@ -68,7 +68,8 @@ def control_totals(frame: pl.DataFrame, layout: Layout) -> ControlTotals:
 
 def frame_control_totals(frame: pl.DataFrame) -> ControlTotals:
     """The trailer totals of typed data records, in one pass over the columns they need."""
-    receipt, cancel = pl.col("receipt_class") == "1", pl.col("receipt_class") == "2"
+    receipt_class = pl.col("receipt_class")
+    receipt, cancel = receipt_class == codes.ReceiptClass.RECEIPT, receipt_class == codes.ReceiptClass.CANCELLATION
     totals = frame.select(
         *(pl.col(column).filter(receipt).sum().alias(total) for total, column in SUMMED_AMOUNTS.items()),
         cancel.sum().alias("cancel_count"),
@@ -84,7 +85,7 @@ def check_record_types(record_types: np.ndarray, first_record_number: int, last_
     expected[numbers == 1] = ord(codes.RECORD_TYPE_HEADER)
     expected[numbers == last_record_number - 1] = ord(codes.RECORD_TYPE_TRAILER)
     expected[numbers == last_record_number] = ord(codes.RECORD_TYPE_END)
-    control = np.isin(record_types, [ord(c) for c in "189"]) | (expected != ord(codes.RECORD_TYPE_DATA))
+    control = np.isin(record_types, [ord(c) for c in CONTROL_RECORD_TYPES]) | (expected != ord(codes.RECORD_TYPE_DATA))
     misplaced = control & (record_types != expected)
     if misplaced.any():
         # The last record first: a missing end record shifts the trailer into its place.
@@ -93,7 +94,13 @@ def check_record_types(record_types: np.ndarray, first_record_number: int, last_
         raise RejectedFile(f"record {numbers[row]}: データ区分 is {found!r} where {_RECORD_ROLE[wanted]} belongs")
 
 
-_RECORD_ROLE = {"1": "the header", "2": "a data record", "8": "the trailer", "9": "the end record"}
+CONTROL_RECORD_TYPES = (codes.RECORD_TYPE_HEADER, codes.RECORD_TYPE_TRAILER, codes.RECORD_TYPE_END)
+_RECORD_ROLE = {
+    codes.RECORD_TYPE_HEADER: "the header",
+    codes.RECORD_TYPE_DATA: "a data record",
+    codes.RECORD_TYPE_TRAILER: "the trailer",
+    codes.RECORD_TYPE_END: "the end record",
+}
 
 
 @dataclass(frozen=True)

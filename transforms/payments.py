@@ -12,22 +12,27 @@ from functools import cache
 
 import polars as pl
 
-from schemas.codes import RESPONSE_CODE_NORMAL
+from schemas.codes import RESPONSE_CODE_NORMAL, DeleteFlag, ErrorClass, PaymentSource, PaymentStatus, ReceiptClass
 from schemas.layouts import LayoutName, load_layout
 from schemas.tables import derived_tables
 from transforms.calendar import add_business_days
 
-PAYMENT_FILE, PROVISIONAL = "payment_file", "provisional"
 PRELIMINARY, CONFIRMED = "速報", "確報"
-RECEIPT, CANCELLATION = "1", "2"
-DELETE_NEXT_RUN = "1"
 KEY = "payment_key"
 DELIVERED_RECORD = "delivered_record"
 SIGHTING_ORDER = ["file_date", "delivery_number", "file_name", "record_number"]
 # SPEC §2: sightings that disagree on an amount or 領収区分 are a conflict.
 CONFLICT_VALUES = ["receipt_class", "paid_total", "paid_principal", "paid_late_fee", "paid_dunning_fee", "paid_additional_charge"]
 # reversed / not_completed / withdrawn are applied to nothing for a reason SPEC §3 has no code for: 90 (その他).
-ERROR_CLASS_BY_STATUS = {"held": "40", "pending": "50", "reversed": "90", "not_completed": "90", "withdrawn": "90"}
+ERROR_CLASS_BY_STATUS = {
+    PaymentStatus.HELD: ErrorClass.CONFLICT,
+    PaymentStatus.PENDING: ErrorClass.UNKNOWN_CANCELLATION,
+    PaymentStatus.REVERSED: ErrorClass.OTHER,
+    PaymentStatus.NOT_COMPLETED: ErrorClass.OTHER,
+    PaymentStatus.WITHDRAWN: ErrorClass.OTHER,
+}
+# Not a PaymentStatus: it lives only between this step and matching, which turns every such payment
+# into applied or pending, so the contract on the `payments` table rejects it if one ever leaks out.
 TO_MATCH = "to_match"
 ROW = "row"
 # What deciding a payment reads of each sighting; everything else is taken from the chosen rows.
@@ -132,7 +137,7 @@ def _payment_file_sightings(records: pl.DataFrame) -> pl.DataFrame:
     absent = ["payment_info_sequence", "notice_number", "installment", "tax_code", "payer_address", DELIVERED_RECORD]
     return records.with_columns(
         _case_key().alias(KEY),
-        pl.lit(PAYMENT_FILE).alias("source"),
+        pl.lit(PaymentSource.PAYMENT_FILE).alias("source"),
         pl.lit(False).alias("withdrawn"),
         # The payment files carry 督促手数料 inside 支払納付額 (本税等) and no 加算金 (SPEC §3.1).
         pl.lit(0).alias("paid_dunning_fee"),
@@ -146,11 +151,11 @@ def _provisional_sightings(records: pl.DataFrame) -> pl.DataFrame:
     absent = ["mpn_processed_on", "mpn_processed_at", "mpn_serial", "channel_class", "payment_scheme", "payer_name_kana"]
     return records.with_columns(
         pl.when(pl.col("common_tax_id").is_null()).then(by_sequence).otherwise(_case_key()).alias(KEY),
-        pl.lit(PROVISIONAL).alias("source"),
+        pl.lit(PaymentSource.PROVISIONAL).alias("source"),
         pl.lit(0).alias("history_number"),
-        pl.lit(RECEIPT).alias("receipt_class"),
+        pl.lit(ReceiptClass.RECEIPT).alias("receipt_class"),
         pl.lit(RESPONSE_CODE_NORMAL).alias("response_code"),
-        (pl.col("delete_next_run_flag") == DELETE_NEXT_RUN).alias("withdrawn"),
+        (pl.col("delete_next_run_flag") == DeleteFlag.DELETE_NEXT_RUN).alias("withdrawn"),
         pl.concat_list(pl.struct([field.name for field in delivered_record_dtype().inner.fields])).alias(DELIVERED_RECORD),
         *[pl.lit(None).alias(name) for name in absent],
     )
@@ -174,7 +179,7 @@ def payments(sightings: pl.DataFrame, as_of: date, business_days_to_confirm: int
         pl.lit(None, pl.Int64).alias("overpaid_amount"),
         # SPEC §2: reported once five business days after the 納付日 have come with no 確報.
         (pl.col("confirmed_on").is_null() & (pl.lit(as_of) >= deadline).fill_null(False)).alias("unconfirmed"),
-    ).with_columns(pl.col("status").replace_strict(ERROR_CLASS_BY_STATUS, default=None).alias("error_class")).select(payment_columns())
+    ).with_columns(_error_class().alias("error_class")).select(payment_columns())
 
 
 def _with_seen(ordered: pl.DataFrame) -> pl.DataFrame:
@@ -193,7 +198,7 @@ def _decisive_sightings(ordered: pl.DataFrame) -> pl.DataFrame:
     `disputed`: the decisive sightings differ in 領収区分 or an amount.
     """
     # Windows aggregate integers, not booleans: polars has a fast path for the former only.
-    receipt_history = pl.when(pl.col("receipt_class") == RECEIPT).then(pl.col("history_number"))
+    receipt_history = pl.when(pl.col("receipt_class") == ReceiptClass.RECEIPT).then(pl.col("history_number"))
     marked = ordered.with_columns(
         pl.col("history_number").max().over(KEY).alias("top_history"),
         receipt_history.min().over(KEY).alias("first_receipt_history"),
@@ -255,20 +260,26 @@ def _with_values(decisions: pl.DataFrame, sightings: pl.DataFrame) -> pl.DataFra
 
 def _status() -> pl.Expr:
     """The state before matching: held, not_completed, reversed, pending (取消 of an unknown payment), withdrawn, to_match."""
-    cancellation = pl.col("receipt_class") == CANCELLATION
+    cancellation = pl.col("receipt_class") == ReceiptClass.CANCELLATION
     return (
         pl.when(pl.col("held"))
-        .then(pl.lit("held"))
+        .then(pl.lit(PaymentStatus.HELD))
         .when(pl.col("response_code") != RESPONSE_CODE_NORMAL)
-        .then(pl.lit("not_completed"))
+        .then(pl.lit(PaymentStatus.NOT_COMPLETED))
         .when(cancellation & pl.col("earlier_receipt"))
-        .then(pl.lit("reversed"))
+        .then(pl.lit(PaymentStatus.REVERSED))
         .when(cancellation)
-        .then(pl.lit("pending"))
+        .then(pl.lit(PaymentStatus.PENDING))
         .when(pl.col("withdrawn"))
-        .then(pl.lit("withdrawn"))
+        .then(pl.lit(PaymentStatus.WITHDRAWN))
         .otherwise(pl.lit(TO_MATCH))
     )
+
+
+def _error_class() -> pl.Expr:
+    """エラー区分 of a payment settled before matching; null for one still to match."""
+    # Enum members as replacements would make a polars Enum column: the codes are stored as text.
+    return pl.col("status").replace_strict(ERROR_CLASS_BY_STATUS, default=None, return_dtype=pl.String)
 
 
 def _confirmation_deadlines(paid_on: pl.Series, business_days: int) -> pl.Series:

@@ -13,11 +13,10 @@ from functools import cache
 
 import polars as pl
 
-from schemas.codes import TAX_CODE_BY_ELTAX_CLASS
+from schemas.codes import TAX_CODE_BY_ELTAX_CLASS, DeleteFlag, PaymentSource
 from schemas.tables import derived_tables
-from transforms.payments import DELIVERED_RECORD, KEY, PROVISIONAL
+from transforms.payments import DELIVERED_RECORD, KEY
 
-NOT_WITHDRAWN = "0"
 FISCAL_YEAR_FIRST_MONTH = 4
 RECEIVABLE_FIELDS = ["tax_code", "tax_year", "notice_number", "installment", "taxpayer_id", "filing_receipt_number"]
 
@@ -30,7 +29,7 @@ def provisional_schema() -> pl.Schema:
 
 def provisional_payments(matched: pl.DataFrame, receivable_versions: pl.DataFrame) -> pl.DataFrame:
     """One 仮登録 row per payment: built ones first, then delivered ones as delivered with shuno's エラー区分."""
-    delivered = pl.col("source") == PROVISIONAL
+    delivered = pl.col("source") == PaymentSource.PROVISIONAL
     return pl.concat([_built_rows(matched.filter(~delivered), receivable_versions), _delivered_rows(matched.filter(delivered))])
 
 
@@ -89,7 +88,7 @@ def _built_fields() -> dict[str, pl.Expr]:
         ),
         "fiscal_year": _fiscal_year(pl.coalesce("deposited_on", "paid_on")),
         "specific_key_1": pl.coalesce("specific_key_1", "management_specific_key_1"),
-        "delete_next_run_flag": pl.lit(NOT_WITHDRAWN),
+        "delete_next_run_flag": pl.lit(DeleteFlag.NORMAL),
         "created_on": pl.col("first_seen_on"),
         "updated_on": pl.col("last_seen_on"),
     }

@@ -61,6 +61,7 @@ from datetime import date
 
 import polars as pl
 
+from schemas.codes import PaymentStatus
 from schemas.rates import RatesTable
 from schemas.settings import Settings
 from schemas.tables import stored_input_tables
@@ -196,7 +197,7 @@ def payments_table(matched: pl.DataFrame, overpaid_amounts: pl.DataFrame) -> pl.
 def outcome_counts(tables: DerivedTables) -> dict[str, dict[str, int]]:
     """Counts and yen totals per outcome: payments by status and error class, arrears, refunds."""
     payments_by_status = tables.payments.group_by("status").agg(pl.len(), pl.col("paid_total").sum()).sort("status")
-    pending = tables.payments.filter(pl.col("status") == "pending").group_by("error_class").agg(pl.len()).sort("error_class")
+    pending = tables.payments.filter(pl.col("status") == PaymentStatus.PENDING).group_by("error_class").agg(pl.len()).sort("error_class")
     return {
         "payments": {f"{row['status']} count": row["len"] for row in payments_by_status.iter_rows(named=True)}
         | {f"{row['status']} yen": int(row["paid_total"] or 0) for row in payments_by_status.iter_rows(named=True)},

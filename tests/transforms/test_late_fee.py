@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from schemas.codes import RefundKind
 from schemas.rates import MissingRateError, load_rates
 from transforms.calendar import effective_due_date
 from transforms.late_fee import (
-    OverpaymentKind,
     Piece,
     expires_on,
     interest_base,
@@ -39,7 +39,7 @@ def refund_interest(amount: int, start: date, end: date, rates) -> int:
 def overpayment_arose_on(kind: str, paid_on: date, reduced_on: date | None = None) -> date:
     """The day an overpayment arose as SPEC §4.2 states it: the 減額 day for 過納, the 納付日 for 誤納
     (transforms/refunds.py applies it to frames; tests/transforms/test_refunds.py checks that)."""
-    if OverpaymentKind(kind) is OverpaymentKind.ERRONEOUS:
+    if RefundKind(kind) is RefundKind.ERRONEOUS:
         return paid_on
     if reduced_on is None:
         raise ValueError("a 過納 arises on its 減額 day: reduced_on is required")
