@@ -16,6 +16,7 @@ import polars as pl
 
 from flows.database import insert_frame, query_frame
 from flows.files import checked_chunks, inspect_file
+from schemas.codes import FileStatus
 from schemas.inbox import FileKind, InboxName, parse_inbox_name
 from schemas.tables import log_tables, stored_input_tables
 from transforms.framing import RejectedFile
@@ -89,7 +90,7 @@ def forget_date(connection: duckdb.DuckDBPyConnection, settlement_date: date) ->
 
 EARLIER_IDENTICAL = """
 SELECT file_name FROM ingested_files
-WHERE sha256 = ? AND file_name <> ? AND status IN ('loaded', 'duplicate')
+WHERE sha256 = ? AND file_name <> ? AND list_contains(?, status)
   AND (settlement_date, file_name) < (?, ?)
 ORDER BY settlement_date, file_name
 LIMIT 1
@@ -98,13 +99,13 @@ LIMIT 1
 
 def earlier_identical_file(connection: duckdb.DuckDBPyConnection, sha256: str, name: InboxName, file_name: str) -> str | None:
     """The canonical copy of a byte-identical file seen before this one, if any."""
-    found = connection.execute(EARLIER_IDENTICAL, [sha256, file_name, name.settlement_date, file_name]).fetchall()
+    found = connection.execute(EARLIER_IDENTICAL, [sha256, file_name, [FileStatus.LOADED, FileStatus.DUPLICATE], name.settlement_date, file_name]).fetchall()
     return found[0][0] if found else None
 
 
 def load_data_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName, sha256: str) -> FileOutcome:
     """Reads one fixed-width file and stores its accepted records, rejects and warnings."""
-    outcome = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, "loaded")
+    outcome = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, FileStatus.LOADED)
     verdict = inspect_file(path, name)
     if verdict.rejection is None:
         try:
@@ -114,7 +115,7 @@ def load_data_file(connection: duckdb.DuckDBPyConnection, path: Path, name: Inbo
             for table in TABLES.values():
                 connection.execute(DELETE_FILE_ROWS.format(table=table.name), [path.name])
     if verdict.rejection is not None:
-        rejected = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, "rejected")
+        rejected = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, FileStatus.REJECTED)
         return replace(rejected, reason=verdict.rejection, record_count=verdict.data_count)
     outcome.record_count = verdict.data_count
     outcome.totals = verdict.declared_totals.as_dict() if verdict.declared_totals else {}
@@ -147,11 +148,11 @@ def _origin_columns(file_name: str, name: InboxName) -> list[pl.Expr]:
 
 def load_receivables_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName, sha256: str) -> FileOutcome:
     """Reads one receivables snapshot and stores its valid rows; bad rows become rejects."""
-    outcome = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, "loaded")
+    outcome = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, FileStatus.LOADED)
     try:
         snapshot = receivable_snapshot(path.read_bytes())
     except RejectedFile as rejection:
-        return replace(outcome, status="rejected", reason=str(rejection))
+        return replace(outcome, status=FileStatus.REJECTED, reason=str(rejection))
     origin = [
         pl.lit(path.name).alias("file_name"),
         pl.lit(name.settlement_date).alias("snapshot_date"),
@@ -169,7 +170,7 @@ def load_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName
     sha256 = file_sha256(path)
     canonical = earlier_identical_file(connection, sha256, name, path.name)
     if canonical is not None:
-        return FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, "duplicate", f"byte-identical to {canonical}")
+        return FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, FileStatus.DUPLICATE, f"byte-identical to {canonical}")
     if name.kind == FileKind.RECEIVABLES:
         return load_receivables_file(connection, path, name, sha256)
     return load_data_file(connection, path, name, sha256)
@@ -177,7 +178,7 @@ def load_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName
 
 def unrecognised_outcome(path: Path) -> FileOutcome:
     """The `ingested_files` row of a file whose name shuno does not know."""
-    return FileOutcome(path.name, None, None, None, None, "unrecognised", "file name is not one of SPEC §1 or CONTRACT's inbox")
+    return FileOutcome(path.name, None, None, None, None, FileStatus.UNRECOGNISED, "file name is not one of SPEC §1 or CONTRACT's inbox")
 
 
 DELETE_FILE = "DELETE FROM ingested_files WHERE file_name = ?"
@@ -191,20 +192,20 @@ def record_outcome(connection: duckdb.DuckDBPyConnection, outcome: FileOutcome, 
     insert_frame(connection, INGESTED_FILES, pl.DataFrame([row], schema=INGESTED_FILES.polars_schema))
 
 
-LATER_COPIES = "SELECT file_name FROM ingested_files WHERE sha256 = ? AND file_name <> ? AND status = 'loaded'"
+LATER_COPIES = "SELECT file_name FROM ingested_files WHERE sha256 = ? AND file_name <> ? AND status = ?"
 DELETE_FILE_ROWS = 'DELETE FROM "{table}" WHERE file_name = ?'
-MARK_DUPLICATE = "UPDATE ingested_files SET status = 'duplicate', reason = ? WHERE file_name = ?"
+MARK_DUPLICATE = "UPDATE ingested_files SET status = ?, reason = ? WHERE file_name = ?"
 
 
 def demote_later_copies(connection: duckdb.DuckDBPyConnection, outcome: FileOutcome) -> None:
     """Files stored earlier that this newly loaded file precedes become duplicates of it."""
-    if outcome.status != "loaded":
+    if outcome.status != FileStatus.LOADED:
         return
-    later = query_frame(connection, LATER_COPIES, [outcome.sha256, outcome.file_name])["file_name"]
+    later = query_frame(connection, LATER_COPIES, [outcome.sha256, outcome.file_name, FileStatus.LOADED])["file_name"]
     for file_name in later:
         for table in TABLES.values():
             connection.execute(DELETE_FILE_ROWS.format(table=table.name), [file_name])
-        connection.execute(MARK_DUPLICATE, [f"byte-identical to {outcome.file_name}", file_name])
+        connection.execute(MARK_DUPLICATE, [FileStatus.DUPLICATE, f"byte-identical to {outcome.file_name}", file_name])
 
 
 def load_date(connection: duckdb.DuckDBPyConnection, inbox: Path, settlement_date: date, run_id: str) -> list[FileOutcome]:

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from flows.settlement import RunSummary
-from schemas.codes import CHANNEL_CLASSES, TAX_CODES, ErrorClass, PaymentStatus, code_labels
+from schemas.codes import CHANNEL_CLASSES, TAX_CODES, ErrorClass, PaymentStatus, RunStatus, code_labels
 
 ERROR_CLASSES = code_labels(ErrorClass)
 TOTAL_LABELS = {
@@ -138,7 +138,7 @@ def receipts_table(connection: duckdb.DuckDBPyConnection, settlement_date: date)
 
 PREVIOUS_RUN = """
 SELECT settlement_date, summary FROM runs
-WHERE status = 'completed' AND started_at < (SELECT started_at FROM runs WHERE run_id = ?)
+WHERE status = ? AND started_at < (SELECT started_at FROM runs WHERE run_id = ?)
 ORDER BY started_at DESC
 LIMIT 1
 """
@@ -146,7 +146,7 @@ LIMIT 1
 
 def balance_table(connection: duckdb.DuckDBPyConnection, summary: RunSummary) -> ReportTable:
     """Arrears and refund-candidate totals now, after the previous completed run, and the change."""
-    found = connection.execute(PREVIOUS_RUN, [summary.run_id]).fetchall()
+    found = connection.execute(PREVIOUS_RUN, [RunStatus.COMPLETED, summary.run_id]).fetchall()
     previous_date, previous = (found[0][0], json.loads(found[0][1]).get("outcomes", {})) if found else (None, None)
     rows = []
     for section, key in BALANCES:

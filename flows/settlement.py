@@ -28,6 +28,8 @@ from flows.database import connect, query_frame, replace_rows
 from flows.ingest import FileOutcome, load_date
 from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
 from flows.refusals import RefusalLogError, append_refusal, clear_refusals, fold_refusals
+from schemas.audit import REFUSED
+from schemas.codes import RunStatus
 from schemas.derived import ContractBroken, check_contracts
 from schemas.layouts import LayoutError
 from schemas.rates import MissingRateError, RatesFileError, load_rates
@@ -52,12 +54,12 @@ class RunSummary:
     analyst_copy: str = "not published"
 
 
-LATEST_DATE = "SELECT max(settlement_date) FROM runs WHERE status = 'completed'"
+LATEST_DATE = "SELECT max(settlement_date) FROM runs WHERE status = ?"
 
 
 def as_of_date(connection: duckdb.DuckDBPyConnection, settlement_date: date) -> date:
     """The latest settlement date processed so far, this one included."""
-    latest = connection.execute(LATEST_DATE).fetchall()[0][0]
+    latest = connection.execute(LATEST_DATE, [RunStatus.COMPLETED]).fetchall()[0][0]
     return max(settlement_date, latest) if latest else settlement_date
 
 
@@ -124,19 +126,19 @@ def run_settlement_date(
                 write_derived(connection, derived)
             pause_point("written")
             summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts)
-            connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "completed", _summary_json(summary)])
+            connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), RunStatus.COMPLETED, _summary_json(summary)])
             folded_size = fold_refusals(connection, database)
             pause_point("before-commit")
             connection.commit()
             pause_point("committed")
         except Exception as error:
             connection.rollback()
-            connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), "failed", json.dumps({"error": type(error).__name__})])
-            _audit(connection, command, "failed", settlement_date, inbox, database, [], run_id, failure_reason(error))
+            connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), RunStatus.FAILED, json.dumps({"error": type(error).__name__})])
+            _audit(connection, command, RunStatus.FAILED, settlement_date, inbox, database, [], run_id, failure_reason(error))
             connection.close()
             raise RunFailed(f"run of {settlement_date} failed and changed nothing: {failure_reason(error)}") from error
         _clear_refusals(database, folded_size)
-        _audit(connection, command, "completed", settlement_date, inbox, database, outcomes, run_id)
+        _audit(connection, command, RunStatus.COMPLETED, settlement_date, inbox, database, outcomes, run_id)
         copy = _published_analyst_copy(connection, database)
         connection.close()
         return replace(summary, analyst_copy=copy)
@@ -194,7 +196,7 @@ def run_lock(settlement_date: date, inbox: Path, database: Path, command: str) -
         raise RunRefused(settlement_date, held.holder, _log_refusal(command, settlement_date, inbox, database, held.holder)) from None
     except OSError as error:
         failure = RunFailed(f"run of {settlement_date} could not take its lock and changed nothing: {failure_reason(error)}")
-        _log_outside_database(command, "failed", settlement_date, inbox, database, str(failure))
+        _log_outside_database(command, RunStatus.FAILED, settlement_date, inbox, database, str(failure))
         raise failure from error
 
 
@@ -207,13 +209,13 @@ def logged_outside_database(settlement_date: date, inbox: Path, database: Path, 
         yield
     except Exception as error:
         reason = str(error) if isinstance(error, RunFailed) else failure_reason(error)
-        _log_outside_database(command, "failed", settlement_date, inbox, database, reason)
+        _log_outside_database(command, RunStatus.FAILED, settlement_date, inbox, database, reason)
         raise
 
 
 def _log_refusal(command: str, settlement_date: date, inbox: Path, database: Path, holder: LockHolder) -> str | None:
     """Appends the refusal's operation log entry to the refusal log; returns why it could not, or None."""
-    return _log_outside_database(command, "refused", settlement_date, inbox, database, holder.description())
+    return _log_outside_database(command, REFUSED, settlement_date, inbox, database, holder.description())
 
 
 def _log_outside_database(command: str, outcome: str, settlement_date: date, inbox: Path, database: Path, reason: str) -> str | None:

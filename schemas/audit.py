@@ -7,4 +7,8 @@ through the refusal log (`flows/refusals.py`).
 
 from __future__ import annotations
 
-AUDIT_OUTCOMES = ("completed", "failed", "refused")
+from schemas.codes import RunStatus
+
+# A refused run never ran: it has an audit_log entry but no `runs` row.
+REFUSED = "refused"
+AUDIT_OUTCOMES = (*RunStatus, REFUSED)

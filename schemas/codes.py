@@ -129,6 +129,22 @@ class PaymentSource(LabelledCode):
     PROVISIONAL = "provisional", "仮登録データ"
 
 
+class FileStatus(LabelledCode):
+    """What became of a file seen in the inbox (`ingested_files.status`, CONTRACT)."""
+
+    LOADED = "loaded", "取込済"
+    REJECTED = "rejected", "全体不受理"
+    DUPLICATE = "duplicate", "同一内容の重複"
+    UNRECOGNISED = "unrecognised", "対象外のファイル名"
+
+
+class RunStatus(LabelledCode):
+    """How a run ended (`runs.status`; `audit_log.outcome` adds `refused`)."""
+
+    COMPLETED = "completed", "完了"
+    FAILED = "failed", "失敗 (変更なし)"
+
+
 TAX_CODES = {
     "010": "個人市民税・都民税 普通徴収",
     "020": "個人市民税・都民税 特別徴収",

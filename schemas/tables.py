@@ -10,7 +10,18 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from schemas.codes import ErrorClass, LabelledCode, LateFeeStatus, PaymentClass, PaymentSource, PaymentStatus, RefundKind, coded_comment
+from schemas.codes import (
+    ErrorClass,
+    FileStatus,
+    LabelledCode,
+    LateFeeStatus,
+    PaymentClass,
+    PaymentSource,
+    PaymentStatus,
+    RefundKind,
+    RunStatus,
+    coded_comment,
+)
 from schemas.layouts import Layout, LayoutName, load_layout
 from schemas.privacy import SECRET_FIELDS
 
@@ -187,7 +198,7 @@ def log_tables() -> list[Table]:
                 ("kind", "VARCHAR", "ファイル種別 (ファイル名の接頭辞)"),
                 ("settlement_date", "DATE", "処理対象日 (ファイル名の日付)"),
                 ("delivery_number", "INTEGER", "配信番号"),
-                ("status", "VARCHAR", "loaded / rejected / duplicate / unrecognised"),
+                ("status", "VARCHAR", " / ".join(FileStatus)),
                 ("reason", "VARCHAR", "不受理・重複の理由"),
                 ("record_count", "BIGINT", "データレコード件数"),
                 ("accepted_count", "BIGINT", "受付レコード件数"),
@@ -204,7 +215,7 @@ def log_tables() -> list[Table]:
                 ("settlement_date", "DATE", "処理対象日"),
                 ("started_at", "TIMESTAMP", "開始日時"),
                 ("finished_at", "TIMESTAMP", "終了日時"),
-                ("status", "VARCHAR", "completed / failed"),
+                ("status", "VARCHAR", " / ".join(RunStatus)),
                 ("summary", "VARCHAR", "件数と金額の要約 (JSON, 個人情報なし)"),
             ),
         ),
