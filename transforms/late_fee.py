@@ -1,4 +1,4 @@
-"""延滞金 and 還付加算金 of one receivable, in exact arithmetic (SPEC §4.1, §4.2)."""
+"""延滞金 and 還付加算金 of one receivable, in exact arithmetic (SPEC §4.1, §4.2, §6.1)."""
 
 import calendar
 from collections.abc import Iterable, Sequence
@@ -33,6 +33,8 @@ class Piece:
     base: int
     rate: Decimal
     amount: int
+    # The share of this piece's 延滞金 an exemption period takes away (SPEC §6.1); 0 outside every period.
+    exempted_fraction: Fraction = Fraction(0)
 
 
 class PartialPayment(NamedTuple):
@@ -40,6 +42,14 @@ class PartialPayment(NamedTuple):
 
     paid_on: date
     amount: int
+
+
+class ExemptionPeriod(NamedTuple):
+    """Days from start through end (None: still in force) whose 延滞金 is reduced by fraction (SPEC §6.1)."""
+
+    start: date
+    end: date | None
+    fraction: Fraction
 
 
 def one_month_day(start: date, months: int = 1) -> date:
@@ -77,20 +87,26 @@ def late_fee_pieces(
     partial_payments: Sequence[tuple[date, int]],
     rates: RatesTable,
     low_rate_months: int = 1,
+    exemptions: Sequence[tuple[date, date | None, Fraction]] = (),
 ) -> list[Piece]:
-    """The pieces of 延滞金 from the day after the effective due_date through paid_on."""
+    """The pieces of 延滞金 from the day after the effective due_date through paid_on, exemption periods applied."""
     payments = _checked_payments(principal, paid_on, partial_payments)
+    periods = _checked_exemptions(exemptions)
     start = due_date + ONE_DAY
     low_rate_end = one_month_day(start, low_rate_months)
-    # A payment changes the base from the day after it, so a piece ends on each payment day.
-    cuts = {low_rate_end, *(payment.paid_on for payment in payments)}
+    # A payment changes the base from the day after it, so a piece ends on each payment day; an
+    # exemption period changes the share charged from its first day and after its last (§6.1).
+    # Cuts outside the days that bear 延滞金 are dropped by _spans: that clips the periods.
+    period_cuts = {cut for period in periods for cut in (period.start - ONE_DAY, period.end) if cut is not None}
+    cuts = {low_rate_end, *(payment.paid_on for payment in payments), *period_cuts}
     pieces = []
     for piece_start, piece_end in _spans(start, paid_on, cuts):
         year_rates = rates.for_year(piece_start.year)
         low_rate = piece_end <= low_rate_end
         rate = year_rates.late_fee_low_rate if low_rate else year_rates.late_fee_high_rate
         remaining = principal - sum(p.amount for p in payments if p.paid_on < piece_start)
-        pieces.append(_piece(piece_start, piece_end, interest_base(remaining), rate))
+        exempted = _exempted_fraction(piece_start, periods)
+        pieces.append(_piece(piece_start, piece_end, interest_base(remaining), rate, exempted))
     return pieces
 
 
@@ -101,10 +117,32 @@ def late_fee(
     partial_payments: Sequence[tuple[date, int]],
     rates: RatesTable,
     low_rate_months: int = 1,
+    exemptions: Sequence[tuple[date, date | None, Fraction]] = (),
 ) -> int:
     """The 延滞金 in yen on principal due on the effective due_date and paid in full on paid_on."""
-    pieces = late_fee_pieces(principal, due_date, paid_on, partial_payments, rates, low_rate_months)
+    pieces = late_fee_pieces(principal, due_date, paid_on, partial_payments, rates, low_rate_months, exemptions)
     return rounded_total(pieces)
+
+
+def late_fee_exempted(
+    principal: int,
+    due_date: date,
+    paid_on: date,
+    partial_payments: Sequence[tuple[date, int]],
+    rates: RatesTable,
+    low_rate_months: int = 1,
+    exemptions: Sequence[tuple[date, date | None, Fraction]] = (),
+) -> int:
+    """The 延滞金 in yen not charged because of the exemption periods: the total without them minus the total with them.
+
+    Both totals are rounded as the law rounds a total (under 1,000 yen none, else floored to 100), so
+    the 延滞金 charged plus the 延滞金 exempted is exactly what would be charged without any period:
+    the figure a taxpayer's notice and the city's 減免 ledger reconcile with. The sum of the exempted
+    parts of the pieces would not be: the pieces are floored one by one, and the total to 100 yen.
+    The difference is never negative: cutting a piece and exempting part of it only lowers the sum.
+    """
+    arguments = (principal, due_date, paid_on, partial_payments, rates, low_rate_months)
+    return late_fee(*arguments) - late_fee(*arguments, exemptions)
 
 
 def refund_interest_pieces(amount: int, start: date, end: date, rates: RatesTable) -> list[Piece]:
@@ -152,6 +190,23 @@ def _checked_payments(
     return payments
 
 
+def _checked_exemptions(exemptions: Sequence[tuple[date, date | None, Fraction]]) -> tuple[ExemptionPeriod, ...]:
+    """The exemption periods as ExemptionPeriod, after checking each ends after it starts and exempts a share of at most all."""
+    periods = tuple(ExemptionPeriod(*period) for period in exemptions)
+    for period in periods:
+        if period.end is not None and period.end < period.start:
+            raise ValueError(f"an exemption period ending on {period.end} starts after it, on {period.start}")
+        if not 0 < period.fraction <= 1:
+            raise ValueError(f"an exempted fraction is more than 0 and at most 1, got {period.fraction}")
+    return periods
+
+
+def _exempted_fraction(day: date, periods: Sequence[ExemptionPeriod]) -> Fraction:
+    """The largest fraction exempted on day by the periods in force then; 0 when none is (§6.1)."""
+    in_force = (p.fraction for p in periods if p.start <= day and (p.end is None or day <= p.end))
+    return max(in_force, default=Fraction(0))
+
+
 def _spans(first: date, last: date, cuts: Iterable[date]) -> list[tuple[date, date]]:
     """Consecutive (start, end) spans covering first..last, ending on each cut and each 12/31."""
     # Rates are per calendar year, so a span never crosses New Year.
@@ -163,8 +218,8 @@ def _spans(first: date, last: date, cuts: Iterable[date]) -> list[tuple[date, da
     return list(zip(starts, ends))
 
 
-def _piece(start: date, end: date, base: int, rate: Decimal) -> Piece:
-    """The piece from start through end: floor(base × rate × days / 365) yen."""
+def _piece(start: date, end: date, base: int, rate: Decimal, exempted: Fraction = Fraction(0)) -> Piece:
+    """The piece from start through end: floor(base × rate × days × (1 − exempted) / 365) yen."""
     days = (end - start).days + 1
-    amount = floor(Fraction(base * days) * Fraction(rate) / (100 * DAYS_IN_RATE_YEAR))
-    return Piece(start, end, days, base, rate, amount)
+    amount = floor(Fraction(base * days) * Fraction(rate) * (1 - exempted) / (100 * DAYS_IN_RATE_YEAR))
+    return Piece(start, end, days, base, rate, amount, exempted)

@@ -1,11 +1,16 @@
-"""延滞金 and 還付加算金 of whole frames of receivables at once (SPEC §4.1, §4.2).
+"""延滞金 and 還付加算金 of whole frames of receivables at once (SPEC §4.1, §4.2, §6.1).
 
 The law and rounding of transforms/late_fee.py, written as one polars query per call so that
 the arrears of millions of receivables are rebuilt without a Python loop per receivable; the
 tests check it against that reference. Each receivable's days are cut into spans at its first
 day, every 1/1, the day after its one-month day and the day after each partial payment; each
 span is priced as floor(thousands of yen × rate in hundredths of a percent × days / 3,650).
+Receivables with exemption periods have their spans cut again at each period's first day and the
+day after its last, and a span inside a period with exempted fraction n/d is priced as
+floor(thousands × rate × days × (d − n) / (3,650 × d)).
 """
+
+from fractions import Fraction
 
 from decimal import Decimal
 
@@ -27,6 +32,11 @@ RATE_NAMES = ("late_fee_low_rate", "late_fee_high_rate", "refund_interest_rate")
 PERIOD_COLUMNS = ("receivable_id", "principal", "effective_due_date", "end_date", "low_rate_months")
 PAYMENT_COLUMNS = ("receivable_id", "paid_on", "amount")
 OVERPAYMENT_COLUMNS = ("candidate_id", "amount", "start", "end")
+# An exemption period's end_on may be null: still in force. Its fraction is exact, numerator over denominator.
+EXEMPTION_COLUMNS = ("receivable_id", "start_on", "end_on", "exempted_numerator", "exempted_denominator")
+EXEMPTION_REQUIRED = ("receivable_id", "start_on", "exempted_numerator", "exempted_denominator")
+FRACTION_COLUMNS = ("exempted_numerator", "exempted_denominator")
+RANK_SCHEMA = {"exempted_numerator": pl.Int64, "exempted_denominator": pl.Int64, "rank": pl.Int64}
 ONE_DAY = pl.duration(days=1)
 
 
@@ -39,17 +49,51 @@ def one_month_day_expression(start: pl.Expr, months: pl.Expr | int = 1) -> pl.Ex
     return pl.min_horizontal(day_before_same_day, _first_of_month(month_number + 1) - ONE_DAY)
 
 
-def late_fees(periods: pl.DataFrame, principal_payments: pl.DataFrame, rates: RatesTable) -> pl.DataFrame:
-    """The rounded 延滞金 of every receivable in periods, in the order of periods."""
-    pieces = late_fee_pieces_by_row(periods, principal_payments, rates)
+def late_fees(
+    periods: pl.DataFrame,
+    principal_payments: pl.DataFrame,
+    rates: RatesTable,
+    exemption_periods: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """The rounded 延滞金 of every receivable in periods, in the order of periods, exemption periods applied."""
+    pieces = late_fee_pieces_by_row(periods, principal_payments, rates, exemption_periods)
     return periods.select("receivable_id", _rounded_totals(pieces, periods.height).alias("late_fee"))
 
 
-def late_fee_pieces_by_row(periods: pl.DataFrame, principal_payments: pl.DataFrame, rates: RatesTable) -> pl.LazyFrame:
-    """The pieces of 延滞金 of every receivable, unordered: its row in periods, start, end, year, days, low (the lower rate), thousands (the base) and yen."""
+def late_fees_exempted(
+    periods: pl.DataFrame, principal_payments: pl.DataFrame, rates: RatesTable, exemption_periods: pl.DataFrame
+) -> pl.DataFrame:
+    """The 延滞金 in yen each receivable in periods is not charged because of its exemption periods, in the order of periods.
+
+    As transforms.late_fee.late_fee_exempted defines it: the rounded total without the periods minus
+    the rounded total with them. Only the receivables that have a period are priced twice.
+    """
+    _refuse_nulls(exemption_periods, EXEMPTION_REQUIRED)
+    exempt = periods.filter(pl.col("receivable_id").is_in(exemption_periods["receivable_id"].implode()))
+    charged = late_fees(exempt, principal_payments, rates, exemption_periods)["late_fee"]
+    exempted = late_fees(exempt, principal_payments, rates).with_columns(pl.col("late_fee") - charged)
+    by_receivable = exempted.rename({"late_fee": "late_fee_exempted"})
+    joined = periods.select("receivable_id").join(by_receivable, on="receivable_id", how="left", maintain_order="left")
+    return joined.with_columns(pl.col("late_fee_exempted").fill_null(0))
+
+
+def late_fee_pieces_by_row(
+    periods: pl.DataFrame,
+    principal_payments: pl.DataFrame,
+    rates: RatesTable,
+    exemption_periods: pl.DataFrame | None = None,
+) -> pl.LazyFrame:
+    """The pieces of 延滞金 of every receivable, unordered: its row in periods, start, end, year, days, low (the lower rate), thousands (the base) and yen.
+
+    With exemption_periods (EXEMPTION_COLUMNS), every piece also has exempted_numerator and
+    exempted_denominator: the share of its 延滞金 taken away, 0/1 outside every period.
+    """
     # A total does not need its pieces in order, so the two kinds of spans are simply stacked.
-    spans = pl.concat(_late_fee_spans(periods, principal_payments, rates))
-    return _priced(spans, _late_fee_rate(rates))
+    spans = pl.concat(_late_fee_spans(periods, principal_payments, rates, exemption_periods))
+    if exemption_periods is None:
+        return _priced(spans, _late_fee_rate(rates))
+    clipped = _clipped_exemptions(periods, exemption_periods)
+    return _priced(_spans_with_exemptions(spans, clipped), _late_fee_rate(rates), exempted=True)
 
 
 def refund_interests(overpayments: pl.DataFrame, rates: RatesTable) -> pl.DataFrame:
@@ -67,11 +111,13 @@ def refund_interests(overpayments: pl.DataFrame, rates: RatesTable) -> pl.DataFr
 
 
 def _late_fee_spans(
-    periods: pl.DataFrame, principal_payments: pl.DataFrame, rates: RatesTable
+    periods: pl.DataFrame, principal_payments: pl.DataFrame, rates: RatesTable, exemption_periods: pl.DataFrame | None
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """The spans of receivables whose base never falls, and of the others; each sorted by row and day."""
     receivables = _receivables(periods)
-    _refuse_overflow(receivables["principal"].max(), rates)
+    # Pricing an exempted span multiplies by the fraction's denominator before dividing.
+    largest_denominator = 1 if exemption_periods is None else exemption_periods["exempted_denominator"].max() or 1
+    _refuse_overflow(receivables["principal"].max(), rates, largest_denominator)
     running = receivables.filter(pl.col("start") <= pl.col("end_date"))
     _refuse_missing_rates(running["start"], running["end_date"], rates)
     changes = _base_changes(_payments_by_row(periods, receivables, principal_payments))
@@ -202,6 +248,77 @@ def _spans_cut_at(rate_spans: pl.LazyFrame, changes: pl.LazyFrame) -> pl.LazyFra
     )
 
 
+def _clipped_exemptions(periods: pl.DataFrame, exemption_periods: pl.DataFrame) -> pl.DataFrame:
+    """The exemption periods, checked, with their receivable's row, clipped to the days that bear 延滞金, and the rank of their fraction."""
+    _refuse_nulls(exemption_periods, EXEMPTION_REQUIRED)
+    if (exemption_periods["end_on"] < exemption_periods["start_on"]).any():
+        raise ValueError("an exemption period ends before it starts")
+    numerator, denominator = pl.col("exempted_numerator"), pl.col("exempted_denominator")
+    if exemption_periods.select(((numerator <= 0) | (numerator > denominator)).any()).item():
+        raise ValueError("an exempted fraction is more than 0 and at most 1")
+    rows = periods.lazy().select("receivable_id", (pl.col("effective_due_date") + ONE_DAY).alias("first"), "end_date").with_row_index("row")
+    # A period starting before the day after the 納期限, ending after the last day or still in force
+    # only counts on the days that bear 延滞金 (§6.1).
+    start = pl.max_horizontal("start_on", "first").alias("period_start")
+    end = pl.min_horizontal(pl.col("end_on").fill_null(pl.col("end_date")), "end_date").alias("period_end")
+    clipped = (
+        exemption_periods.lazy()
+        .join(rows, on="receivable_id", how="inner")
+        .select("row", start, end, numerator.cast(pl.Int64), denominator.cast(pl.Int64))
+        .filter(pl.col("period_start") <= pl.col("period_end"))
+        .collect()
+    )
+    return clipped.join(_fraction_ranks(clipped), on=FRACTION_COLUMNS, how="left")
+
+
+def _fraction_ranks(clipped: pl.DataFrame) -> pl.DataFrame:
+    """Each distinct exempted fraction of clipped with its rank, from the smallest (1) up, compared exactly."""
+    # Overlapping periods: the larger fraction wins (§6.1). There are few distinct fractions, so they
+    # are ordered here as exact Fractions, and the frames only compare their integer ranks.
+    ordered = sorted(clipped.select(FRACTION_COLUMNS).unique().rows(), key=lambda pair: Fraction(*pair))
+    ranks = [(*pair, rank) for rank, pair in enumerate(ordered, start=1)]
+    return pl.DataFrame(ranks, schema=[*FRACTION_COLUMNS, "rank"], orient="row", schema_overrides=RANK_SCHEMA)
+
+
+def _spans_with_exemptions(spans: pl.LazyFrame, clipped: pl.DataFrame) -> pl.LazyFrame:
+    """spans cut again at the first day and after the last day of each exemption period, with the fraction exempted on each."""
+    exempt_rows = pl.col("row").is_in(clipped["row"].unique().implode())
+    plain = spans.filter(~exempt_rows).with_columns(
+        pl.lit(0, pl.Int64).alias("exempted_numerator"), pl.lit(1, pl.Int64).alias("exempted_denominator")
+    )
+    cut = _spans_cut_at_periods(spans.filter(exempt_rows), clipped.lazy())
+    # The largest fraction among the periods in force on a span's first day holds for the whole span.
+    covering = (pl.col("period_start") <= pl.col("start")) & (pl.col("start") <= pl.col("period_end"))
+    largest = cut.join(clipped.lazy(), on="row").filter(covering).group_by("row", "start").agg(pl.col("rank").max())
+    ranks = clipped.lazy().select(*FRACTION_COLUMNS, "rank").unique()
+    exempted = (
+        cut.join(largest, on=["row", "start"], how="left")
+        .join(ranks, on="rank", how="left")
+        # A span in no period has rank null: nothing exempted, 0/1.
+        .with_columns(pl.col("exempted_numerator").fill_null(0), pl.col("exempted_denominator").fill_null(1))
+        .drop("rank")
+    )
+    return pl.concat([plain, exempted])
+
+
+def _spans_cut_at_periods(spans: pl.LazyFrame, clipped: pl.LazyFrame) -> pl.LazyFrame:
+    """spans cut on each exemption period's first day and on the day after its last."""
+    boundaries = pl.concat(
+        [clipped.select("row", pl.col("period_start").alias("cut")), clipped.select("row", (pl.col("period_end") + ONE_DAY).alias("cut"))]
+    )
+    inside = (pl.col("start") < pl.col("cut")) & (pl.col("cut") <= pl.col("end"))
+    cuts = spans.join(boundaries, on="row").filter(inside)
+    starts = pl.concat([spans.with_columns(pl.col("start").alias("cut")), cuts]).unique(["row", "start", "cut"])
+    same_span = (pl.col("row") == pl.col("row").shift(-1)) & (pl.col("start") == pl.col("start").shift(-1))
+    return starts.sort("row", "start", "cut").select(
+        "row",
+        pl.col("cut").alias("start"),
+        pl.when(same_span).then(pl.col("cut").shift(-1) - ONE_DAY).otherwise("end").alias("end"),
+        "low",
+        "remaining",
+    )
+
+
 def _year_spans(running: pl.LazyFrame) -> pl.LazyFrame:
     """The rows of running split into spans of one calendar year between start and end."""
     years = pl.int_ranges(pl.col("start").dt.year(), pl.col("end").dt.year() + 1, dtype=pl.Int32)
@@ -215,8 +332,8 @@ def _year_spans(running: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _priced(spans: pl.LazyFrame, rate: pl.Expr) -> pl.LazyFrame:
-    """spans with their days, base in thousands of yen and truncated yen (§20条の4の2)."""
+def _priced(spans: pl.LazyFrame, rate: pl.Expr, exempted: bool = False) -> pl.LazyFrame:
+    """spans with their days, base in thousands of yen and truncated yen (§20条の4の2), less their exempted share when exempted."""
     days = ((pl.col("end") - pl.col("start")).dt.total_days() + 1).cast(pl.Int64)
     # A base under 2,000 yen bears none; otherwise it is floored to 1,000 yen.
     remaining = pl.col("remaining")
@@ -224,7 +341,13 @@ def _priced(spans: pl.LazyFrame, rate: pl.Expr) -> pl.LazyFrame:
     priced = spans.with_columns(
         pl.col("start").dt.year().alias("year"), days.alias("days"), thousands.alias("thousands")
     )
-    return priced.with_columns((pl.col("thousands") * rate * pl.col("days") // PIECE_DIVISOR).alias("amount"))
+    product = pl.col("thousands") * rate * pl.col("days")
+    if not exempted:
+        return priced.with_columns((product // PIECE_DIVISOR).alias("amount"))
+    # floor(base × rate × days × (1 − n/d) / 365): multiplied by d − n before the one division, exact.
+    numerator, denominator = pl.col("exempted_numerator"), pl.col("exempted_denominator")
+    charged = product * (denominator - numerator) // (PIECE_DIVISOR * denominator)
+    return priced.with_columns(charged.alias("amount"))
 
 
 def _rounded_totals(pieces: pl.LazyFrame, height: int) -> pl.Series:
@@ -297,11 +420,11 @@ def _refuse_missing_rates(first_days: pl.Series, last_days: pl.Series, rates: Ra
         raise MissingRateError(needed.min())
 
 
-def _refuse_overflow(largest_amount: int | None, rates: RatesTable) -> None:
-    """Raise ValueError when thousands × rate units × days could overflow Int64."""
+def _refuse_overflow(largest_amount: int | None, rates: RatesTable, largest_denominator: int = 1) -> None:
+    """Raise ValueError when thousands × rate units × days × the largest fraction denominator could overflow Int64."""
     every_rate = [getattr(year_rates, name) for year_rates in rates.by_year.values() for name in RATE_NAMES]
     largest_rate = max((_rate_units(rate) for rate in every_rate), default=0)
-    if (largest_amount or 0) // BASE_UNIT * largest_rate * LONGEST_PIECE_DAYS > LARGEST_INT64:
+    if (largest_amount or 0) // BASE_UNIT * largest_rate * LONGEST_PIECE_DAYS * largest_denominator > LARGEST_INT64:
         raise ValueError(f"{largest_amount} yen is too large for exact Int64 interest arithmetic")
 
 
