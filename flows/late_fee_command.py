@@ -2,19 +2,23 @@
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
 import typer
 
 from flows.settings_option import BAD_INPUT_EXIT_CODE, SettingsOption, command_settings
+from schemas.exemptions import parsed_fraction
 from schemas.rates import MissingRateError, RatesTable, load_rates
 from schemas.settings import DEFAULT_SETTINGS_FILE, Settings
 from transforms.calendar import effective_due_date
-from transforms.late_fee import PartialPayment, late_fee_pieces, rounded_total
+from transforms.late_fee import ExemptionPeriod, PartialPayment, late_fee_exempted, late_fee_pieces, rounded_total
 
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 PAYMENT_PATTERN = re.compile(r"(\d{4}-\d{2}-\d{2}):(\d+)")
+# FROM:TO:FRACTION, TO empty for a period still in force.
+EXEMPTION_PATTERN = re.compile(r"([^:]*):([^:]*):([^:]*)")
 TAX_CODE_PATTERN = re.compile(r"\d{3}")
 
 
@@ -27,13 +31,21 @@ def late_fee(
         typer.Option(metavar="YYYY-MM-DD:YEN", help="Earlier partial payment of 本税; repeatable."),
     ] = None,
     tax_code: Annotated[str, typer.Option(metavar="CODE", help="税目コード (its low-rate period in the settings).")] = "010",
+    exempt: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="FROM:TO:FRACTION",
+            help="延滞金 exemption period (SPEC §6.1), TO empty while in force, FRACTION 1 or 1/2; repeatable.",
+        ),
+    ] = None,
     settings_file: SettingsOption = DEFAULT_SETTINGS_FILE,
 ) -> None:
     """Print the 延滞金 of one receivable paid in full on --paid, with the pieces it sums, as JSON."""
     settings = command_settings(settings_file, "late-fee")
     try:
         months = _low_rate_months(tax_code, settings)
-        report = late_fee_report(principal, due, paid, payment or [], months, load_rates(settings.rates_path))
+        rates = load_rates(settings.rates_path)
+        report = late_fee_report(principal, due, paid, payment or [], months, rates, exempt or [])
     except (ValueError, MissingRateError) as error:
         typer.echo(f"shuno late-fee: {error}", err=True)
         raise typer.Exit(BAD_INPUT_EXIT_CODE) from None
@@ -41,26 +53,40 @@ def late_fee(
 
 
 def late_fee_report(
-    principal: int, due: str, paid: str, payments: list[str], low_rate_months: int, rates: RatesTable
+    principal: int,
+    due: str,
+    paid: str,
+    payments: list[str],
+    low_rate_months: int,
+    rates: RatesTable,
+    exemptions: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The JSON-ready 延滞金 of one receivable from the command's text arguments."""
     due_date, paid_on = _parsed_date(due, "--due"), _parsed_date(paid, "--paid")
     partial_payments = [_parsed_payment(text) for text in payments]
+    periods = [_parsed_exemption(text) for text in exemptions]
     if paid_on < due_date:
         raise ValueError(f"--paid {paid_on} is before --due {due_date}")
     effective = effective_due_date(due_date)
-    pieces = late_fee_pieces(principal, effective, paid_on, partial_payments, rates, low_rate_months)
+    arguments = (principal, effective, paid_on, partial_payments, rates, low_rate_months, periods)
+    pieces = late_fee_pieces(*arguments)
     return {
         "late_fee": rounded_total(pieces),
+        "late_fee_exempted": late_fee_exempted(*arguments),
         "principal": principal,
         "low_rate_months": low_rate_months,
         "due_date": due_date.isoformat(),
         "effective_due_date": effective.isoformat(),
         "paid_on": paid_on.isoformat(),
         "payments": [{"paid_on": p.paid_on.isoformat(), "amount": p.amount} for p in partial_payments],
+        "exemptions": [
+            {"start": p.start.isoformat(), "end": p.end and p.end.isoformat(), "fraction": str(p.fraction)}
+            for p in periods
+        ],
         "pieces": [
             {"start": piece.start.isoformat(), "end": piece.end.isoformat(), "days": piece.days,
-             "base": piece.base, "rate": str(piece.rate), "amount": piece.amount}
+             "base": piece.base, "rate": str(piece.rate), "exempted_fraction": str(piece.exempted_fraction),
+             "amount": piece.amount}
             for piece in pieces
         ],
     }
@@ -91,3 +117,18 @@ def _parsed_payment(text: str) -> PartialPayment:
         raise ValueError(f"--payment must be YYYY-MM-DD:YEN with whole non-negative yen, got {text!r}")
     return PartialPayment(_parsed_date(match[1], "--payment"), int(match[2]))
 
+
+
+def _parsed_exemption(text: str) -> ExemptionPeriod:
+    """An exemption period from FROM:TO:FRACTION (TO empty while in force), or a ValueError naming --exempt."""
+    match = EXEMPTION_PATTERN.fullmatch(text)
+    if match is None:
+        raise ValueError(f"--exempt must be FROM:TO:FRACTION (TO may be empty), got {text!r}")
+    start = _parsed_date(match[1], "--exempt FROM")
+    end = _parsed_date(match[2], "--exempt TO") if match[2] else None
+    if end is not None and end < start:
+        raise ValueError(f"--exempt {text!r} ends before it starts")
+    try:
+        return ExemptionPeriod(start, end, parsed_fraction(match[3]))
+    except ValueError as error:
+        raise ValueError(f"--exempt FRACTION: {error}") from None

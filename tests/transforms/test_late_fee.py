@@ -1,25 +1,29 @@
-"""延滞金 and 還付加算金 (SPEC §4.1, §4.2), checked against hand arithmetic.
+"""延滞金 and 還付加算金 (SPEC §4.1, §4.2) and 延滞金 exemption periods (§6.1), checked against hand arithmetic.
 
 Most cases use a base of 3,650,000 yen, so that a piece is base × rate% × days / 365
 = 100 × rate × days yen exactly and can be checked by eye; one case checks the truncation.
 """
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.codes import RefundKind
+from schemas.exemptions import load_exemption_kinds
 from schemas.rates import MissingRateError, load_rates
 from transforms.calendar import effective_due_date
 from transforms.late_fee import (
+    ExemptionPeriod,
     Piece,
     expires_on,
     interest_base,
     late_fee,
+    late_fee_exempted,
     late_fee_pieces,
     one_month_day,
     refund_interest_pieces,
@@ -46,9 +50,9 @@ def overpayment_arose_on(kind: str, paid_on: date, reduced_on: date | None = Non
     return reduced_on
 
 
-def piece(start: date, end: date, base: int, rate: str, amount: int) -> Piece:
+def piece(start: date, end: date, base: int, rate: str, amount: int, exempted: Fraction = Fraction(0)) -> Piece:
     """A Piece with its days counted, for writing expectations briefly."""
-    return Piece(start, end, (end - start).days + 1, base, Decimal(rate), amount)
+    return Piece(start, end, (end - start).days + 1, base, Decimal(rate), amount, exempted)
 
 
 @pytest.mark.parametrize(
@@ -420,3 +424,217 @@ def test_pieces_agree_with_a_day_by_day_sum(receivable):
 def test_partial_payments_never_raise_the_fee(receivable):
     principal, due, paid, payments = receivable
     assert late_fee(principal, due, paid, payments, RATES) <= late_fee(principal, due, paid, [], RATES)
+
+
+# 延滞金 exemption periods (SPEC §6.1). Unless a case says otherwise: 納期限 12/15/2025, paid 2/11/2026,
+# base 3,650,000 (a piece = 100 × rate × days × (1 − fraction)). Without any period (as
+# test_period_crossing_new_year_changes_rate): 3,840 + 4,200 + 24,570 = 32,610 → 32,600.
+NEW_YEAR_DUE, NEW_YEAR_PAID = date(2025, 12, 15), date(2026, 2, 11)
+HALF, WHOLE = Fraction(1, 2), Fraction(1)
+
+
+def new_year_pieces(*exemptions: tuple) -> list[Piece]:
+    """The pieces of the New Year case with the given exemption periods."""
+    return late_fee_pieces(EASY_BASE, NEW_YEAR_DUE, NEW_YEAR_PAID, [], RATES, exemptions=exemptions)
+
+
+# A period 12/20/2025–1/20/2026 crosses New Year (2.4 → 2.8), the one-month day 1/15 and so the
+# 2026 high rate 9.1:
+# 12/16–12/19 (4 days, 2.4) = 960, outside the period;
+# 12/20–12/31 (12 days, 2.4) = 2,880 × (1 − f); 1/1–1/15 (15 days, 2.8) = 4,200 × (1 − f);
+# 1/16–1/20 (5 days, 9.1) = 4,550 × (1 − f); 1/21–2/11 (22 days, 9.1) = 20,020, outside.
+# Whole: 960 + 0 + 0 + 0 + 20,020 = 20,980 → 20,900; exempted 32,600 − 20,900 = 11,700.
+# Half: 960 + 1,440 + 2,100 + 2,275 + 20,020 = 26,795 → 26,700; exempted 32,600 − 26,700 = 5,900.
+ACROSS_NEW_YEAR = (date(2025, 12, 20), date(2026, 1, 20))
+WHOLE_ACROSS_NEW_YEAR = (20_900, 11_700)
+HALF_ACROSS_NEW_YEAR = (26_700, 5_900)
+
+
+@pytest.mark.parametrize(
+    ("kind", "given", "expected"),
+    [
+        ("disaster", None, WHOLE_ACROSS_NEW_YEAR),
+        ("suspension", None, WHOLE_ACROSS_NEW_YEAR),
+        ("deferral", None, HALF_ACROSS_NEW_YEAR),
+        ("realisation", None, HALF_ACROSS_NEW_YEAR),
+        ("reduction", WHOLE, WHOLE_ACROSS_NEW_YEAR),
+        ("reduction", HALF, HALF_ACROSS_NEW_YEAR),
+    ],
+)
+def test_each_exemption_kind_across_new_year_and_a_rate_change(kind, given, expected):
+    fraction = load_exemption_kinds().fraction_of(kind, given)
+    period = [(*ACROSS_NEW_YEAR, fraction)]
+    charged = late_fee(EASY_BASE, NEW_YEAR_DUE, NEW_YEAR_PAID, [], RATES, exemptions=period)
+    exempted = late_fee_exempted(EASY_BASE, NEW_YEAR_DUE, NEW_YEAR_PAID, [], RATES, exemptions=period)
+    assert (charged, exempted) == expected
+
+
+def test_a_whole_exemption_across_new_year_cuts_the_pieces_at_its_ends():
+    assert new_year_pieces((*ACROSS_NEW_YEAR, WHOLE)) == [
+        piece(date(2025, 12, 16), date(2025, 12, 19), EASY_BASE, "2.4", 960),
+        piece(date(2025, 12, 20), date(2025, 12, 31), EASY_BASE, "2.4", 0, WHOLE),
+        piece(date(2026, 1, 1), date(2026, 1, 15), EASY_BASE, "2.8", 0, WHOLE),
+        piece(date(2026, 1, 16), date(2026, 1, 20), EASY_BASE, "9.1", 0, WHOLE),
+        piece(date(2026, 1, 21), date(2026, 2, 11), EASY_BASE, "9.1", 20_020),
+    ]
+
+
+def test_a_half_exemption_across_new_year_halves_each_piece_inside_it():
+    pieces = new_year_pieces((*ACROSS_NEW_YEAR, HALF))
+    assert pieces == [
+        piece(date(2025, 12, 16), date(2025, 12, 19), EASY_BASE, "2.4", 960),
+        piece(date(2025, 12, 20), date(2025, 12, 31), EASY_BASE, "2.4", 1_440, HALF),
+        piece(date(2026, 1, 1), date(2026, 1, 15), EASY_BASE, "2.8", 2_100, HALF),
+        piece(date(2026, 1, 16), date(2026, 1, 20), EASY_BASE, "9.1", 2_275, HALF),
+        piece(date(2026, 1, 21), date(2026, 2, 11), EASY_BASE, "9.1", 20_020),
+    ]
+    # The 100-yen floor applies to the total, not to each piece: 26,795 → 26,700.
+    assert sum(p.amount for p in pieces) == 26_795 and rounded_total(pieces) == 26_700
+
+
+def test_overlapping_periods_the_larger_fraction_wins():
+    # Half 12/20–1/20 and whole 1/10–1/31: 12/16–12/19 960; 12/20–12/31 half 1,440; 1/1–1/9 half
+    # 100 × 2.8 × 9 / 2 = 1,260; 1/10–1/15, 1/16–1/20 and 1/21–1/31 whole 0; 2/1–2/11 (11 days)
+    # 100 × 9.1 × 11 = 10,010. 13,670 → 13,600, exempted 32,600 − 13,600 = 19,000.
+    half, whole = (*ACROSS_NEW_YEAR, HALF), (date(2026, 1, 10), date(2026, 1, 31), WHOLE)
+    expected = [
+        piece(date(2025, 12, 16), date(2025, 12, 19), EASY_BASE, "2.4", 960),
+        piece(date(2025, 12, 20), date(2025, 12, 31), EASY_BASE, "2.4", 1_440, HALF),
+        piece(date(2026, 1, 1), date(2026, 1, 9), EASY_BASE, "2.8", 1_260, HALF),
+        piece(date(2026, 1, 10), date(2026, 1, 15), EASY_BASE, "2.8", 0, WHOLE),
+        piece(date(2026, 1, 16), date(2026, 1, 20), EASY_BASE, "9.1", 0, WHOLE),
+        piece(date(2026, 1, 21), date(2026, 1, 31), EASY_BASE, "9.1", 0, WHOLE),
+        piece(date(2026, 2, 1), date(2026, 2, 11), EASY_BASE, "9.1", 10_010),
+    ]
+    assert new_year_pieces(half, whole) == new_year_pieces(whole, half) == expected
+    assert late_fee_exempted(EASY_BASE, NEW_YEAR_DUE, NEW_YEAR_PAID, [], RATES, exemptions=[half, whole]) == 19_000
+
+
+def test_a_half_period_inside_a_whole_one_changes_nothing():
+    whole, half = (*ACROSS_NEW_YEAR, WHOLE), (date(2025, 12, 25), date(2026, 1, 5), HALF)
+    fees = [rounded_total(new_year_pieces(*periods)) for periods in ([whole], [whole, half], [half, whole])]
+    assert fees == [20_900] * 3
+
+
+def test_an_open_ended_period_runs_to_the_payment():
+    # Half from 1/16/2026, still in force: 12/16–12/31 3,840; 1/1–1/15 4,200; 1/16–2/11 (27 days)
+    # 100 × 9.1 × 27 / 2 = 12,285. 20,325 → 20,300, exempted 32,600 − 20,300 = 12,300.
+    open_ended = (date(2026, 1, 16), None, HALF)
+    assert new_year_pieces(open_ended) == [
+        piece(date(2025, 12, 16), date(2025, 12, 31), EASY_BASE, "2.4", 3_840),
+        piece(date(2026, 1, 1), date(2026, 1, 15), EASY_BASE, "2.8", 4_200),
+        piece(date(2026, 1, 16), date(2026, 2, 11), EASY_BASE, "9.1", 12_285, HALF),
+    ]
+    assert late_fee_exempted(EASY_BASE, NEW_YEAR_DUE, NEW_YEAR_PAID, [], RATES, exemptions=[open_ended]) == 12_300
+
+
+# 納期限 3/31/2025, paid 5/31/2025; without a period 4/1–4/30 7,200 + 5/1–5/31 26,970 = 34,170 → 34,100.
+@pytest.mark.parametrize(
+    ("period", "expected_pieces", "expected_fee"),
+    [
+        # Whole 3/1–4/10 starts before the 納期限: clipped to 4/1–4/10 (0); 4/11–4/30 (20 days)
+        # 100 × 2.4 × 20 = 4,800; 5/1–5/31 26,970. 31,770 → 31,700.
+        (
+            (date(2025, 3, 1), date(2025, 4, 10), WHOLE),
+            [((4, 1), (4, 10), "2.4", 0, WHOLE), ((4, 11), (4, 30), "2.4", 4_800, 0), ((5, 1), (5, 31), "8.7", 26_970, 0)],
+            31_700,
+        ),
+        # Half 5/20–12/31 ends after the 納付日: 4/1–4/30 7,200; 5/1–5/19 (19 days) 100 × 8.7 × 19
+        # = 16,530; 5/20–5/31 (12 days) 100 × 8.7 × 12 / 2 = 5,220. 28,950 → 28,900.
+        (
+            (date(2025, 5, 20), date(2025, 12, 31), HALF),
+            [((4, 1), (4, 30), "2.4", 7_200, 0), ((5, 1), (5, 19), "8.7", 16_530, 0), ((5, 20), (5, 31), "8.7", 5_220, HALF)],
+            28_900,
+        ),
+        # Whole through the 納期限 itself, and whole from the day after the 納付日: no day bears it.
+        ((date(2025, 1, 1), date(2025, 3, 31), WHOLE), [((4, 1), (4, 30), "2.4", 7_200, 0), ((5, 1), (5, 31), "8.7", 26_970, 0)], 34_100),
+        ((date(2025, 6, 1), None, WHOLE), [((4, 1), (4, 30), "2.4", 7_200, 0), ((5, 1), (5, 31), "8.7", 26_970, 0)], 34_100),
+    ],
+)
+def test_periods_before_the_due_date_or_after_the_payment_are_clipped(period, expected_pieces, expected_fee):
+    pieces = late_fee_pieces(EASY_BASE, date(2025, 3, 31), date(2025, 5, 31), [], RATES, exemptions=[period])
+    assert pieces == [
+        piece(date(2025, *start), date(2025, *end), EASY_BASE, rate, amount, Fraction(exempted))
+        for start, end, rate, amount, exempted in expected_pieces
+    ]
+    assert rounded_total(pieces) == expected_fee
+    assert late_fee_exempted(EASY_BASE, date(2025, 3, 31), date(2025, 5, 31), [], RATES, exemptions=[period]) == 34_100 - expected_fee
+
+
+def test_the_thousand_yen_floor_applies_to_the_exempted_total():
+    # 本税 123,456 → base 123,000 (as test_piece_amounts_are_truncated: 242 + 1,348 = 1,590 → 1,500).
+    # Half from 7/1/2024: 6/1–6/30 242; 7/1–8/15 (46 days) 123,000 × 8.7 × 46 / 2 / 36,500
+    # = 49,224,600 / 73,000 = 674.3 → 674. 916 < 1,000 → 0: the whole 1,500 is exempted.
+    period = [(date(2024, 7, 1), None, HALF)]
+    pieces = late_fee_pieces(123_456, date(2024, 5, 31), date(2024, 8, 15), [], RATES, exemptions=period)
+    assert [(p.amount, p.exempted_fraction) for p in pieces] == [(242, 0), (674, HALF)]
+    assert rounded_total(pieces) == 0
+    assert late_fee_exempted(123_456, date(2024, 5, 31), date(2024, 8, 15), [], RATES, exemptions=period) == 1_500
+
+
+def test_an_exemption_with_a_partial_payment():
+    # As test_partial_payment_lowers_the_base_from_the_next_day (38,085 → 38,000), with a half period
+    # 5/6–5/20 cutting the high-rate piece around the payment of 5/10: 4/1–4/30 7,200; 5/1–5/5 (5 days)
+    # 100 × 8.7 × 5 = 4,350; 5/6–5/10 half 100 × 8.7 × 5 / 2 = 2,175; 5/11–5/20 on 1,825,000 half
+    # 50 × 8.7 × 10 / 2 = 2,175; 5/21–6/30 (41 days) 50 × 8.7 × 41 = 17,835. 33,735 → 33,700.
+    payments = [(date(2025, 5, 10), 1_824_001)]
+    period = [ExemptionPeriod(date(2025, 5, 6), date(2025, 5, 20), HALF)]
+    pieces = late_fee_pieces(EASY_BASE, date(2025, 3, 31), date(2025, 6, 30), payments, RATES, exemptions=period)
+    assert [p.amount for p in pieces] == [7_200, 4_350, 2_175, 2_175, 17_835]
+    assert rounded_total(pieces) == 33_700
+    assert late_fee_exempted(EASY_BASE, date(2025, 3, 31), date(2025, 6, 30), payments, RATES, exemptions=period) == 4_300
+
+
+@pytest.mark.parametrize(
+    ("period", "reason"),
+    [
+        ((date(2025, 5, 1), date(2025, 4, 30), WHOLE), "starts after it"),
+        ((date(2025, 5, 1), None, Fraction(0)), "more than 0 and at most 1"),
+        ((date(2025, 5, 1), None, Fraction(3, 2)), "more than 0 and at most 1"),
+    ],
+)
+def test_inconsistent_exemption_periods_are_refused(period, reason):
+    with pytest.raises(ValueError, match=reason):
+        late_fee_pieces(EASY_BASE, date(2025, 3, 31), date(2025, 6, 30), [], RATES, exemptions=[period])
+
+
+fractions = st.sampled_from([Fraction(1), Fraction(1, 2), Fraction(2, 3), Fraction(1, 3)])
+
+
+@st.composite
+def exemption_periods(draw, due: date, paid: date, edges: Sequence[date] = ()) -> list[ExemptionPeriod]:
+    """Up to three periods around due..paid: overlapping, open-ended, before the due date or after the payment.
+
+    Some start or end on one of edges or the day after one, where an off-by-one would show.
+    """
+    near = [day + timedelta(days=shift) for day in (*edges, due, paid) for shift in (0, 1)]
+    start_days = st.one_of(st.dates(min_value=due - timedelta(days=60), max_value=paid + timedelta(days=30)), st.sampled_from(near))
+    periods = []
+    for start in draw(st.lists(start_days, max_size=3)):
+        later = [day for day in near if day >= start]
+        any_end = st.dates(min_value=start, max_value=start + timedelta(days=400))
+        end = draw(st.one_of(st.none(), any_end, st.sampled_from(later) if later else any_end))
+        periods.append(ExemptionPeriod(start, end, draw(fractions)))
+    return periods
+
+
+@settings(max_examples=60)
+@given(receivables_with_payments(), st.data())
+def test_exempted_pieces_agree_with_a_day_by_day_sum(receivable, data):
+    # Each day bears its share after the largest fraction in force on it; pieces carry it exactly.
+    principal, due, paid, payments = receivable
+    periods = data.draw(exemption_periods(due, paid))
+    low_rate_end = one_month_day(due + timedelta(days=1))
+    expected = Fraction(0)
+    for offset in range(1, (paid - due).days + 1):
+        day = due + timedelta(days=offset)
+        year_rates = RATES.for_year(day.year)
+        rate = year_rates.late_fee_low_rate if day <= low_rate_end else year_rates.late_fee_high_rate
+        remaining = principal - sum(amount for paid_on, amount in payments if paid_on < day)
+        in_force = [p.fraction for p in periods if p.start <= day and (p.end is None or day <= p.end)]
+        expected += interest_base(remaining) * Fraction(rate) * (1 - max(in_force, default=0))
+    pieces = late_fee_pieces(principal, due, paid, payments, RATES, exemptions=periods)
+    assert sum(p.base * Fraction(p.rate) * p.days * (1 - p.exempted_fraction) for p in pieces) == expected
+    assert all(p.amount == p.base * Fraction(p.rate) * p.days * (1 - p.exempted_fraction) // 36_500 for p in pieces)
+    exempted = late_fee_exempted(principal, due, paid, payments, RATES, exemptions=periods)
+    assert 0 <= exempted == late_fee(principal, due, paid, payments, RATES) - rounded_total(pieces)

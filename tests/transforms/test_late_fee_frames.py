@@ -1,4 +1,4 @@
-"""延滞金 and 還付加算金 over frames, checked against the per-receivable reference (SPEC §4.1–§4.2).
+"""延滞金 and 還付加算金 over frames, checked against the per-receivable reference (SPEC §4.1–§4.2, §6.1).
 
 The hand-checked numbers are those of tests/transforms/test_late_fee.py; the property tests
 compare whole random batches with transforms/late_fee.py, receivable by receivable.
@@ -6,6 +6,7 @@ compare whole random batches with transforms/late_fee.py, receivable by receivab
 
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from random import Random
 from types import MappingProxyType
 from typing import NamedTuple
@@ -17,9 +18,15 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal, assert_series_equal
 
 from schemas.rates import MissingRateError, RatesTable, YearRates, load_rates
-from tests.transforms.test_late_fee import refund_interest
-from transforms.late_fee import late_fee, late_fee_pieces, one_month_day
-from transforms.late_fee_frames import late_fee_pieces_by_row, late_fees, one_month_day_expression, refund_interests
+from tests.transforms.test_late_fee import exemption_periods, refund_interest
+from transforms.late_fee import ExemptionPeriod, late_fee, late_fee_exempted, late_fee_pieces, one_month_day
+from transforms.late_fee_frames import (
+    late_fee_pieces_by_row,
+    late_fees,
+    late_fees_exempted,
+    one_month_day_expression,
+    refund_interests,
+)
 
 RATES = load_rates()
 EASY_BASE = 3_650_000
@@ -42,6 +49,15 @@ PIECES_SCHEMA = {
     "rate": pl.String,
     "amount": pl.Int64,
 }
+EXEMPTIONS_SCHEMA = {
+    "receivable_id": pl.String,
+    "start_on": pl.Date,
+    "end_on": pl.Date,
+    "exempted_numerator": pl.Int64,
+    "exempted_denominator": pl.Int64,
+}
+EXEMPTED_PIECES_SCHEMA = PIECES_SCHEMA | {"exempted_fraction": pl.String}
+HALF, WHOLE = Fraction(1, 2), Fraction(1)
 
 
 def periods_frame(*rows: tuple) -> pl.DataFrame:
@@ -64,11 +80,23 @@ def overpayments_frame(*rows: tuple) -> pl.DataFrame:
     return pl.DataFrame(list(rows), schema=OVERPAYMENTS_SCHEMA, orient="row")
 
 
-def late_fee_pieces_frame(periods: pl.DataFrame, principal_payments: pl.DataFrame, rates: RatesTable) -> pl.DataFrame:
-    """The vectorised pieces of 延滞金 of every receivable as late_fee_pieces lists them, in periods' order, rates as the table writes them."""
-    pieces = late_fee_pieces_by_row(periods, principal_payments, rates).sort("row", "start").collect()
+def exemptions_frame(*rows: tuple) -> pl.DataFrame:
+    """exemption_periods from (receivable_id, start_on, end_on, fraction) tuples."""
+    rows_with_parts = [(*row[:3], row[3].numerator, row[3].denominator) for row in rows]
+    return pl.DataFrame(rows_with_parts, schema=EXEMPTIONS_SCHEMA, orient="row")
+
+
+def late_fee_pieces_frame(
+    periods: pl.DataFrame, principal_payments: pl.DataFrame, rates: RatesTable, exemptions: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """The vectorised pieces of 延滞金 of every receivable as late_fee_pieces lists them, in periods' order, rates as the table writes them; with exemptions, each piece's exempted fraction too."""
+    pieces = late_fee_pieces_by_row(periods, principal_payments, rates, exemptions).sort("row", "start").collect()
     rate_names = ["late_fee_low_rate" if low else "late_fee_high_rate" for low in pieces["low"]]
     rates_text = [str(getattr(rates.for_year(year), name)) for year, name in zip(pieces["year"], rate_names)]
+    fractions = []
+    if exemptions is not None:
+        parts = zip(pieces["exempted_numerator"], pieces["exempted_denominator"])
+        fractions = [pl.Series("exempted_fraction", [str(Fraction(*part)) for part in parts], pl.String)]
     return pieces.select(
         periods["receivable_id"].gather(pieces["row"]),
         "start",
@@ -77,6 +105,7 @@ def late_fee_pieces_frame(periods: pl.DataFrame, principal_payments: pl.DataFram
         (pl.col("thousands") * 1_000).cast(pl.Int64).alias("base"),
         pl.Series("rate", rates_text, pl.String),
         "amount",
+        *fractions,
     )
 
 
@@ -261,6 +290,97 @@ def test_empty_inputs_give_empty_frames():
     assert_frame_equal(refunds, pl.DataFrame(schema={"candidate_id": pl.String, "refund_interest": pl.Int64}))
 
 
+def test_late_fees_with_hand_checked_exemption_periods():
+    # The numbers of tests/transforms/test_late_fee.py (SPEC §6.1): 納期限 12/15/2025, paid 2/11/2026,
+    # 32,600 without a period.
+    new_year = (EASY_BASE, date(2025, 12, 15), date(2026, 2, 11), 1)
+    periods = periods_frame(
+        ("whole across New Year", *new_year),  # 960 + 20,020 = 20,980 → 20,900
+        ("half across New Year", *new_year),  # 960 + 1,440 + 2,100 + 2,275 + 20,020 = 26,795 → 26,700
+        ("overlapping", *new_year),  # 960 + 1,440 + 1,260 + 10,010 = 13,670 → 13,600
+        ("open-ended", *new_year),  # 3,840 + 4,200 + 12,285 = 20,325 → 20,300
+        ("without", *new_year),  # 32,600
+        # 納期限 3/31/2025, paid 5/31/2025: 4,800 + 26,970 = 31,770 → 31,700 (whole 3/1–4/10 clipped)
+        ("before the due date", EASY_BASE, date(2025, 3, 31), date(2025, 5, 31), 1),
+        # 7,200 + 16,530 + 5,220 = 28,950 → 28,900 (half 5/20–12/31 clipped at the payment)
+        ("after the payment", EASY_BASE, date(2025, 3, 31), date(2025, 5, 31), 1),
+        # 242 + 674 = 916 < 1,000 → 0 (half from 7/1/2024 on base 123,000)
+        ("under 1,000", 123_456, date(2024, 5, 31), date(2024, 8, 15), 1),
+    )
+    exemptions = exemptions_frame(
+        ("whole across New Year", date(2025, 12, 20), date(2026, 1, 20), WHOLE),
+        ("half across New Year", date(2025, 12, 20), date(2026, 1, 20), HALF),
+        ("overlapping", date(2026, 1, 10), date(2026, 1, 31), WHOLE),
+        ("overlapping", date(2025, 12, 20), date(2026, 1, 20), HALF),
+        ("open-ended", date(2026, 1, 16), None, HALF),
+        ("before the due date", date(2025, 3, 1), date(2025, 4, 10), WHOLE),
+        ("after the payment", date(2025, 5, 20), date(2025, 12, 31), HALF),
+        ("under 1,000", date(2024, 7, 1), None, HALF),
+        ("not in periods", date(2024, 7, 1), None, HALF),  # ignored
+    )
+    charged = [20_900, 26_700, 13_600, 20_300, 32_600, 31_700, 28_900, 0]
+    full = [32_600] * 5 + [34_100, 34_100, 1_500]
+    assert_frame_equal(late_fees(periods, payments_frame(), RATES, exemptions), fees_frame(*zip(periods["receivable_id"], charged)))
+    exempted = pl.DataFrame({"receivable_id": periods["receivable_id"], "late_fee_exempted": [f - c for f, c in zip(full, charged)]})
+    assert_frame_equal(late_fees_exempted(periods, payments_frame(), RATES, exemptions), exempted)
+
+
+def test_late_fee_pieces_frame_of_overlapping_exemption_periods():
+    periods = periods_frame(("overlapping", EASY_BASE, date(2025, 12, 15), date(2026, 2, 11), 1))
+    exemptions = exemptions_frame(
+        ("overlapping", date(2025, 12, 20), date(2026, 1, 20), HALF),
+        ("overlapping", date(2026, 1, 10), date(2026, 1, 31), WHOLE),
+    )
+    expected = pl.DataFrame(
+        [
+            ("overlapping", date(2025, 12, 16), date(2025, 12, 19), 4, EASY_BASE, "2.4", 960, "0"),
+            ("overlapping", date(2025, 12, 20), date(2025, 12, 31), 12, EASY_BASE, "2.4", 1_440, "1/2"),
+            ("overlapping", date(2026, 1, 1), date(2026, 1, 9), 9, EASY_BASE, "2.8", 1_260, "1/2"),
+            ("overlapping", date(2026, 1, 10), date(2026, 1, 15), 6, EASY_BASE, "2.8", 0, "1"),
+            ("overlapping", date(2026, 1, 16), date(2026, 1, 20), 5, EASY_BASE, "9.1", 0, "1"),
+            ("overlapping", date(2026, 1, 21), date(2026, 1, 31), 11, EASY_BASE, "9.1", 0, "1"),
+            ("overlapping", date(2026, 2, 1), date(2026, 2, 11), 11, EASY_BASE, "9.1", 10_010, "0"),
+        ],
+        schema=EXEMPTED_PIECES_SCHEMA,
+        orient="row",
+    )
+    assert_frame_equal(late_fee_pieces_frame(periods, payments_frame(), RATES, exemptions), expected)
+
+
+def test_no_exemption_periods_change_nothing():
+    periods = periods_frame(("a", EASY_BASE, date(2025, 3, 31), date(2025, 6, 30), 1))
+    payments = payments_frame(("a", date(2025, 5, 10), 1_824_001))
+    without = late_fees(periods, payments, RATES)
+    assert_frame_equal(late_fees(periods, payments, RATES, exemptions_frame()), without)
+    assert without["late_fee"].to_list() == [38_000]
+    expected = pl.DataFrame({"receivable_id": ["a"], "late_fee_exempted": [0]})
+    assert_frame_equal(late_fees_exempted(periods, payments, RATES, exemptions_frame()), expected)
+
+
+@pytest.mark.parametrize(
+    ("exemption", "reason"),
+    [
+        (("a", date(2025, 5, 1), date(2025, 4, 30), 1, 1), "ends before it starts"),
+        (("a", date(2025, 5, 1), None, 0, 1), "more than 0 and at most 1"),
+        (("a", date(2025, 5, 1), None, 3, 2), "more than 0 and at most 1"),
+        (("a", date(2025, 5, 1), None, 1, None), "exempted_denominator"),
+        (("a", None, None, 1, 2), "start_on"),
+    ],
+)
+def test_inconsistent_exemption_periods_are_refused(exemption, reason):
+    periods = periods_frame(("a", EASY_BASE, date(2025, 3, 31), date(2025, 6, 30), 1))
+    exemptions = pl.DataFrame([exemption], schema=EXEMPTIONS_SCHEMA, orient="row")
+    with pytest.raises(ValueError, match=reason):
+        late_fees(periods, payments_frame(), RATES, exemptions)
+
+
+def test_a_denominator_that_could_overflow_is_refused():
+    periods = periods_frame(("huge", 10**12, date(2011, 3, 31), date(2013, 6, 8), 1))
+    exemptions = pl.DataFrame([("huge", date(2012, 1, 1), None, 1, 2**40)], schema=EXEMPTIONS_SCHEMA, orient="row")
+    with pytest.raises(ValueError, match="too large"):
+        late_fees(periods, payments_frame(), RATES, exemptions)
+
+
 FIRST_DAY_WITH_RATES = date(2010, 1, 1)
 LAST_DAY_WITH_RATES = date(2026, 12, 31)
 principals = st.one_of(st.integers(0, 10**9), st.integers(0, 20_000))
@@ -276,11 +396,12 @@ class Receivable(NamedTuple):
     months: int
     payments: list[tuple[date, int]]
     later_payments: list[tuple[date, int]]
+    exemptions: list[ExemptionPeriod] = []
 
 
 @st.composite
-def receivables(draw) -> Receivable:
-    """A receivable with up to 4 partial payments by its end, and maybe one after it."""
+def receivables(draw, with_exemptions: bool = False) -> Receivable:
+    """A receivable with up to 4 partial payments by its end, and maybe one after it; with_exemptions, up to 3 exemption periods."""
     due, principal, months = draw(days_with_rates), draw(principals), draw(st.sampled_from([1, 3]))
     # An off-by-one hides where the pieces split: aim some ends and payments at those days.
     low_rate_end = one_month_day(due + ONE_DAY, months)
@@ -296,7 +417,9 @@ def receivables(draw) -> Receivable:
         left -= payments[-1][1]
     later_day = st.dates(min_value=end + ONE_DAY, max_value=end + timedelta(days=400))
     later_payments = draw(st.lists(st.tuples(later_day, st.integers(0, 10**9)), max_size=1))
-    return Receivable(principal, due, end, months, payments, later_payments)
+    # Periods, too, start and end on the days where pieces split (as in test_late_fee, plus these edges).
+    exemptions = draw(exemption_periods(due, end, edges)) if with_exemptions else []
+    return Receivable(principal, due, end, months, payments, later_payments, exemptions)
 
 
 def batch_frames(batch: list[Receivable], random: Random) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -305,6 +428,13 @@ def batch_frames(batch: list[Receivable], random: Random) -> tuple[pl.DataFrame,
     payments = [(f"R{index}", *paid) for index, r in enumerate(batch) for paid in r.payments + r.later_payments]
     random.shuffle(payments)
     return periods, payments_frame(*payments)
+
+
+def batch_exemptions(batch: list[Receivable], random: Random) -> pl.DataFrame:
+    """exemption_periods of a batch, in a random order."""
+    exemptions = [(f"R{index}", *period) for index, r in enumerate(batch) for period in r.exemptions]
+    random.shuffle(exemptions)
+    return exemptions_frame(*exemptions)
 
 
 @settings(max_examples=300, deadline=None)
@@ -338,3 +468,34 @@ def test_refund_interests_agree_with_the_reference(batch):
     expected = [(f"C{index}", refund_interest(*overpayment, RATES)) for index, overpayment in enumerate(batch)]
     computed = refund_interests(overpayments, RATES)
     assert_frame_equal(computed, pl.DataFrame(expected, schema=computed.schema, orient="row"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(receivables(with_exemptions=True), max_size=6), st.randoms(use_true_random=False))
+def test_late_fees_with_exemption_periods_agree_with_the_reference(batch, random):
+    periods, payments = batch_frames(batch, random)
+    exemptions = batch_exemptions(batch, random)
+    references = [(r.principal, r.due, r.end, r.payments, RATES, r.months, r.exemptions) for r in batch]
+    expected = fees_frame(*zip(periods["receivable_id"], [late_fee(*reference) for reference in references]))
+    assert_frame_equal(late_fees(periods, payments, RATES, exemptions), expected)
+    exempted = pl.DataFrame(
+        {"receivable_id": periods["receivable_id"], "late_fee_exempted": [late_fee_exempted(*reference) for reference in references]},
+        schema={"receivable_id": pl.String, "late_fee_exempted": pl.Int64},
+    )
+    assert_frame_equal(late_fees_exempted(periods, payments, RATES, exemptions), exempted)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(receivables(with_exemptions=True), max_size=6), st.randoms(use_true_random=False))
+def test_late_fee_pieces_frame_with_exemption_periods_agrees_with_the_reference(batch, random):
+    periods, payments = batch_frames(batch, random)
+    expected = pl.DataFrame(
+        [
+            (f"R{index}", piece.start, piece.end, piece.days, piece.base, str(piece.rate), piece.amount, str(piece.exempted_fraction))
+            for index, r in enumerate(batch)
+            for piece in late_fee_pieces(r.principal, r.due, r.end, r.payments, RATES, r.months, r.exemptions)
+        ],
+        schema=EXEMPTED_PIECES_SCHEMA,
+        orient="row",
+    )
+    assert_frame_equal(late_fee_pieces_frame(periods, payments, RATES, batch_exemptions(batch, random)), expected)
