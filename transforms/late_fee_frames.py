@@ -85,8 +85,9 @@ def late_fee_pieces_by_row(
 ) -> pl.LazyFrame:
     """The pieces of 延滞金 of every receivable, unordered: its row in periods, start, end, year, days, low (the lower rate), thousands (the base) and yen.
 
-    With exemption_periods (EXEMPTION_COLUMNS), every piece also has exempted_numerator and
-    exempted_denominator: the share of its 延滞金 taken away, 0/1 outside every period.
+    exemption_periods (EXEMPTION_COLUMNS) are keyed by receivable_id; with them every piece also
+    has exempted_numerator and exempted_denominator: the share of its 延滞金 taken away, 0/1
+    outside every period. Without them the pieces are exactly those of a run before §6.1.
     """
     # A total does not need its pieces in order, so the two kinds of spans are simply stacked.
     spans = pl.concat(_late_fee_spans(periods, principal_payments, rates, exemption_periods))
@@ -249,26 +250,33 @@ def _spans_cut_at(rate_spans: pl.LazyFrame, changes: pl.LazyFrame) -> pl.LazyFra
 
 
 def _clipped_exemptions(periods: pl.DataFrame, exemption_periods: pl.DataFrame) -> pl.DataFrame:
-    """The exemption periods, checked, with their receivable's row, clipped to the days that bear 延滞金, and the rank of their fraction."""
+    """The exemption periods, checked, by receivable row, clipped to the days that bear 延滞金, with the rank of their fraction."""
+    _refuse_bad_exemptions(exemption_periods)
+    first_day = (pl.col("effective_due_date") + ONE_DAY).alias("first_day")
+    rows = periods.lazy().select("receivable_id", first_day, "end_date").with_row_index("row")
+    # A period starting before the day after the 納期限, ending after the last day or still in force
+    # only counts on the days that bear 延滞金 (§6.1).
+    start = pl.max_horizontal("start_on", "first_day").alias("period_start")
+    end = pl.min_horizontal(pl.col("end_on").fill_null(pl.col("end_date")), "end_date").alias("period_end")
+    clipped = (
+        exemption_periods.lazy()
+        .select(EXEMPTION_COLUMNS)
+        .join(rows, on="receivable_id", how="inner")
+        .select("row", start, end, *(pl.col(name).cast(pl.Int64) for name in FRACTION_COLUMNS))
+        .filter(pl.col("period_start") <= pl.col("period_end"))
+        .collect()
+    )
+    return clipped.join(_fraction_ranks(clipped), on=FRACTION_COLUMNS, how="left")
+
+
+def _refuse_bad_exemptions(exemption_periods: pl.DataFrame) -> None:
+    """Raise ValueError for an exemption period with a null, that ends before it starts, or that exempts no share or more than all."""
     _refuse_nulls(exemption_periods, EXEMPTION_REQUIRED)
     if (exemption_periods["end_on"] < exemption_periods["start_on"]).any():
         raise ValueError("an exemption period ends before it starts")
     numerator, denominator = pl.col("exempted_numerator"), pl.col("exempted_denominator")
     if exemption_periods.select(((numerator <= 0) | (numerator > denominator)).any()).item():
         raise ValueError("an exempted fraction is more than 0 and at most 1")
-    rows = periods.lazy().select("receivable_id", (pl.col("effective_due_date") + ONE_DAY).alias("first"), "end_date").with_row_index("row")
-    # A period starting before the day after the 納期限, ending after the last day or still in force
-    # only counts on the days that bear 延滞金 (§6.1).
-    start = pl.max_horizontal("start_on", "first").alias("period_start")
-    end = pl.min_horizontal(pl.col("end_on").fill_null(pl.col("end_date")), "end_date").alias("period_end")
-    clipped = (
-        exemption_periods.lazy()
-        .join(rows, on="receivable_id", how="inner")
-        .select("row", start, end, numerator.cast(pl.Int64), denominator.cast(pl.Int64))
-        .filter(pl.col("period_start") <= pl.col("period_end"))
-        .collect()
-    )
-    return clipped.join(_fraction_ranks(clipped), on=FRACTION_COLUMNS, how="left")
 
 
 def _fraction_ranks(clipped: pl.DataFrame) -> pl.DataFrame:
@@ -303,11 +311,12 @@ def _spans_with_exemptions(spans: pl.LazyFrame, clipped: pl.DataFrame) -> pl.Laz
 
 def _spans_cut_at_periods(spans: pl.LazyFrame, clipped: pl.LazyFrame) -> pl.LazyFrame:
     """spans cut on each exemption period's first day and on the day after its last."""
-    boundaries = pl.concat(
-        [clipped.select("row", pl.col("period_start").alias("cut")), clipped.select("row", (pl.col("period_end") + ONE_DAY).alias("cut"))]
-    )
+    first_days = clipped.select("row", pl.col("period_start").alias("cut"))
+    days_after = clipped.select("row", (pl.col("period_end") + ONE_DAY).alias("cut"))
+    # A span (row, start) begins a piece on its own first day and on each cut inside it; two periods
+    # may share a cut, which begins one piece.
     inside = (pl.col("start") < pl.col("cut")) & (pl.col("cut") <= pl.col("end"))
-    cuts = spans.join(boundaries, on="row").filter(inside)
+    cuts = spans.join(pl.concat([first_days, days_after]), on="row").filter(inside)
     starts = pl.concat([spans.with_columns(pl.col("start").alias("cut")), cuts]).unique(["row", "start", "cut"])
     same_span = (pl.col("row") == pl.col("row").shift(-1)) & (pl.col("start") == pl.col("start").shift(-1))
     return starts.sort("row", "start", "cut").select(

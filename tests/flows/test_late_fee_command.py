@@ -53,9 +53,38 @@ def test_late_fee_with_a_moved_due_date_and_a_partial_payment():
     )
     assert report["principal"] == 3_650_000
     assert report["pieces"] == [
-        {"start": "2025-06-03", "end": "2025-07-02", "days": 30, "base": 3_650_000, "rate": "2.4", "amount": 7_200},
-        {"start": "2025-07-03", "end": "2025-07-31", "days": 29, "base": 3_650_000, "rate": "8.7", "amount": 25_230},
-        {"start": "2025-08-01", "end": "2025-08-29", "days": 29, "base": 1_825_000, "rate": "8.7", "amount": 12_615},
+        {"start": "2025-06-03", "end": "2025-07-02", "days": 30, "base": 3_650_000, "rate": "2.4", "exempted_fraction": "0", "amount": 7_200},
+        {"start": "2025-07-03", "end": "2025-07-31", "days": 29, "base": 3_650_000, "rate": "8.7", "exempted_fraction": "0", "amount": 25_230},
+        {"start": "2025-08-01", "end": "2025-08-29", "days": 29, "base": 1_825_000, "rate": "8.7", "exempted_fraction": "0", "amount": 12_615},
+    ]
+    assert (report["exemptions"], report["late_fee_exempted"]) == ([], 0)
+
+
+def test_late_fee_with_exemption_periods_shows_each_piece_with_its_fraction():
+    # 納期限 Monday 12/15/2025, paid 2/11/2026, base 3,650,000 (a piece = 100 × rate × days × (1 − f)).
+    # Half 12/20–1/5 and whole from 1/10, still in force:
+    # 12/16–12/19 (4 days, 2.4) 960; 12/20–12/31 half (12 days, 2.4) 1,440; 1/1–1/5 half (5 days, 2.8)
+    # 700; 1/6–1/9 (4 days, 2.8) 1,120; 1/10–1/15 whole (2.8) 0; 1/16–2/11 whole (9.1) 0.
+    # 4,220 → 4,200. Without the periods 3,840 + 4,200 + 24,570 = 32,610 → 32,600: 28,400 exempted.
+    result = invoke(
+        "--principal", "3650000", "--due", "2025-12-15", "--paid", "2026-02-11",
+        "--exempt", "2025-12-20:2026-01-05:1/2", "--exempt", "2026-01-10::1",
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["late_fee"], report["late_fee_exempted"]) == (4_200, 28_400)
+    assert report["exemptions"] == [
+        {"start": "2025-12-20", "end": "2026-01-05", "fraction": "1/2"},
+        {"start": "2026-01-10", "end": None, "fraction": "1"},
+    ]
+    pieces = [(p["start"], p["end"], p["rate"], p["exempted_fraction"], p["amount"]) for p in report["pieces"]]
+    assert pieces == [
+        ("2025-12-16", "2025-12-19", "2.4", "0", 960),
+        ("2025-12-20", "2025-12-31", "2.4", "1/2", 1_440),
+        ("2026-01-01", "2026-01-05", "2.8", "1/2", 700),
+        ("2026-01-06", "2026-01-09", "2.8", "0", 1_120),
+        ("2026-01-10", "2026-01-15", "2.8", "1", 0),
+        ("2026-01-16", "2026-02-11", "9.1", "1", 0),
     ]
 
 
@@ -126,6 +155,14 @@ def test_a_named_settings_file_that_does_not_exist_is_refused(tmp_path: Path):
         (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-05-30"), "before --due"),
         (("--principal", "3650000", "--due", "2026-12-15", "--paid", "2027-01-10"), "2027"),
         (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-08-29", "--tax-code", "1"), "--tax-code"),
+        (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-08-29", "--exempt", "2025-07-01"), "FROM:TO:FRACTION"),
+        (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-08-29", "--exempt", "2025-07-01:1"), "FROM:TO:FRACTION"),
+        (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-08-29", "--exempt", "::1"), "--exempt FROM"),
+        (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-08-29", "--exempt", "2025-07-01:2025-06-31:1"), "--exempt TO"),
+        (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-08-29", "--exempt", "2025-07-01:2025-06-30:1"), "ends before it starts"),
+        (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-08-29", "--exempt", "2025-07-01::0.5"), "1 or 1/2, got '0.5'"),
+        (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-08-29", "--exempt", "2025-07-01::"), "1 or 1/2, got ''"),
+        (("--principal", "1000", "--due", "2025-05-31", "--paid", "2025-08-29", "--exempt", "2025-07-01::1/3"), "1 or 1/2, got '1/3'"),
     ],
 )
 def test_bad_input_exits_2_with_a_one_line_reason(arguments, reason):
