@@ -470,7 +470,7 @@ def test_refund_interests_agree_with_the_reference(batch):
     assert_frame_equal(computed, pl.DataFrame(expected, schema=computed.schema, orient="row"))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(receivables(with_exemptions=True), max_size=6), st.randoms(use_true_random=False))
 def test_late_fees_with_exemption_periods_agree_with_the_reference(batch, random):
     periods, payments = batch_frames(batch, random)
@@ -485,7 +485,7 @@ def test_late_fees_with_exemption_periods_agree_with_the_reference(batch, random
     assert_frame_equal(late_fees_exempted(periods, payments, RATES, exemptions), exempted)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(receivables(with_exemptions=True), max_size=6), st.randoms(use_true_random=False))
 def test_late_fee_pieces_frame_with_exemption_periods_agrees_with_the_reference(batch, random):
     periods, payments = batch_frames(batch, random)
