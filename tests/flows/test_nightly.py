@@ -23,8 +23,7 @@ from prefect.settings import (
     temporary_settings,
 )
 from prefect.settings import Settings as PrefectSettings
-from prefect.testing.utilities import prefect_test_harness
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import flows.report
 from flows.cli import PREFECT_DEFAULTS, app
@@ -64,6 +63,10 @@ HARNESS_START_SECONDS = 120
 # for the first test: running the dates again without Prefect would cost more than it saves.
 @pytest.fixture(scope="session")
 def prefect_harness():
+    # Imported here: the harness module takes a second and a half to import (Prefect's server), which
+    # every test process would pay while collecting, and only the process that runs this module needs it.
+    from prefect.testing.utilities import prefect_test_harness
+
     # As `shuno run` sets it: Prefect's analytics write to its SQLite file at start-up and call home.
     # The server's start (an interpreter, Prefect's migrations) took 7 s on a busy 2-core machine:
     # Prefect's default patience of 30 s would fail a correct run on a busier one.
@@ -246,13 +249,17 @@ def test_a_deployments_settings_file_and_shuno_run_settings_give_the_same_late_f
     # Every tax code 3 months at the lower rate, and another 督促手数料: both paths read them from one file.
     settings = tmp_path / "city.toml"
     settings.write_text("dunning_fee = 250\n[low_rate_months]\n" + "".join(f'"0{code}0" = 3\n' for code in range(1, 8)), encoding="utf-8")
-    deployment, command = tmp_path / "deployment.duckdb", tmp_path / "command.duckdb"
+    # Every run rebuilds the derived tables from all the stored inputs (test_settlement: re-runs and
+    # out-of-order runs give the same database), so the last night's run decides them: each path runs
+    # that night with the file, on a copy of a database the defaults made of the earlier nights.
+    deployment = shutil.copyfile(runs.nightly_database, tmp_path / "deployment.duckdb")
+    command = shutil.copyfile(runs.backfill_database, tmp_path / "command.duckdb")
+    last = runs.dates[-1].isoformat()
     # The backfill deployment's parameters, run through the flow function itself (no deployment server).
-    given = {"start": runs.dates[0].isoformat(), "end": runs.dates[-1].isoformat(), "inbox": str(runs.inbox), "database": str(deployment), "settings_file": str(settings)}
+    given = {"start": last, "end": last, "inbox": str(runs.inbox), "database": str(deployment), "settings_file": str(settings)}
     backfill(**backfill.validate_parameters(_deployment_parameters("backfill") | given))
-    for day in runs.dates:
-        result = CliRunner().invoke(app, ["run", "--date", day.isoformat(), "--inbox", str(runs.inbox), "--db", str(command), "--settings", str(settings)])
-        assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["run", "--date", last, "--inbox", str(runs.inbox), "--db", str(command), "--settings", str(settings)])
+    assert result.exit_code == 0, result.output
     arrears = {database: _dump(database)["arrears"] for database in (deployment, command, runs.backfill_database)}
     assert arrears[deployment].height > 100 and arrears[deployment].equals(arrears[command])
     # The defaults (the committed shuno.toml, which runs.backfill_database read) give more 延滞金: the
@@ -295,23 +302,42 @@ def test_a_nightly_run_without_a_date_processes_yesterday_in_tokyo(runs, tmp_pat
     assert summary.settlement_date in {before, yesterday_in_tokyo()}  # the run may straddle midnight
 
 
-def test_the_run_command_reports_to_the_prefect_api_it_is_given(runs, tmp_path, monkeypatch):
-    for name, value in PREFECT_DEFAULTS.items():
-        monkeypatch.setenv(name, value)  # what the command would set, undone after the test
-    result = CliRunner().invoke(app, ["run", "--date", runs.dates[0].isoformat(), "--inbox", str(runs.inbox), "--db", str(tmp_path / "shuno.duckdb")])
+@dataclass(frozen=True)
+class CommandRun:
+    """`shuno run` of the first date into a new database: what it printed, the database, and the report published under the date."""
+
+    result: Result
+    database: Path
+    report: str | None
+
+
+@pytest.fixture(scope="module")
+def command_run(runs, tmp_path_factory) -> CommandRun:
+    database = tmp_path_factory.mktemp("command") / "shuno.duckdb"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name, value in PREFECT_DEFAULTS.items():
+            monkeypatch.setenv(name, value)  # what the command would set, undone after the run
+        result = CliRunner().invoke(app, ["run", "--date", runs.dates[0].isoformat(), "--inbox", str(runs.inbox), "--db", str(database)])
+    # Read now: a later run of the same date publishes its own report under the same key.
+    artifact = Artifact.get(f"run-report-{runs.dates[0].isoformat()}")
+    return CommandRun(result, database, artifact and artifact.data)
+
+
+def test_the_run_command_reports_to_the_prefect_api_it_is_given(command_run):
+    result = command_run.result
     assert result.exit_code == 0, result.output
     run_id = re.search(r"run ([0-9a-f]{32}) of", result.output).group(1)
-    assert run_id in Artifact.get(f"run-report-{runs.dates[0].isoformat()}").data
-    with duckdb.connect(str(tmp_path / "shuno.duckdb"), read_only=True) as connection:
+    assert run_id in command_run.report
+    with duckdb.connect(str(command_run.database), read_only=True) as connection:
         assert connection.sql("SELECT command, run_id FROM audit_log").fetchall() == [("shuno run", run_id)]
 
 
-def test_the_run_command_prints_a_summary_and_refuses_bad_input(runs, tmp_path, monkeypatch):
+def test_the_run_command_prints_a_summary_and_refuses_bad_input(runs, command_run, tmp_path, monkeypatch):
     for name, value in PREFECT_DEFAULTS.items():
         monkeypatch.setenv(name, value)
     database = tmp_path / "shuno.duckdb"
     runner = CliRunner()
-    result = runner.invoke(app, ["run", "--date", runs.dates[0].isoformat(), "--inbox", str(runs.inbox), "--db", str(database)])
+    result = command_run.result
     assert result.exit_code == 0, result.output
     assert f"of {runs.dates[0]} (as of {runs.dates[0]})" in result.output
     assert any("README.txt" in line and "unrecognised" in line for line in result.output.splitlines())

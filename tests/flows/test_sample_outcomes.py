@@ -1,9 +1,9 @@
 """Every planted case of the sample, run night by night: what each one leaves in the tables (SPEC §2–§4).
 
-The sample is written once into tmp and its settlement dates are run in order into a DuckDB file;
-the derived tables are kept as each night left them. Expected yen amounts are worked out by hand
-in the comments, with the rates of SPEC §4.1; `transforms.late_fee` only cross-checks that
-arithmetic (test_the_hand_arithmetic_agrees_with_the_reference_engine).
+The committed sample's settlement dates are run in order into a DuckDB file (the session's
+`sample_nights`); the derived tables are kept as each night left them. Expected yen amounts are
+worked out by hand in the comments, with the rates of SPEC §4.1; `transforms.late_fee` only
+cross-checks that arithmetic (test_the_hand_arithmetic_agrees_with_the_reference_engine).
 
 Rates used below (SPEC §4.1): 延滞金 2.4% / 8.7% in 2025, 2.8% / 9.1% in 2026 (≤ 1 month / after);
 還付加算金 1.3% in 2026. Each piece is floor(base × rate × days / 365); the total is 0 under 1,000
@@ -112,13 +112,11 @@ def run_nights(inbox: Path, database: Path, dates: tuple[date, ...]) -> dict[dat
 
 
 @pytest.fixture(scope="module")
-def sample_run(sample_inbox_folder, committed_sample, tmp_path_factory) -> SampleRun:
-    inbox, database = sample_inbox_folder, tmp_path_factory.mktemp("sample_outcomes") / "shuno.duckdb"
-    sample = committed_sample
+def sample_run(sample_nights, committed_sample) -> SampleRun:
     # The expected amounts below are worked out for these nights.
-    assert sample.settlement_dates == (FIRST, SECOND, THIRD)
-    after = run_nights(inbox, database, sample.settlement_dates)
-    return SampleRun(inbox, database, sample.settlement_dates, sample.cases, after)
+    assert sample_nights.dates == (FIRST, SECOND, THIRD)
+    after = {night: read_tables(sample_nights.database_after(night)) for night in sample_nights.dates}
+    return SampleRun(sample_nights.inbox, sample_nights.database_after(), sample_nights.dates, committed_sample.cases, after)
 
 
 def payment_of(tables: dict[str, pl.DataFrame], case: dict) -> dict | None:
