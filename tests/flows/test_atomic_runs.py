@@ -35,6 +35,9 @@ from flows.settlement import PAUSE_STAGES, PAUSE_VARIABLE, RunFailed, RunRefused
 from flows.refusals import append_refusal, logged_refusals
 from schemas.tables import all_tables
 
+# One of the longest modules: `make test` starts it first (tests/conftest.py).
+pytestmark = pytest.mark.long_running
+
 ROOT = Path(__file__).resolve().parents[2]
 SHUNO = [sys.executable, "-m", "flows.cli"]
 BARE_RUN = (
