@@ -25,7 +25,7 @@ run: $(INSTALLED)
 # One worker a core (pytest-xdist). --dist loadfile keeps each test module on one worker: its
 # module fixtures (a sample's runs, Prefect's test harness) are built once, and its tests run in order.
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/ingest.py

@@ -16,11 +16,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from flows.settlement import run_settlement_date
 from sample_data import COMMITTED_INBOX, COMMITTED_PAYMENTS, COMMITTED_SEED
 from sample_data.sample_inbox import SampleInbox, sample_inbox
 from schemas.rates import load_rates
@@ -55,6 +58,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(config.stash[PREFECT_HOME_KEY], ignore_errors=True)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Puts the modules marked `long_running` first, keeping the order of the tests within each module."""
+    # `make test` hands whole modules to its workers in this order: a long module started last
+    # would leave the other workers idle while it runs alone.
+    items.sort(key=lambda item: item.get_closest_marker("long_running") is None)
+
+
 @pytest.fixture(scope="session")
 def prefect_home(pytestconfig: pytest.Config) -> Path:
     """The temporary PREFECT_HOME of this test session."""
@@ -77,6 +87,36 @@ def sample_inbox_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path.chmod(0o444)
     folder.chmod(0o555)
     return folder
+
+
+@dataclass(frozen=True)
+class SampleNights:
+    """The committed inbox, its settlement dates, and the database as each night's run left it (read-only files)."""
+
+    inbox: Path
+    dates: tuple[date, ...]
+    databases: dict[date, Path]
+
+    def database_after(self, night: date | None = None) -> Path:
+        """The read-only database after the run of `night` (the last night by default)."""
+        return self.databases[night or self.dates[-1]]
+
+    def copy_after(self, night: date, target: Path) -> Path:
+        """A writable copy, at `target`, of the database after the run of `night`."""
+        return shutil.copyfile(self.database_after(night), target)  # copyfile: without the original's read-only mode
+
+
+@pytest.fixture(scope="session")
+def sample_nights(sample_inbox_folder, committed_sample, tmp_path_factory) -> SampleNights:
+    """The committed sample's dates run in order once per test process, for the tests that only read or start from the result."""
+    folder = tmp_path_factory.mktemp("sample_nights")
+    database, databases = folder / "shuno.duckdb", {}
+    for night in committed_sample.settlement_dates:
+        run_settlement_date(night, sample_inbox_folder, database)
+        # The run closed its connection, which checkpoints DuckDB's log into the file: the file is the whole database.
+        databases[night] = shutil.copyfile(database, folder / f"after-{night.isoformat()}.duckdb")
+        databases[night].chmod(0o444)  # a test that wrongly wrote to it would fail, not change what the others read
+    return SampleNights(sample_inbox_folder, committed_sample.settlement_dates, databases)
 
 
 # Hypothesis's deadline (200 ms an example) and its too-slow health check time the examples by the

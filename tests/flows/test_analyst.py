@@ -14,7 +14,6 @@ import pytest
 
 from flows.analyst import AnalystCopyError, publish_analyst_copy
 from flows.database import connect
-from flows.settlement import run_settlement_date
 from schemas.analyst import ANALYST_TABLES, ANALYST_VIEWS, EXCLUDED_COLUMNS
 from sample_data.names import SAMPLE_NAMES
 
@@ -27,7 +26,6 @@ VIEW_COMMENTS = "SELECT view_name, comment FROM duckdb_views() WHERE database_na
 
 @dataclass(frozen=True)
 class Published:
-    inbox: Path
     dates: list[date]
     database: Path
     copy: Path
@@ -35,14 +33,10 @@ class Published:
 
 
 @pytest.fixture(scope="module")
-def published(sample_inbox_folder, committed_sample, tmp_path_factory) -> Published:
-    folder = tmp_path_factory.mktemp("analyst")
-    database = folder / "shuno.duckdb"
-    for day in committed_sample.settlement_dates:
-        run_settlement_date(day, sample_inbox_folder, database)
-    copy = folder / "data" / "analyst.duckdb"
+def published(sample_nights, tmp_path_factory) -> Published:
+    database, copy = sample_nights.database_after(), tmp_path_factory.mktemp("analyst") / "data" / "analyst.duckdb"
     counts = publish_analyst_copy(database, copy)
-    return Published(sample_inbox_folder, list(committed_sample.settlement_dates), database, copy, counts)
+    return Published(list(sample_nights.dates), database, copy, counts)
 
 
 def _rows(path: Path, sql: str, params: list | None = None) -> list[tuple]:
@@ -185,15 +179,15 @@ print(connection.execute("SELECT count(*) FROM runs").fetchone()[0], flush=True)
 """
 
 
-def test_publishing_again_replaces_the_copy_while_readers_keep_the_one_they_opened(published, tmp_path):
+def test_publishing_again_replaces_the_copy_while_readers_keep_the_one_they_opened(sample_nights, published, tmp_path):
     database, target = tmp_path / "shuno.duckdb", tmp_path / "data" / "analyst.duckdb"
-    run_settlement_date(published.dates[0], published.inbox, database)
+    sample_nights.copy_after(published.dates[0], database)
     publish_analyst_copy(database, target)
     reader = subprocess.Popen([sys.executable, "-c", READER, str(target)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     in_process = duckdb.connect(str(target), read_only=True)
     try:
         assert reader.stdout.readline().strip() == "1"
-        run_settlement_date(published.dates[1], published.inbox, database)
+        sample_nights.copy_after(published.dates[1], database)  # the database after the next night's run
         (target.parent / ".analyst.duckdb.0123abcd.tmp").write_bytes(b"left by a publish killed mid-way")
         publish_analyst_copy(database, target)  # neither reader blocks it
         assert in_process.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
@@ -211,9 +205,8 @@ def test_publishing_again_replaces_the_copy_while_readers_keep_the_one_they_open
     assert sorted(path.name for path in target.parent.iterdir()) == ["analyst.duckdb"]
 
 
-def test_publishing_from_an_open_connection_leaves_it_as_it_was(published, tmp_path):
-    database = tmp_path / "shuno.duckdb"
-    run_settlement_date(published.dates[0], published.inbox, database)
+def test_publishing_from_an_open_connection_leaves_it_as_it_was(sample_nights, tmp_path):
+    database = sample_nights.copy_after(sample_nights.dates[0], tmp_path / "shuno.duckdb")
     connection = connect(database)
     try:
         counts = publish_analyst_copy(connection, tmp_path / "analyst.duckdb")

@@ -35,6 +35,9 @@ from flows.settlement import PAUSE_STAGES, PAUSE_VARIABLE, RunFailed, RunRefused
 from flows.refusals import append_refusal, logged_refusals
 from schemas.tables import all_tables
 
+# One of the longest modules: `make test` starts it first (tests/conftest.py).
+pytestmark = pytest.mark.long_running
+
 ROOT = Path(__file__).resolve().parents[2]
 SHUNO = [sys.executable, "-m", "flows.cli"]
 BARE_RUN = (
@@ -86,18 +89,16 @@ def differing_tables(found: dict[str, pl.DataFrame], expected: dict[str, pl.Data
 
 
 @pytest.fixture(scope="module")
-def states(sample_inbox_folder, committed_sample, tmp_path_factory) -> States:
+def states(sample_nights, tmp_path_factory) -> States:
     folder = tmp_path_factory.mktemp("atomic")
-    first, second = committed_sample.settlement_dates[:2]
-    before_path, after_path = folder / "before.duckdb", folder / "after.duckdb"
-    run_settlement_date(first, sample_inbox_folder, before_path)
-    shutil.copy(before_path, after_path)
-    run_settlement_date(second, sample_inbox_folder, after_path)
-    before, after = database_state(before_path), database_state(after_path)
+    first, second = sample_nights.dates[:2]
+    # The database after the first night's run, and after the second's on top of it.
+    before_path = sample_nights.copy_after(first, folder / "before.duckdb")
+    before, after = database_state(before_path), database_state(sample_nights.database_after(second), read_only=True)
     assert differing_tables(after, before), "the date under test must change the database"
     # The runs keep their Prefect state in the test's own folder, never in the developer's server or ~/.prefect.
     environment = {name: value for name, value in os.environ.items() if name not in ("PREFECT_API_URL", PAUSE_VARIABLE)}
-    return States(sample_inbox_folder, second, environment | {"PREFECT_HOME": str(folder / "prefect")}, before_path, before, after)
+    return States(sample_nights.inbox, second, environment | {"PREFECT_HOME": str(folder / "prefect")}, before_path, before, after)
 
 
 def shuno_run(states: States, database: Path) -> list[str]:

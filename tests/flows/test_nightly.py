@@ -23,8 +23,7 @@ from prefect.settings import (
     temporary_settings,
 )
 from prefect.settings import Settings as PrefectSettings
-from prefect.testing.utilities import prefect_test_harness
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import flows.report
 from flows.cli import PREFECT_DEFAULTS, app
@@ -46,6 +45,9 @@ from flows.report import DUNNING_TITLE, RunReport
 from sample_data.names import SAMPLE_NAMES
 from schemas.settings import Settings, SettingsError
 
+# One of the longest modules: `make test` starts it first (tests/conftest.py).
+pytestmark = pytest.mark.long_running
+
 OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "rejected_records", "receivables"]
 ROOT = Path(__file__).resolve().parents[2]
 RATES = ROOT / "schemas" / "rates" / "rates.csv"
@@ -58,12 +60,18 @@ HARNESS_START_SECONDS = 120
 
 # Only this module starts Prefect's test harness (a server in a child process, some seconds):
 # the tests here test the flows, their tasks, `shuno run` and the local API. Other modules call
-# `run_settlement_date` without Prefect (but for one `shuno run` each in test_atomic_runs and
-# test_sample_outcomes, which serve their own API as the command does). The tests here that only
-# read a run's results (the report's tables, the inbox listing) read the databases the flows made
-# for the first test: running the dates again without Prefect would cost more than it saves.
+# `run_settlement_date` without Prefect (but for one `shuno run` in test_atomic_runs, killed in a
+# child process, which serves its own API as the command does: a `shuno run` in a test process
+# without the harness would pay for Prefect's server and its migrations, about ten seconds). The
+# tests here that only read a run's results (the report's tables, the inbox listing, what the
+# command printed) read the databases the flows made for the first tests: running the dates again
+# without Prefect would cost more than it saves.
 @pytest.fixture(scope="session")
 def prefect_harness():
+    # Imported here: the harness module takes a second and a half to import (Prefect's server), which
+    # every test process would pay while collecting, and only the process that runs this module needs it.
+    from prefect.testing.utilities import prefect_test_harness
+
     # As `shuno run` sets it: Prefect's analytics write to its SQLite file at start-up and call home.
     # The server's start (an interpreter, Prefect's migrations) took 7 s on a busy 2-core machine:
     # Prefect's default patience of 30 s would fail a correct run on a busier one.
@@ -246,13 +254,17 @@ def test_a_deployments_settings_file_and_shuno_run_settings_give_the_same_late_f
     # Every tax code 3 months at the lower rate, and another 督促手数料: both paths read them from one file.
     settings = tmp_path / "city.toml"
     settings.write_text("dunning_fee = 250\n[low_rate_months]\n" + "".join(f'"0{code}0" = 3\n' for code in range(1, 8)), encoding="utf-8")
-    deployment, command = tmp_path / "deployment.duckdb", tmp_path / "command.duckdb"
+    # Every run rebuilds the derived tables from all the stored inputs (test_settlement: re-runs and
+    # out-of-order runs give the same database), so the last night's run decides them: each path runs
+    # that night with the file, on a copy of a database the defaults made of the earlier nights.
+    deployment = shutil.copyfile(runs.nightly_database, tmp_path / "deployment.duckdb")
+    command = shutil.copyfile(runs.backfill_database, tmp_path / "command.duckdb")
+    last = runs.dates[-1].isoformat()
     # The backfill deployment's parameters, run through the flow function itself (no deployment server).
-    given = {"start": runs.dates[0].isoformat(), "end": runs.dates[-1].isoformat(), "inbox": str(runs.inbox), "database": str(deployment), "settings_file": str(settings)}
+    given = {"start": last, "end": last, "inbox": str(runs.inbox), "database": str(deployment), "settings_file": str(settings)}
     backfill(**backfill.validate_parameters(_deployment_parameters("backfill") | given))
-    for day in runs.dates:
-        result = CliRunner().invoke(app, ["run", "--date", day.isoformat(), "--inbox", str(runs.inbox), "--db", str(command), "--settings", str(settings)])
-        assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["run", "--date", last, "--inbox", str(runs.inbox), "--db", str(command), "--settings", str(settings)])
+    assert result.exit_code == 0, result.output
     arrears = {database: _dump(database)["arrears"] for database in (deployment, command, runs.backfill_database)}
     assert arrears[deployment].height > 100 and arrears[deployment].equals(arrears[command])
     # The defaults (the committed shuno.toml, which runs.backfill_database read) give more 延滞金: the
@@ -295,31 +307,88 @@ def test_a_nightly_run_without_a_date_processes_yesterday_in_tokyo(runs, tmp_pat
     assert summary.settlement_date in {before, yesterday_in_tokyo()}  # the run may straddle midnight
 
 
-def test_the_run_command_reports_to_the_prefect_api_it_is_given(runs, tmp_path, monkeypatch):
-    for name, value in PREFECT_DEFAULTS.items():
-        monkeypatch.setenv(name, value)  # what the command would set, undone after the test
-    result = CliRunner().invoke(app, ["run", "--date", runs.dates[0].isoformat(), "--inbox", str(runs.inbox), "--db", str(tmp_path / "shuno.duckdb")])
+@dataclass(frozen=True)
+class CommandRun:
+    """`shuno run` of the sample's last night alone into a new database: what it printed, the database, and the report it published."""
+
+    settlement_date: date
+    result: Result
+    database: Path
+    report: str | None
+
+
+@pytest.fixture(scope="module")
+def command_run(runs, tmp_path_factory) -> CommandRun:
+    day, database = runs.dates[-2], tmp_path_factory.mktemp("command") / "shuno.duckdb"  # the last date with files
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name, value in PREFECT_DEFAULTS.items():
+            monkeypatch.setenv(name, value)  # what the command would set, undone after the run
+        result = CliRunner().invoke(app, ["run", "--date", day.isoformat(), "--inbox", str(runs.inbox), "--db", str(database)])
+    # Read now: a later run of the same date publishes its own report under the same key.
+    artifact = Artifact.get(f"run-report-{day.isoformat()}")
+    return CommandRun(day, result, database, artifact and artifact.data)
+
+
+def test_the_run_command_reports_to_the_prefect_api_it_is_given(command_run):
+    result = command_run.result
     assert result.exit_code == 0, result.output
     run_id = re.search(r"run ([0-9a-f]{32}) of", result.output).group(1)
-    assert run_id in Artifact.get(f"run-report-{runs.dates[0].isoformat()}").data
-    with duckdb.connect(str(tmp_path / "shuno.duckdb"), read_only=True) as connection:
+    assert run_id in command_run.report
+    with duckdb.connect(str(command_run.database), read_only=True) as connection:
         assert connection.sql("SELECT command, run_id FROM audit_log").fetchall() == [("shuno run", run_id)]
 
 
-def test_the_run_command_prints_a_summary_and_refuses_bad_input(runs, tmp_path, monkeypatch):
+def test_the_run_command_prints_a_summary_and_refuses_bad_input(runs, command_run, tmp_path, monkeypatch):
     for name, value in PREFECT_DEFAULTS.items():
         monkeypatch.setenv(name, value)
     database = tmp_path / "shuno.duckdb"
     runner = CliRunner()
-    result = runner.invoke(app, ["run", "--date", runs.dates[0].isoformat(), "--inbox", str(runs.inbox), "--db", str(database)])
+    result, day = command_run.result, command_run.settlement_date
     assert result.exit_code == 0, result.output
-    assert f"of {runs.dates[0]} (as of {runs.dates[0]})" in result.output
+    assert f"of {day} (as of {day})" in result.output
     assert any("README.txt" in line and "unrecognised" in line for line in result.output.splitlines())
     bad_date = runner.invoke(app, ["run", "--date", "2026-02-30", "--inbox", str(runs.inbox), "--db", str(database)])
     assert bad_date.exit_code == 2 and "not a date" in bad_date.output
-    missing = runner.invoke(app, ["run", "--date", runs.dates[0].isoformat(), "--inbox", str(tmp_path / "none"), "--db", str(database)])
+    missing = runner.invoke(app, ["run", "--date", day.isoformat(), "--inbox", str(tmp_path / "none"), "--db", str(database)])
     assert missing.exit_code == 1 and "is not a folder" in missing.output
     assert "Traceback" not in missing.output + bad_date.output
+
+
+def personal_strings(database: Path) -> tuple[set[str], set[str]]:
+    """Every 納付番号 and every 確認番号 the database holds, in its snapshots and records."""
+    sources = ("receivable_snapshots", "payment_records", "provisional_records", "management_records")
+    with duckdb.connect(str(database), read_only=True) as connection:
+        numbers = pl.concat([connection.sql(f'SELECT payment_number, confirmation_number FROM "{source}"').pl() for source in sources])
+    payment_numbers = set(numbers["payment_number"].drop_nulls().str.strip_chars()) - {""}
+    confirmation_numbers = set(numbers["confirmation_number"].drop_nulls().str.strip_chars()) - {""}
+    return payment_numbers, confirmation_numbers
+
+
+def assert_nothing_personal(text: str, payment_numbers: set[str], confirmation_numbers: set[str]) -> None:
+    assert [name for name in SAMPLE_NAMES if name in text] == []
+    # A run id is 32 random hex digits: it could hold any digits, so it is left out.
+    text = re.sub(r"\b[0-9a-f]{32}\b", "<run>", text)
+    assert [number for number in payment_numbers if number in text] == []
+    # A 確認番号 is six digits: compared with whole numbers only, not with parts of longer ones.
+    assert set(re.findall(r"\d+", text)) & confirmation_numbers == set()
+
+
+def test_the_run_summary_and_the_check_report_name_no_one(runs, command_run):
+    # Every number of the sample: the backfill's database holds every night's files.
+    payment_numbers, confirmation_numbers = personal_strings(runs.backfill_database)
+    assert len(payment_numbers) > 300 and len(confirmation_numbers) > 300
+    run = command_run.result
+    assert run.exit_code == 0, run.output
+    # The run report's files table: file, kind, records, accepted, rejected, … (eight columns).
+    files_rows = [cells for cells in (line.split("│") for line in run.output.splitlines()) if len(cells) == 10]
+    assert "3" in [cells[5].strip() for cells in files_rows]
+    check = CliRunner().invoke(app, ["check", *sorted(str(path) for path in runs.inbox.iterdir())])
+    assert check.exit_code == 1
+    assert "has rejected records" in check.output and "rejected record" in check.output
+    with duckdb.connect(str(runs.backfill_database), read_only=True) as connection:
+        summaries = "\n".join(summary for (summary,) in connection.sql("SELECT summary FROM runs").fetchall())
+    for text in (run.output, check.output, summaries):
+        assert_nothing_personal(text, payment_numbers, confirmation_numbers)
 
 
 def test_a_run_whose_report_cannot_be_read_back_has_committed_and_exits_0_with_a_warning(runs, tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -42,21 +42,39 @@ def _run(dates: list[date], inbox: Path, database: Path, settings: Settings | No
         run_settlement_date(day, inbox, database, settings)
 
 
-def test_running_dates_again_or_out_of_order_gives_the_same_database(sample, tmp_path):
+@dataclass(frozen=True)
+class OutOfOrder:
+    """The sample's dates run again and out of order from a writable copy of its inbox: the database, and the inbox's files before the runs."""
+
+    database: Path
+    inbox: Path
+    files_before: dict[str, bytes]
+
+
+@pytest.fixture(scope="module")
+def out_of_order(sample, tmp_path_factory) -> OutOfOrder:
     inbox, dates = sample
-    in_order, shuffled = tmp_path / "in_order.duckdb", tmp_path / "shuffled.duckdb"
-    _run(dates, inbox, in_order)
-    _run([dates[1], dates[2], dates[0], dates[0], dates[2], dates[1]], inbox, shuffled)
-    expected, found = _dump(in_order), _dump(shuffled)
+    folder = tmp_path_factory.mktemp("out_of_order")
+    # Writable, unlike the shared inbox: a run that moved or changed a file could, and would be seen.
+    copy = shutil.copytree(inbox, folder / "inbox")
+    for path in [copy, *copy.iterdir()]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    files_before = {path.name: path.read_bytes() for path in copy.iterdir()}
+    _run([dates[1], dates[2], dates[0], dates[0], dates[2], dates[1]], copy, folder / "shuno.duckdb")
+    return OutOfOrder(folder / "shuno.duckdb", copy, files_before)
+
+
+def test_running_dates_again_or_out_of_order_gives_the_same_database(sample_nights, out_of_order):
+    # The sample's dates run once each, in order (the session's sample_nights).
+    expected, found = _dump(sample_nights.database_after()), _dump(out_of_order.database)
     assert expected["payments"].height > 100 and expected["applications"].height > 100
     for table in OUTCOME_TABLES:
         assert found[table].equals(expected[table]), table
 
 
-def test_a_run_that_cannot_complete_leaves_the_database_as_it_was(sample, tmp_path):
+def test_a_run_that_cannot_complete_leaves_the_database_as_it_was(sample, sample_nights, tmp_path):
     inbox, dates = sample
-    database = tmp_path / "shuno.duckdb"
-    _run(dates[:1], inbox, database)
+    database = sample_nights.copy_after(dates[0], tmp_path / "shuno.duckdb")
     before = _dump(database)
     rates = tmp_path / "rates.csv"
     packaged = Path(__file__).resolve().parents[2] / "schemas" / "rates" / "rates.csv"
@@ -71,13 +89,8 @@ def test_a_run_that_cannot_complete_leaves_the_database_as_it_was(sample, tmp_pa
     assert files == [(0,)]
 
 
-def test_inbox_files_are_never_moved_or_modified(sample, tmp_path):
-    inbox, dates = sample
-    copy = tmp_path / "inbox"
-    shutil.copytree(inbox, copy)
-    before = {path.name: path.read_bytes() for path in copy.iterdir()}
-    _run(dates, copy, tmp_path / "shuno.duckdb")
-    assert {path.name: path.read_bytes() for path in copy.iterdir()} == before
+def test_inbox_files_are_never_moved_or_modified(out_of_order):
+    assert {path.name: path.read_bytes() for path in out_of_order.inbox.iterdir()} == out_of_order.files_before
 
 
 def test_each_completed_run_publishes_the_analyst_copy_without_personal_columns(sample, tmp_path):
@@ -124,10 +137,9 @@ def test_the_run_command_refuses_a_wrong_settings_file_in_one_line_before_the_ru
     assert list(tmp_path.glob("shuno.duckdb*")) == []
 
 
-def test_a_run_whose_derived_tables_break_their_contract_fails_in_one_line_and_changes_nothing(sample, tmp_path, monkeypatch):
+def test_a_run_whose_derived_tables_break_their_contract_fails_in_one_line_and_changes_nothing(sample, sample_nights, tmp_path, monkeypatch):
     inbox, dates = sample
-    database = tmp_path / "shuno.duckdb"
-    _run(dates[:1], inbox, database)
+    database = sample_nights.copy_after(dates[0], tmp_path / "shuno.duckdb")
     before = _dump(database)
     assert broken_rules({table.name: before[table.name] for table in derived_tables()}) == []
 
