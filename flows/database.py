@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from schemas.tables import Table, all_tables, create_statements
+from schemas.tables import Table, all_tables, create_statements, missing_column_statements
 
 INCOMING = "incoming_frame"
 
@@ -16,10 +16,21 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
     """A connection to the database at `path`, created with every table if missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = duckdb.connect(str(path))
+    present = _present_columns(connection)
     for table in all_tables():
-        for statement in create_statements(table):
+        # The columns exist before their COMMENTs are set.
+        create, *comments = create_statements(table)
+        for statement in [create, *missing_column_statements(table, present.get(table.name)), *comments]:
             connection.execute(statement)
     return connection
+
+
+PRESENT_COLUMNS = "SELECT table_name, list(column_name) FROM duckdb_columns() WHERE database_name = current_database() GROUP BY table_name"
+
+
+def _present_columns(connection: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """The columns each existing table of the database has now."""
+    return dict(connection.execute(PRESENT_COLUMNS).fetchall())
 
 
 def query_frame(connection: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:

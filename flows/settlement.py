@@ -31,8 +31,9 @@ from flows.refusals import RefusalLogError, append_refusal, clear_refusals, fold
 from schemas.audit import REFUSED
 from schemas.codes import RunStatus
 from schemas.derived import ContractBroken, check_contracts
+from schemas.exemptions import ExemptionKinds, ExemptionsFileError, load_exemption_kinds
 from schemas.layouts import LayoutError
-from schemas.rates import MissingRateError, RatesFileError, load_rates
+from schemas.rates import MissingRateError, RatesFileError, RatesTable, load_rates
 from schemas.settings import Settings
 from schemas.tables import derived_tables
 from transforms.rebuild import STORED_COLUMNS, DerivedTables, derived_state
@@ -88,6 +89,37 @@ def write_derived(connection: duckdb.DuckDBPyConnection, derived: DerivedTables)
         replace_rows(connection, table, getattr(derived, table.name))
 
 
+@dataclass(frozen=True)
+class LawTables:
+    """The tables of law a rebuild prices with: the rates (SPEC §4.1) and the exemption kinds (§6.1)."""
+
+    rates: RatesTable
+    exemption_kinds: ExemptionKinds
+
+
+def load_law_tables(settings: Settings) -> LawTables:
+    """The rates and exemption kinds tables the settings name (the packaged ones when they name none)."""
+    return LawTables(load_rates(settings.rates_path), load_exemption_kinds(settings.exemptions_path))
+
+
+def rebuild_derived(
+    connection: duckdb.DuckDBPyConnection,
+    as_of: date,
+    law: LawTables,
+    settings: Settings,
+    step: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
+) -> DerivedTables:
+    """Rebuilds every derived table from the stored inputs as of as_of, checks their contracts and writes them (in the caller's transaction)."""
+    # Handed over, not kept here: derived_state lets each stored frame go once its step is done.
+    derived = derived_state(stored_inputs(connection, step), as_of, law.rates, settings, step, law.exemption_kinds)
+    pause_point("derived")
+    with step("checking the derived tables' contracts"):
+        check_derived(derived)
+    with step("writing the derived tables"):
+        write_derived(connection, derived)
+    return derived
+
+
 INSERT_RUN = "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)"
 
 
@@ -105,7 +137,7 @@ def run_settlement_date(
         if not inbox.is_dir():
             raise RunFailed(f"inbox {inbox} is not a folder")
         check_pause_stage()
-        rates = load_rates(settings.rates_path)
+        law = load_law_tables(settings)
     # The lock comes before DuckDB opens the file, so a second run hears shuno's reason, not DuckDB's.
     with run_lock(settlement_date, inbox, database, command):
         with logged_outside_database(settlement_date, inbox, database, command):
@@ -117,13 +149,7 @@ def run_settlement_date(
                 outcomes = load_date(connection, inbox, settlement_date, run_id)
             pause_point("loaded")
             as_of = as_of_date(connection, settlement_date)
-            # Handed over, not kept here: derived_state lets each stored frame go once its step is done.
-            derived = derived_state(stored_inputs(connection, step), as_of, rates, settings, step)
-            pause_point("derived")
-            with step("checking the derived tables' contracts"):
-                check_derived(derived)
-            with step("writing the derived tables"):
-                write_derived(connection, derived)
+            derived = rebuild_derived(connection, as_of, law, settings, step)
             pause_point("written")
             summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts)
             connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), RunStatus.COMPLETED, _summary_json(summary)])
@@ -261,7 +287,7 @@ def pause_point(stage: str) -> None:
 
 # Errors whose messages shuno writes itself from keys, dates and paths; any other error's message
 # may quote record values (polars and pandera do), so only its type is shown.
-SAFE_MESSAGES = (MissingRateError, RatesFileError, LayoutError, RefusalLogError, ContractBroken, OSError, duckdb.IOException)
+SAFE_MESSAGES = (MissingRateError, RatesFileError, ExemptionsFileError, LayoutError, RefusalLogError, ContractBroken, OSError, duckdb.IOException)
 
 
 def failure_reason(error: Exception) -> str:

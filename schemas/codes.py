@@ -64,6 +64,7 @@ class PaymentStatus(LabelledCode):
     REVERSED = "reversed", "取消済"
     NOT_COMPLETED = "not_completed", "未完了・レスポンスコードが 0000 以外"
     WITHDRAWN = "withdrawn", "送信者による削除・次回削除フラグ"
+    RETURNED = "returned", "返還 (市の調定に属さない納付, 職員の決定)"
 
 
 class ErrorClass(LabelledCode):
@@ -136,6 +137,43 @@ class FileStatus(LabelledCode):
     REJECTED = "rejected", "全体不受理"
     DUPLICATE = "duplicate", "同一内容の重複"
     UNRECOGNISED = "unrecognised", "対象外のファイル名"
+
+
+class MatchedBy(LabelledCode):
+    """How an applied payment found its receivable (`payments.matched_by`): a route of SPEC §3, or a decision (§6)."""
+
+    ROUTE_1 = "route1", "経路1 (納付番号・確認番号)"
+    ROUTE_2 = "route2", "経路2 (管理・紐付履歴・申告受付番号)"
+    ROUTE_3 = "route3", "経路3 (仮登録: 通知書番号・期別)"
+    DECISION = "decision", "職員の決定 (手動消込)"
+
+
+class DecisionKind(LabelledCode):
+    """The kinds of the office's decisions (SPEC §6)."""
+
+    MATCH = "match", "手動消込"
+    RESOLVE = "resolve", "不一致の解決 (採用する受信記録)"
+    RETURN = "return", "返還 (市の調定に属さない納付)"
+    REFUNDED = "refunded", "還付済 (支出決定日)"
+    OFFSET = "offset", "充当の執行"
+    EXEMPT = "exempt", "延滞金の減免期間"
+    REVOKE = "revoke", "決定の取消"
+
+
+class CandidateStatus(LabelledCode):
+    """Where a refund candidate stands (`refund_candidates.status`, SPEC §6)."""
+
+    OPEN = "open", "未処理 (還付・充当の対象)"
+    OFFSET = "offset", "充当済 (還付額なし)"
+    REFUNDED = "refunded", "還付済"
+    EXPIRED = "expired", "時効"
+
+
+class OffsetStatus(LabelledCode):
+    """Whether a 充当 was executed by a decision (`offsets.status`, SPEC §6)."""
+
+    PROPOSED = "proposed", "充当案 (未執行)"
+    EXECUTED = "executed", "執行済"
 
 
 class RunStatus(LabelledCode):

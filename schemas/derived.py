@@ -70,9 +70,11 @@ def _row_rules() -> dict[str, list[RowRule]]:
         "payments": [
             # SPEC §3: エラー区分 00 is an applied payment's, and only an applied payment has a receivable.
             RowRule("status and error_class disagree (applied ⇔ 00)", applied == (pl.col("error_class") == ErrorClass.APPLIED.value)),
+            RowRule("receivable_id not present exactly when applied", applied == pl.col("receivable_id").is_not_null()),
+            # A returned payment (SPEC §6) is overpaid whole, with no receivable.
             RowRule(
-                "receivable_id and overpaid_amount not present exactly when applied",
-                applied == (pl.col("receivable_id").is_not_null() & pl.col("overpaid_amount").is_not_null()),
+                "overpaid_amount not present exactly when applied or returned",
+                (applied | (pl.col("status") == PaymentStatus.RETURNED.value)) == pl.col("overpaid_amount").is_not_null(),
             ),
         ],
         "refund_candidates": [RowRule("refund_amount ≠ overpaid_amount − offset_amount", pl.col("refund_amount") == refund)],

@@ -38,6 +38,9 @@ class Settings(BaseModel):
     rates_path: Path | None = Field(
         None, description="延滞金・還付加算金 rates CSV, relative to the settings file; left out: the table packaged with shuno"
     )
+    exemptions_path: Path | None = Field(
+        None, description="延滞金 exemption kinds CSV (SPEC §6.1), relative to the settings file; left out: the table packaged with shuno"
+    )
     low_rate_months: dict[TaxCode, Annotated[int, Field(ge=1)]] = Field(
         default_factory=dict, description=f"months at the lower 延滞金 rate per 税目コード; a code left out runs {DEFAULT_LOW_RATE_MONTHS}"
     )
@@ -82,8 +85,10 @@ def _first_error(error: ValidationError) -> str:
     return f"{field}: {first['msg']} (got {first['input']!r})".replace("\n", " ")
 
 
+PATH_SETTINGS = ("rates_path", "exemptions_path")
+
+
 def _relative_to(settings: Settings, folder: Path) -> Settings:
     # A path in the file means the same wherever the command runs from: relative to the file.
-    if settings.rates_path is None or settings.rates_path.is_absolute():
-        return settings
-    return settings.model_copy(update={"rates_path": folder / settings.rates_path})
+    relative = {name: getattr(settings, name) for name in PATH_SETTINGS}
+    return settings.model_copy(update={name: folder / path for name, path in relative.items() if path is not None and not path.is_absolute()})

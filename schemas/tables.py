@@ -11,10 +11,14 @@ from dataclasses import dataclass
 import polars as pl
 
 from schemas.codes import (
+    CandidateStatus,
+    DecisionKind,
     ErrorClass,
     FileStatus,
     LabelledCode,
     LateFeeStatus,
+    MatchedBy,
+    OffsetStatus,
     PaymentClass,
     PaymentSource,
     PaymentStatus,
@@ -150,6 +154,33 @@ def _stored_records(name: str, comment: str, layout_name: LayoutName, sighting: 
     return Table(name, comment, columns)
 
 
+DECISION_COLUMNS = _columns(
+    ("decision_id", "VARCHAR", "決定 ID (D と 6 桁の通番)", REQUIRED),
+    ("kind", "VARCHAR", "決定の種類", one_of(DecisionKind)),
+    ("payment_key", "VARCHAR", "対象の納付 (共通納税ID-連番 または SEQ-納付情報シーケンス)"),
+    ("receivable_id", "VARCHAR", "対象・消込先の調定番号"),
+    ("candidate_id", "VARCHAR", "対象の還付・充当候補 ID"),
+    ("file_name", "VARCHAR", "採用する受信記録のファイル名 (resolve)"),
+    ("record_number", "BIGINT", "採用する受信記録のレコード番号 (resolve)"),
+    ("exemption_kind", "VARCHAR", "延滞金減免の種類 (exempt: disaster, suspension, deferral, realisation, reduction)"),
+    ("start_on", "DATE", "減免期間の初日 (exempt)"),
+    ("end_on", "DATE", "減免期間の末日 (exempt, 空は継続中)"),
+    ("fraction", "VARCHAR", "減免の割合 (1 または 1/2)"),
+    ("amount", "BIGINT", "還付額 (refunded, 任意の照合値)"),
+    ("decided_on", "DATE", "決定の効力日 (職員が入力, 支出決定日・充当日など)", REQUIRED),
+    ("reason_code", "VARCHAR", "理由コード", REQUIRED),
+    ("note", "VARCHAR", "備考 (分析用コピーには含めない)"),
+    ("entered_by", "VARCHAR", "入力者 (OS ユーザー)", REQUIRED),
+    ("entered_at", "TIMESTAMP", "入力日時", REQUIRED),
+    ("revokes", "VARCHAR", "取り消す決定の ID (revoke)"),
+)
+
+
+def decision_entries_table() -> Table:
+    """The office's decisions as entered (SPEC §6): a stored input like a file, never updated or deleted."""
+    return Table("decision_entries", "職員の決定 (入力のまま, 変更・削除しない)", DECISION_COLUMNS, key=("decision_id",))
+
+
 def stored_input_tables() -> list[Table]:
     """The tables that hold what the files and snapshots said."""
     return [
@@ -254,6 +285,17 @@ def create_statements(table: Table) -> list[str]:
     return statements
 
 
+def missing_column_statements(table: Table, present: list[str] | None) -> list[str]:
+    """ALTER TABLE … ADD COLUMN for each declared column a database made by an earlier shuno lacks (None: the table is new).
+
+    Columns are only ever added (CONTRACT.md renames and removes nothing): a derived table's new
+    columns are filled by the next rebuild, a stored table's stay null for what was stored before.
+    """
+    if present is None:
+        return []
+    return [f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {column.type}' for column in table.columns if column.name not in present]
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -293,6 +335,7 @@ def _payments() -> Table:
             ("error_class", "VARCHAR", "エラー区分", one_of(ErrorClass)),
             # Null unless applied: schemas/derived.py checks that an applied payment has both.
             ("receivable_id", "VARCHAR", "消込先の調定番号"),
+            ("matched_by", "VARCHAR", "消込の経路", Contract(codes=MatchedBy)),
             ("overpaid_amount", "BIGINT", "過誤納額 (充当・還付の対象)", Contract(minimum=0)),
             ("first_seen_on", "DATE", "初めて受信した処理対象日", REQUIRED),
             ("confirmed_on", "DATE", "確報を受信した処理対象日"),
@@ -350,6 +393,8 @@ def _arrears() -> Table:
             ("dunning_fee_outstanding", "BIGINT", "督促手数料未納額", AMOUNT),
             ("late_fee", "BIGINT", "延滞金未納額", AMOUNT),
             ("late_fee_status", "VARCHAR", "", one_of(LateFeeStatus)),
+            ("late_fee_exempted", "BIGINT", "減免期間により課さない延滞金", AMOUNT),
+            ("offset_pending", "BIGINT", "未執行の充当案で充てられる額 (本税・督促手数料・延滞金)", AMOUNT),
             # Only a receivable past its 納期限 is in arrears: at least one day.
             ("days_overdue", "BIGINT", "経過日数 (as_of − 納期限)", Contract(nullable=False, minimum=1)),
             ("dunning_due", "BOOLEAN", "督促状の発付が必要 (本税未納・未発付・納期限経過)", REQUIRED),
@@ -365,10 +410,14 @@ def _refund_candidates() -> Table:
     return Table(
         "refund_candidates",
         "還付・充当候補 (過誤納金)",
-        _columns(("candidate_id", "VARCHAR", "候補 ID (納付・種別・発生日から導出)", REQUIRED), ("taxpayer_id", "VARCHAR", "義務者住民コード", REQUIRED))
+        _columns(
+            ("candidate_id", "VARCHAR", "候補 ID (納付・種別・発生日から導出)", REQUIRED),
+            # A returned payment (SPEC §6 `return`) belongs to no receivable and no known taxpayer.
+            ("taxpayer_id", "VARCHAR", "義務者住民コード (返還は空)"),
+        )
         + PAYMENT_IDENTITY
         + _columns(
-            ("receivable_id", "VARCHAR", "過誤納の生じた調定番号", REQUIRED),
+            ("receivable_id", "VARCHAR", "過誤納の生じた調定番号 (返還は空)"),
             ("kind", "VARCHAR", "", one_of(RefundKind)),
             ("paid_on", "DATE", "納付年月日", REQUIRED),
             ("overpaid_amount", "BIGINT", "過誤納額", AMOUNT),
@@ -380,6 +429,8 @@ def _refund_candidates() -> Table:
             ("arose_on", "DATE", "過誤納の発生日", REQUIRED),
             ("expires_on", "DATE", "還付請求権の時効 (発生日から5年)", REQUIRED),
             ("expired", "BOOLEAN", "時効経過", REQUIRED),
+            ("status", "VARCHAR", "", one_of(CandidateStatus)),
+            ("refunded_on", "DATE", "支出決定日 (還付済)"),
             ("as_of", "DATE", "基準日", REQUIRED),
         ),
         key=("candidate_id",),
@@ -397,6 +448,7 @@ def _offsets() -> Table:
             ("dunning_fee_offset", "BIGINT", "督促手数料への充当額", AMOUNT),
             ("late_fee_offset", "BIGINT", "延滞金への充当額", AMOUNT),
             ("offset_on", "DATE", "充当適状日", REQUIRED),
+            ("status", "VARCHAR", "", one_of(OffsetStatus)),
         ),
         key=("candidate_id", "receivable_id"),
     )
@@ -416,11 +468,34 @@ def _receivables() -> Table:
     )
 
 
+def _decisions() -> Table:
+    return Table(
+        "decisions",
+        "職員の決定 (取消の有無と動かした金額つき)",
+        DECISION_COLUMNS
+        + _columns(
+            ("revoked_by", "VARCHAR", "この決定を取り消した決定の ID (有効なら空)"),
+            ("in_effect", "BOOLEAN", "今回の再計算で効力を持った (取消済・対象の状態が変わったものは偽)", REQUIRED),
+            ("moved_yen", "BIGINT", "決定が動かした金額 (消込・返還: 納付額, 還付: 還付額, 充当: 執行額, 減免: 減免額)", AMOUNT),
+        ),
+        key=("decision_id",),
+    )
+
+
 def derived_tables() -> list[Table]:
     """The tables rebuilt from the stored inputs at every run (CONTRACT.md)."""
-    return [_receivables(), _payments(), _provisional_payments(), _applications(), _arrears(), _refund_candidates(), _offsets()]
+    return [
+        _receivables(),
+        _payments(),
+        _provisional_payments(),
+        _applications(),
+        _arrears(),
+        _refund_candidates(),
+        _offsets(),
+        _decisions(),
+    ]
 
 
 def all_tables() -> list[Table]:
     """Every table of the database."""
-    return stored_input_tables() + log_tables() + [audit_log_table()] + derived_tables()
+    return stored_input_tables() + [decision_entries_table()] + log_tables() + [audit_log_table()] + derived_tables()

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from schemas.codes import LateFeeStatus
+from schemas.codes import LateFeeStatus, OffsetStatus
 from schemas.rates import RatesTable
 from transforms.late_fees_owed import late_fees_owed
 from transforms.ledger import APPLIED_COLUMNS, OFFSET_COLUMNS, conformed, principal_payments, receivable_totals
@@ -24,8 +24,13 @@ def arrears(
     as_of: date,
     rates: RatesTable,
     low_rate_months: Mapping[str, int] | None = None,
+    exemption_periods: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The `arrears` table: receivables past their effective 納期限 with 本税 or 延滞金 unpaid as of as_of."""
+    """The `arrears` table: receivables past their effective 納期限 with 本税 or 延滞金 unpaid as of as_of.
+
+    Arrears are net of every 充当, proposed or executed (§17条の2 makes it mandatory); offset_pending
+    shows what proposed, not yet executed 充当 covers. Exemption periods (SPEC §6.1) lower 延滞金.
+    """
     balances = settled_balances(current.filter(pl.col("effective_due_date") < as_of), ledger, offsets)
     # Only a receivable with 本税 unpaid, or settled after its 納期限, can be in arrears: the millions
     # paid on time are never priced.
@@ -33,8 +38,9 @@ def arrears(
     bearing = balances.filter(unpaid_principal | (pl.col("last_settled_on") > pl.col("effective_due_date")))
     receivables = bearing.select("receivable_id", "principal", "effective_due_date", "tax_code")
     paid = settled_principal(ledger, offsets).filter(pl.col("receivable_id").is_in(bearing["receivable_id"].implode()))
-    owed = late_fees_owed(receivables, paid, as_of, rates, low_rate_months)
-    rows = bearing.join(owed, on="receivable_id", how="left", maintain_order="left").with_columns(_outstanding(as_of))
+    owed = late_fees_owed(receivables, paid, as_of, rates, low_rate_months, exemption_periods)
+    rows = bearing.join(owed, on="receivable_id", how="left", maintain_order="left")
+    rows = rows.join(_offset_pending(offsets), on="receivable_id", how="left", maintain_order="left").with_columns(_outstanding(as_of))
     unpaid = rows.filter((pl.col("principal_outstanding") > 0) | (pl.col("late_fee") > 0))
     return conformed(unpaid, "arrears").sort("receivable_id")
 
@@ -61,6 +67,12 @@ def settled_principal(ledger: pl.DataFrame, offsets: pl.DataFrame) -> pl.DataFra
     return pl.concat([principal_payments(ledger), offset.filter(pl.col("amount") > 0)])
 
 
+def _offset_pending(offsets: pl.DataFrame) -> pl.DataFrame:
+    """receivable_id and offset_pending: the yen of proposed, not yet executed 充当 to it."""
+    proposed = offsets.filter(pl.col("status") == OffsetStatus.PROPOSED)
+    return proposed.group_by("receivable_id").agg(pl.sum_horizontal(OFFSET_COLUMNS).sum().alias("offset_pending"))
+
+
 def _outstanding(as_of: date) -> list[pl.Expr]:
     """What is owed of 本税, 督促手数料 and 延滞金 past what was settled, and how the debt stands."""
     principal_outstanding = pl.col("principal") - pl.col("principal_settled")
@@ -75,5 +87,6 @@ def _outstanding(as_of: date) -> list[pl.Expr]:
         # §4.3: 本税 unpaid past the 納期限 (every row here is) and no 督促状 sent yet.
         ((principal_outstanding > 0) & pl.col("dunning_sent_on").is_null()).alias("dunning_due"),
         (pl.col("effective_due_date") + DUNNING_DAYS).alias("dunning_deadline"),
+        pl.col("offset_pending").fill_null(0),
         pl.lit(as_of).alias("as_of"),
     ]

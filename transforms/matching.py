@@ -5,14 +5,15 @@ Route 2: a payment-file payment with a 管理 record: 管理 → 紐付履歴 �
 Route 3: a delivered 仮登録 record, by (通知書番号, 期別), else (納付番号, 確認番号).
 Every key is looked up against every receivable ever delivered (its newest version), so a payment
 to a cancelled receivable still finds it. A key two receivables share finds none (`90`): shuno
-never guesses which of them was meant.
+never guesses which of them was meant; the office decides it (SPEC §6 `match`, `return`), and its
+decision stands over what a route finds.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from schemas.codes import ErrorClass, PaymentScheme, PaymentSource, PaymentStatus, RegistrationClass
+from schemas.codes import DecisionKind, ErrorClass, MatchedBy, PaymentScheme, PaymentSource, PaymentStatus, RegistrationClass
 from schemas.tables import FILE_ORIGIN
 from transforms.payments import TO_MATCH, payment_columns
 
@@ -53,6 +54,7 @@ BY_NUMBER = {"payment_number": "payment_number", "confirmation_number": "confirm
 BY_FILING = {"taxpayer_id": "specific_key_1", "filing_receipt_number": "filing_receipt_number"}
 BY_NOTICE = {"notice_number": "notice_number", "installment": "installment"}
 ROW = "row"
+DECIDED_SCHEMA = {"payment_key": pl.String, "kind": pl.String, "receivable_id": pl.String}
 
 
 def matched_columns() -> list[str]:
@@ -65,14 +67,20 @@ def matched_payments(
     management_records: pl.DataFrame,
     link_records: pl.DataFrame,
     receivable_versions: pl.DataFrame,
+    payments_decided: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Payments with their route, 管理 and link columns; `to_match` ones `applied` to a receivable or `pending` with a code."""
+    """Payments with their route, 管理 and link columns; `to_match` ones `applied` to a receivable or `pending` with a code.
+
+    payments_decided (payment_key, kind, receivable_id): the `match` and `return` decisions in force
+    (transforms/decisions.py), which decide a payment that was to match whatever its route found.
+    """
     routed = _with_management(payments.select(LOOKUP_COLUMNS), _newest_management(management_records))
     linked = _with_links(routed, _link_moments(link_records))
     # Every join keeps the left's rows and order (a left join on a unique right side): rows line up.
     outcomes = _match_outcomes(linked, receivable_versions)
     found = pl.concat([linked.select(*MATCHED_EXTRA, "management_payer_address"), outcomes], how="horizontal")
-    return _settled(pl.concat([payments, found], how="horizontal")).select(matched_columns())
+    settled = _settled(pl.concat([payments, found], how="horizontal"))
+    return _with_decisions(settled, payments_decided).select(matched_columns())
 
 
 def _newest_management(management_records: pl.DataFrame) -> pl.DataFrame:
@@ -217,4 +225,30 @@ def _settled(looked_up: pl.DataFrame) -> pl.DataFrame:
         pl.when(to_match).then(outcome).otherwise(pl.col("status")).alias("status"),
         pl.when(to_match).then(error).otherwise(pl.col("error_class")).alias("error_class"),
         pl.when(to_match).then(receivable).otherwise(pl.col("receivable_id")).alias("receivable_id"),
+    )
+
+
+def _with_decisions(settled: pl.DataFrame, payments_decided: pl.DataFrame | None) -> pl.DataFrame:
+    """settled with the office's `match` and `return` decisions applied (SPEC §6), and matched_by of every applied payment.
+
+    A decision acts on a payment that was to match (applied by a route, or pending 10, 20, 30, 90):
+    a payment a 取消 reversed, a held one or one its sender withdrew is not the office's to match.
+    """
+    decided = pl.DataFrame(schema=DECIDED_SCHEMA) if payments_decided is None else payments_decided.select(*DECIDED_SCHEMA)
+    renamed = decided.rename({"kind": "decided_kind", "receivable_id": "decided_receivable_id"})
+    joined = settled.join(renamed, on="payment_key", how="left", validate="m:1", maintain_order="left")
+    status = pl.col("status")
+    was_to_match = (status == PaymentStatus.APPLIED) | (
+        (status == PaymentStatus.PENDING) & (pl.col("error_class") != ErrorClass.UNKNOWN_CANCELLATION)
+    )
+    match = was_to_match & (pl.col("decided_kind") == DecisionKind.MATCH)
+    returned = was_to_match & (pl.col("decided_kind") == DecisionKind.RETURN)
+    decided_status = pl.when(match).then(pl.lit(PaymentStatus.APPLIED)).when(returned).then(pl.lit(PaymentStatus.RETURNED)).otherwise(status)
+    route = pl.format("route{}", pl.col("route"))
+    matched_by = pl.when(match).then(pl.lit(MatchedBy.DECISION)).when(status == PaymentStatus.APPLIED).then(route)
+    return joined.with_columns(
+        decided_status.alias("status"),
+        pl.when(match).then(pl.lit(ErrorClass.APPLIED)).otherwise(pl.col("error_class")).alias("error_class"),
+        pl.when(match).then(pl.col("decided_receivable_id")).when(returned).then(None).otherwise(pl.col("receivable_id")).alias("receivable_id"),
+        matched_by.alias("matched_by"),
     )

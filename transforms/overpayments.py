@@ -14,7 +14,7 @@ from hashlib import sha256
 
 import polars as pl
 
-from schemas.codes import RefundKind
+from schemas.codes import PaymentStatus, RefundKind
 from schemas.rates import RatesTable
 from transforms.late_fee import expires_on, refund_interest_start
 from transforms.late_fees_owed import late_fees_owed
@@ -32,9 +32,10 @@ def arising_candidates(
     as_of: date,
     rates: RatesTable,
     low_rate_months: Mapping[str, int] | None = None,
+    exemption_periods: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One refund candidate per kind of overpayment of each payment, before any 充当, by candidate_id."""
-    shares = overpayment_shares(ledger, history, as_of, rates, low_rate_months)
+    shares = overpayment_shares(ledger, history, as_of, rates, low_rate_months, exemption_periods)
     # 過納 arises on the 減額 day, 誤納 on the 納付日 (§4.2).
     excess = shares.select(
         *CANDIDATE_SOURCE,
@@ -52,12 +53,30 @@ def arising_candidates(
     return _with_ids_and_dates(candidates).sort("candidate_id")
 
 
+def returned_candidates(payments: pl.DataFrame) -> pl.DataFrame:
+    """One 誤納 candidate per payment the office returned (SPEC §6 `return`): its whole amount, arising on its 納付日.
+
+    It belongs to no receivable and no known taxpayer, so nothing of it can be offset (充当).
+    """
+    returned = payments.filter(pl.col("status") == PaymentStatus.RETURNED).select(
+        *PAYMENT_IDENTITY,
+        pl.lit(None, pl.String).alias("taxpayer_id"),
+        pl.lit(None, pl.String).alias("receivable_id"),
+        "paid_on",
+        pl.lit(RefundKind.ERRONEOUS).alias("kind"),
+        pl.col("paid_total").alias("overpaid_amount"),
+        pl.col("paid_on").alias("arose_on"),
+    )
+    return _with_ids_and_dates(returned).sort("candidate_id")
+
+
 def overpayment_shares(
     ledger: pl.DataFrame,
     history: pl.DataFrame,
     as_of: date,
     rates: RatesTable,
     low_rate_months: Mapping[str, int] | None = None,
+    exemption_periods: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Every overpaid payment with excess_amount, the 過納 part of it, and reduced_on, the 減額 day."""
     overpaid = ledger.filter(pl.col("overpaid_amount") > 0)
@@ -66,7 +85,8 @@ def overpayment_shares(
     changed = overpaid.filter(
         (pl.col("principal_then") != pl.col("principal_owed")) | (pl.col("dunning_fee_then") != pl.col("dunning_fee_owed"))
     )
-    changed = changed.join(_late_fees_owed_then(changed, ledger, as_of, rates, low_rate_months), on="then_id", how="left")
+    then = _late_fees_owed_then(changed, ledger, as_of, rates, low_rate_months, exemption_periods)
+    changed = changed.join(then, on="then_id", how="left")
     excess = pl.when(pl.col("reduced_on").is_not_null()).then(_settled_then() - _settled_now())
     changed = changed.select("payment_key", excess.clip(0, pl.col("overpaid_amount")).fill_null(0).alias("excess_amount"))
     shares = overpaid.join(changed, on="payment_key", how="left", maintain_order="left")
@@ -131,8 +151,9 @@ def _late_fees_owed_then(
     as_of: date,
     rates: RatesTable,
     low_rate_months: Mapping[str, int] | None,
+    exemption_periods: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """then_id and late_fee_then: the 延滞金 owed had the 本税 in force on a 納付日 stayed."""
+    """then_id and late_fee_then: the 延滞金 owed had the 本税 in force on a 納付日 stayed (its exemption periods too)."""
     pairs = changed.select("receivable_id", "principal_then", "then_id", "effective_due_date", "tax_code").unique()
     payments = ledger.join(pairs.select("receivable_id", "principal_then", "then_id"), on="receivable_id")
     # The receivable's payments settle 本税 in the same order, only against the earlier 本税.
@@ -141,7 +162,12 @@ def _late_fees_owed_then(
     receivables = pairs.select(
         pl.col("then_id").alias("receivable_id"), pl.col("principal_then").alias("principal"), "effective_due_date", "tax_code"
     )
-    owed = late_fees_owed(receivables, principal_payments, as_of, rates, low_rate_months)
+    exemptions = None
+    if exemption_periods is not None:
+        # Each version of the receivable is priced under its then_id: its periods go with it.
+        by_version = exemption_periods.join(pairs.select("receivable_id", "then_id"), on="receivable_id")
+        exemptions = by_version.with_columns(pl.col("then_id").alias("receivable_id")).drop("then_id")
+    owed = late_fees_owed(receivables, principal_payments, as_of, rates, low_rate_months, exemptions)
     return owed.select(pl.col("receivable_id").alias("then_id"), pl.col("late_fee_owed").alias("late_fee_then"))
 
 

@@ -161,8 +161,14 @@ def _provisional_sightings(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def payments(sightings: pl.DataFrame, as_of: date, business_days_to_confirm: int = 5) -> pl.DataFrame:
-    """One row per payment: the values that stand, its state before matching, when it was seen and confirmed."""
+def payments(
+    sightings: pl.DataFrame, as_of: date, business_days_to_confirm: int = 5, chosen_sightings: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """One row per payment: the values that stand, its state before matching, when it was seen and confirmed.
+
+    chosen_sightings (payment_key, file_name, record_number): the sighting a `resolve` decision
+    chose for a held payment (SPEC §6), whose values then decide it.
+    """
     # The decision runs on a narrow copy sorted once: each payment's sightings together, in delivery
     # order (windows and group_by over a sorted key stay fast at millions of payments); the values
     # are then gathered from the chosen sightings by row.
@@ -170,12 +176,14 @@ def payments(sightings: pl.DataFrame, as_of: date, business_days_to_confirm: int
     decisive = _decisive_sightings(_with_seen(narrow.sort(KEY, *SIGHTING_ORDER)))
     disputed = pl.col("disputed")
     undisputed = _payment_decisions(decisive.filter(~disputed).with_columns(pl.lit(False).alias("held")))
-    decisions = undisputed.merge_sorted(_payment_decisions(_standing_sightings(decisive.filter(disputed))), key=KEY)
+    standing = _standing_sightings(decisive.filter(disputed), chosen_sightings)
+    decisions = undisputed.merge_sorted(_payment_decisions(standing), key=KEY)
     decided = _with_values(decisions, sightings)
     deadline = _confirmation_deadlines(decided["paid_on"], business_days_to_confirm)
     return decided.with_columns(
         _status().alias("status"),
         pl.lit(None, pl.String).alias("receivable_id"),
+        pl.lit(None, pl.String).alias("matched_by"),
         pl.lit(None, pl.Int64).alias("overpaid_amount"),
         # SPEC §2: reported once five business days after the 納付日 have come with no 確報.
         (pl.col("confirmed_on").is_null() & (pl.lit(as_of) >= deadline).fill_null(False)).alias("unconfirmed"),
@@ -214,19 +222,33 @@ def _decisive_sightings(ordered: pl.DataFrame) -> pl.DataFrame:
     return decisive.with_columns(changed.cast(pl.Int64).alias("changes")).with_columns(disputed.alias("disputed"))
 
 
-def _standing_sightings(disputed: pl.DataFrame) -> pl.DataFrame:
+def _standing_sightings(disputed: pl.DataFrame, chosen_sightings: pl.DataFrame | None = None) -> pl.DataFrame:
     """The sightings of disputed payments whose values stand, with `held` where nothing settles the dispute.
 
-    A dispute resolves to the latest sighting's values when another delivery repeats them. A
-    re-delivered file (same kind and settlement date, new delivery number) is not another delivery:
-    SPEC §1 says it changes nothing, so it cannot settle a conflict by repeating itself.
+    A dispute resolves to the values of the sighting a `resolve` decision chose, when it is one of
+    the decisive sightings; otherwise to the latest sighting's values when another delivery repeats
+    them. A re-delivered file (same kind and settlement date, new delivery number) is not another
+    delivery: SPEC §1 says it changes nothing, so it cannot settle a conflict by repeating itself.
     """
     values = pl.struct(CONFLICT_VALUES)
+    decided = _chosen_values(disputed, chosen_sightings)
+    by_decision = disputed.join(decided, on=KEY, how="semi")
     agrees = values.eq_missing(values.last().over(KEY))
     delivery = pl.struct("source", "sighting", "file_date")
     repeated = delivery.filter(pl.col("agrees")).n_unique().over(KEY) >= 2
-    marked = disputed.with_columns(agrees.alias("agrees")).with_columns((~repeated).alias("held"))
-    return marked.filter(pl.col("held") | pl.col("agrees"))
+    marked = disputed.join(decided, on=KEY, how="anti").with_columns(agrees.alias("agrees")).with_columns((~repeated).alias("held"))
+    resolved = by_decision.join(decided, on=KEY).filter(values.eq_missing(pl.col("chosen_values")))
+    resolved = resolved.drop("chosen_values").with_columns(pl.lit(True).alias("agrees"), pl.lit(False).alias("held"))
+    standing = pl.concat([marked.filter(pl.col("held") | pl.col("agrees")), resolved], how="diagonal")
+    return standing.sort(KEY, *SIGHTING_ORDER)
+
+
+def _chosen_values(disputed: pl.DataFrame, chosen_sightings: pl.DataFrame | None) -> pl.DataFrame:
+    """payment_key and chosen_values (the amounts and 領収区分) of each disputed payment's sighting chosen by a decision."""
+    if chosen_sightings is None:
+        return pl.DataFrame(schema={KEY: pl.String, "chosen_values": disputed.select(pl.struct(CONFLICT_VALUES)).schema.dtypes()[0]})
+    chosen = disputed.join(chosen_sightings.select(KEY, "file_name", "record_number"), on=[KEY, "file_name", "record_number"], how="semi")
+    return chosen.select(KEY, pl.struct(CONFLICT_VALUES).alias("chosen_values")).unique(KEY, keep="last")
 
 
 def _payment_decisions(standing: pl.DataFrame) -> pl.DataFrame:

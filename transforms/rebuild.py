@@ -62,22 +62,24 @@ from datetime import date
 import polars as pl
 
 from schemas.codes import PaymentStatus
+from schemas.exemptions import ExemptionKinds, load_exemption_kinds
 from schemas.rates import RatesTable
 from schemas.settings import Settings
-from schemas.tables import stored_input_tables
+from schemas.tables import decision_entries_table, stored_input_tables
 from transforms.application import application_ledger, applications, overpaid_amounts, principal_ledger
 from transforms.arrears import arrears
+from transforms.decisions import DecisionEffects, decision_effects, decisions_table, no_decisions, no_entries
 from transforms.late_fees_owed import ledger_late_fees
 from transforms.ledger import conformed
 from transforms.matching import matched_payments
 from transforms.offsets import offsets
-from transforms.overpayments import arising_candidates
+from transforms.overpayments import arising_candidates, returned_candidates
 from transforms.payments import payments, sighting_schema, sightings
 from transforms.provisional import provisional_payments
 from transforms.receivables import current_receivables, principal_history, receivable_versions
 from transforms.refunds import refund_candidates
 
-TABLES = {table.name: table for table in stored_input_tables()}
+TABLES = {table.name: table for table in [*stored_input_tables(), decision_entries_table()]}
 # What the rebuild reads of each stored table: payment_records' opaque system areas stay on disk.
 STORED_COLUMNS = {
     "payment_records": [name for name in sighting_schema() if name in TABLES["payment_records"].column_names],
@@ -85,6 +87,7 @@ STORED_COLUMNS = {
     "management_records": TABLES["management_records"].column_names,
     "link_records": TABLES["link_records"].column_names,
     "receivable_snapshots": TABLES["receivable_snapshots"].column_names,
+    "decision_entries": TABLES["decision_entries"].column_names,
 }
 
 Step = Callable[[str], AbstractContextManager]
@@ -101,6 +104,7 @@ class DerivedTables:
     arrears: pl.DataFrame
     refund_candidates: pl.DataFrame
     offsets: pl.DataFrame
+    decisions: pl.DataFrame
     outcome_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -121,17 +125,23 @@ def derived_state(
     rates: RatesTable,
     settings: Settings = Settings(),
     step: Step = lambda name: nullcontext(),
+    exemption_kinds: ExemptionKinds | None = None,
 ) -> DerivedTables:
-    """All derived tables from the stored inputs (payment, 仮登録, 管理, 紐付 records, snapshots).
+    """All derived tables from the stored inputs (payment, 仮登録, 管理, 紐付 records, snapshots, decisions).
 
-    `inputs` (STORED_COLUMNS' tables) is read, never changed. Each frame is referenced here only
-    until the step that reads it ends, so a caller that keeps no reference of its own to `inputs`
-    holds one stage at a time. `step(name)` wraps each stage (the benchmark times them with it).
+    `inputs` (STORED_COLUMNS' tables; `decision_entries` may be left out: no decision) is read,
+    never changed. Each frame is referenced here only until the step that reads it ends, so a caller
+    that keeps no reference of its own to `inputs` holds one stage at a time. `step(name)` wraps
+    each stage (the benchmark times them with it). exemption_kinds: the table of SPEC §6.1, the
+    packaged one when None.
     """
     snapshots = inputs["receivable_snapshots"]
     payment_records, provisional_records = inputs["payment_records"], inputs["provisional_records"]
     management_records, link_records = inputs["management_records"], inputs["link_records"]
+    entries = inputs["decision_entries"] if "decision_entries" in inputs else no_entries()
     del inputs
+    with step("decisions in force"):
+        decisions = decision_effects(entries, exemption_kinds or load_exemption_kinds())
     with step("receivables: newest versions, 本税 history, effective 納期限"):
         current, versions = current_receivables(snapshots), receivable_versions(snapshots)
         history = principal_history(snapshots, versions)
@@ -139,21 +149,23 @@ def derived_state(
     with step("payments: sightings decided"):
         seen = sightings(payment_records, provisional_records)
         del payment_records, provisional_records
-        decided = payments(seen, as_of, settings.business_days_to_confirm)
+        decided = payments(seen, as_of, settings.business_days_to_confirm, decisions.sightings_chosen)
         del seen
-    with step("matching (routes 1–3)"):
-        matched = matched_payments(decided, management_records, link_records, versions)
+    with step("matching (routes 1–3, decisions)"):
+        matched = matched_payments(decided, management_records, link_records, versions, decisions.payments_decided)
         del decided, management_records, link_records
-    settled = settlement(matched, versions, history, current, as_of, rates, settings, step)
-    with step("payments and 仮登録 tables"):
+    settled = settlement(matched, versions, history, current, as_of, rates, settings, step, decisions)
+    with step("payments, 仮登録 and decisions tables"):
+        receivables, payments_rows = conformed(current, "receivables"), payments_table(matched, settled.overpaid_amounts)
         tables = DerivedTables(
-            receivables=conformed(current, "receivables"),
-            payments=payments_table(matched, settled.overpaid_amounts),
+            receivables=receivables,
+            payments=payments_rows,
             provisional_payments=conformed(provisional_payments(matched, versions), "provisional_payments"),
             applications=settled.applications,
             arrears=settled.arrears,
             refund_candidates=settled.refund_candidates,
             offsets=settled.offsets,
+            decisions=decisions_table(entries, receivables, payments_rows, settled.refund_candidates, settled.offsets, settled.arrears),
         )
     return DerivedTables(**{**vars(tables), "outcome_counts": outcome_counts(tables)})
 
@@ -167,30 +179,36 @@ def settlement(
     rates: RatesTable,
     settings: Settings = Settings(),
     step: Step = lambda name: nullcontext(),
+    decisions: DecisionEffects | None = None,
 ) -> Settlement:
     """Applications, overpayments, refund candidates, 充当 and arrears of the matched payments as of as_of."""
-    low_rate_months = settings.low_rate_months
+    low_rate_months, decisions = settings.low_rate_months, decisions or no_decisions()
+    exemptions = decisions.exemption_periods
     with step("application: 本税 waterfall"):
         principal_settled = principal_ledger(matched, versions)
     with step("延滞金 owed where payments reach it"):
-        late_fees = ledger_late_fees(principal_settled, as_of, rates, low_rate_months)
+        late_fees = ledger_late_fees(principal_settled, as_of, rates, low_rate_months, exemptions)
     with step("application: 督促手数料 and 延滞金 waterfalls, overpaid amounts"):
         ledger = application_ledger(principal_settled, late_fees)
         del principal_settled, late_fees
-    with step("overpayments: 過納 and 誤納 refund candidates"):
-        arising = arising_candidates(ledger, history, as_of, rates, low_rate_months)
+    with step("overpayments: 過納 and 誤納 refund candidates, returned payments"):
+        arising = arising_candidates(ledger, history, as_of, rates, low_rate_months, exemptions)
+        arising = pl.concat([arising, returned_candidates(matched)], how="vertical_relaxed").sort("candidate_id")
     with step("充当 to the taxpayers' unpaid receivables"):
-        offset_rows = offsets(arising, current, ledger, as_of, rates, low_rate_months, settings.offset_order)
+        offset_rows = offsets(arising, current, ledger, as_of, rates, low_rate_months, settings.offset_order, decisions)
     with step("refunds and 還付加算金"):
-        refunds = refund_candidates(arising, offset_rows, as_of, rates)
+        refunds = refund_candidates(arising, offset_rows, as_of, rates, decisions.refunds_paid)
     with step("arrears"):
-        unpaid = arrears(current, ledger, offset_rows, as_of, rates, low_rate_months)
+        unpaid = arrears(current, ledger, offset_rows, as_of, rates, low_rate_months, exemptions)
     return Settlement(applications(ledger), overpaid_amounts(ledger), refunds, offset_rows, unpaid)
 
 
 def payments_table(matched: pl.DataFrame, overpaid_amounts: pl.DataFrame) -> pl.DataFrame:
     """The `payments` table: the matched payments with their overpayments."""
     merged = matched.drop("overpaid_amount", strict=False).join(overpaid_amounts, on="payment_key", how="left", maintain_order="left")
+    # A returned payment (SPEC §6) is overpaid whole: it settles nothing of the city's.
+    returned = pl.col("status") == PaymentStatus.RETURNED
+    merged = merged.with_columns(pl.when(returned).then(pl.col("paid_total")).otherwise(pl.col("overpaid_amount")).alias("overpaid_amount"))
     return conformed(merged, "payments").sort("payment_key")
 
 

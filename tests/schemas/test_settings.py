@@ -16,9 +16,10 @@ def test_the_committed_settings_file_holds_every_setting_at_its_default(monkeypa
     monkeypatch.chdir(ROOT)
     assert load_settings() == Settings()
     written = tomllib.loads((ROOT / "shuno.toml").read_text(encoding="utf-8"))
-    # rates_path is the one setting TOML cannot write at its default (no null): the file shows it commented out.
-    assert set(written) == set(Settings.model_fields) - {"rates_path"}
-    assert "# rates_path = " in (ROOT / "shuno.toml").read_text(encoding="utf-8")
+    # The paths are the settings TOML cannot write at their default (no null): the file shows them commented out.
+    paths = {"rates_path", "exemptions_path"}
+    assert set(written) == set(Settings.model_fields) - paths
+    assert all(f"# {name} = " in (ROOT / "shuno.toml").read_text(encoding="utf-8") for name in paths)
 
 
 def test_every_setting_is_described():

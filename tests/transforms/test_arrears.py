@@ -41,6 +41,8 @@ def test_partial_payment_leaves_principal_and_estimated_late_fee_as_of_the_run()
                 "dunning_fee_outstanding": 0,
                 "late_fee": 2_000,
                 "late_fee_status": "見込",
+                "late_fee_exempted": 0,
+                "offset_pending": 0,
                 "days_overdue": 61,
                 "dunning_due": True,
                 "dunning_deadline": date(2026, 5, 20),

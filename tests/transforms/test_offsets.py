@@ -7,6 +7,8 @@ higher (9.1%), and a day of 還付加算金 13 yen (1.3%).
 from datetime import date
 
 import polars as pl
+
+from schemas.codes import OffsetStatus
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -18,8 +20,9 @@ from transforms.overpayments import candidate_id
 JANUARY_DUE = date(2026, 1, 30)  # Friday: 延滞金 from 1/31, lower rate to 2/28, higher from 3/1
 
 
-def offsets_frame(*rows: tuple) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema=TABLE_SCHEMAS["offsets"], orient="row")
+def offsets_frame(*rows: tuple, status: str = OffsetStatus.PROPOSED) -> pl.DataFrame:
+    """Offset rows as the table holds them, each with the status given (no decision: proposed)."""
+    return pl.DataFrame([(*row, status) for row in rows], schema=TABLE_SCHEMAS["offsets"], orient="row")
 
 
 def double_payment(receivable_id: str = "R1", paid_on: date = DUE, amount: int = 365_000) -> pl.DataFrame:
@@ -162,7 +165,7 @@ def test_an_expired_claim_is_not_offset(as_of, offset):
         )
     ]
     result = settle(snapshots, double_payment(paid_on=date(2020, 2, 29)), as_of=as_of)
-    expected = [(erroneous_id(arose_on=date(2020, 2, 29)), "R0", 365_000, 0, 0, date(2025, 1, 31))] if offset else []
+    expected = [(erroneous_id(arose_on=date(2020, 2, 29)), "R0", 365_000, 0, 0, date(2025, 1, 31), "proposed")] if offset else []
     assert result.offsets.rows() == expected
 
 

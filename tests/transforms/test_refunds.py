@@ -45,6 +45,8 @@ def test_double_payment_is_erroneous_with_interest_from_the_day_after_the_one_mo
                 "arose_on": DUE,
                 "expires_on": date(2031, 4, 30),
                 "expired": False,
+                "status": "open",
+                "refunded_on": None,
                 "as_of": date(2026, 9, 30),
             }
         ],
