@@ -165,7 +165,7 @@ def run_settlement_date(
             raise RunFailed(f"run of {settlement_date} failed and changed nothing: {failure_reason(error)}") from error
         _clear_refusals(database, folded_size)
         _audit(connection, command, RunStatus.COMPLETED, settlement_date, inbox, database, outcomes, run_id)
-        copy = _published_analyst_copy(connection, database)
+        copy = published_analyst_copy(connection, database)
         connection.close()
         return replace(summary, analyst_copy=copy)
 
@@ -192,7 +192,8 @@ def analyst_copy_path(database: Path) -> Path:
     return database.with_name("analyst.duckdb")
 
 
-def _published_analyst_copy(connection: duckdb.DuckDBPyConnection, database: Path) -> str:
+def published_analyst_copy(connection: duckdb.DuckDBPyConnection, database: Path) -> str:
+    """Publishes the analyst copy after a commit; says where, or why not, in one line."""
     # The run has committed: a copy that cannot be written leaves the analysts on the previous
     # one, and the run is still complete; the summary says so.
     try:

@@ -19,6 +19,8 @@ from transforms.calendar import add_business_days
 
 PRELIMINARY, CONFIRMED = "速報", "確報"
 KEY = "payment_key"
+# payment_key of a 仮登録 record without 共通納税ID: the prefix, then its 納付情報シーケンス.
+SEQUENCE_KEY_PREFIX = "SEQ-"
 DELIVERED_RECORD = "delivered_record"
 SIGHTING_ORDER = ["file_date", "delivery_number", "file_name", "record_number"]
 # SPEC §2: sightings that disagree on an amount or 領収区分 are a conflict.
@@ -121,6 +123,23 @@ def sightings(payment_records: pl.DataFrame, provisional_records: pl.DataFrame) 
     return pl.concat(shaped, rechunk=True)
 
 
+def sighting_places(payment_records: pl.DataFrame, provisional_records: pl.DataFrame) -> pl.DataFrame:
+    """payment_key, file_name and record_number of each record (payment-file records: common_tax_id and sequence_number;
+    仮登録 records: those and payment_info_sequence), keyed as `sightings` keys them."""
+    return pl.concat(
+        [
+            payment_records.select(_case_key().alias(KEY), "file_name", "record_number"),
+            provisional_records.select(_provisional_key().alias(KEY), "file_name", "record_number"),
+        ]
+    )
+
+
+def _provisional_key() -> pl.Expr:
+    """A 仮登録 record's payment_key: 共通納税ID-連番, or SEQ-納付情報シーケンス when it has no 共通納税ID."""
+    by_sequence = pl.format(SEQUENCE_KEY_PREFIX + "{}", _zero_padded("payment_info_sequence", 10))
+    return pl.when(pl.col("common_tax_id").is_null()).then(by_sequence).otherwise(_case_key())
+
+
 def _in_shape(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(pl.col(name).cast(dtype) for name, dtype in sighting_schema().items())
 
@@ -147,10 +166,9 @@ def _payment_file_sightings(records: pl.DataFrame) -> pl.DataFrame:
 
 
 def _provisional_sightings(records: pl.DataFrame) -> pl.DataFrame:
-    by_sequence = pl.format("SEQ-{}", _zero_padded("payment_info_sequence", 10))
     absent = ["mpn_processed_on", "mpn_processed_at", "mpn_serial", "channel_class", "payment_scheme", "payer_name_kana"]
     return records.with_columns(
-        pl.when(pl.col("common_tax_id").is_null()).then(by_sequence).otherwise(_case_key()).alias(KEY),
+        _provisional_key().alias(KEY),
         pl.lit(PaymentSource.PROVISIONAL).alias("source"),
         pl.lit(0).alias("history_number"),
         pl.lit(ReceiptClass.RECEIPT).alias("receipt_class"),
