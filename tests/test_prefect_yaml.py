@@ -12,11 +12,16 @@ from prefect.client.schemas.schedules import CronSchedule
 from prefect.exceptions import ParameterTypeError, SignatureMismatchError
 from prefect.flows import load_flow_from_entrypoint
 
+from schemas.codes import DecisionKind
 from schemas.settings import DEFAULT_SETTINGS_FILE, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 # Parameters prefect.yaml leaves to each run, as an operator would pass them.
-RUN_PARAMETERS = {"nightly": {"settlement_date": "2026-05-12"}, "backfill": {"start": "2026-05-11", "end": "2026-05-13"}}
+RUN_PARAMETERS = {
+    "nightly": {"settlement_date": "2026-05-12"},
+    "backfill": {"start": "2026-05-11", "end": "2026-05-13"},
+    "decide": {"kind": "exempt", "reason_code": "STOP", "receivable_id": "R1", "exemption_kind": "suspension", "start_on": "2026-05-11"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +30,9 @@ def deployments() -> dict[str, dict]:
     return {deployment["name"]: deployment for deployment in found}
 
 
-def test_the_nightly_and_backfill_deployments_are_declared(deployments):
-    assert set(deployments) == {"nightly", "backfill"}
+def test_the_nightly_backfill_and_decide_deployments_are_declared(deployments):
+    assert set(deployments) == {"nightly", "backfill", "decide"}
+    assert deployments["decide"]["entrypoint"] == "flows/decide_flow.py:decide"
     assert deployments["nightly"]["entrypoint"] == "flows/nightly.py:nightly"
     assert deployments["backfill"]["entrypoint"] == "flows/nightly.py:backfill"
 
@@ -40,6 +46,19 @@ def test_each_entrypoint_imports_and_its_parameters_validate(deployments, name, 
     validated = flow.validate_parameters(deployment["parameters"] | RUN_PARAMETERS[name])
     assert isinstance(validated["settings_file"], Path) and isinstance(validated["inbox"], Path)
     assert all(isinstance(validated[key], date) for key in RUN_PARAMETERS[name])
+
+
+def test_the_decide_deployment_takes_the_decision_fields_typed(deployments, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    deployment = deployments["decide"]
+    flow = load_flow_from_entrypoint(deployment["entrypoint"])
+    validated = flow.validate_parameters(deployment["parameters"] | RUN_PARAMETERS["decide"])
+    assert validated["kind"] == DecisionKind.EXEMPT and validated["start_on"] == date(2026, 5, 11)
+    assert isinstance(validated["database"], Path)
+    with pytest.raises(ParameterTypeError):
+        flow.validate_parameters(deployment["parameters"] | RUN_PARAMETERS["decide"] | {"kind": "approve"})
+    # The run form lists each field with its description, from the flow's docstring.
+    assert "match, resolve, return" in flow.parameters.properties["kind"]["description"]
 
 
 @pytest.mark.parametrize("name", ["nightly", "backfill"])

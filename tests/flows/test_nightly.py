@@ -471,3 +471,25 @@ def test_yesterday_in_tokyo_from_prefects_own_datetime_after_midnight_in_tokyo()
     scheduled = DateTime(2026, 11, 26, 15, 3, tzinfo=ZoneInfo("UTC"))
     assert yesterday_in_tokyo(scheduled) == date(2026, 11, 26)
     assert yesterday_in_tokyo(datetime(2026, 11, 26, 14, 59, tzinfo=ZoneInfo("UTC"))) == date(2026, 11, 25)
+
+
+def test_the_decide_flow_stores_a_decision_from_its_typed_parameters_and_is_refused_while_a_run_holds_the_lock(runs, tmp_path):
+    from flows.decide import DecisionRefused
+    from flows.decide_flow import decide
+    from flows.lock import acquire_run_lock
+    from flows.refusals import logged_refusals
+
+    database = tmp_path / "shuno.duckdb"
+    database.write_bytes(runs.nightly_database.read_bytes())
+    with duckdb.connect(str(database), read_only=True) as connection:
+        receivable_id = connection.execute("SELECT receivable_id FROM arrears WHERE late_fee > 0 ORDER BY 1 LIMIT 1").fetchall()[0][0]
+    taken = decide(kind="exempt", reason_code="STOP", receivable_id=receivable_id, exemption_kind="suspension", start_on=date(2020, 1, 1), database=database)
+    assert taken.decision_ids == ["D000001"]
+    with duckdb.connect(str(database), read_only=True) as connection:
+        charged = connection.execute("SELECT late_fee FROM arrears WHERE receivable_id = ?", [receivable_id]).fetchall()
+        logged = connection.execute("SELECT command, outcome FROM audit_log WHERE command = 'deployment decide'").fetchall()
+    # Exempted on every day: no 延滞金 is owed any more (the receivable leaves arrears unless 本税 is unpaid).
+    assert charged in ([], [(0,)]) and logged == [("deployment decide", "completed")]
+    with acquire_run_lock(database), pytest.raises(DecisionRefused, match="another shuno run holds"):
+        decide(kind="revoke", reason_code="UNDO", decided_on=date(2026, 5, 14), decision_id="D000001", database=database)
+    assert [(entry.command, entry.outcome) for entry in logged_refusals(database)[0]] == [("deployment decide", "refused")]
