@@ -1,6 +1,6 @@
 """Reconciliation benchmark: a generated city, stored in DuckDB, then every derived table rebuilt.
 
-    python benchmarks/reconcile.py [--sizes 1000000 5000000] [--keep]
+    python benchmarks/reconcile.py [--sizes 1000000 5000000] [--decisions 0 10000]
 
 For each size N the city has N receivables and N payments (a city twice Akishima's size over five
 years is about 5,000,000 of each): eL-QR payments matched by 納付番号 (route 1), eLTAX 申告
@@ -8,6 +8,9 @@ payments through 管理 records and links (route 2), 仮登録 records of other 
 速報 and 確報 sightings, partial, late, double payments and 減額. Each size runs in a child
 process, so its peak RSS is its own. Printed: seconds per phase, peak RSS, and the ratio of each
 phase at the largest size to the smallest (how it grows), against the goal of a rebuild ≤ 60 s.
+With `--decisions 0 10000` each size runs once per count of stored decisions of the office (SPEC
+§6: 延滞金 exemptions, manual matches, revokes), and the rebuild with decisions is compared with the
+one without (issue 10: at most 5 % slower with 10,000).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +36,7 @@ from memory import peak_resident_mb  # noqa: E402
 from flows.database import connect, insert_frame  # noqa: E402
 from flows.settlement import check_derived, stored_inputs, write_derived  # noqa: E402
 from schemas.rates import load_rates  # noqa: E402
-from schemas.tables import stored_input_tables  # noqa: E402
+from schemas.tables import decision_entries_table, stored_input_tables  # noqa: E402
 from transforms.rebuild import derived_state  # noqa: E402
 
 AS_OF = date(2026, 5, 13)
@@ -219,13 +222,49 @@ def city(size: int, seed: int = 1) -> dict[str, pl.DataFrame]:
     }
 
 
+def city_decisions(rng: np.random.Generator, inputs: dict[str, pl.DataFrame], count: int) -> pl.DataFrame:
+    """count decisions of the office: half 延滞金 exemptions, two fifths manual matches, a tenth revokes of the first of them."""
+    schema = decision_entries_table().polars_schema
+    if count == 0:
+        return pl.DataFrame(schema=schema)
+    exemptions, revokes = count // 2, count // 10
+    matches = count - exemptions - revokes
+    receivable_ids = inputs["receivable_snapshots"]["receivable_id"].unique().sort()
+    records = inputs["payment_records"].select("common_tax_id", "sequence_number").unique().sort(pl.all())
+    picked = records[rng.choice(records.height, matches, replace=False).tolist()]
+    starts = pl.Series(rng.integers(0, 365 * 3, exemptions)).cast(pl.Int64)
+    exempt = pl.DataFrame(
+        {
+            "kind": "exempt",
+            "receivable_id": receivable_ids.sample(exemptions, seed=1),
+            "exemption_kind": pl.Series(rng.choice(["suspension", "deferral", "disaster"], exemptions), dtype=pl.String),
+            "start_offset": starts,
+        }
+    ).select(
+        "kind", "receivable_id", "exemption_kind", start_on=pl.lit(date(2023, 4, 1)) + pl.duration(days=pl.col("start_offset"))
+    ).with_columns(end_on=pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.col("start_on") + pl.duration(days=90)))
+    match = picked.select(
+        kind=pl.lit("match"),
+        payment_key=pl.format("{}-{}", "common_tax_id", pl.col("sequence_number").cast(pl.String).str.zfill(6)),
+        receivable_id=receivable_ids.sample(matches, seed=2),
+    )
+    numbered = pl.concat([exempt, match], how="diagonal").with_columns(decision_id=pl.format("D{}", (pl.int_range(pl.len()) + 1).cast(pl.String).str.zfill(6)))
+    revoke = numbered.head(revokes).select(
+        kind=pl.lit("revoke"), revokes=pl.col("decision_id"), decision_id=pl.format("D{}", (pl.int_range(pl.len()) + numbered.height + 1).cast(pl.String).str.zfill(6))
+    )
+    entries = pl.concat([numbered, revoke], how="diagonal").with_columns(
+        decided_on=pl.lit(AS_OF), reason_code=pl.lit("BENCH"), entered_by=pl.lit("bench"), entered_at=pl.lit(datetime(2026, 5, 13, 9))
+    )
+    return entries.select((pl.col(name) if name in entries.columns else pl.lit(None)).cast(dtype).alias(name) for name, dtype in schema.items())
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process since it started, MB (VmHWM)."""
     return peak_resident_mb()
 
 
-def measure(size: int, folder: Path) -> dict:
-    """Every phase of one size: seconds, and the peak RSS after each."""
+def measure(size: int, folder: Path, decisions: int = 0) -> dict:
+    """Every phase of one size (with `decisions` decisions of the office stored): seconds, and the peak RSS after each."""
     timings: dict[str, float] = {}
     peaks: dict[str, float] = {}
 
@@ -238,10 +277,12 @@ def measure(size: int, folder: Path) -> dict:
 
     with step("generate city (not part of shuno)"):
         inputs = city(size)
+        entries = city_decisions(np.random.default_rng(3), inputs, decisions)
     connection = connect(folder / "city.duckdb")
     with step("load: store inputs in DuckDB"):
         for name, frame in inputs.items():
             insert_frame(connection, TABLES[name], frame)
+        insert_frame(connection, decision_entries_table(), entries)
         del inputs, frame
     # Handed over as the run does, not kept here: derived_state lets each stored frame go once its step is done.
     derived = derived_state(stored_inputs(connection, step), AS_OF, load_rates(), step=step)
@@ -253,12 +294,13 @@ def measure(size: int, folder: Path) -> dict:
         connection.commit()
     rebuild = sum(seconds for phase, seconds in timings.items() if not phase.startswith(("generate", "load")))
     counts = {table: getattr(derived, table).height for table in ("payments", "applications", "arrears", "refund_candidates", "offsets")}
-    return {"size": size, "timings": timings, "peaks": peaks, "rebuild_seconds": rebuild, "peak_rss_mb": peak_rss_mb(), "counts": counts}
+    counts["decisions in effect"] = int(derived.decisions["in_effect"].sum())
+    return {"size": size, "decisions": decisions, "timings": timings, "peaks": peaks, "rebuild_seconds": rebuild, "peak_rss_mb": peak_rss_mb(), "counts": counts}
 
 
-def run_child(size: int) -> dict:
+def run_child(size: int, decisions: int = 0) -> dict:
     """`measure` in a fresh process."""
-    command = [sys.executable, __file__, "--child", str(size)]
+    command = [sys.executable, __file__, "--child", str(size), "--decisions", str(decisions)]
     return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
 
 
@@ -266,15 +308,16 @@ def main() -> None:
     """Measure each size in a child process and print the table and ratios."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--decisions", type=int, nargs="+", default=[0])
     parser.add_argument("--child", type=int)
     arguments = parser.parse_args()
     if arguments.child:
         with tempfile.TemporaryDirectory() as folder:
-            print(json.dumps(measure(arguments.child, Path(folder))))
+            print(json.dumps(measure(arguments.child, Path(folder), arguments.decisions[0])))
         return
-    results = [run_child(size) for size in arguments.sizes]
+    results = [run_child(size, decisions) for size in arguments.sizes for decisions in arguments.decisions]
     phases = list(results[0]["timings"])
-    print(f"{'phase':<52}" + "".join(f"{result['size']:>14,}" for result in results) + f"{'ratio':>8}")
+    print(f"{'phase':<52}" + "".join(f"{result['size']:>8,}/{result['decisions']:<5}" for result in results) + f"{'ratio':>8}")
     for phase in phases:
         seconds = [result["timings"][phase] for result in results]
         print(f"{phase:<52}" + "".join(f"{value:>13.1f}s" for value in seconds) + f"{seconds[-1] / seconds[0]:>8.1f}")
@@ -283,7 +326,12 @@ def main() -> None:
     print("peak RSS after each phase (GB): " + "; ".join(f"{phase}: " + " / ".join(f"{result['peaks'][phase] / 1024:.1f}" for result in results) for phase in phases))
     print(f"{'contracts: share of the rebuild':<52}" + "".join(f"{result['timings'][CONTRACTS_PHASE] / result['rebuild_seconds']:>13.1%} " for result in results))
     for result in results:
-        print(f"{result['size']:,}: {result['counts']}")
+        print(f"{result['size']:,} with {result['decisions']:,} decisions: {result['counts']}")
+    for size in arguments.sizes:
+        runs = {result["decisions"]: result["rebuild_seconds"] for result in results if result["size"] == size}
+        for decisions, seconds in runs.items():
+            if decisions and 0 in runs:
+                print(f"decisions at {size:,}: rebuild {runs[0]:.1f} s without, {seconds:.1f} s with {decisions:,}: ratio {seconds / runs[0]:.3f} (goal ≤ 1.05)")
     largest = results[-1]
     print(f"goal: rebuild ≤ 60 s at {largest['size']:,}: {largest['rebuild_seconds']:.1f} s ({largest['rebuild_seconds'] / 60:.2f} of the budget)")
 

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from flows.settlement import RunSummary
-from schemas.codes import CHANNEL_CLASSES, TAX_CODES, ErrorClass, PaymentStatus, RunStatus, code_labels
+from schemas.codes import CHANNEL_CLASSES, TAX_CODES, DecisionKind, ErrorClass, PaymentStatus, RunStatus, code_labels
 
 ERROR_CLASSES = code_labels(ErrorClass)
 TOTAL_LABELS = {
@@ -170,6 +170,22 @@ def dunning_table(connection: duckdb.DuckDBPyConnection, dunning_fee: int) -> Re
     return ReportTable(DUNNING_TITLE, columns, (True, True, True), ((f"{due:,}", f"{dunning_fee:,}", f"{due * dunning_fee:,}"),))
 
 
+DECISIONS_BY_KIND = """
+SELECT kind, count(*) FILTER (WHERE in_effect), count(*) FILTER (WHERE revoked_by IS NOT NULL),
+       count(*) FILTER (WHERE NOT in_effect AND revoked_by IS NULL), coalesce(sum(moved_yen) FILTER (WHERE in_effect), 0)::BIGINT
+FROM decisions GROUP BY kind
+"""
+DECISIONS_TITLE = "decisions of the office (SPEC §6) the tables were rebuilt with, and the yen they moved"
+
+
+def decisions_table(connection: duckdb.DuckDBPyConnection) -> ReportTable:
+    """The office's decisions by kind: in effect, revoked, without effect (their payment or candidate changed since), yen moved."""
+    found = {row[0]: row[1:] for row in connection.execute(DECISIONS_BY_KIND).fetchall()}
+    rows = tuple((kind.value, *(f"{value:,}" for value in found[kind])) for kind in DecisionKind if kind in found)
+    columns = ("kind", "in effect", "revoked", "without effect", "yen moved")
+    return ReportTable(DECISIONS_TITLE, columns, (False, True, True, True, True), rows or (("(none)", "0", "0", "0", "0"),))
+
+
 def run_report(connection: duckdb.DuckDBPyConnection, summary: RunSummary, dunning_fee: int) -> RunReport:
     """The report of a completed run, reading the day's receipts, the arrears and the previous run from `connection`."""
     heading = f"run {summary.run_id} of {summary.settlement_date} (as of {summary.as_of})"
@@ -179,6 +195,7 @@ def run_report(connection: duckdb.DuckDBPyConnection, summary: RunSummary, dunni
         receipts_table(connection, summary.settlement_date),
         balance_table(connection, summary),
         dunning_table(connection, dunning_fee),
+        decisions_table(connection),
     )
     return RunReport(summary.settlement_date, heading, (f"analyst copy: {summary.analyst_copy}",), tables)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.codes import ErrorClass, PaymentStatus, RefundKind, coded_comment
+from schemas.codes import DecisionKind, ErrorClass, OffsetStatus, PaymentStatus, RefundKind, coded_comment
 from schemas.privacy import PERSONAL_FIELDS, SECRET_FIELDS
 
 # The tables of CONTRACT.md, in its order. Stored inputs (payment_records, …) stay out: they are
@@ -21,6 +21,7 @@ ANALYST_TABLES = (
     "arrears",
     "refund_candidates",
     "offsets",
+    "decisions",
     "rejected_records",
     "ingested_files",
     "runs",
@@ -28,7 +29,9 @@ ANALYST_TABLES = (
 
 # rejected_records.raw is a whole record's bytes: the names, addresses and 納付番号 it holds are
 # personal even though パスワード is blanked in it.
-EXCLUDED_COLUMNS = PERSONAL_FIELDS | SECRET_FIELDS | {"raw"}
+# A decision's note is free text and entered_by names a member of staff (CONTRACT v2: the copy's
+# `decisions` is without both).
+EXCLUDED_COLUMNS = PERSONAL_FIELDS | SECRET_FIELDS | {"raw", "note", "entered_by"}
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,68 @@ WHERE status IN ({_sql_codes(*AWAITING_STAFF)})
 GROUP BY status, error_class
 """
 
+# CONTRACT v2: every proposed 充当 not yet executed, with its target, so that nothing leaves 滞納
+# unseen (arrears are net of proposed 充当, which §17条の2 makes mandatory).
+OFFSETS_PENDING = f"""
+SELECT
+    offsets.candidate_id,
+    offsets.receivable_id,
+    receivables.taxpayer_id,
+    receivables.tax_code,
+    offsets.principal_offset,
+    offsets.dunning_fee_offset,
+    offsets.late_fee_offset,
+    (offsets.principal_offset + offsets.dunning_fee_offset + offsets.late_fee_offset)::BIGINT AS offset_total,
+    offsets.offset_on
+FROM offsets
+LEFT JOIN receivables USING (receivable_id)
+WHERE offsets.status = '{OffsetStatus.PROPOSED.value}'
+"""
+
+DECISIONS_BY_KIND = f"""
+SELECT
+    kind,
+    count(*) AS decision_count,
+    count(*) FILTER (WHERE in_effect) AS in_effect_count,
+    count(*) FILTER (WHERE revoked_by IS NOT NULL) AS revoked_count,
+    sum(moved_yen) FILTER (WHERE in_effect)::BIGINT AS moved_yen,
+    min(decided_on) AS first_decided_on,
+    max(decided_on) AS last_decided_on
+FROM decisions
+GROUP BY kind
+"""
+
 ANALYST_VIEWS = (
+    AnalystView(
+        "offsets_pending",
+        "未執行の充当案 (充当先つき): 滞納額は充当案を差し引いて計上するため, ここで確認する",
+        OFFSETS_PENDING,
+        (
+            ("candidate_id", "還付・充当候補 ID"),
+            ("receivable_id", "充当先の調定番号"),
+            ("taxpayer_id", "義務者住民コード"),
+            ("tax_code", "充当先の税目コード"),
+            ("principal_offset", "本税への充当額 (円)"),
+            ("dunning_fee_offset", "督促手数料への充当額 (円)"),
+            ("late_fee_offset", "延滞金への充当額 (円)"),
+            ("offset_total", "充当額の合計 (円)"),
+            ("offset_on", "充当適状日"),
+        ),
+    ),
+    AnalystView(
+        "decisions_by_kind",
+        "職員の決定の種類別集計 (件数・有効件数・取消件数・動かした金額)",
+        DECISIONS_BY_KIND,
+        (
+            ("kind", coded_comment("決定の種類", DecisionKind)),
+            ("decision_count", "決定件数"),
+            ("in_effect_count", "今回の再計算で効力を持った件数"),
+            ("revoked_count", "取り消された件数"),
+            ("moved_yen", "効力を持った決定が動かした金額 (円)"),
+            ("first_decided_on", "最も早い効力日"),
+            ("last_decided_on", "最も遅い効力日"),
+        ),
+    ),
     AnalystView(
         "arrears_by_tax_code_and_aging",
         "滞納の税目別・経過月数別集計 (納期限から満月数: 1か月未満 / 1〜3か月 / 3〜12か月 / 12か月以上)",

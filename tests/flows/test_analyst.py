@@ -14,8 +14,10 @@ import pytest
 
 from flows.analyst import AnalystCopyError, publish_analyst_copy
 from flows.database import connect
+from flows.decide import take_decisions
 from schemas.analyst import ANALYST_TABLES, ANALYST_VIEWS, EXCLUDED_COLUMNS
 from sample_data.names import SAMPLE_NAMES
+from schemas.decisions import Decision
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 HERE = "WHERE database_name = current_database() AND schema_name = 'main'"
@@ -32,9 +34,17 @@ class Published:
     counts: dict[str, int]
 
 
+NOTE = "電話で本人確認済み"
+
+
 @pytest.fixture(scope="module")
 def published(sample_nights, tmp_path_factory) -> Published:
-    database, copy = sample_nights.database_after(), tmp_path_factory.mktemp("analyst") / "data" / "analyst.duckdb"
+    folder = tmp_path_factory.mktemp("analyst")
+    database, copy = sample_nights.copy_after(sample_nights.dates[-1], folder / "shuno.duckdb"), folder / "data" / "analyst.duckdb"
+    # One decision with a note, which the copy's `decisions` leaves out with who entered it.
+    receivable_id = _rows(database, "SELECT receivable_id FROM arrears WHERE late_fee > 0 ORDER BY 1 LIMIT 1")[0][0]
+    exempt = Decision(kind="exempt", receivable_id=receivable_id, exemption_kind="disaster", start_on=date(2026, 1, 1), reason_code="FLOOD", note=NOTE)
+    take_decisions([exempt], database, today=sample_nights.dates[-1])
     counts = publish_analyst_copy(database, copy)
     return Published(list(sample_nights.dates), database, copy, counts)
 
@@ -61,6 +71,8 @@ def test_the_copy_holds_every_contract_table_with_its_rows_and_no_personal_colum
         pair for pair in source_columns if pair[0] in ANALYST_TABLES and pair[1] not in EXCLUDED_COLUMNS
     }
     assert "BLOB" not in {data_type for _, _, data_type, _ in _rows(published.copy, COLUMNS)}
+    assert {("decisions", "note"), ("decisions", "entered_by")} <= source_columns
+    assert NOTE not in str(_rows(published.copy, "SELECT * FROM decisions"))
 
 
 def _text_values(path: Path) -> list[str]:
@@ -117,6 +129,15 @@ RECONCILIATIONS = {
     "refund_candidates_by_kind": (
         "SELECT kind, candidate_count, overpaid_amount, refund_amount, refund_interest FROM refund_candidates_by_kind ORDER BY kind",
         "SELECT kind, count(*), sum(overpaid_amount), sum(refund_amount), sum(refund_interest) FROM refund_candidates GROUP BY kind ORDER BY kind",
+    ),
+    "offsets_pending": (
+        "SELECT candidate_id, receivable_id, offset_total FROM offsets_pending ORDER BY ALL",
+        "SELECT candidate_id, receivable_id, principal_offset + dunning_fee_offset + late_fee_offset FROM offsets"
+        " WHERE status = 'proposed' ORDER BY ALL",
+    ),
+    "decisions_by_kind": (
+        "SELECT kind, decision_count, moved_yen FROM decisions_by_kind ORDER BY ALL",
+        "SELECT kind, count(*), sum(moved_yen) FROM decisions GROUP BY kind ORDER BY ALL",
     ),
     "pending_payments_by_error_class": (
         "SELECT status, error_class, payment_count, paid_total FROM pending_payments_by_error_class ORDER BY ALL",

@@ -24,3 +24,28 @@ def test_the_fee_is_the_settings_and_none_due_adds_nothing(connection):
     assert dunning_table(connection, 1_250).rows == (("3", "1,250", "3,750"),)
     connection.execute("UPDATE arrears SET dunning_due = false")
     assert dunning_table(connection, 1_250).rows == (("0", "1,250", "0"),)
+
+
+def test_the_decisions_table_counts_each_kind_in_effect_revoked_and_without_effect_and_the_yen_moved(tmp_path):
+    from datetime import date, datetime
+
+    from flows.database import connect
+    from flows.report import decisions_table
+
+    connection = connect(tmp_path / "shuno.duckdb")
+    rows = [
+        ("D000001", "match", True, None, 40_000),
+        ("D000002", "match", False, "D000003", 0),
+        ("D000003", "revoke", True, None, 0),
+        ("D000004", "refunded", False, None, 0),
+    ]
+    for decision_id, kind, in_effect, revoked_by, moved in rows:
+        connection.execute(
+            "INSERT INTO decisions (decision_id, kind, decided_on, reason_code, entered_by, entered_at, in_effect, revoked_by, moved_yen) "
+            "VALUES (?, ?, ?, 'X', 'tester', ?, ?, ?, ?)",
+            [decision_id, kind, date(2026, 5, 13), datetime(2026, 5, 13, 9), in_effect, revoked_by, moved],
+        )
+    assert decisions_table(connection).rows == (("match", "1", "1", "0", "40,000"), ("refunded", "0", "0", "1", "0"), ("revoke", "1", "0", "0", "0"))
+    connection.execute("DELETE FROM decisions")
+    assert decisions_table(connection).rows == (("(none)", "0", "0", "0", "0"),)
+    connection.close()

@@ -438,6 +438,8 @@ def test_the_overpayment_is_offset_against_the_older_unpaid_receivable_first(sam
             "dunning_fee_offset": 100,
             "late_fee_offset": OFFSET_TARGET_LATE_FEE,
             "offset_on": FIRST,
+            # No decision executed it: proposed (SPEC §6).
+            "status": "proposed",
         }
     ]
     assert arrears_of(tables, target["receivable_id"]) is None
