@@ -197,7 +197,7 @@ def stored_facts(connection: duckdb.DuckDBPyConnection, decisions: Sequence[Deci
         today=today,
         exemption_kinds=law.exemption_kinds,
         payments={key: (status, error_class) for key, status, error_class in payments.iter_rows()},
-        sightings=_sightings(connection, [d.payment_key for d in decisions if d.kind == DecisionKind.RESOLVE]),
+        sightings=_sightings(connection, [decision.payment_key for decision in decisions if decision.kind == DecisionKind.RESOLVE]),
         receivables_delivered=set(delivered["receivable_id"]),
         receivables_current=set(current["receivable_id"]),
         candidates={row[0]: CandidateFacts(*row[1:]) for row in candidates.iter_rows()},
