@@ -7,14 +7,14 @@ fields through `text_codec`. Nothing loops over records or cells in Python.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from schemas.layouts import Field, Layout
+from schemas.layouts import FORMAT_WIDTHS, Field, Layout
 from transforms import text_codec
 
 RECORD_NUMBER = "record_number"
@@ -54,7 +54,6 @@ class DecodedBlock:
 
 
 RECORD = "__record"
-TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 IMPOSSIBLE = {"date": IMPOSSIBLE_DATE, "time": IMPOSSIBLE_TIME, "timestamp": IMPOSSIBLE_TIMESTAMP}
 
 
@@ -266,23 +265,39 @@ INT64_DIGITS = 18
 
 def _from_digits(field: Field) -> bool:
     """True for the `9` fields typed by numpy from their digits: amounts, numbers (short enough for
-    Int64), dates and times of day. polars parses timestamps."""
-    return field.is_digits and field.format != "timestamp" and field.width <= INT64_DIGITS
+    Int64), dates, times of day and timestamps (YYYYMMDDHHMMSS)."""
+    return field.is_digits and field.width <= INT64_DIGITS
 
 
 def _digits_column(records: np.ndarray, field: Field) -> pl.Series:
-    """An amount, number, date (YYYYMMDD) or time of day (HHMMSS) from its digit bytes; a date or
-    time is null where it names none."""
+    """An amount, number, date (YYYYMMDD), time of day (HHMMSS) or timestamp from its digit bytes; a
+    date, time or timestamp is null where it names none.
+
+    Timestamps are read like a date followed by a time, never through text: a byte that is no
+    digit (≥ 0x80 included) makes the field null and the record rejected, as in a date.
+    """
+    if field.format == "timestamp":
+        date_part = replace(field, width=FORMAT_WIDTHS["date"])
+        time_part = replace(field, offset=field.offset + FORMAT_WIDTHS["date"], width=FORMAT_WIDTHS["time"])
+        days, real_day = digit_dates(records, date_part)
+        seconds, real_time = _seconds_of_day(digit_values(records, time_part))
+        microseconds = (days.astype(np.int64) * 86_400 + seconds) * 1_000_000
+        return pl.Series(field.name, pa.array(microseconds, type=pa.timestamp("us"), mask=~(real_day & real_time)))
     if field.format == "date":
         days, real = digit_dates(records, field)
         return pl.Series(field.name, pa.array(days, type=pa.date32(), mask=~real))
     values = digit_values(records, field)
     if field.format != "time":
         return pl.Series(field.name, values)
+    seconds, real = _seconds_of_day(values)
+    return pl.Series(field.name, pa.array(seconds * 1_000_000_000, type=pa.time64("ns"), mask=~real))
+
+
+def _seconds_of_day(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """HHMMSS integers as seconds since midnight, and True where they name a time of day."""
     hours, minutes, seconds = values // 10_000, values // 100 % 100, values % 100
-    nanoseconds = ((hours * 60 + minutes) * 60 + seconds) * 1_000_000_000
-    real = (hours < 24) & (minutes < 60) & (seconds < 60)
-    return pl.Series(field.name, pa.array(nanoseconds, type=pa.time64("ns"), mask=~real))
+    real = (hours >= 0) & (hours < 24) & (minutes < 60) & (seconds < 60)
+    return (hours * 60 + minutes) * 60 + seconds, real
 
 
 def digit_values(records: np.ndarray, field: Field) -> np.ndarray:
@@ -351,9 +366,7 @@ def _sliced(field: Field, filled: bool) -> pl.Expr:
 
     Built once per field: building polars expressions costs more than running some of them."""
     text = pl.col(RECORD).bin.slice(field.offset, field.width).cast(pl.String, strict=False)
-    if field.format == "timestamp":
-        return text.str.to_datetime(TIMESTAMP_FORMAT, strict=False).cast(field.polars_dtype).alias(field.name)
-    if field.is_digits:
+    if field.is_digits:  # wider than Int64 holds: none in the layouts of SPEC §1
         return text.str.to_integer(strict=False).cast(pl.Int64).alias(field.name)
     if filled:
         return text.alias(field.name)

@@ -207,3 +207,20 @@ def test_dates_from_their_digits_agree_with_the_calendar():
     days, real = digit_dates(records, field)
     read = [date.fromordinal(EPOCH_ORDINAL + int(day)) if is_real else None for day, is_real in zip(days, real)]
     assert read == [calendar_day(text) for text in texts]
+
+
+@pytest.mark.parametrize("layout_name", ["link_history", "management"])
+def test_a_byte_of_0x80_or_more_in_a_timestamp_rejects_the_record_naming_the_field(layout_name):
+    """A timestamp is read from its digits like a date and a time: a high byte is a broken field, never a failure of the whole file."""
+    from tests.records import record_frame
+
+    layout = load_layout(layout_name)
+    field = next(field for field in layout.fields if field.format == "timestamp")
+    cases = [b"20260512\x80\x81\x82\x83\x84\x85", b"\x900260512100000", b"20260512100000", b"20260512240000", b"00000000000000"]
+    records = encoded_block(record_frame(layout_name, len(cases)).drop(RECORD_NUMBER, strict=False), layout)
+    records[:, field.offset : field.end] = np.frombuffer(b"".join(cases), dtype=np.uint8).reshape(len(cases), 14)
+    block = decoded_block(records, layout, 1)
+    assert block.broken.tolist()[:4] == [True, True, False, True]
+    assert [layout.fields[index].name for index in block.problem_field[block.broken]][:3] == [field.name] * 3
+    assert block.frame[field.name].to_list()[:3] == [None, None, datetime(2026, 5, 12, 10, 0, 0)]
+    assert block.frame[field.name][4] is None  # all zeros: none, as in a date
