@@ -7,6 +7,7 @@ whole, so running a date again reads its files afresh and changes nothing else.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -62,17 +63,47 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def inbox_listing(inbox: Path, settlement_date: date) -> tuple[list[tuple[Path, InboxName]], list[Path]]:
-    """The date's recognised files (receivables first) and every file whose name is not recognised."""
-    recognised, unrecognised = [], []
-    for path in sorted(p for p in inbox.iterdir() if p.is_file()):
+@dataclass(frozen=True)
+class InboxListing:
+    """What the inbox holds for a date: its readable files (receivables first), the entries of
+    its names that cannot be read (with why), and every entry whose name is not recognised."""
+
+    recognised: list[tuple[Path, InboxName]]
+    unreadable: list[tuple[Path, InboxName, str]]
+    unrecognised: list[Path]
+
+
+def inbox_listing(inbox: Path, settlement_date: date) -> InboxListing:
+    """Every entry of the inbox that concerns the date, each in one of three lists: nothing is skipped unsaid."""
+    listing = InboxListing([], [], [])
+    for path in sorted(inbox.iterdir()):
         name = parse_inbox_name(path.name)
         if name is None:
-            unrecognised.append(path)
+            listing.unrecognised.append(path)
         elif name.settlement_date == settlement_date:
-            recognised.append((path, name))
-    recognised.sort(key=lambda item: (item[1].kind != FileKind.RECEIVABLES, item[0].name))
-    return recognised, unrecognised
+            reason = unreadable_reason(path)
+            if reason is None:
+                listing.recognised.append((path, name))
+            else:
+                listing.unreadable.append((path, name, reason))
+    listing.recognised.sort(key=lambda item: (item[1].kind != FileKind.RECEIVABLES, item[0].name))
+    return listing
+
+
+def unreadable_reason(path: Path) -> str | None:
+    """Why an inbox entry with a recognised name cannot be read as a delivery, or None when it can."""
+    # A folder, a link to a share that is not mounted, a device: never a delivery, and never worth
+    # a retry. A file shuno may not read is the city's to fix. Other errors (a share that fails
+    # mid-read) are left to the run, whose reading is retried (flows/nightly.py).
+    if path.is_symlink() and not path.exists():
+        return "a link to nothing (is the share mounted?)"
+    if path.is_dir():
+        return "a folder, not a file"
+    if not path.is_file():
+        return "not a regular file"
+    if not os.access(path, os.R_OK):
+        return "shuno may not read it (permissions)"
+    return None
 
 
 DELETE_DATE_ROWS = 'DELETE FROM "{table}" WHERE file_date = ?'
@@ -177,8 +208,14 @@ def load_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName
 
 
 def unrecognised_outcome(path: Path) -> FileOutcome:
-    """The `ingested_files` row of a file whose name shuno does not know."""
-    return FileOutcome(path.name, None, None, None, None, FileStatus.UNRECOGNISED, "file name is not one of SPEC §1 or CONTRACT's inbox")
+    """The `ingested_files` row of an inbox entry whose name shuno does not know."""
+    reason = "file name is not one of SPEC §1 or CONTRACT's inbox" + ("" if path.is_file() else " (not a regular file)")
+    return FileOutcome(path.name, None, None, None, None, FileStatus.UNRECOGNISED, reason)
+
+
+def unreadable_outcome(path: Path, name: InboxName, reason: str) -> FileOutcome:
+    """The `ingested_files` row of an entry with a recognised name that cannot be read."""
+    return FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, None, FileStatus.UNREADABLE, reason)
 
 
 DELETE_FILE = "DELETE FROM ingested_files WHERE file_name = ?"
@@ -211,13 +248,14 @@ def demote_later_copies(connection: duckdb.DuckDBPyConnection, outcome: FileOutc
 def load_date(connection: duckdb.DuckDBPyConnection, inbox: Path, settlement_date: date, run_id: str) -> list[FileOutcome]:
     """Replaces the stored inputs of `settlement_date` with what its inbox files say now."""
     forget_date(connection, settlement_date)
-    recognised, unrecognised = inbox_listing(inbox, settlement_date)
+    listing = inbox_listing(inbox, settlement_date)
     outcomes = []
-    for path, name in recognised:
+    for path, name in listing.recognised:
         outcomes.append(load_file(connection, path, name))
         record_outcome(connection, outcomes[-1], run_id)
         demote_later_copies(connection, outcomes[-1])
-    for path in unrecognised:
-        outcomes.append(unrecognised_outcome(path))
-        record_outcome(connection, outcomes[-1], run_id)
+    others = [unreadable_outcome(*entry) for entry in listing.unreadable] + [unrecognised_outcome(path) for path in listing.unrecognised]
+    for outcome in others:
+        outcomes.append(outcome)
+        record_outcome(connection, outcome, run_id)
     return outcomes

@@ -71,7 +71,7 @@ def readable_date_files(inbox: Path, settlement_date: date) -> list[str]:
     """The names of the date's inbox files, each opened and read once so a failing share fails here, before the run."""
     if not inbox.is_dir():
         return []  # the run refuses a missing inbox itself, in CONTRACT's words
-    recognised, _ = inbox_listing(inbox, settlement_date)
+    recognised = inbox_listing(inbox, settlement_date).recognised
     for path, _ in recognised:
         with path.open("rb") as stream:
             stream.read(1)

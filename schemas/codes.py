@@ -137,6 +137,7 @@ class FileStatus(LabelledCode):
     REJECTED = "rejected", "全体不受理"
     DUPLICATE = "duplicate", "同一内容の重複"
     UNRECOGNISED = "unrecognised", "対象外のファイル名"
+    UNREADABLE = "unreadable", "読めない (通常のファイルでない・権限なし)"
 
 
 class MatchedBy(LabelledCode):

@@ -65,6 +65,22 @@ def test_every_file_of_the_date_is_loaded_rejected_duplicate_or_unrecognised(tmp
     assert query_frame(connection, "SELECT receivable_id FROM receivable_snapshots")["receivable_id"].to_list() == ["R1"]
 
 
+def test_an_entry_with_a_delivery_name_that_is_no_readable_file_is_listed_unreadable_with_its_reason(tmp_path, inbox):
+    (inbox / "KANRI_132071_20260501_001.dat").mkdir()
+    (inbox / "KARI_NYUKIN_132071_20260501_001.dat").symlink_to(tmp_path / "unmounted" / "share.dat")
+    (inbox / "archive").mkdir()
+    connection = connect(tmp_path / "shuno.duckdb")
+    outcomes = _load(connection, inbox)
+    unreadable = {name: (outcome.status, outcome.kind, outcome.reason) for name, outcome in outcomes.items() if outcome.status == "unreadable"}
+    assert unreadable == {
+        "KANRI_132071_20260501_001.dat": ("unreadable", "KANRI", "a folder, not a file"),
+        "KARI_NYUKIN_132071_20260501_001.dat": ("unreadable", "KARI_NYUKIN", "a link to nothing (is the share mounted?)"),
+    }
+    assert (outcomes["archive"].status, outcomes["archive"].reason.endswith("(not a regular file)")) == ("unrecognised", True)
+    stored = query_frame(connection, "SELECT file_name, status FROM ingested_files WHERE status = 'unreadable' ORDER BY 1")
+    assert stored.rows() == [("KANRI_132071_20260501_001.dat", "unreadable"), ("KARI_NYUKIN_132071_20260501_001.dat", "unreadable")]
+
+
 def test_a_rerun_replaces_the_dates_rows_and_nothing_else(tmp_path, inbox):
     connection = connect(tmp_path / "shuno.duckdb")
     _load(connection, inbox, date(2026, 5, 2))
