@@ -15,7 +15,7 @@ import typer
 from flows.check import check_file, check_report
 from flows.decide_command import decide_app
 from flows.late_fee_command import late_fee
-from flows.settlement import RunFailed, failure_reason, run_lock
+from flows.settlement import RunFailed, failure_reason, refuse_future_date, run_lock
 from flows.runtime import prepare_process
 from flows.sample import sample
 from flows.settings_option import BAD_INPUT_EXIT_CODE, SettingsOption, command_settings
@@ -72,16 +72,19 @@ def run(
     inbox: InboxOption = DEFAULT_INBOX,
     db: DatabaseOption = DEFAULT_DATABASE,
     settings_file: SettingsOption = DEFAULT_SETTINGS_FILE,
+    confirm_gap: Annotated[bool, typer.Option("--confirm-gap", help="run a date far after the latest run (the setting gap_days_to_confirm)")] = False,
 ) -> None:
     """The nightly flow for one settlement date: load, validate, match, apply, rebuild, report."""
     settlement_date = _settlement_date(date)
     # A wrong settings file is refused before Prefect starts; the flow then reads the same file the same way.
     command_settings(settings_file, "run")
     try:
-        # Refused (and logged) at once, before Prefect starts, when another run holds the database; the run takes the lock again.
+        # Refused (and logged) at once, before Prefect starts, for a date after today or when another
+        # run holds the database; the run checks both again.
+        refuse_future_date(settlement_date, inbox, db, "shuno run")
         with run_lock(settlement_date, inbox, db, "shuno run"):
             pass
-        _run_nightly_flow(settlement_date, inbox, db, settings_file)
+        _run_nightly_flow(settlement_date, inbox, db, settings_file, confirm_gap)
     except RunFailed as failure:
         typer.echo(f"shuno run: {failure}", err=True)
         raise typer.Exit(1) from None
@@ -90,7 +93,7 @@ def run(
         raise typer.Exit(1) from None
 
 
-def _run_nightly_flow(settlement_date: dt.date, inbox: Path, database: Path, settings_file: Path) -> None:
+def _run_nightly_flow(settlement_date: dt.date, inbox: Path, database: Path, settings_file: Path, confirm_gap: bool) -> None:
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
     # Prefect takes a second to import: only `run` needs it.
@@ -102,7 +105,7 @@ def _run_nightly_flow(settlement_date: dt.date, inbox: Path, database: Path, set
     # Python runs while it exits would take more than a second over them, to find nothing.
     atexit.register(gc.freeze)
     with local_prefect_api(), tags(COMMAND_TAG):
-        nightly(settlement_date, inbox, database, settings_file)
+        nightly(settlement_date, inbox, database, settings_file, confirm_gap)
 
 
 @app.command()

@@ -79,10 +79,12 @@ def readable_date_files(inbox: Path, settlement_date: date) -> list[str]:
 
 
 @task(cache_policy=NO_CACHE)
-def settlement_run(settlement_date: date, inbox: Path, database: Path, settings: Settings, command: str) -> RunSummary:
+def settlement_run(
+    settlement_date: date, inbox: Path, database: Path, settings: Settings, command: str, confirm_gap: bool = False
+) -> RunSummary:
     """The run of one settlement date in one transaction; never retried: a failed run is for an operator to look at."""
     try:
-        return run_settlement_date(settlement_date, inbox, database, settings, command, stage_progress(Console()))
+        return run_settlement_date(settlement_date, inbox, database, settings, command, stage_progress(Console()), confirm_gap)
     except RunFailed as failure:
         # Prefect logs a failed task's traceback with its causes, and a cause may quote record values.
         raise failure from None
@@ -131,6 +133,7 @@ def nightly(
     inbox: Path = DEFAULT_INBOX,
     database: Path = DEFAULT_DATABASE,
     settings_file: Path = DEFAULT_SETTINGS_FILE,
+    confirm_gap: bool = False,
 ) -> RunSummary:
     """Loads one settlement date's inbox files and rebuilds every derived table, then reports the run.
 
@@ -144,12 +147,14 @@ def nightly(
         database: the DuckDB file the run writes.
         settings_file: the settings file (TOML: rates table, low-rate months per tax code, 充当 order,
             督促手数料, days to confirm), relative to the checkout; the defaults when shuno.toml is absent.
+        confirm_gap: run a date more than the setting gap_days_to_confirm after the latest run
+            (otherwise refused: a mistyped date would move "as of" for good).
     """
     settlement_date = settlement_date or yesterday_in_tokyo(flow_run.scheduled_start_time)
     settings = load_settings(settings_file)
     prepare_process()
     readable_date_files(inbox, settlement_date)
-    summary = settlement_run(settlement_date, inbox, database, settings, started_by())
+    summary = settlement_run(settlement_date, inbox, database, settings, started_by(), confirm_gap)
     report_committed_run(database, summary, settings.dunning_fee)
     return summary
 
@@ -171,6 +176,7 @@ def backfill(
     inbox: Path = DEFAULT_INBOX,
     database: Path = DEFAULT_DATABASE,
     settings_file: Path = DEFAULT_SETTINGS_FILE,
+    confirm_gap: bool = False,
 ) -> list[RunSummary]:
     """Runs `nightly` for every date from `start` to `end` in order, stopping at the first that fails.
 
@@ -182,10 +188,11 @@ def backfill(
         inbox: folder of the delivered files, only ever read.
         database: the DuckDB file the runs write.
         settings_file: the settings file every run reads (see `nightly`).
+        confirm_gap: `start` may be more than gap_days_to_confirm after the latest run (see `nightly`).
     """
     days = settlement_dates(start, end)
     load_settings(settings_file)  # a wrong file is refused before the first date runs, not at it
-    return [nightly(day, inbox, database, settings_file) for day in days]
+    return [nightly(day, inbox, database, settings_file, confirm_gap) for day in days]
 
 
 API_START_SECONDS = 60

@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext, supp
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -130,9 +131,16 @@ def run_settlement_date(
     settings: Settings | None = None,
     command: str = "shuno run",
     step: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
+    confirm_gap: bool = False,
+    today: date | None = None,
 ) -> RunSummary:
-    """The nightly run of one settlement date, in one transaction, holding the database's run lock."""
+    """The nightly run of one settlement date, in one transaction, holding the database's run lock.
+
+    A date after today (Asia/Tokyo unless `today` is given) is refused; so is one more than the
+    setting gap_days_to_confirm after the latest completed run, unless confirm_gap.
+    """
     settings = settings or Settings()
+    refuse_future_date(settlement_date, inbox, database, command, today)
     with logged_outside_database(settlement_date, inbox, database, command):
         if not inbox.is_dir():
             raise RunFailed(f"inbox {inbox} is not a folder")
@@ -143,6 +151,10 @@ def run_settlement_date(
         with logged_outside_database(settlement_date, inbox, database, command):
             connection = open_database(settlement_date, database)
         run_id, started_at = uuid.uuid4().hex, datetime.now()
+        gap = _unconfirmed_gap(connection, settlement_date, settings.gap_days_to_confirm) if not confirm_gap else None
+        if gap is not None:
+            connection.close()
+            _refuse_date(settlement_date, inbox, database, command, gap)
         try:
             connection.begin()
             with step("loading the date's files"):
@@ -168,6 +180,38 @@ def run_settlement_date(
         copy = published_analyst_copy(connection, database)
         connection.close()
         return replace(summary, analyst_copy=copy)
+
+
+CITY_TIME_ZONE = ZoneInfo("Asia/Tokyo")
+
+
+class RunDateRefused(RunFailed):
+    """A run refused before it started because of its settlement date (after today, or far after the latest run)."""
+
+
+def refuse_future_date(settlement_date: date, inbox: Path, database: Path, command: str, today: date | None = None) -> None:
+    """Refuses (RunDateRefused, logged) a settlement date after today in Asia/Tokyo: its files cannot have come."""
+    today = today or datetime.now(CITY_TIME_ZONE).date()
+    if settlement_date > today:
+        _refuse_date(settlement_date, inbox, database, command, f"{settlement_date} is after today ({today}, Asia/Tokyo)")
+
+
+def _unconfirmed_gap(connection: duckdb.DuckDBPyConnection, settlement_date: date, gap_days: int) -> str | None:
+    """Why the date is too far after the latest completed run to run unconfirmed, or None."""
+    latest = connection.execute(LATEST_DATE, [RunStatus.COMPLETED]).fetchall()[0][0]
+    if latest is None or (settlement_date - latest).days <= gap_days:
+        return None
+    return (
+        f"{settlement_date} is {(settlement_date - latest).days} days after the latest run ({latest}), more than {gap_days}: "
+        "\"as of\" would move there for good; confirm it (--confirm-gap) if that is meant"
+    )
+
+
+def _refuse_date(settlement_date: date, inbox: Path, database: Path, command: str, reason: str) -> None:
+    """Refuses the run for its date, logged in the refusal log (the next run folds it into audit_log)."""
+    unlogged = _log_outside_database(command, REFUSED, settlement_date, inbox, database, reason)
+    suffix = f"; the refusal could not be logged ({unlogged})" if unlogged else ""
+    raise RunDateRefused(f"run of {settlement_date} refused and changed nothing: {reason}{suffix}")
 
 
 def _audit(connection, command, outcome, settlement_date, inbox, database, files, run_id, reason=None) -> None:

@@ -46,6 +46,9 @@ class Settings(BaseModel):
     )
     offset_order: OffsetOrder = Field(OffsetOrder.OLDEST_DUE_FIRST, description="order of 充当 targets")
     dunning_fee: int = Field(100, ge=0, description="督促手数料 of the ordinance, yen: what a 督促状 sent now would add")
+    gap_days_to_confirm: int = Field(
+        7, ge=1, description="a settlement date more than this many days after the latest run is refused unless confirmed (--confirm-gap)"
+    )
     business_days_to_confirm: int = Field(
         5, ge=0, description="business days after 納付日 before a payment without 確報 is reported as unconfirmed"
     )

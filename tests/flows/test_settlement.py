@@ -158,3 +158,31 @@ def test_a_run_whose_derived_tables_break_their_contract_fails_in_one_line_and_c
     with duckdb.connect(str(database), read_only=True) as connection:
         reasons = connection.sql("SELECT outcome, reason FROM audit_log WHERE outcome = 'failed'").fetchall()
     assert len(reasons) == 1 and reasons[0][1].startswith("ContractBroken: payments: paid_total ≠ Σ applications")
+
+
+def test_a_date_after_today_is_refused_before_anything_is_opened_and_logged(sample, tmp_path):
+    from flows.refusals import logged_refusals
+    from flows.settlement import RunDateRefused
+
+    inbox, dates = sample
+    database = tmp_path / "shuno.duckdb"
+    with pytest.raises(RunDateRefused, match=r"run of 2026-05-14 refused and changed nothing: 2026-05-14 is after today \(2026-05-13, Asia/Tokyo\)"):
+        run_settlement_date(date(2026, 5, 14), inbox, database, today=date(2026, 5, 13))
+    assert not database.exists()
+    assert [(entry.command, entry.outcome) for entry in logged_refusals(database)[0]] == [("shuno run", "refused")]
+
+
+def test_a_date_far_after_the_latest_run_needs_confirming_and_then_runs(sample, sample_nights, tmp_path):
+    from flows.settlement import RunDateRefused
+
+    inbox, dates = sample
+    database = sample_nights.copy_after(dates[-1], tmp_path / "shuno.duckdb")
+    before = _dump(database)
+    months_later = date(2026, 9, 1)  # 111 days after the last night: a mistyped month, say
+    with pytest.raises(RunDateRefused, match=r"2026-09-01 is 111 days after the latest run \(2026-05-13\), more than 7: .*--confirm-gap"):
+        run_settlement_date(months_later, inbox, database, today=date(2026, 12, 3))
+    after = _dump(database)
+    assert all(after[table].equals(before[table]) for table in OUTCOME_TABLES)
+    run_settlement_date(date(2026, 5, 20), inbox, database, today=date(2026, 12, 3))  # 7 days: no confirmation needed
+    summary = run_settlement_date(months_later, inbox, database, confirm_gap=True, today=date(2026, 12, 3))
+    assert summary.as_of == months_later
