@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from flows.audit_command import audit
 from flows.check import check_file, check_report
 from flows.decide_command import decide_app
 from flows.late_fee_command import late_fee
@@ -29,6 +30,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="shuno: the c
 app.command("late-fee", help="延滞金 for one receivable, with the pieces it sums (JSON).")(late_fee)
 app.command(help="Write a realistic sample inbox.")(sample)
 app.add_typer(decide_app, name="decide")
+app.command(help="The operation log (audit_log and the refusal log), read-only.")(audit)
 
 
 @app.command()
