@@ -112,6 +112,8 @@ class Story:
 
 def receivable_story(records: ReceivableRecords, law: LateFeeLaw) -> Story:
     """The story of one receivable: snapshots, payments, 延滞金 pieces, 督促, 充当, refund candidates, decisions."""
+    if records.snapshots.is_empty():
+        raise ValueError(f"no snapshot ever delivered receivable {records.receivable_id}")
     versions = snapshot_versions(records.snapshots)
     latest = versions.row(-1, named=True)
     cancelled = records.current.is_empty()
