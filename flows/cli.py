@@ -15,6 +15,7 @@ import typer
 from flows.audit_command import audit
 from flows.check import check_file, check_report
 from flows.decide_command import decide_app
+from flows.explain_command import explain
 from flows.late_fee_command import late_fee
 from flows.settlement import RunFailed, failure_reason, refuse_future_date, run_lock
 from flows.runtime import prepare_process
@@ -31,6 +32,7 @@ app.command("late-fee", help="延滞金 for one receivable, with the pieces it s
 app.command(help="Write a realistic sample inbox.")(sample)
 app.add_typer(decide_app, name="decide")
 app.command(help="The operation log (audit_log and the refusal log), read-only.")(audit)
+app.command(help="The story of one receivable, payment or refund candidate, with every 延滞金 piece.")(explain)
 
 
 @app.command()
