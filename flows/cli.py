@@ -20,6 +20,7 @@ from flows.late_fee_command import late_fee
 from flows.settlement import RunFailed, failure_reason, refuse_future_date, run_lock
 from flows.runtime import prepare_process
 from flows.sample import sample
+from flows.status_command import status
 from flows.settings_option import BAD_INPUT_EXIT_CODE, SettingsOption, command_settings
 from schemas.inbox import parse_inbox_name
 from schemas.settings import DEFAULT_SETTINGS_FILE
@@ -33,6 +34,7 @@ app.command(help="Write a realistic sample inbox.")(sample)
 app.add_typer(decide_app, name="decide")
 app.command(help="The operation log (audit_log and the refusal log), read-only.")(audit)
 app.command(help="The story of one receivable, payment or refund candidate, with every 延滞金 piece.")(explain)
+app.command(help="Every settlement date from the first to today: completed, failed, refused or never run.")(status)
 
 
 @app.command()
