@@ -26,7 +26,7 @@ from flows.lock import RunLock, RunLockHeld, acquire_run_lock
 from flows.refusals import append_refusal, clear_refusals, fold_refusals
 from flows.settlement import LATEST_DATE, LawTables, failure_reason, load_law_tables, published_analyst_copy, rebuild_derived
 from schemas.audit import REFUSED
-from schemas.codes import DecisionKind, OffsetStatus, RunStatus
+from schemas.codes import DecisionKind, FileStatus, OffsetStatus, RunStatus
 from schemas.decisions import Decision
 from schemas.settings import Settings
 from schemas.tables import decision_entries_table
@@ -192,7 +192,8 @@ def stored_facts(connection: duckdb.DuckDBPyConnection, decisions: Sequence[Deci
     delivered = query_frame(connection, "SELECT DISTINCT receivable_id FROM receivable_snapshots WHERE list_contains(?, receivable_id)", [receivable_ids])
     current = query_frame(connection, "SELECT receivable_id FROM receivables WHERE list_contains(?, receivable_id)", [receivable_ids])
     candidates = query_frame(connection, CANDIDATE_FACTS, [OffsetStatus.PROPOSED, candidate_ids])
-    entries = query_frame(connection, "SELECT decision_id, kind, payment_key, candidate_id, revokes FROM decision_entries ORDER BY decision_id")
+    entries = query_frame(connection, "SELECT decision_id, kind, payment_key, candidate_id, revokes, file_name FROM decision_entries ORDER BY decision_id")
+    held = query_frame(connection, "SELECT file_name FROM ingested_files WHERE status = ?", [FileStatus.HELD])
     return StoredFacts(
         today=today,
         exemption_kinds=law.exemption_kinds,
@@ -202,6 +203,7 @@ def stored_facts(connection: duckdb.DuckDBPyConnection, decisions: Sequence[Deci
         receivables_current=set(current["receivable_id"]),
         candidates={row[0]: CandidateFacts(*row[1:]) for row in candidates.iter_rows()},
         entries=[EntryFacts(*row) for row in entries.iter_rows()],
+        held_snapshots=set(held["file_name"]),
     )
 
 

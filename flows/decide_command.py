@@ -160,6 +160,19 @@ def revoke(
     _one(dict(kind=DecisionKind.REVOKE, decision_id=decision, decided_on=on, reason_code=reason, note=note), db, settings_file)
 
 
+@decide_app.command("accept-snapshot")
+def accept_snapshot(
+    file: Annotated[str, typer.Option("--file", metavar="NAME", help="the held receivables snapshot (ingested_files)")],
+    on: OnOption,
+    reason: ReasonOption,
+    note: NoteOption = None,
+    db: DatabaseOption = DEFAULT_DATABASE,
+    settings_file: SettingsOption = DEFAULT_SETTINGS_FILE,
+) -> None:
+    """Accept a held receivables snapshot: the next run of its date uses it."""
+    _one(dict(kind=DecisionKind.ACCEPT_SNAPSHOT, file_name=file, decided_on=on, reason_code=reason, note=note), db, settings_file)
+
+
 def _one(fields: dict, database: Path, settings_file: Path) -> None:
     """Builds one decision from a subcommand's options (bad values: exit 2) and takes it."""
     try:

@@ -10,6 +10,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field, replace
 from datetime import date
+from fractions import Fraction
 from pathlib import Path
 
 import duckdb
@@ -17,11 +18,12 @@ import polars as pl
 
 from flows.database import insert_frame, query_frame
 from flows.files import checked_chunks, inspect_file
-from schemas.codes import FileStatus
+from schemas.codes import DecisionKind, FileStatus
 from schemas.inbox import FileKind, InboxName, parse_inbox_name
 from schemas.tables import log_tables, stored_input_tables
 from transforms.framing import RejectedFile
 from transforms.receivable_snapshot import receivable_snapshot
+from transforms.snapshot_guard import snapshot_shrinkage
 
 TABLES = {table.name: table for table in stored_input_tables()}
 TABLE_BY_KIND = {
@@ -177,13 +179,39 @@ def _origin_columns(file_name: str, name: InboxName) -> list[pl.Expr]:
     ]
 
 
-def load_receivables_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName, sha256: str) -> FileOutcome:
-    """Reads one receivables snapshot and stores its valid rows; bad rows become rejects."""
+@dataclass(frozen=True)
+class SnapshotGuard:
+    """The snapshot guard of a run: the largest share of the receivables in force a snapshot may drop, and the snapshots accepted anyway."""
+
+    largest_drop: Fraction = Fraction(1)
+    accepted: frozenset[str] = frozenset()
+
+
+IN_FORCE_BEFORE = """
+SELECT receivable_id FROM receivable_snapshots
+WHERE (snapshot_date, delivery_number) = (
+    SELECT (snapshot_date, delivery_number) FROM receivable_snapshots
+    WHERE (snapshot_date, delivery_number) < (?, ?)
+    ORDER BY snapshot_date DESC, delivery_number DESC LIMIT 1
+)
+"""
+
+
+def load_receivables_file(
+    connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName, sha256: str, guard: SnapshotGuard = SnapshotGuard()
+) -> FileOutcome:
+    """Reads one receivables snapshot and stores its valid rows; bad rows become rejects; a snapshot the guard holds stores nothing."""
     outcome = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, FileStatus.LOADED)
     try:
         snapshot = receivable_snapshot(path.read_bytes())
     except RejectedFile as rejection:
         return replace(outcome, status=FileStatus.REJECTED, reason=str(rejection))
+    if path.name not in guard.accepted:
+        in_force = query_frame(connection, IN_FORCE_BEFORE, [name.settlement_date, name.delivery_number])["receivable_id"]
+        held = snapshot_shrinkage(in_force, snapshot.accepted["receivable_id"], guard.largest_drop)
+        if held is not None:
+            reason = f"{held}; accept it with `shuno decide accept-snapshot --file {path.name}` and run {name.settlement_date} again"
+            return replace(outcome, status=FileStatus.HELD, reason=reason, record_count=snapshot.row_count)
     origin = [
         pl.lit(path.name).alias("file_name"),
         pl.lit(name.settlement_date).alias("snapshot_date"),
@@ -196,14 +224,14 @@ def load_receivables_file(connection: duckdb.DuckDBPyConnection, path: Path, nam
     return replace(outcome, record_count=snapshot.row_count, totals=snapshot.totals, **counts)
 
 
-def load_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName) -> FileOutcome:
+def load_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName, guard: SnapshotGuard = SnapshotGuard()) -> FileOutcome:
     """Loads one of the date's files, unless it is a byte-identical copy of an earlier one."""
     sha256 = file_sha256(path)
     canonical = earlier_identical_file(connection, sha256, name, path.name)
     if canonical is not None:
         return FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, FileStatus.DUPLICATE, f"byte-identical to {canonical}")
     if name.kind == FileKind.RECEIVABLES:
-        return load_receivables_file(connection, path, name, sha256)
+        return load_receivables_file(connection, path, name, sha256, guard)
     return load_data_file(connection, path, name, sha256)
 
 
@@ -216,6 +244,17 @@ def unrecognised_outcome(path: Path) -> FileOutcome:
 def unreadable_outcome(path: Path, name: InboxName, reason: str) -> FileOutcome:
     """The `ingested_files` row of an entry with a recognised name that cannot be read."""
     return FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, None, FileStatus.UNREADABLE, reason)
+
+
+ACCEPTED_SNAPSHOTS = """
+SELECT file_name FROM decision_entries AS accepted
+WHERE kind = ? AND decision_id NOT IN (SELECT revokes FROM decision_entries WHERE revokes IS NOT NULL)
+"""
+
+
+def accepted_snapshots(connection: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """The names of the held snapshots an `accept-snapshot` decision in force accepted."""
+    return frozenset(query_frame(connection, ACCEPTED_SNAPSHOTS, [DecisionKind.ACCEPT_SNAPSHOT])["file_name"])
 
 
 DELETE_FILE = "DELETE FROM ingested_files WHERE file_name = ?"
@@ -245,13 +284,20 @@ def demote_later_copies(connection: duckdb.DuckDBPyConnection, outcome: FileOutc
         connection.execute(MARK_DUPLICATE, [FileStatus.DUPLICATE, f"byte-identical to {outcome.file_name}", file_name])
 
 
-def load_date(connection: duckdb.DuckDBPyConnection, inbox: Path, settlement_date: date, run_id: str) -> list[FileOutcome]:
-    """Replaces the stored inputs of `settlement_date` with what its inbox files say now."""
+def load_date(
+    connection: duckdb.DuckDBPyConnection, inbox: Path, settlement_date: date, run_id: str, largest_drop: Fraction = Fraction(1)
+) -> list[FileOutcome]:
+    """Replaces the stored inputs of `settlement_date` with what its inbox files say now.
+
+    largest_drop: the share of the receivables in force a snapshot may drop before it is held
+    (the setting snapshot_drop_share); snapshots accepted by a decision are never held.
+    """
     forget_date(connection, settlement_date)
     listing = inbox_listing(inbox, settlement_date)
+    guard = SnapshotGuard(largest_drop, accepted_snapshots(connection))
     outcomes = []
     for path, name in listing.recognised:
-        outcomes.append(load_file(connection, path, name))
+        outcomes.append(load_file(connection, path, name, guard))
         record_outcome(connection, outcomes[-1], run_id)
         demote_later_copies(connection, outcomes[-1])
     others = [unreadable_outcome(*entry) for entry in listing.unreadable] + [unrecognised_outcome(path) for path in listing.unrecognised]

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from flows.settlement import RunSummary
-from schemas.codes import CHANNEL_CLASSES, TAX_CODES, DecisionKind, ErrorClass, PaymentStatus, RunStatus, code_labels
+from schemas.codes import CHANNEL_CLASSES, TAX_CODES, DecisionKind, ErrorClass, FileStatus, PaymentStatus, RunStatus, code_labels
 
 ERROR_CLASSES = code_labels(ErrorClass)
 TOTAL_LABELS = {
@@ -197,7 +197,18 @@ def run_report(connection: duckdb.DuckDBPyConnection, summary: RunSummary, dunni
         dunning_table(connection, dunning_fee),
         decisions_table(connection),
     )
-    return RunReport(summary.settlement_date, heading, (f"analyst copy: {summary.analyst_copy}",), tables)
+    return RunReport(summary.settlement_date, heading, (*attention_notes(summary), f"analyst copy: {summary.analyst_copy}"), tables)
+
+
+# The files a night cannot be trusted without: said first, before any table.
+ATTENTION_STATUSES = (FileStatus.HELD, FileStatus.REJECTED, FileStatus.UNREADABLE)
+
+
+def attention_notes(summary: RunSummary) -> tuple[str, ...]:
+    """One line per file held, turned away or unreadable, with its reason (names and counts only)."""
+    return tuple(
+        f"ATTENTION: {outcome.file_name} {outcome.status}: {outcome.reason}" for outcome in summary.files if outcome.status in ATTENTION_STATUSES
+    )
 
 
 def unshown_report_warning(summary: RunSummary, database: Path, reason: str) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from fractions import Fraction
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -158,7 +159,7 @@ def run_settlement_date(
         try:
             connection.begin()
             with step("loading the date's files"):
-                outcomes = load_date(connection, inbox, settlement_date, run_id)
+                outcomes = load_date(connection, inbox, settlement_date, run_id, Fraction(settings.snapshot_drop_share))
             pause_point("loaded")
             as_of = as_of_date(connection, settlement_date)
             derived = rebuild_derived(connection, as_of, law, settings, step)

@@ -138,6 +138,7 @@ class FileStatus(LabelledCode):
     DUPLICATE = "duplicate", "同一内容の重複"
     UNRECOGNISED = "unrecognised", "対象外のファイル名"
     UNREADABLE = "unreadable", "読めない (通常のファイルでない・権限なし)"
+    HELD = "held", "保留 (調定スナップショットが大きく減少: 承認まで不使用)"
 
 
 class MatchedBy(LabelledCode):
@@ -159,6 +160,7 @@ class DecisionKind(LabelledCode):
     OFFSET = "offset", "充当の執行"
     EXEMPT = "exempt", "延滞金の減免期間"
     REVOKE = "revoke", "決定の取消"
+    ACCEPT_SNAPSHOT = "accept-snapshot", "保留された調定スナップショットの承認"
 
 
 class CandidateStatus(LabelledCode):

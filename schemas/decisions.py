@@ -42,6 +42,7 @@ NEEDED_FIELDS = {
     DecisionKind.OFFSET: ("candidate_id",),
     DecisionKind.EXEMPT: ("receivable_id", "exemption_kind", "start_on"),
     DecisionKind.REVOKE: ("decision_id",),
+    DecisionKind.ACCEPT_SNAPSHOT: ("file_name",),
 }
 # A reason code is a short code from the office's list, never free text: free text goes in the
 # note, which stays out of logs, the audit log and the analyst copy (it may name a person).

@@ -7,6 +7,7 @@ the command line and the scheduler compute the same 延滞金 from the same file
 from __future__ import annotations
 
 import tomllib
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -46,6 +47,9 @@ class Settings(BaseModel):
     )
     offset_order: OffsetOrder = Field(OffsetOrder.OLDEST_DUE_FIRST, description="order of 充当 targets")
     dunning_fee: int = Field(100, ge=0, description="督促手数料 of the ordinance, yen: what a 督促状 sent now would add")
+    snapshot_drop_share: Decimal = Field(
+        Decimal("0.02"), ge=0, le=1, description="a receivables snapshot that drops more than this share of the receivables in force is held"
+    )
     gap_days_to_confirm: int = Field(
         7, ge=1, description="a settlement date more than this many days after the latest run is refused unless confirmed (--confirm-gap)"
     )

@@ -42,6 +42,7 @@ class EntryFacts:
     payment_key: str | None
     candidate_id: str | None
     revokes: str | None
+    file_name: str | None = None
 
 
 @dataclass
@@ -58,6 +59,7 @@ class StoredFacts:
     receivables_current: set[str] = field(default_factory=set)
     candidates: Mapping[str, CandidateFacts] = field(default_factory=dict)
     entries: list[EntryFacts] = field(default_factory=list)
+    held_snapshots: set[str] = field(default_factory=set)
 
 
 def refusals(decisions: Iterable[Decision], facts: StoredFacts, new_ids: Iterable[str]) -> list[str | None]:
@@ -68,7 +70,7 @@ def refusals(decisions: Iterable[Decision], facts: StoredFacts, new_ids: Iterabl
         reason = refusal(decision, facts, entries)
         found.append(reason)
         if reason is None:
-            entries.append(EntryFacts(decision_id, decision.kind, decision.payment_key, decision.candidate_id, decision.decision_id))
+            entries.append(EntryFacts(decision_id, decision.kind, decision.payment_key, decision.candidate_id, decision.decision_id, decision.file_name))
     return found
 
 
@@ -84,6 +86,7 @@ def refusal(decision: Decision, facts: StoredFacts, entries: list[EntryFacts]) -
         DecisionKind.OFFSET: _offset_refusal,
         DecisionKind.EXEMPT: _exempt_refusal,
         DecisionKind.REVOKE: _revoke_refusal,
+        DecisionKind.ACCEPT_SNAPSHOT: _accept_snapshot_refusal,
     }
     return checks[decision.kind](decision, facts, entries)
 
@@ -183,4 +186,14 @@ def _revoke_refusal(decision: Decision, facts: StoredFacts, entries: list[EntryF
         return f"decision {decision.decision_id} is a revoke; enter the decision it voided again instead"
     if target not in in_force(entries):
         return f"decision {decision.decision_id} is already revoked"
+    return None
+
+
+def _accept_snapshot_refusal(decision: Decision, facts: StoredFacts, entries: list[EntryFacts]) -> str | None:
+    file_name = decision.file_name
+    accepted = [entry for entry in in_force(entries) if entry.kind == DecisionKind.ACCEPT_SNAPSHOT and entry.file_name == file_name]
+    if accepted:
+        return f"snapshot {file_name} is already accepted by decision {accepted[0].decision_id}; run its date again to use it"
+    if file_name not in facts.held_snapshots:
+        return f"{file_name} is not a held snapshot (see ingested_files)"
     return None

@@ -148,11 +148,12 @@ def decisions_table(
 def _with_moved(table: pl.DataFrame, moved: pl.DataFrame) -> pl.DataFrame:
     """table with in_effect and moved_yen: what its kind did to its target in this rebuild (a revoked decision did nothing)."""
     target = pl.coalesce("payment_key", "candidate_id", "receivable_id")
-    # A revoke acts on a decision, not on money: it is in effect when it is not itself voided.
     keyed = table.with_columns(target.alias("target"))
     joined = keyed.join(moved, on=["kind", "target"], how="left", maintain_order="left")
     acting = pl.col("revoked_by").is_null()
-    took_effect = acting & (pl.col("moved_yen").is_not_null() | (KIND == DecisionKind.REVOKE))
+    # A revoke acts on a decision and an accepted snapshot on the next run of its date, not on money here.
+    on_no_money = KIND.is_in([DecisionKind.REVOKE, DecisionKind.ACCEPT_SNAPSHOT])
+    took_effect = acting & (pl.col("moved_yen").is_not_null() | on_no_money)
     return joined.with_columns(
         took_effect.alias("in_effect"), pl.when(took_effect).then(pl.col("moved_yen").fill_null(0)).otherwise(0).alias("moved_yen")
     )

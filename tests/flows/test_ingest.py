@@ -103,3 +103,37 @@ def test_the_earliest_copy_of_identical_files_is_the_one_loaded_whatever_the_run
     assert "byte-identical to HIMOZUKE_132071_20260501_001.dat" in again["HIMOZUKE_132071_20260502_001.dat"].reason
     stored = query_frame(connection, "SELECT DISTINCT file_name FROM link_records")
     assert stored["file_name"].to_list() == ["HIMOZUKE_132071_20260501_001.dat"]
+
+
+def test_a_snapshot_cut_in_half_is_held_until_accepted_and_its_date_run_again(sample_nights, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+    from flows.settlement import run_settlement_date
+
+    first, second, last = sample_nights.dates
+    inbox = shutil.copytree(sample_nights.inbox, tmp_path / "inbox")
+    for path in [inbox, *inbox.iterdir()]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    snapshot = inbox / f"CHOTEI_132071_{last:%Y%m%d}_001.csv"
+    lines = snapshot.read_text(encoding="utf-8").splitlines()
+    snapshot.write_text("\n".join(lines[: len(lines) // 2]) + "\n", encoding="utf-8")
+    database = sample_nights.copy_after(second, tmp_path / "shuno.duckdb")
+    receivables_before = query_frame(connect(database), "SELECT * FROM receivables ORDER BY receivable_id")
+    summary = run_settlement_date(last, inbox, database)
+    [held] = [outcome for outcome in summary.files if outcome.file_name == snapshot.name]
+    assert held.status == "held" and "drops" in held.reason and "more than the 2.0% allowed" in held.reason
+    connection = connect(database)
+    # The snapshot before it stays in force: the receivables are those of the night before.
+    assert query_frame(connection, "SELECT * FROM receivables ORDER BY receivable_id").equals(receivables_before)
+    assert query_frame(connection, "SELECT status FROM ingested_files WHERE file_name = ?", [snapshot.name]).item() == "held"
+    connection.close()
+    accepted = CliRunner().invoke(app, ["decide", "accept-snapshot", "--file", snapshot.name, "--on", last.isoformat(), "--reason", "CONFIRMED", "--db", str(database)])
+    assert accepted.exit_code == 0, accepted.output
+    summary = run_settlement_date(last, inbox, database)
+    assert [outcome.status for outcome in summary.files if outcome.file_name == snapshot.name] == ["loaded"]
+    connection = connect(database)
+    assert query_frame(connection, "SELECT count(*) FROM receivables").item() == len(lines) // 2 - 1  # the header line is no receivable
+    connection.close()

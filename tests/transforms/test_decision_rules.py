@@ -35,6 +35,7 @@ def facts(entries: list[EntryFacts] | None = None) -> StoredFacts:
             "CX": CandidateFacts("expired", date(2020, 5, 8), 0),
         },
         entries=entries or [],
+        held_snapshots={"CHOTEI_HELD.csv"},
     )
 
 
@@ -67,6 +68,7 @@ MATCH = {"payment_key": "P10", "receivable_id": "R1"}
         (decision(DecisionKind.EXEMPT, receivable_id="R1", exemption_kind="deferral", start_on=DAY, fraction="1"), "receivable R1: exemption kind 'deferral' exempts 1/2, not 1"),
         (decision(DecisionKind.EXEMPT, receivable_id="R1", exemption_kind="reduction", start_on=DAY, fraction="2/3"), "receivable R1: an exempted fraction is 1 or 1/2"),
         (decision(DecisionKind.REVOKE, decision_id="D000009"), "decision D000009 is not stored"),
+        (decision(DecisionKind.ACCEPT_SNAPSHOT, file_name="CHOTEI_X.csv"), "CHOTEI_X.csv is not a held snapshot (see ingested_files)"),
         (decision(DecisionKind.MATCH, decided_on=date(2026, 5, 14), **MATCH), "decided_on 2026-05-14 is after today (2026-05-13)"),
     ],
 )
@@ -132,6 +134,14 @@ def test_the_same_kind_twice_on_a_candidate_and_a_revoke_of_a_revoke_or_of_a_voi
 def test_a_decision_missing_what_its_kind_needs_is_refused_before_anything_is_looked_up(fields, message):
     with pytest.raises(ValueError, match=message):
         Decision.model_validate(fields)
+
+
+def test_a_held_snapshot_is_accepted_once():
+    accept = decision(DecisionKind.ACCEPT_SNAPSHOT, file_name="CHOTEI_HELD.csv")
+    assert refusals([accept, accept], facts(), ["D000001", "D000002"]) == [
+        None,
+        "snapshot CHOTEI_HELD.csv is already accepted by decision D000001; run its date again to use it",
+    ]
 
 
 def test_an_exemption_takes_effect_on_its_first_day():
