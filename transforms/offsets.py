@@ -14,7 +14,7 @@ import polars as pl
 
 from schemas.rates import RatesTable
 from schemas.settings import OffsetOrder
-from transforms.late_fee import late_fee
+from transforms.late_fee import LateFeeCase, late_fee
 from transforms.ledger import APPLIED_COLUMNS, TABLE_SCHEMAS, low_rate_months_expression, principal_payments, receivable_totals
 
 # §17条の2 leaves the order of 充当 to the city: a setting, checked when the settings load.
@@ -41,10 +41,10 @@ class TargetBalance:
         if self.principal_outstanding > 0 or not self.principal_payments:
             return 0
         paid_in_full_on = max(paid_on for paid_on, _ in self.principal_payments)
-        owed = late_fee(
-            self.principal, self.effective_due_date, paid_in_full_on, self.principal_payments, rates, self.low_rate_months
+        case = LateFeeCase(
+            self.principal, self.effective_due_date, paid_in_full_on, self.principal_payments, self.low_rate_months
         )
-        return max(owed - self.late_fee_settled, 0)
+        return max(late_fee(case, rates) - self.late_fee_settled, 0)
 
 
 def offsets(
