@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -20,13 +19,13 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.audit import AuditEntry, FileDigest
+from flows.database import holder_pid
 from flows.refusals import RefusalLogError, logged_refusals
 from flows.settings_option import BAD_INPUT_EXIT_CODE
 
 DEFAULT_DATABASE = Path("data/shuno.duckdb")
 UNREADABLE_EXIT_CODE = 1
 AUDIT_ROWS = "SELECT * FROM audit_log WHERE recorded_at >= ? ORDER BY recorded_at, entry_id"
-HOLDER_PID = re.compile(r"\(PID (\d+)\)")
 
 
 def audit(
@@ -71,8 +70,7 @@ def _stored_entries(database: Path, start: dt.datetime) -> tuple[list[AuditEntry
     try:
         connection = duckdb.connect(str(database), read_only=True)
     except duckdb.IOException as error:
-        holder = HOLDER_PID.search(str(error))
-        pid = f" (pid {holder.group(1)})" if holder else ""
+        pid = f" (pid {holder_pid(error)})" if holder_pid(error) else ""
         return [], f"a run holds {database}{pid} now: only the refusal log's entries are shown; ask again when it ends"
     try:
         if not connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'audit_log'").fetchall()[0][0]:

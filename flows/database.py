@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -10,6 +11,14 @@ import polars as pl
 from schemas.tables import Table, all_tables, create_statements, missing_column_statements
 
 INCOMING = "incoming_frame"
+# DuckDB names the process holding a file it cannot lock: "Conflicting lock is held in <program> (PID 1234)".
+HOLDER_PID = re.compile(r"Conflicting lock is held in .* \(PID (\d+)\)")
+
+
+def holder_pid(error: duckdb.Error) -> str | None:
+    """The pid of the process holding the database, when error is DuckDB's refusal to lock it; else None."""
+    found = HOLDER_PID.search(str(error))
+    return found.group(1) if found else None
 
 
 def connect(path: Path) -> duckdb.DuckDBPyConnection:

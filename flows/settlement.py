@@ -23,10 +23,11 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
 from flows.analyst import publish_analyst_copy
 from flows.audit import FileDigest, audit_entry, write_audit_entry
-from flows.database import connect, query_frame, replace_rows
+from flows.database import connect, holder_pid, query_frame, replace_rows
 from flows.ingest import FileOutcome, load_date
 from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
 from flows.refusals import RefusalLogError, append_refusal, clear_refusals, fold_refusals
@@ -167,7 +168,7 @@ def run_settlement_date(
     # The lock comes before DuckDB opens the file, so a second run hears shuno's reason, not DuckDB's.
     with run_lock(settlement_date, inbox, database, command):
         with logged_outside_database(settlement_date, inbox, database, command):
-            connection = open_database(settlement_date, database)
+            connection = open_database(settlement_date, database, settings.reader_wait_seconds)
         run_id, started_at = uuid.uuid4().hex, datetime.now()
         gap = _unconfirmed_gap(connection, settlement_date, settings.gap_days_to_confirm) if not confirm_gap else None
         if gap is not None:
@@ -317,12 +318,28 @@ def _log_outside_database(command: str, outcome: str, settlement_date: date, inb
     return None
 
 
-def open_database(settlement_date: date, database: Path) -> duckdb.DuckDBPyConnection:
-    """A connection to the database; another program holding the file (DuckDB refuses at once) fails the run."""
+def open_database(settlement_date: date, database: Path, wait_seconds: int = 0) -> duckdb.DuckDBPyConnection:
+    """A connection to the database, waiting up to wait_seconds for another process that holds the file to let go.
+
+    Fails the run with shuno's own line naming the holder's pid; DuckDB's message would suggest
+    opening the database read-only, which is not what a run can do.
+    """
+    waiting = Retrying(
+        retry=retry_if_exception(lambda error: isinstance(error, duckdb.IOException) and holder_pid(error) is not None),
+        stop=stop_after_delay(wait_seconds),
+        wait=wait_fixed(1),
+        reraise=True,
+    )
     try:
-        return connect(database)
+        return waiting(connect, database)
     except duckdb.IOException as error:
-        raise RunFailed(f"run of {settlement_date} could not open {database} and changed nothing: {failure_reason(error)}") from error
+        pid = holder_pid(error)
+        if pid is None:
+            raise RunFailed(f"run of {settlement_date} could not open {database} and changed nothing: {failure_reason(error)}") from error
+        raise RunFailed(
+            f"run of {settlement_date} could not open {database} and changed nothing: another process (pid {pid}) "
+            f"holds it and did not let go within {wait_seconds} s; analysts read the analyst copy, operators use shuno audit and shuno status"
+        ) from None
 
 
 # A test-only hook for tests/flows/test_atomic_runs.py, which kills `shuno run` with SIGKILL at

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flows.audit_command import HOLDER_PID
+from flows.database import holder_pid
 from flows.refusals import RefusalLogError, logged_refusals
 from transforms.run_status import NEVER_RUN, date_states, file_warnings, run_attempts, standing_as_of
 
@@ -69,8 +69,7 @@ def _read(database: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     try:
         connection = duckdb.connect(str(database), read_only=True)
     except duckdb.IOException as error:
-        holder = HOLDER_PID.search(str(error))
-        pid = f" (pid {holder.group(1)})" if holder else ""
+        pid = f" (pid {holder_pid(error)})" if holder_pid(error) else ""
         typer.echo(f"shuno status: a run holds {database}{pid} now; ask again when it ends", err=True)
         raise typer.Exit(UNREADABLE_EXIT_CODE) from None
     try:

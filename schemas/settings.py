@@ -50,6 +50,9 @@ class Settings(BaseModel):
     snapshot_drop_share: Decimal = Field(
         Decimal("0.02"), ge=0, le=1, description="a receivables snapshot that drops more than this share of the receivables in force is held"
     )
+    reader_wait_seconds: int = Field(
+        60, ge=0, description="how long a run waits for another process (a reader) to let go of the database before it fails"
+    )
     gap_days_to_confirm: int = Field(
         7, ge=1, description="a settlement date more than this many days after the latest run is refused unless confirmed (--confirm-gap)"
     )

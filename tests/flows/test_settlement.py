@@ -186,3 +186,25 @@ def test_a_date_far_after_the_latest_run_needs_confirming_and_then_runs(sample, 
     run_settlement_date(date(2026, 5, 20), inbox, database, today=date(2026, 12, 3))  # 7 days: no confirmation needed
     summary = run_settlement_date(months_later, inbox, database, confirm_gap=True, today=date(2026, 12, 3))
     assert summary.as_of == months_later
+
+
+def test_a_run_waits_for_a_reader_to_let_go_then_fails_naming_its_pid(sample, sample_nights, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    inbox, dates = sample
+    database = sample_nights.copy_after(dates[0], tmp_path / "shuno.duckdb")
+    reader = "import duckdb, sys, time; connection = duckdb.connect(sys.argv[1], read_only=True); print('open', flush=True); time.sleep(float(sys.argv[2])); connection.close(); time.sleep(60)"
+    with subprocess.Popen([sys.executable, "-c", reader, str(database), "60"], stdout=subprocess.PIPE, text=True) as holding:
+        assert holding.stdout.readline() == "open\n"
+        started = time.monotonic()
+        with pytest.raises(RunFailed, match=rf"another process \(pid {holding.pid}\) holds it and did not let go within 2 s"):
+            run_settlement_date(dates[1], inbox, database, Settings(reader_wait_seconds=2))
+        assert time.monotonic() - started >= 2
+        holding.kill()
+    # A reader that lets go within the wait: the run goes on.
+    with subprocess.Popen([sys.executable, "-c", reader, str(database), "1"], stdout=subprocess.PIPE, text=True) as letting_go:
+        assert letting_go.stdout.readline() == "open\n"
+        assert run_settlement_date(dates[1], inbox, database, Settings(reader_wait_seconds=30)).settlement_date == dates[1]
+        letting_go.kill()
