@@ -6,6 +6,7 @@ their columns from the layout tables, so a layout change reaches the database wi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -285,15 +286,31 @@ def create_statements(table: Table) -> list[str]:
     return statements
 
 
-def missing_column_statements(table: Table, present: list[str] | None) -> list[str]:
-    """ALTER TABLE … ADD COLUMN for each declared column a database made by an earlier shuno lacks (None: the table is new).
+@dataclass(frozen=True)
+class StoredTable:
+    """What a database holds of a table now: the table's COMMENT and each column's (None where none is set)."""
+
+    comment: str | None
+    column_comments: Mapping[str, str | None]
+
+
+def schema_statements(table: Table, stored: StoredTable | None) -> list[str]:
+    """The statements that bring a database's table to its declaration: every create statement for a table it lacks;
+    for one it has, ADD COLUMN for the columns it lacks and the COMMENTs that differ, so a database as declared needs none.
 
     Columns are only ever added (CONTRACT.md renames and removes nothing): a derived table's new
     columns are filled by the next rebuild, a stored table's stay null for what was stored before.
     """
-    if present is None:
-        return []
-    return [f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {column.type}' for column in table.columns if column.name not in present]
+    if stored is None:
+        return create_statements(table)
+    added = [f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {column.type}' for column in table.columns if column.name not in stored.column_comments]
+    table_comment = [] if stored.comment == table.comment else [f'COMMENT ON TABLE "{table.name}" IS {_literal(table.comment)}']
+    column_comments = [
+        f'COMMENT ON COLUMN "{table.name}"."{column.name}" IS {_literal(column.comment)}'
+        for column in table.columns
+        if stored.column_comments.get(column.name) != column.comment
+    ]
+    return added + table_comment + column_comments
 
 
 def _literal(text: str) -> str:
