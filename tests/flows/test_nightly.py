@@ -224,7 +224,7 @@ def test_a_failed_run_raises_its_one_line_reason_without_the_cause(runs, tmp_pat
     rates.write_text("".join(line for line in RATES.read_text().splitlines(keepends=True) if not line.startswith("2026")))
     database = tmp_path / "shuno.duckdb"
     with pytest.raises(RunFailed, match="failed and changed nothing") as failed:
-        settlement_run.fn(runs.dates[0], runs.inbox, database, Settings(rates_path=rates), "flow nightly")
+        settlement_run(runs.dates[0], runs.inbox, database, Settings(rates_path=rates), "flow nightly")
     # Prefect logs a failed task's traceback with its causes; a cause may quote record values.
     assert failed.value.__cause__ is None and failed.value.__suppress_context__
     settings = tmp_path / "shuno.toml"
