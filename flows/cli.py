@@ -21,7 +21,9 @@ from flows.late_fee_command import late_fee
 from flows.settlement import RunFailed, failure_reason, refuse_future_date, run_lock
 from flows.runtime import prepare_process
 from flows.sample import sample
+from flows.operation import OperationFailed, OperationRefused
 from flows.status_command import status
+from flows.void import void_date
 from flows.settings_option import BAD_INPUT_EXIT_CODE, SettingsOption, command_settings
 from schemas.inbox import parse_inbox_name
 from schemas.settings import DEFAULT_SETTINGS_FILE
@@ -114,6 +116,25 @@ def _run_nightly_flow(settlement_date: dt.date, inbox: Path, database: Path, set
     atexit.register(gc.freeze)
     with local_prefect_api(), tags(COMMAND_TAG):
         nightly(settlement_date, inbox, database, settings_file, confirm_gap)
+
+
+@app.command()
+def void(
+    date: Annotated[str, typer.Option(help="settlement date YYYY-MM-DD whose run to void")],
+    reason: Annotated[str, typer.Option(metavar="CODE", help="reason code")],
+    db: DatabaseOption = DEFAULT_DATABASE,
+    settings_file: SettingsOption = DEFAULT_SETTINGS_FILE,
+) -> None:
+    """Void the run of a date: its stored inputs withdrawn, "as of" from the runs left, tables rebuilt; running it again restores it."""
+    settlement_date = _settlement_date(date)
+    settings = command_settings(settings_file, "void")
+    try:
+        done = void_date(settlement_date, db, reason, settings)
+    except (OperationRefused, OperationFailed) as failure:
+        typer.echo(f"shuno void: {failure}", err=True)
+        raise typer.Exit(1) from None
+    as_of = done.result.as_of or "no run stands: the derived tables are empty"
+    typer.echo(f"run of {settlement_date} voided; tables rebuilt as of {as_of}; analyst copy {done.analyst_copy}")
 
 
 @app.command()

@@ -1,17 +1,17 @@
 """The office's decisions stored, and every derived table rebuilt with them, in one transaction (SPEC §6).
 
-`shuno decide` and the Prefect deployment `decide` both call `take_decisions`. It holds the run
-lock like a nightly run (a decision while a run holds the database is refused at once and logged
-in the refusal log), checks every decision against what is stored (transforms/decision_rules.py),
-stores them, rebuilds the derived tables as of the latest settlement date run (the inbox is not
-read), checks that each decision took effect as asked, and commits; anything refused or failed
-leaves the database as it was. Every outcome is in audit_log, without the decisions' notes.
+`shuno decide` and the Prefect deployment `decide` both call `take_decisions`, an operation of
+flows/operation.py: under the run lock (a decision while a run holds the database is refused at
+once and logged in the refusal log) it checks every decision against what is stored
+(transforms/decision_rules.py), stores them, rebuilds the derived tables as of the latest
+settlement date run (the inbox is not read), checks that each decision took effect as asked, and
+commits; anything refused or failed leaves the database as it was. Every outcome is in audit_log,
+without the decisions' notes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -20,13 +20,11 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 
-from flows.audit import audit_entry, os_user, write_audit_entry
-from flows.database import connect, insert_frame, query_frame
-from flows.lock import RunLock, RunLockHeld, acquire_run_lock
-from flows.refusals import append_refusal, clear_refusals, fold_refusals
-from flows.settlement import LATEST_DATE, LawTables, failure_reason, load_law_tables, published_analyst_copy, rebuild_derived
-from schemas.audit import REFUSED
-from schemas.codes import DecisionKind, FileStatus, OffsetStatus, RunStatus
+from flows.audit import os_user
+from flows.database import insert_frame, query_frame
+from flows.operation import OperationFailed, OperationRefused, locked_operation
+from flows.settlement import LawTables, failure_reason, latest_completed_date, load_law_tables, rebuild_derived
+from schemas.codes import DecisionKind, FileStatus, OffsetStatus
 from schemas.decisions import Decision
 from schemas.settings import Settings
 from schemas.tables import decision_entries_table
@@ -36,14 +34,6 @@ from transforms.rebuild import DerivedTables
 
 CITY_TIME_ZONE = ZoneInfo("Asia/Tokyo")
 DECISION_ID_DIGITS = 6
-
-
-class DecisionRefused(RuntimeError):
-    """Decisions refused, nothing stored; the message is the one-line reason (the row of a file named)."""
-
-
-class DecisionFailed(RuntimeError):
-    """Decisions that could not be stored for a reason other than a refusal; nothing stored."""
 
 
 @dataclass(frozen=True)
@@ -66,71 +56,51 @@ def take_decisions(
     """Stores decisions, all or none, and rebuilds the derived tables with them in the same transaction.
 
     rows_named: the decisions are the rows of a file, and a refusal names the row. today: the
-    city's date (Asia/Tokyo) unless given; no decision takes effect after it.
+    city's date (Asia/Tokyo) unless given; no decision takes effect after it. Raises
+    OperationRefused (nothing stored) or OperationFailed.
     """
     settings = settings or Settings()
     today = today or datetime.now(CITY_TIME_ZONE).date()
-    parameters = _audit_parameters(decisions, database)
-    if not database.is_file():
-        raise DecisionRefused(f"{database} does not exist: decisions act on what a run stored")
     try:
         law = load_law_tables(settings)
     except Exception as error:
-        raise DecisionFailed(f"decisions not stored: {failure_reason(error)}") from error
-    with _decision_lock(database, command, parameters):
-        connection = connect(database)
-        try:
-            taken = _stored_and_rebuilt(connection, decisions, database, law, settings, today, rows_named)
-        except DecisionRefused as refused:
-            connection.rollback()
-            write_audit_entry(connection, audit_entry(command, REFUSED, parameters, reason=str(refused)))
-            connection.close()
-            raise
-        except Exception as error:
-            connection.rollback()
-            reason = failure_reason(error)
-            write_audit_entry(connection, audit_entry(command, RunStatus.FAILED, parameters, reason=reason))
-            connection.close()
-            raise DecisionFailed(f"decisions not stored: {reason}") from error
-        ids, as_of, folded_size = taken
-        with suppress(OSError):
-            clear_refusals(database, folded_size)
-        write_audit_entry(connection, audit_entry(command, RunStatus.COMPLETED, parameters | {"decision_ids": ids}))
-        copy = published_analyst_copy(connection, database)
-        connection.close()
-    return TakenDecisions(ids, as_of, copy)
+        raise OperationFailed(f"decisions not stored: {failure_reason(error)}") from error
+
+    def store(connection: duckdb.DuckDBPyConnection) -> tuple[tuple[list[str], date], dict]:
+        ids, as_of = _stored_and_rebuilt(connection, decisions, law, settings, today, rows_named)
+        return (ids, as_of), {"decision_ids": ids}
+
+    done = locked_operation(database, command, _audit_parameters(decisions, database), store, "decisions")
+    ids, as_of = done.result
+    return TakenDecisions(ids, as_of, done.analyst_copy)
 
 
 def _stored_and_rebuilt(
     connection: duckdb.DuckDBPyConnection,
     decisions: Sequence[Decision],
-    database: Path,
     law: LawTables,
     settings: Settings,
     today: date,
     rows_named: bool,
-) -> tuple[list[str], date, int]:
-    """In one transaction: the decisions checked and stored, the tables rebuilt and their effect checked; committed."""
-    connection.begin()
-    as_of = connection.execute(LATEST_DATE, [RunStatus.COMPLETED]).fetchall()[0][0]
+) -> tuple[list[str], date]:
+    """The decisions checked and stored, the tables rebuilt and their effect checked (in the caller's transaction)."""
+    as_of = latest_completed_date(connection)
     if as_of is None:
-        raise DecisionRefused("no settlement date has been run yet: decisions act on what a run stored")
+        raise OperationRefused("no settlement date has been run yet: decisions act on what a run stored")
     ids = _next_decision_ids(connection, len(decisions))
     reasons = refusals(decisions, stored_facts(connection, decisions, today, law), ids)
     _refuse_first(reasons, rows_named)
     insert_frame(connection, decision_entries_table(), entry_rows(decisions, ids))
     derived = rebuild_derived(connection, as_of, law, settings)
     _refuse_first(effect_refusals(decisions, ids, derived), rows_named)
-    folded_size = fold_refusals(connection, database)
-    connection.commit()
-    return ids, as_of, folded_size
+    return ids, as_of
 
 
 def _refuse_first(reasons: Sequence[str | None], rows_named: bool) -> None:
-    """Raises DecisionRefused with the first reason found, naming its row when the decisions are a file's rows."""
+    """Raises OperationRefused with the first reason found, naming its row when the decisions are a file's rows."""
     for row_number, reason in enumerate(reasons, start=1):
         if reason is not None:
-            raise DecisionRefused(f"row {row_number}: {reason}" if rows_named else reason)
+            raise OperationRefused(f"row {row_number}: {reason}" if rows_named else reason)
 
 
 def effect_refusals(decisions: Sequence[Decision], ids: Sequence[str], derived: DerivedTables) -> list[str | None]:
@@ -235,17 +205,6 @@ def _sightings(connection: duckdb.DuckDBPyConnection, payment_keys: list[str]) -
     for key, file_name, record_number in places.iter_rows():
         found.setdefault(key, set()).add((file_name, record_number))
     return found
-
-
-def _decision_lock(database: Path, command: str, parameters: dict) -> RunLock:
-    """The database's run lock, taken at once; decisions that find it held are logged in the refusal log and refused."""
-    try:
-        return acquire_run_lock(database)
-    except RunLockHeld as held:
-        reason = f"decisions refused, nothing stored: {held.holder.description()}"
-        with suppress(OSError):
-            append_refusal(database, audit_entry(command, REFUSED, parameters, reason=held.holder.description()))
-        raise DecisionRefused(reason) from None
 
 
 def _audit_parameters(decisions: Sequence[Decision], database: Path) -> dict:

@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from flows.decide import DecisionFailed, DecisionRefused, take_decisions
+from flows.decide import take_decisions
+from flows.operation import OperationFailed, OperationRefused
 from flows.settings_option import BAD_INPUT_EXIT_CODE, SettingsOption, command_settings
 from schemas.codes import DecisionKind
 from schemas.decisions import Decision, DecisionFileError, decision_error, parsed_decisions
@@ -186,9 +187,9 @@ def _take(decisions: list[Decision], database: Path, settings_file: Path, rows_n
     settings = command_settings(settings_file, "decide")
     try:
         taken = take_decisions(decisions, database, settings, rows_named=rows_named)
-    except DecisionRefused as refused:
+    except OperationRefused as refused:
         _exit(f"refused, nothing stored: {refused}", REFUSED_EXIT_CODE)
-    except DecisionFailed as failed:
+    except OperationFailed as failed:
         _exit(str(failed), REFUSED_EXIT_CODE)
     typer.echo("\n".join(taken.decision_ids))
     typer.echo(f"tables rebuilt as of {taken.as_of}; analyst copy {taken.analyst_copy}", err=True)

@@ -14,7 +14,8 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from pydantic import ValidationError
 
-from flows.decide import DecisionFailed, DecisionRefused, TakenDecisions, take_decisions
+from flows.decide import TakenDecisions, take_decisions
+from flows.operation import OperationFailed, OperationRefused
 from schemas.codes import DecisionKind
 from schemas.decisions import Decision, decision_error
 from schemas.settings import DEFAULT_SETTINGS_FILE, load_settings
@@ -67,10 +68,10 @@ def decide(
     try:
         decision = Decision.model_validate(fields)
     except ValidationError as error:
-        raise DecisionRefused(decision_error(error)) from None
+        raise OperationRefused(decision_error(error)) from None
     try:
         taken = take_decisions([decision], database, load_settings(settings_file), command="deployment decide")
-    except (DecisionRefused, DecisionFailed) as failure:
+    except (OperationRefused, OperationFailed) as failure:
         # The cause may be a library's error whose message quotes values: only shuno's line is raised.
         raise failure from None
     get_run_logger().info("decision %s stored; tables rebuilt as of %s", ", ".join(taken.decision_ids), taken.as_of)

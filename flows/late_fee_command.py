@@ -13,7 +13,7 @@ from schemas.exemptions import parsed_fraction
 from schemas.rates import MissingRateError, RatesTable, load_rates
 from schemas.settings import DEFAULT_SETTINGS_FILE, Settings
 from transforms.calendar import effective_due_date
-from transforms.late_fee import ExemptionPeriod, PartialPayment, late_fee_exempted, late_fee_pieces, rounded_total
+from transforms.late_fee import ExemptionPeriod, LateFeeCase, PartialPayment, late_fee_exempted, late_fee_pieces, rounded_total
 
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 PAYMENT_PATTERN = re.compile(r"(\d{4}-\d{2}-\d{2}):(\d+)")
@@ -68,11 +68,11 @@ def late_fee_report(
     if paid_on < due_date:
         raise ValueError(f"--paid {paid_on} is before --due {due_date}")
     effective = effective_due_date(due_date)
-    arguments = (principal, effective, paid_on, partial_payments, rates, low_rate_months, periods)
-    pieces = late_fee_pieces(*arguments)
+    case = LateFeeCase(principal, effective, paid_on, partial_payments, low_rate_months, periods)
+    pieces = late_fee_pieces(case, rates)
     return {
         "late_fee": rounded_total(pieces),
-        "late_fee_exempted": late_fee_exempted(*arguments),
+        "late_fee_exempted": late_fee_exempted(case, rates),
         "principal": principal,
         "low_rate_months": low_rate_months,
         "due_date": due_date.isoformat(),

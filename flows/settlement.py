@@ -57,12 +57,23 @@ class RunSummary:
     analyst_copy: str = "not published"
 
 
-LATEST_DATE = "SELECT max(settlement_date) FROM runs WHERE status = ?"
+# The latest settlement date whose last completed-or-voided run completed: a void (`shuno void`)
+# takes its date out of "as of" until the date is run again.
+LATEST_DATE = """
+SELECT max(settlement_date) FROM (
+    SELECT settlement_date, arg_max(status, started_at) AS last_status FROM runs WHERE status IN (?, ?) GROUP BY settlement_date
+) WHERE last_status = ?
+"""
+
+
+def latest_completed_date(connection: duckdb.DuckDBPyConnection) -> date | None:
+    """The latest settlement date whose run stands (completed and not voided since), or None."""
+    return connection.execute(LATEST_DATE, [RunStatus.COMPLETED, RunStatus.VOIDED, RunStatus.COMPLETED]).fetchall()[0][0]
 
 
 def as_of_date(connection: duckdb.DuckDBPyConnection, settlement_date: date) -> date:
     """The latest settlement date processed so far, this one included."""
-    latest = connection.execute(LATEST_DATE, [RunStatus.COMPLETED]).fetchall()[0][0]
+    latest = latest_completed_date(connection)
     return max(settlement_date, latest) if latest else settlement_date
 
 
@@ -89,6 +100,12 @@ def write_derived(connection: duckdb.DuckDBPyConnection, derived: DerivedTables)
     """Replaces every derived table with its rebuilt rows."""
     for table in derived_tables():
         replace_rows(connection, table, getattr(derived, table.name))
+
+
+def replace_derived_with_nothing(connection: duckdb.DuckDBPyConnection) -> None:
+    """Empties every derived table: no run stands (the only one was voided), so nothing is derived."""
+    for table in derived_tables():
+        connection.execute(f'DELETE FROM "{table.name}"')
 
 
 @dataclass(frozen=True)
@@ -199,7 +216,7 @@ def refuse_future_date(settlement_date: date, inbox: Path, database: Path, comma
 
 def _unconfirmed_gap(connection: duckdb.DuckDBPyConnection, settlement_date: date, gap_days: int) -> str | None:
     """Why the date is too far after the latest completed run to run unconfirmed, or None."""
-    latest = connection.execute(LATEST_DATE, [RunStatus.COMPLETED]).fetchall()[0][0]
+    latest = latest_completed_date(connection)
     if latest is None or (settlement_date - latest).days <= gap_days:
         return None
     return (

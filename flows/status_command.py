@@ -20,13 +20,15 @@ from rich.table import Table
 
 from flows.audit_command import HOLDER_PID
 from flows.refusals import RefusalLogError, logged_refusals
-from transforms.run_status import NEVER_RUN, date_states, file_warnings, run_attempts
+from transforms.run_status import NEVER_RUN, date_states, file_warnings, run_attempts, standing_as_of
 
 DEFAULT_DATABASE = Path("data/shuno.duckdb")
 CITY_TIME_ZONE = ZoneInfo("Asia/Tokyo")
 UNREADABLE_EXIT_CODE = 1
 RUNS = "SELECT settlement_date, started_at, status FROM runs"
-LOGGED = "SELECT recorded_at, outcome, reason, parameters FROM audit_log WHERE command NOT LIKE '%decide%'"
+# Runs only: a refused decision or void is no attempt at running the date (`runs` has the voids).
+OPERATIONS = ("decide", "void")
+LOGGED = "SELECT recorded_at, outcome, reason, parameters FROM audit_log WHERE command NOT LIKE '%decide%' AND command NOT LIKE '%void%'"
 FILES = "SELECT settlement_date, file_name, status, rejected_count FROM ingested_files"
 
 
@@ -38,7 +40,7 @@ def status(
     today = datetime.now(CITY_TIME_ZONE).date()
     runs, logged, files = _read(db)
     try:
-        waiting = [entry for entry in logged_refusals(db)[0] if "decide" not in entry.command]
+        waiting = [entry for entry in logged_refusals(db)[0] if not any(operation in entry.command for operation in OPERATIONS)]
     except (RefusalLogError, OSError) as error:
         typer.echo(f"shuno status: {error}", err=True)
         raise typer.Exit(UNREADABLE_EXIT_CODE) from None
@@ -49,8 +51,7 @@ def status(
     )
     refusals = _with_dates(pl.concat([logged, waiting_rows]).unique())
     states = date_states(run_attempts(runs, refusals), file_warnings(files), today)
-    completed = runs.filter(pl.col("status") == "completed")["settlement_date"]
-    as_of = completed.max() if len(completed) else None
+    as_of = standing_as_of(runs)
     if as_json:
         typer.echo(json.dumps({"as_of": as_of, "today": today, "dates": states.to_dicts()}, ensure_ascii=False, default=_json_value))
         return

@@ -36,7 +36,7 @@ from sample_data.names import ADDRESSES, CORPORATE_NAMES, INDIVIDUAL_NAMES
 from schemas import codes
 from schemas.rates import RatesTable
 from transforms.calendar import add_business_days, effective_due_dates, is_closed_day
-from transforms.late_fee import interest_base, late_fee
+from transforms.late_fee import LateFeeCase, interest_base, late_fee
 
 RECEIVABLES_PER_PAYMENT = 2
 # Share of the receivables by tax code; with the fiscal-year weights they give a snapshot whose
@@ -398,7 +398,7 @@ def _late_fees(keys: pl.DataFrame, rates: RatesTable) -> pl.DataFrame:
     bases = pl.Series([interest_base(principal) for principal in principals], dtype=pl.Int64)
     keys = keys.with_columns(base=pl.col("principal").replace_strict(principals, bases))
     distinct = keys.select("base", "effective_due_date", "paid_on").unique()
-    fees = [late_fee(base, due, paid, (), rates) for base, due, paid in distinct.iter_rows()]
+    fees = [late_fee(LateFeeCase(base, due, paid), rates) for base, due, paid in distinct.iter_rows()]
     distinct = distinct.with_columns(late_fee=pl.Series(fees, dtype=pl.Int64))
     return keys.join(distinct, on=["base", "effective_due_date", "paid_on"], how="left").drop("base")
 

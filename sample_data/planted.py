@@ -32,7 +32,7 @@ from schemas import codes
 from schemas.inbox import FileKind, parse_inbox_name
 from schemas.rates import RatesTable
 from transforms.calendar import add_business_days, effective_due_date, is_closed_day
-from transforms.late_fee import late_fee
+from transforms.late_fee import LateFeeCase, late_fee
 
 PLANTED_KEYS = 9_000_000_000  # payment and record keys of planted cases; bulk keys stay far below
 CASE_SCHEMA = pl.Schema(
@@ -165,7 +165,7 @@ class _Planter:
         dunned = receivable.get("dunning_sent_on") is not None and paid_on > receivable["dunning_sent_on"]
         dunning = receivable["dunning_fee"] if dunned else 0
         principal = receivable["principal"]
-        fee = late_fee(principal, receivable["effective_due_date"], paid_on, (), self.rates) if with_late_fee else 0
+        fee = late_fee(LateFeeCase(principal, receivable["effective_due_date"], paid_on), self.rates) if with_late_fee else 0
         channel = {"qr": "05", "filing": "07", "provisional": None}[route]
         bank, branch = BANKS[number % len(BANKS)]
         return {name: receivable.get(name) for name in SIGHTING_SCHEMA.names()} | {
@@ -303,7 +303,7 @@ def _plant_amounts(p: _Planter) -> None:
     late = p.receivable(person, "040", 2025, "02", 268_400, dunned=True)
     keys = p.payment(late, earlier, "qr")
     p.case("late_without_late_fee", keys[True], "paid late without 延滞金 (確定 延滞金 left); first seen in a 入金日 file")
-    fee = late_fee(late["principal"], late["effective_due_date"], earlier, (), p.rates)
+    fee = late_fee(LateFeeCase(late["principal"], late["effective_due_date"], earlier), p.rates)
     fee_only = {"paid_principal": 0, "paid_dunning_fee": 0, "billed_principal": 0, "paid_late_fee": fee, "billed_late_fee": fee}
     keys = p.payment(late, second, "qr", payment_class="02", **fee_only)
     p.case("late_fee_only", keys[False], "納付金区分 02: the 延滞金 left by late_without_late_fee, paid alone")

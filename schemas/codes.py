@@ -184,6 +184,7 @@ class RunStatus(LabelledCode):
 
     COMPLETED = "completed", "完了"
     FAILED = "failed", "失敗 (変更なし)"
+    VOIDED = "voided", "取消 (shuno void: 入力を取り下げ, 再実行で復元)"
 
 
 TAX_CODES = {

@@ -1,13 +1,12 @@
 """The 延滞金 exemption kinds of SPEC §6.1 and the fraction of 延滞金 each exempts, as data the city can change."""
 
-import csv
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from importlib import resources
+from operator import attrgetter
 from pathlib import Path
-from types import MappingProxyType
+
+from schemas.keyed_table import KeyedCsvTable
 
 EXEMPTIONS_COLUMNS = ("kind", "fraction")
 PACKAGED_EXEMPTIONS = "rates/exemptions.csv"
@@ -67,31 +66,12 @@ def parsed_fraction(text: str) -> Fraction:
 
 def parse_exemption_kinds(text: str, source: str = "exemption kinds table") -> ExemptionKinds:
     """The exemption kinds held in CSV text with the header EXEMPTIONS_COLUMNS; errors name `source`, the line and the column."""
-    reader = csv.reader(io.StringIO(text))
-    if tuple(next(reader, ())) != EXEMPTIONS_COLUMNS:
-        raise ExemptionsFileError(f"{source}: header must be {','.join(EXEMPTIONS_COLUMNS)}")
-    by_kind: dict[str, ExemptionKind] = {}
-    for line_number, row in enumerate(reader, start=2):
-        try:
-            exemption_kind = _exemption_kind(row)
-        except ExemptionsFileError as error:
-            raise ExemptionsFileError(f"{source} line {line_number}: {error}") from None
-        if exemption_kind.kind in by_kind:
-            raise ExemptionsFileError(f"{source} line {line_number}: column kind: {exemption_kind.kind!r} appears twice")
-        by_kind[exemption_kind.kind] = exemption_kind
-    return ExemptionKinds(MappingProxyType(by_kind))
+    return ExemptionKinds(EXEMPTIONS_CSV.parsed_rows(text, source))
 
 
 def load_exemption_kinds(path: Path | None = None) -> ExemptionKinds:
     """The exemption kinds table in path, or the one packaged with shuno."""
-    if path is None:
-        packaged = resources.files("schemas").joinpath(PACKAGED_EXEMPTIONS).read_text("utf-8")
-        return parse_exemption_kinds(packaged, f"packaged {PACKAGED_EXEMPTIONS}")
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ExemptionsFileError(f"exemption kinds table {path} cannot be read ({type(error).__name__})") from None
-    return parse_exemption_kinds(text, f"exemption kinds table {path}")
+    return ExemptionKinds(EXEMPTIONS_CSV.loaded_rows(path))
 
 
 def _exemption_kind(row: list[str]) -> ExemptionKind:
@@ -108,3 +88,9 @@ def _exemption_kind(row: list[str]) -> ExemptionKind:
         return ExemptionKind(kind, parsed_fraction(fraction_text))
     except ValueError as error:
         raise ExemptionsFileError(f"column fraction: {error}") from None
+
+
+EXEMPTIONS_CSV = KeyedCsvTable(
+    "exemption kinds table", EXEMPTIONS_COLUMNS, PACKAGED_EXEMPTIONS, ExemptionsFileError,
+    parsed_row=_exemption_kind, key_of=attrgetter("kind"), repeated_key="column kind: {!r} appears twice",
+)

@@ -1,13 +1,12 @@
 """The 延滞金 and 還付加算金 rates table of SPEC §4.1, as data the city updates each December."""
 
-import csv
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from importlib import resources
+from operator import attrgetter
 from pathlib import Path
-from types import MappingProxyType
+
+from schemas.keyed_table import KeyedCsvTable
 
 RATES_COLUMNS = ("year", "late_fee_low_rate", "late_fee_high_rate", "refund_interest_rate")
 PACKAGED_RATES = "rates/rates.csv"
@@ -64,30 +63,12 @@ class RatesTable:
 
 def parse_rates(text: str, source: str = "rates table") -> RatesTable:
     """The rates table held in CSV text with the header RATES_COLUMNS; errors name `source`, the line and the column."""
-    reader = csv.reader(io.StringIO(text))
-    if tuple(next(reader, ())) != RATES_COLUMNS:
-        raise RatesFileError(f"{source}: header must be {','.join(RATES_COLUMNS)}")
-    by_year: dict[int, YearRates] = {}
-    for line_number, row in enumerate(reader, start=2):
-        try:
-            year_rates = _year_rates(row)
-        except RatesFileError as error:
-            raise RatesFileError(f"{source} line {line_number}: {error}") from None
-        if year_rates.year in by_year:
-            raise RatesFileError(f"{source} line {line_number}: year {year_rates.year} appears twice")
-        by_year[year_rates.year] = year_rates
-    return RatesTable(MappingProxyType(by_year))
+    return RatesTable(RATES_CSV.parsed_rows(text, source))
 
 
 def load_rates(path: Path | None = None) -> RatesTable:
     """The rates table in path, or the one packaged with shuno."""
-    if path is None:
-        return parse_rates(resources.files("schemas").joinpath(PACKAGED_RATES).read_text("utf-8"), f"packaged {PACKAGED_RATES}")
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise RatesFileError(f"rates table {path} cannot be read ({type(error).__name__})") from None
-    return parse_rates(text, f"rates table {path}")
+    return RatesTable(RATES_CSV.loaded_rows(path))
 
 
 def _year_rates(row: list[str]) -> YearRates:
@@ -114,3 +95,9 @@ def _check_rate(column: str, rate: Decimal) -> None:
         raise RatesFileError(f"column {column}: rate {rate}% has more than two decimals, finer than shuno counts")
     if units > LARGEST_RATE_UNITS:
         raise RatesFileError(f"column {column}: rate {rate}% is too large to count exactly")
+
+
+RATES_CSV = KeyedCsvTable(
+    "rates table", RATES_COLUMNS, PACKAGED_RATES, RatesFileError,
+    parsed_row=_year_rates, key_of=attrgetter("year"), repeated_key="year {} appears twice",
+)

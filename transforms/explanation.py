@@ -21,7 +21,7 @@ from schemas.codes import DecisionKind, LateFeeStatus
 from schemas.exemptions import ExemptionKinds, parsed_fraction
 from schemas.rates import RatesTable
 from transforms.calendar import effective_due_dates
-from transforms.late_fee import ExemptionPeriod, PartialPayment, Piece, late_fee_pieces, rounded_total
+from transforms.late_fee import ExemptionPeriod, LateFeeCase, PartialPayment, Piece, late_fee_pieces, rounded_total
 from transforms.ledger import DEFAULT_LOW_RATE_MONTHS
 
 SNAPSHOT_COLUMNS = (
@@ -199,7 +199,7 @@ def late_fee_account(
     if principal > 0 and until is not None and until > effective_due_date:
         months = law.low_rate_months.get(latest["tax_code"], DEFAULT_LOW_RATE_MONTHS)
         periods = exemption_periods(records.decisions, records.receivable_id, law.exemption_kinds)
-        pieces = late_fee_pieces(principal, effective_due_date, until, payments, law.rates, months, periods)
+        pieces = late_fee_pieces(LateFeeCase(principal, effective_due_date, until, payments, months, periods), law.rates)
     late_fee_paid = int(records.applications["late_fee_applied"].sum()) + int(offsets_to_it["late_fee_offset"].sum())
     arrears = records.arrears.row(0, named=True) if records.arrears.height else {}
     return piece_rows(pieces), {

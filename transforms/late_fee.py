@@ -2,7 +2,7 @@
 
 import calendar
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -80,59 +80,47 @@ def rounded_total(pieces: Iterable[Piece]) -> int:
     return total // TOTAL_UNIT * TOTAL_UNIT
 
 
-def late_fee_pieces(
-    principal: int,
-    due_date: date,
-    paid_on: date,
-    partial_payments: Sequence[tuple[date, int]],
-    rates: RatesTable,
-    low_rate_months: int = 1,
-    exemptions: Sequence[tuple[date, date | None, Fraction]] = (),
-) -> list[Piece]:
-    """The pieces of 延滞金 from the day after the effective due_date through paid_on, exemption periods applied."""
-    payments = _checked_payments(principal, paid_on, partial_payments)
-    periods = _checked_exemptions(exemptions)
-    start = due_date + ONE_DAY
-    low_rate_end = one_month_day(start, low_rate_months)
+@dataclass(frozen=True)
+class LateFeeCase:
+    """One receivable's 延滞金 period: principal due on the effective due_date, paid in full on paid_on, and what changes it between."""
+
+    principal: int
+    due_date: date
+    paid_on: date
+    partial_payments: Sequence[tuple[date, int]] = ()
+    # The 税目's low-rate period (SPEC §4.1): one month, or as the settings give it.
+    low_rate_months: int = 1
+    exemptions: Sequence[tuple[date, date | None, Fraction]] = ()
+
+
+def late_fee_pieces(case: LateFeeCase, rates: RatesTable) -> list[Piece]:
+    """The pieces of 延滞金 from the day after the case's due_date through its paid_on, exemption periods applied."""
+    payments = _checked_payments(case.principal, case.paid_on, case.partial_payments)
+    periods = _checked_exemptions(case.exemptions)
+    start = case.due_date + ONE_DAY
+    low_rate_end = one_month_day(start, case.low_rate_months)
     # A payment changes the base from the day after it, so a piece ends on each payment day; an
     # exemption period changes the share charged from its first day and after its last (§6.1).
     # Cuts outside the days that bear 延滞金 are dropped by _spans: that clips the periods.
     period_cuts = {cut for period in periods for cut in (period.start - ONE_DAY, period.end) if cut is not None}
     cuts = {low_rate_end, *(payment.paid_on for payment in payments), *period_cuts}
     pieces = []
-    for piece_start, piece_end in _spans(start, paid_on, cuts):
+    for piece_start, piece_end in _spans(start, case.paid_on, cuts):
         year_rates = rates.for_year(piece_start.year)
         low_rate = piece_end <= low_rate_end
         rate = year_rates.late_fee_low_rate if low_rate else year_rates.late_fee_high_rate
-        remaining = principal - sum(p.amount for p in payments if p.paid_on < piece_start)
+        remaining = case.principal - sum(p.amount for p in payments if p.paid_on < piece_start)
         exempted = _exempted_fraction(piece_start, periods)
         pieces.append(_piece(piece_start, piece_end, interest_base(remaining), rate, exempted))
     return pieces
 
 
-def late_fee(
-    principal: int,
-    due_date: date,
-    paid_on: date,
-    partial_payments: Sequence[tuple[date, int]],
-    rates: RatesTable,
-    low_rate_months: int = 1,
-    exemptions: Sequence[tuple[date, date | None, Fraction]] = (),
-) -> int:
-    """The 延滞金 in yen on principal due on the effective due_date and paid in full on paid_on."""
-    pieces = late_fee_pieces(principal, due_date, paid_on, partial_payments, rates, low_rate_months, exemptions)
-    return rounded_total(pieces)
+def late_fee(case: LateFeeCase, rates: RatesTable) -> int:
+    """The 延滞金 in yen on the case's principal, due on the effective due_date and paid in full on paid_on."""
+    return rounded_total(late_fee_pieces(case, rates))
 
 
-def late_fee_exempted(
-    principal: int,
-    due_date: date,
-    paid_on: date,
-    partial_payments: Sequence[tuple[date, int]],
-    rates: RatesTable,
-    low_rate_months: int = 1,
-    exemptions: Sequence[tuple[date, date | None, Fraction]] = (),
-) -> int:
+def late_fee_exempted(case: LateFeeCase, rates: RatesTable) -> int:
     """The 延滞金 in yen not charged because of the exemption periods: the total without them minus the total with them.
 
     Both totals are rounded as the law rounds a total (under 1,000 yen none, else floored to 100), so
@@ -141,8 +129,7 @@ def late_fee_exempted(
     parts of the pieces would not be: the pieces are floored one by one, and the total to 100 yen.
     The difference is never negative: cutting a piece and exempting part of it only lowers the sum.
     """
-    arguments = (principal, due_date, paid_on, partial_payments, rates, low_rate_months)
-    return late_fee(*arguments) - late_fee(*arguments, exemptions)
+    return late_fee(replace(case, exemptions=()), rates) - late_fee(case, rates)
 
 
 def refund_interest_pieces(amount: int, start: date, end: date, rates: RatesTable) -> list[Piece]:

@@ -17,7 +17,7 @@ from schemas.codes import OffsetStatus
 from schemas.rates import RatesTable
 from schemas.settings import OffsetOrder
 from transforms.decisions import DecisionEffects, no_decisions
-from transforms.late_fee import ExemptionPeriod, late_fee
+from transforms.late_fee import ExemptionPeriod, LateFeeCase, late_fee
 from transforms.ledger import APPLIED_COLUMNS, TABLE_SCHEMAS, low_rate_months_expression, principal_payments, receivable_totals
 
 # §17条の2 leaves the order of 充当 to the city: a setting, checked when the settings load.
@@ -47,16 +47,10 @@ class TargetBalance:
         if self.principal_outstanding > 0 or not self.principal_payments:
             return 0
         paid_in_full_on = max(paid_on for paid_on, _ in self.principal_payments)
-        owed = late_fee(
-            self.principal,
-            self.effective_due_date,
-            paid_in_full_on,
-            self.principal_payments,
-            rates,
-            self.low_rate_months,
-            self.exemptions,
+        case = LateFeeCase(
+            self.principal, self.effective_due_date, paid_in_full_on, self.principal_payments, self.low_rate_months, self.exemptions
         )
-        return max(owed - self.late_fee_settled, 0)
+        return max(late_fee(case, rates) - self.late_fee_settled, 0)
 
 
 def offsets(

@@ -2,7 +2,7 @@
 
 One row per day from the first date anything was run or refused for to today. A date's state is
 that of its latest attempt: a completed run, a failed one (its reason), or a refusal (its reason)
-that came after any run of it; a day with none is `never run`. Warnings come from what the date's
+that came after any run of it, or a void (`shuno void`); a day with none is `never run`. Warnings come from what the date's
 files were: rejected or unreadable files, and rejected records.
 """
 
@@ -67,3 +67,11 @@ def run_attempts(runs: pl.DataFrame, refusals: pl.DataFrame) -> pl.DataFrame:
     attempts = attempts.join(reasons, on="settlement_date", how="left")
     failed_run = (pl.col("state") == RunStatus.FAILED) & pl.col("reason").is_null()
     return attempts.with_columns(pl.when(failed_run).then(pl.col("failure")).otherwise(pl.col("reason")).alias("reason")).drop("failure")
+
+
+def standing_as_of(runs: pl.DataFrame) -> date | None:
+    """The latest settlement date whose last completed-or-voided run completed ("as of"), or None."""
+    counted = runs.filter(pl.col("status").is_in([RunStatus.COMPLETED.value, RunStatus.VOIDED.value]))
+    last = counted.sort("started_at").group_by("settlement_date").agg(pl.col("status").last())
+    standing = last.filter(pl.col("status") == RunStatus.COMPLETED.value)["settlement_date"]
+    return standing.max() if len(standing) else None

@@ -17,7 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.decide import DecisionRefused, take_decisions
+from flows.decide import take_decisions
+from flows.operation import OperationRefused
 from flows.lock import acquire_run_lock
 from flows.refusals import logged_refusals
 from flows.settlement import run_settlement_date
@@ -176,7 +177,7 @@ def test_a_refused_decision_stores_nothing_and_is_logged(decided, targets, tmp_p
     database = tmp_path / "shuno.duckdb"
     database.write_bytes(decided.database.read_bytes())
     before = _state(database)
-    with pytest.raises(DecisionRefused, match=rf"payment {targets.returned} already has decision D\d+ \(return\) in force"):
+    with pytest.raises(OperationRefused, match=rf"payment {targets.returned} already has decision D\d+ \(return\) in force"):
         _decide(database, DecisionKind.MATCH, payment_key=targets.returned, receivable_id=targets.receivable)
     after = _state(database)
     assert all(after[name].equals(before[name]) for name in STATE_TABLES)
@@ -187,7 +188,7 @@ def test_a_refused_decision_stores_nothing_and_is_logged(decided, targets, tmp_p
 def test_a_refund_amount_other_than_the_refund_as_of_that_day_is_refused_with_both_numbers(sample_nights, targets, tmp_path):
     database = sample_nights.copy_after(sample_nights.dates[-1], tmp_path / "shuno.duckdb")
     refund = _query(database, "SELECT refund_amount FROM refund_candidates WHERE candidate_id = ?", [targets.refundable]).item()
-    with pytest.raises(DecisionRefused, match=f"amount {refund + 1} yen differs from the refund as of {TODAY}, {refund} yen"):
+    with pytest.raises(OperationRefused, match=f"amount {refund + 1} yen differs from the refund as of {TODAY}, {refund} yen"):
         _decide(database, DecisionKind.REFUNDED, candidate_id=targets.refundable, amount=refund + 1)
     assert _query(database, "SELECT count(*) FROM decision_entries").item() == 0
 
@@ -225,7 +226,7 @@ def test_the_command_exits_2_on_bad_usage_and_1_when_refused(sample_nights, targ
 def test_a_decision_while_a_run_holds_the_database_is_refused_at_once_and_logged(sample_nights, targets, tmp_path):
     database = sample_nights.copy_after(sample_nights.dates[-1], tmp_path / "shuno.duckdb")
     with acquire_run_lock(database):
-        with pytest.raises(DecisionRefused, match="another shuno run holds"):
+        with pytest.raises(OperationRefused, match="another shuno run holds"):
             _decide(database, DecisionKind.RETURN, payment_key=targets.returned)
     logged, _ = logged_refusals(database)
     assert [entry.command for entry in logged] == ["shuno decide"] and logged[0].outcome == "refused"

@@ -27,7 +27,7 @@ from schemas.layouts import LayoutName, load_layout
 from schemas.rates import load_rates
 from sample_data.outcomes import PLANTED_OUTCOMES
 from tests.transforms.test_late_fee import refund_interest
-from transforms.late_fee import late_fee
+from transforms.late_fee import LateFeeCase, late_fee
 
 FIRST, SECOND, THIRD = date(2026, 5, 11), date(2026, 5, 12), date(2026, 5, 13)
 DERIVED = ("receivables", "payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets")
@@ -147,15 +147,15 @@ def other_receivable(tables: dict[str, pl.DataFrame], receivable_id: str) -> dic
 
 def test_the_hand_arithmetic_agrees_with_the_reference_engine():
     rates = load_rates()
-    assert late_fee(352_300, date(2025, 1, 31), date(2026, 5, 8), (), rates) == LATE_WITH_LATE_FEE
-    assert late_fee(268_400, date(2025, 7, 31), date(2026, 5, 7), (), rates) == LATE_WITHOUT_LATE_FEE
-    assert late_fee(30_500, date(2025, 10, 31), date(2026, 5, 11), (), rates) == OFFSET_TARGET_LATE_FEE
-    assert late_fee(84_000, date(2026, 5, 11), THIRD, [(date(2026, 5, 11), 50_000)], rates) == 0
-    assert late_fee(15_000, date(2026, 3, 2), THIRD, (), rates) == 0
-    assert late_fee(31_000, date(2026, 2, 2), THIRD, (), rates) == 0
-    assert late_fee(120_000, date(2026, 5, 11), THIRD, (), rates) == 0
-    assert late_fee(66_000, date(2026, 5, 11), THIRD, (), rates) == 0
-    assert late_fee(22_000, date(2026, 3, 2), date(2026, 5, 11), (), rates) == 0
+    assert late_fee(LateFeeCase(352_300, date(2025, 1, 31), date(2026, 5, 8)), rates) == LATE_WITH_LATE_FEE
+    assert late_fee(LateFeeCase(268_400, date(2025, 7, 31), date(2026, 5, 7)), rates) == LATE_WITHOUT_LATE_FEE
+    assert late_fee(LateFeeCase(30_500, date(2025, 10, 31), date(2026, 5, 11)), rates) == OFFSET_TARGET_LATE_FEE
+    assert late_fee(LateFeeCase(84_000, date(2026, 5, 11), THIRD, [(date(2026, 5, 11), 50_000)]), rates) == 0
+    assert late_fee(LateFeeCase(15_000, date(2026, 3, 2), THIRD), rates) == 0
+    assert late_fee(LateFeeCase(31_000, date(2026, 2, 2), THIRD), rates) == 0
+    assert late_fee(LateFeeCase(120_000, date(2026, 5, 11), THIRD), rates) == 0
+    assert late_fee(LateFeeCase(66_000, date(2026, 5, 11), THIRD), rates) == 0
+    assert late_fee(LateFeeCase(22_000, date(2026, 3, 2), date(2026, 5, 11)), rates) == 0
     assert refund_interest(6_000, date(2026, 5, 9), THIRD, rates) == 0
 
 

@@ -17,7 +17,7 @@ from schemas.rates import load_rates
 from schemas.settings import Settings
 from schemas.tables import RECEIVABLE_COLUMNS, SNAPSHOT_ORIGIN, Table
 from transforms.application import application_ledger, principal_ledger
-from transforms.late_fee import late_fee
+from transforms.late_fee import LateFeeCase, late_fee
 from transforms.late_fees_owed import ledger_late_fees
 from transforms.rebuild import Settlement, settlement
 from transforms.receivables import current_receivables, principal_history, receivable_versions
@@ -377,7 +377,7 @@ def naive_late_fee(owed: dict, rows: list[dict], principal_settled: list[int], p
     end = max(day for day, _ in paid) if principal_left == 0 and paid else as_of
     if owed["principal"] == 0 or end <= owed["effective_due_date"]:
         return 0
-    return late_fee(owed["principal"], owed["effective_due_date"], end, [p for p in paid if p[0] <= end], RATES)
+    return late_fee(LateFeeCase(owed["principal"], owed["effective_due_date"], end, [p for p in paid if p[0] <= end]), RATES)
 
 
 def random_case(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -19,6 +19,7 @@ from schemas.rates import MissingRateError, load_rates
 from transforms.calendar import effective_due_date
 from transforms.late_fee import (
     ExemptionPeriod,
+    LateFeeCase,
     Piece,
     expires_on,
     interest_base,
@@ -127,7 +128,7 @@ YEARLY_CASES = [
 
 @pytest.mark.parametrize(("year", "low", "high", "refund", "low_piece", "high_piece", "total", "interest"), YEARLY_CASES)
 def test_every_year_of_the_rates_table(year, low, high, refund, low_piece, high_piece, total, interest):
-    pieces = late_fee_pieces(EASY_BASE, date(year, 3, 31), date(year, 5, 31), [], RATES)
+    pieces = late_fee_pieces(LateFeeCase(EASY_BASE, date(year, 3, 31), date(year, 5, 31)), RATES)
     assert pieces == [
         piece(date(year, 4, 1), date(year, 4, 30), EASY_BASE, low, low_piece),
         piece(date(year, 5, 1), date(year, 5, 31), EASY_BASE, high, high_piece),
@@ -161,18 +162,18 @@ def test_yearly_cases_cover_every_year_of_the_table():
 def test_one_month_boundary_at_month_ends(due, paid, expected_pieces, expected_total):
     low_start, low_end, low_rate, low_amount, high_start, high_end, high_amount = expected_pieces
     year = due.year
-    pieces = late_fee_pieces(EASY_BASE, due, paid, [], RATES)
+    pieces = late_fee_pieces(LateFeeCase(EASY_BASE, due, paid), RATES)
     assert pieces == [
         piece(date(year, *low_start), date(year, *low_end), EASY_BASE, low_rate, low_amount),
         piece(date(year, *high_start), date(year, *high_end), EASY_BASE, "8.7", high_amount),
     ]
-    assert late_fee(EASY_BASE, due, paid, [], RATES) == expected_total
+    assert late_fee(LateFeeCase(EASY_BASE, due, paid), RATES) == expected_total
 
 
 def test_period_crossing_new_year_changes_rate():
     # 12/16–12/31/2025 low 2.4: 100 × 2.4 × 16 = 3,840; 1/1–1/15/2026 low 2.8: 100 × 2.8 × 15 = 4,200;
     # 1/16–2/11/2026 high 9.1, 27 days: 100 × 9.1 × 27 = 24,570. 32,610 → 32,600.
-    pieces = late_fee_pieces(EASY_BASE, date(2025, 12, 15), date(2026, 2, 11), [], RATES)
+    pieces = late_fee_pieces(LateFeeCase(EASY_BASE, date(2025, 12, 15), date(2026, 2, 11)), RATES)
     assert pieces == [
         piece(date(2025, 12, 16), date(2025, 12, 31), EASY_BASE, "2.4", 3_840),
         piece(date(2026, 1, 1), date(2026, 1, 15), EASY_BASE, "2.8", 4_200),
@@ -185,7 +186,7 @@ def test_piece_amounts_are_truncated():
     # 本税 123,456 → base 123,000. Low 6/1–6/30/2024: 123,000 × 2.4 × 30 / 36,500 = 8,856,000 / 36,500
     # = 242.6 → 242. High 7/1–8/15 (46 days): 123,000 × 8.7 × 46 / 36,500 = 49,224,600 / 36,500
     # = 1,348.6 → 1,348. 242 + 1,348 = 1,590 → 1,500.
-    pieces = late_fee_pieces(123_456, date(2024, 5, 31), date(2024, 8, 15), [], RATES)
+    pieces = late_fee_pieces(LateFeeCase(123_456, date(2024, 5, 31), date(2024, 8, 15)), RATES)
     assert [(p.base, p.amount) for p in pieces] == [(123_000, 242), (123_000, 1_348)]
     assert rounded_total(pieces) == 1_500
 
@@ -193,15 +194,15 @@ def test_piece_amounts_are_truncated():
 def test_total_under_one_thousand_is_zero():
     # 100,000 × 2.4 × 30 / 36,500 = 197.3 → 197; 7/1–7/15: 100,000 × 8.7 × 15 / 36,500 = 357.5 → 357.
     # 197 + 357 = 554 < 1,000 → 0.
-    pieces = late_fee_pieces(100_000, date(2024, 5, 31), date(2024, 7, 15), [], RATES)
+    pieces = late_fee_pieces(LateFeeCase(100_000, date(2024, 5, 31), date(2024, 7, 15)), RATES)
     assert [p.amount for p in pieces] == [197, 357]
     assert rounded_total(pieces) == 0
 
 
 def test_principal_under_two_thousand_bears_nothing():
-    pieces = late_fee_pieces(1_999, date(2025, 3, 31), date(2025, 12, 31), [], RATES)
+    pieces = late_fee_pieces(LateFeeCase(1_999, date(2025, 3, 31), date(2025, 12, 31)), RATES)
     assert {p.base for p in pieces} == {0}
-    assert late_fee(1_999, date(2025, 3, 31), date(2025, 12, 31), [], RATES) == 0
+    assert late_fee(LateFeeCase(1_999, date(2025, 3, 31), date(2025, 12, 31)), RATES) == 0
 
 
 @pytest.mark.parametrize(
@@ -216,18 +217,18 @@ def test_principal_under_two_thousand_bears_nothing():
     ],
 )
 def test_moved_due_date(due, paid, expected):
-    assert late_fee(EASY_BASE, effective_due_date(due), paid, [], RATES) == expected
+    assert late_fee(LateFeeCase(EASY_BASE, effective_due_date(due), paid), RATES) == expected
 
 
 def test_unmoved_saturday_due_date_would_cost_more():
     # Had 5/31 not moved: 6/1–6/30 = 7,200 + 7/1–7/2 = 100 × 8.7 × 2 = 1,740; 8,940 → 8,900
-    assert late_fee(EASY_BASE, date(2025, 5, 31), date(2025, 7, 2), [], RATES) == 8_900
+    assert late_fee(LateFeeCase(EASY_BASE, date(2025, 5, 31), date(2025, 7, 2)), RATES) == 8_900
 
 
 @pytest.mark.parametrize("paid", [date(2025, 3, 20), date(2025, 3, 31)])
 def test_paid_by_the_due_date_bears_nothing(paid):
-    assert late_fee_pieces(EASY_BASE, date(2025, 3, 31), paid, [], RATES) == []
-    assert late_fee(EASY_BASE, date(2025, 3, 31), paid, [], RATES) == 0
+    assert late_fee_pieces(LateFeeCase(EASY_BASE, date(2025, 3, 31), paid), RATES) == []
+    assert late_fee(LateFeeCase(EASY_BASE, date(2025, 3, 31), paid), RATES) == 0
 
 
 def test_partial_payment_lowers_the_base_from_the_next_day():
@@ -235,7 +236,7 @@ def test_partial_payment_lowers_the_base_from_the_next_day():
     # 4/1–4/30 low: 7,200; 5/1–5/10 high: 100 × 8.7 × 10 = 8,700 (the payment day bears the old base);
     # 5/11–6/30 (51 days): 1,825,000 × 8.7 × 51 / 36,500 = 50 × 8.7 × 51 = 22,185. 38,085 → 38,000.
     payments = [(date(2025, 5, 10), 1_824_001)]
-    pieces = late_fee_pieces(EASY_BASE, date(2025, 3, 31), date(2025, 6, 30), payments, RATES)
+    pieces = late_fee_pieces(LateFeeCase(EASY_BASE, date(2025, 3, 31), date(2025, 6, 30), payments), RATES)
     assert pieces == [
         piece(date(2025, 4, 1), date(2025, 4, 30), EASY_BASE, "2.4", 7_200),
         piece(date(2025, 5, 1), date(2025, 5, 10), EASY_BASE, "8.7", 8_700),
@@ -247,7 +248,7 @@ def test_partial_payment_lowers_the_base_from_the_next_day():
 def test_partial_payment_leaving_under_two_thousand_stops_the_fee():
     # 3,648,500 paid on 4/20 leaves 1,500 < 2,000: only 4/1–4/20 bears, 100 × 2.4 × 20 = 4,800.
     payments = [(date(2025, 4, 20), 3_648_500)]
-    pieces = late_fee_pieces(EASY_BASE, date(2025, 3, 31), date(2025, 6, 30), payments, RATES)
+    pieces = late_fee_pieces(LateFeeCase(EASY_BASE, date(2025, 3, 31), date(2025, 6, 30), payments), RATES)
     assert pieces == [
         piece(date(2025, 4, 1), date(2025, 4, 20), EASY_BASE, "2.4", 4_800),
         piece(date(2025, 4, 21), date(2025, 4, 30), 0, "2.4", 0),
@@ -259,7 +260,7 @@ def test_partial_payment_leaving_under_two_thousand_stops_the_fee():
 def test_payments_on_or_before_the_due_date_lower_the_base_from_the_start():
     # 1,000,000 on 3/20 and 825,000 on 3/31 leave 1,825,000: 4/1–4/30 = 50 × 2.4 × 30 = 3,600.
     payments = [(date(2025, 3, 20), 1_000_000), (date(2025, 3, 31), 825_000)]
-    pieces = late_fee_pieces(EASY_BASE, date(2025, 3, 31), date(2025, 4, 30), payments, RATES)
+    pieces = late_fee_pieces(LateFeeCase(EASY_BASE, date(2025, 3, 31), date(2025, 4, 30), payments), RATES)
     assert pieces == [piece(date(2025, 4, 1), date(2025, 4, 30), 1_825_000, "2.4", 3_600)]
 
 
@@ -267,13 +268,13 @@ def test_two_payments_on_one_day_count_together():
     # 1,000,000 + 825,000 on 4/10 leave 1,825,000: 4/1–4/10 = 100 × 2.4 × 10 = 2,400;
     # 4/11–4/30 = 50 × 2.4 × 20 = 2,400. 4,800.
     payments = [(date(2025, 4, 10), 1_000_000), (date(2025, 4, 10), 825_000)]
-    assert late_fee(EASY_BASE, date(2025, 3, 31), date(2025, 4, 30), payments, RATES) == 4_800
+    assert late_fee(LateFeeCase(EASY_BASE, date(2025, 3, 31), date(2025, 4, 30), payments), RATES) == 4_800
 
 
 def test_low_rate_period_of_three_months():
     # 保険料: low 4/1–6/30 (91 days) = 100 × 2.4 × 91 = 21,840; high 7/1–7/31 = 100 × 8.7 × 31 = 26,970.
     # 48,810 → 48,800.
-    assert late_fee(EASY_BASE, date(2025, 3, 31), date(2025, 7, 31), [], RATES, low_rate_months=3) == 48_800
+    assert late_fee(LateFeeCase(EASY_BASE, date(2025, 3, 31), date(2025, 7, 31), low_rate_months=3), RATES) == 48_800
 
 
 @pytest.mark.parametrize(
@@ -287,12 +288,12 @@ def test_low_rate_period_of_three_months():
 )
 def test_inconsistent_payments_are_refused(principal, payments, reason):
     with pytest.raises(ValueError, match=reason):
-        late_fee_pieces(principal, date(2025, 3, 31), date(2025, 6, 30), payments, RATES)
+        late_fee_pieces(LateFeeCase(principal, date(2025, 3, 31), date(2025, 6, 30), payments), RATES)
 
 
 def test_missing_rate_year_is_a_clear_error():
     with pytest.raises(MissingRateError, match="2027"):
-        late_fee(EASY_BASE, date(2026, 12, 15), date(2027, 1, 10), [], RATES)
+        late_fee(LateFeeCase(EASY_BASE, date(2026, 12, 15), date(2027, 1, 10)), RATES)
     with pytest.raises(MissingRateError, match="2009"):
         refund_interest(EASY_BASE, date(2009, 12, 1), date(2010, 1, 31), RATES)
 
@@ -371,7 +372,7 @@ days_with_rates = st.dates(min_value=date(2010, 1, 1), max_value=date(2026, 12, 
 
 @given(st.integers(0, 10**9), days_with_rates, days_with_rates)
 def test_pieces_cover_the_period_one_year_and_one_rate_each(principal, due, paid):
-    pieces = late_fee_pieces(principal, due, paid, [], RATES)
+    pieces = late_fee_pieces(LateFeeCase(principal, due, paid), RATES)
     assert sum(p.days for p in pieces) == max((paid - due).days, 0)
     if pieces:
         assert (pieces[0].start, pieces[-1].end) == (due + timedelta(days=1), paid)
@@ -383,8 +384,8 @@ def test_pieces_cover_the_period_one_year_and_one_rate_each(principal, due, paid
 @given(st.integers(0, 10**9), days_with_rates, days_with_rates, days_with_rates)
 def test_late_fee_grows_with_the_payment_day_and_is_rounded(principal, due, paid, later):
     earlier, later = sorted((paid, later))
-    fee = late_fee(principal, due, earlier, [], RATES)
-    assert fee <= late_fee(principal, due, later, [], RATES)
+    fee = late_fee(LateFeeCase(principal, due, earlier), RATES)
+    assert fee <= late_fee(LateFeeCase(principal, due, later), RATES)
     assert fee % 100 == 0 and (fee == 0 or fee >= 1_000)
 
 
@@ -415,7 +416,7 @@ def test_pieces_agree_with_a_day_by_day_sum(receivable):
         rate = year_rates.late_fee_low_rate if day <= low_rate_end else year_rates.late_fee_high_rate
         remaining = principal - sum(amount for paid_on, amount in payments if paid_on < day)
         expected += interest_base(remaining) * Fraction(rate)
-    pieces = late_fee_pieces(principal, due, paid, payments, RATES)
+    pieces = late_fee_pieces(LateFeeCase(principal, due, paid, payments), RATES)
     assert sum(p.base * Fraction(p.rate) * p.days for p in pieces) == expected
     assert all(p.amount == p.base * Fraction(p.rate) * p.days // 36_500 for p in pieces)
 
@@ -423,7 +424,7 @@ def test_pieces_agree_with_a_day_by_day_sum(receivable):
 @given(receivables_with_payments())
 def test_partial_payments_never_raise_the_fee(receivable):
     principal, due, paid, payments = receivable
-    assert late_fee(principal, due, paid, payments, RATES) <= late_fee(principal, due, paid, [], RATES)
+    assert late_fee(LateFeeCase(principal, due, paid, payments), RATES) <= late_fee(LateFeeCase(principal, due, paid), RATES)
 
 
 # 延滞金 exemption periods (SPEC §6.1). Unless a case says otherwise: 納期限 12/15/2025, paid 2/11/2026,
@@ -435,7 +436,7 @@ HALF, WHOLE = Fraction(1, 2), Fraction(1)
 
 def new_year_pieces(*exemptions: tuple) -> list[Piece]:
     """The pieces of the New Year case with the given exemption periods."""
-    return late_fee_pieces(EASY_BASE, NEW_YEAR_DUE, NEW_YEAR_PAID, [], RATES, exemptions=exemptions)
+    return late_fee_pieces(LateFeeCase(EASY_BASE, NEW_YEAR_DUE, NEW_YEAR_PAID, exemptions=exemptions), RATES)
 
 
 # A period 12/20/2025–1/20/2026 crosses New Year (2.4 → 2.8), the one-month day 1/15 and so the
@@ -464,8 +465,8 @@ HALF_ACROSS_NEW_YEAR = (26_700, 5_900)
 def test_each_exemption_kind_across_new_year_and_a_rate_change(kind, given, expected):
     fraction = load_exemption_kinds().fraction_of(kind, given)
     period = [(*ACROSS_NEW_YEAR, fraction)]
-    charged = late_fee(EASY_BASE, NEW_YEAR_DUE, NEW_YEAR_PAID, [], RATES, exemptions=period)
-    exempted = late_fee_exempted(EASY_BASE, NEW_YEAR_DUE, NEW_YEAR_PAID, [], RATES, exemptions=period)
+    charged = late_fee(LateFeeCase(EASY_BASE, NEW_YEAR_DUE, NEW_YEAR_PAID, exemptions=period), RATES)
+    exempted = late_fee_exempted(LateFeeCase(EASY_BASE, NEW_YEAR_DUE, NEW_YEAR_PAID, exemptions=period), RATES)
     assert (charged, exempted) == expected
 
 
@@ -507,7 +508,7 @@ def test_overlapping_periods_the_larger_fraction_wins():
         piece(date(2026, 2, 1), date(2026, 2, 11), EASY_BASE, "9.1", 10_010),
     ]
     assert new_year_pieces(half, whole) == new_year_pieces(whole, half) == expected
-    assert late_fee_exempted(EASY_BASE, NEW_YEAR_DUE, NEW_YEAR_PAID, [], RATES, exemptions=[half, whole]) == 19_000
+    assert late_fee_exempted(LateFeeCase(EASY_BASE, NEW_YEAR_DUE, NEW_YEAR_PAID, exemptions=[half, whole]), RATES) == 19_000
 
 
 def test_a_half_period_inside_a_whole_one_changes_nothing():
@@ -525,7 +526,7 @@ def test_an_open_ended_period_runs_to_the_payment():
         piece(date(2026, 1, 1), date(2026, 1, 15), EASY_BASE, "2.8", 4_200),
         piece(date(2026, 1, 16), date(2026, 2, 11), EASY_BASE, "9.1", 12_285, HALF),
     ]
-    assert late_fee_exempted(EASY_BASE, NEW_YEAR_DUE, NEW_YEAR_PAID, [], RATES, exemptions=[open_ended]) == 12_300
+    assert late_fee_exempted(LateFeeCase(EASY_BASE, NEW_YEAR_DUE, NEW_YEAR_PAID, exemptions=[open_ended]), RATES) == 12_300
 
 
 # 納期限 3/31/2025, paid 5/31/2025; without a period 4/1–4/30 7,200 + 5/1–5/31 26,970 = 34,170 → 34,100.
@@ -552,13 +553,13 @@ def test_an_open_ended_period_runs_to_the_payment():
     ],
 )
 def test_periods_before_the_due_date_or_after_the_payment_are_clipped(period, expected_pieces, expected_fee):
-    pieces = late_fee_pieces(EASY_BASE, date(2025, 3, 31), date(2025, 5, 31), [], RATES, exemptions=[period])
+    pieces = late_fee_pieces(LateFeeCase(EASY_BASE, date(2025, 3, 31), date(2025, 5, 31), exemptions=[period]), RATES)
     assert pieces == [
         piece(date(2025, *start), date(2025, *end), EASY_BASE, rate, amount, Fraction(exempted))
         for start, end, rate, amount, exempted in expected_pieces
     ]
     assert rounded_total(pieces) == expected_fee
-    assert late_fee_exempted(EASY_BASE, date(2025, 3, 31), date(2025, 5, 31), [], RATES, exemptions=[period]) == 34_100 - expected_fee
+    assert late_fee_exempted(LateFeeCase(EASY_BASE, date(2025, 3, 31), date(2025, 5, 31), exemptions=[period]), RATES) == 34_100 - expected_fee
 
 
 def test_the_thousand_yen_floor_applies_to_the_exempted_total():
@@ -566,10 +567,10 @@ def test_the_thousand_yen_floor_applies_to_the_exempted_total():
     # Half from 7/1/2024: 6/1–6/30 242; 7/1–8/15 (46 days) 123,000 × 8.7 × 46 / 2 / 36,500
     # = 49,224,600 / 73,000 = 674.3 → 674. 916 < 1,000 → 0: the whole 1,500 is exempted.
     period = [(date(2024, 7, 1), None, HALF)]
-    pieces = late_fee_pieces(123_456, date(2024, 5, 31), date(2024, 8, 15), [], RATES, exemptions=period)
+    pieces = late_fee_pieces(LateFeeCase(123_456, date(2024, 5, 31), date(2024, 8, 15), exemptions=period), RATES)
     assert [(p.amount, p.exempted_fraction) for p in pieces] == [(242, 0), (674, HALF)]
     assert rounded_total(pieces) == 0
-    assert late_fee_exempted(123_456, date(2024, 5, 31), date(2024, 8, 15), [], RATES, exemptions=period) == 1_500
+    assert late_fee_exempted(LateFeeCase(123_456, date(2024, 5, 31), date(2024, 8, 15), exemptions=period), RATES) == 1_500
 
 
 def test_an_exemption_with_a_partial_payment():
@@ -579,10 +580,10 @@ def test_an_exemption_with_a_partial_payment():
     # 50 × 8.7 × 10 / 2 = 2,175; 5/21–6/30 (41 days) 50 × 8.7 × 41 = 17,835. 33,735 → 33,700.
     payments = [(date(2025, 5, 10), 1_824_001)]
     period = [ExemptionPeriod(date(2025, 5, 6), date(2025, 5, 20), HALF)]
-    pieces = late_fee_pieces(EASY_BASE, date(2025, 3, 31), date(2025, 6, 30), payments, RATES, exemptions=period)
+    pieces = late_fee_pieces(LateFeeCase(EASY_BASE, date(2025, 3, 31), date(2025, 6, 30), payments, exemptions=period), RATES)
     assert [p.amount for p in pieces] == [7_200, 4_350, 2_175, 2_175, 17_835]
     assert rounded_total(pieces) == 33_700
-    assert late_fee_exempted(EASY_BASE, date(2025, 3, 31), date(2025, 6, 30), payments, RATES, exemptions=period) == 4_300
+    assert late_fee_exempted(LateFeeCase(EASY_BASE, date(2025, 3, 31), date(2025, 6, 30), payments, exemptions=period), RATES) == 4_300
 
 
 @pytest.mark.parametrize(
@@ -595,7 +596,7 @@ def test_an_exemption_with_a_partial_payment():
 )
 def test_inconsistent_exemption_periods_are_refused(period, reason):
     with pytest.raises(ValueError, match=reason):
-        late_fee_pieces(EASY_BASE, date(2025, 3, 31), date(2025, 6, 30), [], RATES, exemptions=[period])
+        late_fee_pieces(LateFeeCase(EASY_BASE, date(2025, 3, 31), date(2025, 6, 30), exemptions=[period]), RATES)
 
 
 fractions = st.sampled_from([Fraction(1), Fraction(1, 2), Fraction(2, 3), Fraction(1, 3)])
@@ -633,8 +634,8 @@ def test_exempted_pieces_agree_with_a_day_by_day_sum(receivable, data):
         remaining = principal - sum(amount for paid_on, amount in payments if paid_on < day)
         in_force = [p.fraction for p in periods if p.start <= day and (p.end is None or day <= p.end)]
         expected += interest_base(remaining) * Fraction(rate) * (1 - max(in_force, default=0))
-    pieces = late_fee_pieces(principal, due, paid, payments, RATES, exemptions=periods)
+    pieces = late_fee_pieces(LateFeeCase(principal, due, paid, payments, exemptions=periods), RATES)
     assert sum(p.base * Fraction(p.rate) * p.days * (1 - p.exempted_fraction) for p in pieces) == expected
     assert all(p.amount == p.base * Fraction(p.rate) * p.days * (1 - p.exempted_fraction) // 36_500 for p in pieces)
-    exempted = late_fee_exempted(principal, due, paid, payments, RATES, exemptions=periods)
-    assert 0 <= exempted == late_fee(principal, due, paid, payments, RATES) - rounded_total(pieces)
+    exempted = late_fee_exempted(LateFeeCase(principal, due, paid, payments, exemptions=periods), RATES)
+    assert 0 <= exempted == late_fee(LateFeeCase(principal, due, paid, payments), RATES) - rounded_total(pieces)

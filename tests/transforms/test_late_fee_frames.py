@@ -19,7 +19,7 @@ from polars.testing import assert_frame_equal, assert_series_equal
 
 from schemas.rates import MissingRateError, RatesTable, YearRates, load_rates
 from tests.transforms.test_late_fee import exemption_periods, refund_interest
-from transforms.late_fee import ExemptionPeriod, late_fee, late_fee_exempted, late_fee_pieces, one_month_day
+from transforms.late_fee import ExemptionPeriod, LateFeeCase, late_fee, late_fee_exempted, late_fee_pieces, one_month_day
 from transforms.late_fee_frames import (
     late_fee_pieces_by_row,
     late_fees,
@@ -183,7 +183,7 @@ def test_late_fee_pieces_frame_of_a_partial_payment_and_new_year():
 def test_a_principal_of_a_trillion_yen_is_exact():
     # 10^12 yen for 800 days at 14.6%: far past float precision, still exact in Int64.
     periods = periods_frame(("huge", 10**12, date(2011, 3, 31), date(2013, 6, 8), 1))
-    expected = late_fee(10**12, date(2011, 3, 31), date(2013, 6, 8), [], RATES)
+    expected = late_fee(LateFeeCase(10**12, date(2011, 3, 31), date(2013, 6, 8)), RATES)
     assert late_fees(periods, payments_frame(), RATES)["late_fee"].to_list() == [expected]
 
 
@@ -235,7 +235,7 @@ def test_century_years_agree_with_the_reference():
         [
             (f"{due.year}", piece.start, piece.end, piece.days, piece.base, str(piece.rate), piece.amount)
             for due in dues
-            for piece in late_fee_pieces(EASY_BASE, due, date(due.year + 1, 3, 5), [], rates)
+            for piece in late_fee_pieces(LateFeeCase(EASY_BASE, due, date(due.year + 1, 3, 5)), rates)
         ],
         schema=PIECES_SCHEMA,
         orient="row",
@@ -251,10 +251,10 @@ def test_rates_in_hundredths_of_a_percent_agree_with_the_reference():
     fine = RatesTable(MappingProxyType({2025: YearRates(2025, Decimal("2.45"), Decimal("8.75"), Decimal("0.95"))}))
     due, paid = date(2025, 3, 31), date(2025, 7, 31)
     periods = periods_frame(("a", EASY_BASE, due, paid, 1))
-    pieces = late_fee_pieces(EASY_BASE, due, paid, [], fine)
+    pieces = late_fee_pieces(LateFeeCase(EASY_BASE, due, paid), fine)
     # 4/1–4/30 at 2.45: 100 × 2.45 × 30 = 7,350; 5/1–7/31 at 8.75: 100 × 8.75 × 92 = 80,500.
     assert [piece.amount for piece in pieces] == [7_350, 80_500]
-    assert late_fees(periods, payments_frame(), fine)["late_fee"].to_list() == [late_fee(EASY_BASE, due, paid, [], fine)] == [87_800]
+    assert late_fees(periods, payments_frame(), fine)["late_fee"].to_list() == [late_fee(LateFeeCase(EASY_BASE, due, paid), fine)] == [87_800]
     assert late_fee_pieces_frame(periods, payments_frame(), fine)["rate"].to_list() == ["2.45", "8.75"]
     overpayments = overpayments_frame(("c", EASY_BASE, date(2025, 4, 1), date(2025, 5, 31)))
     assert refund_interests(overpayments, fine)["refund_interest"].to_list() == [refund_interest(EASY_BASE, date(2025, 4, 1), date(2025, 5, 31), fine)]
@@ -398,6 +398,11 @@ class Receivable(NamedTuple):
     later_payments: list[tuple[date, int]]
     exemptions: list[ExemptionPeriod] = []
 
+    @property
+    def case(self) -> LateFeeCase:
+        """What the reference engine is given."""
+        return LateFeeCase(self.principal, self.due, self.end, self.payments, self.months, self.exemptions)
+
 
 @st.composite
 def receivables(draw, with_exemptions: bool = False) -> Receivable:
@@ -441,7 +446,7 @@ def batch_exemptions(batch: list[Receivable], random: Random) -> pl.DataFrame:
 @given(st.lists(receivables(), max_size=8), st.randoms(use_true_random=False))
 def test_late_fees_agree_with_the_reference(batch, random):
     periods, payments = batch_frames(batch, random)
-    expected = [late_fee(r.principal, r.due, r.end, r.payments, RATES, r.months) for r in batch]
+    expected = [late_fee(r.case, RATES) for r in batch]
     assert_frame_equal(late_fees(periods, payments, RATES), fees_frame(*zip(periods["receivable_id"], expected)))
 
 
@@ -453,7 +458,7 @@ def test_late_fee_pieces_frame_agrees_with_the_reference(batch, random):
         [
             (f"R{index}", piece.start, piece.end, piece.days, piece.base, str(piece.rate), piece.amount)
             for index, r in enumerate(batch)
-            for piece in late_fee_pieces(r.principal, r.due, r.end, r.payments, RATES, r.months)
+            for piece in late_fee_pieces(r.case, RATES)
         ],
         schema=PIECES_SCHEMA,
         orient="row",
@@ -475,11 +480,10 @@ def test_refund_interests_agree_with_the_reference(batch):
 def test_late_fees_with_exemption_periods_agree_with_the_reference(batch, random):
     periods, payments = batch_frames(batch, random)
     exemptions = batch_exemptions(batch, random)
-    references = [(r.principal, r.due, r.end, r.payments, RATES, r.months, r.exemptions) for r in batch]
-    expected = fees_frame(*zip(periods["receivable_id"], [late_fee(*reference) for reference in references]))
+    expected = fees_frame(*zip(periods["receivable_id"], [late_fee(r.case, RATES) for r in batch]))
     assert_frame_equal(late_fees(periods, payments, RATES, exemptions), expected)
     exempted = pl.DataFrame(
-        {"receivable_id": periods["receivable_id"], "late_fee_exempted": [late_fee_exempted(*reference) for reference in references]},
+        {"receivable_id": periods["receivable_id"], "late_fee_exempted": [late_fee_exempted(r.case, RATES) for r in batch]},
         schema={"receivable_id": pl.String, "late_fee_exempted": pl.Int64},
     )
     assert_frame_equal(late_fees_exempted(periods, payments, RATES, exemptions), exempted)
@@ -493,7 +497,7 @@ def test_late_fee_pieces_frame_with_exemption_periods_agrees_with_the_reference(
         [
             (f"R{index}", piece.start, piece.end, piece.days, piece.base, str(piece.rate), piece.amount, str(piece.exempted_fraction))
             for index, r in enumerate(batch)
-            for piece in late_fee_pieces(r.principal, r.due, r.end, r.payments, RATES, r.months, r.exemptions)
+            for piece in late_fee_pieces(r.case, RATES)
         ],
         schema=EXEMPTED_PIECES_SCHEMA,
         orient="row",
