@@ -369,6 +369,10 @@ def test_alerts_apply_declares_one_automation_for_failed_crashed_and_warned_nigh
     assert action.type == "call-webhook" and Webhook.load(WEBHOOK_BLOCK_NAME).url.get_secret_value() == alert_webhook.url
     refused = CliRunner().invoke(app, ["alerts", "apply", "--webhook", "hooks.example.org/shuno"])
     assert refused.exit_code == 2 and "not an http(s) URL" in refused.output
+    # Without a server the automation would go to a temporary API and vanish with it.
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        serverless = CliRunner().invoke(app, ["alerts", "apply", "--webhook", alert_webhook.url])
+    assert serverless.exit_code == 2 and "PREFECT_API_URL is not set" in serverless.output
 
 
 def test_the_published_report_shows_what_a_dunning_letter_to_each_receivable_due_one_would_add(runs):
