@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from flows.alerts_command import alerts_app
 from flows.audit_command import audit
 from flows.check import check_file, check_report
 from flows.decide_command import decide_app
@@ -34,6 +35,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="shuno: the c
 app.command("late-fee", help="延滞金 for one receivable, with the pieces it sums (JSON).")(late_fee)
 app.command(help="Write a realistic sample inbox.")(sample)
 app.add_typer(decide_app, name="decide")
+app.add_typer(alerts_app, name="alerts")
 app.command(help="The operation log (audit_log and the refusal log), read-only.")(audit)
 app.command(help="The story of one receivable, payment or refund candidate, with every 延滞金 piece.")(explain)
 app.command(help="Every settlement date from the first to today: completed, failed, refused or never run.")(status)

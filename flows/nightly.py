@@ -1,15 +1,23 @@
 """The Prefect flows of the nightly batch: `nightly` for one settlement date, `backfill` for a range.
 
-A run is one DuckDB transaction on one connection (`flows.settlement.run_settlement_date`), so it is
-one task: splitting it would mean sharing a connection between tasks for nothing. The tasks
-around it touch the outside world: reading the inbox before the run (retried, since a network
-share can hiccup), reading the report back from the database, and publishing it. The run has
-committed before its report is read, so a report that cannot be shown is a warning, not a failure.
+A run is one DuckDB transaction on one connection (`flows.settlement.run_settlement_date`), which
+the flow runs itself: splitting it would mean sharing a connection between tasks for nothing, and
+a task around it would log its failure a second time, with a traceback. The tasks around it touch
+the outside world: reading the inbox before the run (retried, since a network share can hiccup),
+reading the report back from the database, and publishing it. The run has committed before its
+report is read, so a report that cannot be shown is a warning, not a failure.
+
+How a night ends (README, "Operations with Prefect"): `Completed`; `Completed` named `Warned` with
+its warnings as the message when an operator must look (a file held, turned away or unreadable);
+`Failed` with one line, "run of D failed and changed nothing: …", whatever the cause. The flow
+returns these states rather than raising, so Prefect logs the line once and no traceback; a caller
+of the flow function still gets the RunSummary, or the RunFailed raised.
 """
 
 from __future__ import annotations
 
 import contextvars
+import logging
 import socket
 import sys
 import threading
@@ -30,14 +38,16 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 from prefect.runtime import deployment, flow_run
+from prefect.states import Completed, Failed
 from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from rich.console import Console
 
 from flows.ingest import inbox_listing
+from flows.night_summary import WARNED, night_warnings, summary_lines, warned_message, warned_nights_message
 from flows.settlement import RunFailed, RunSummary, failure_reason, run_settlement_date
 from flows.report import RunReport, print_report, report_markdown, run_report, stage_progress, unshown_report_warning
 from flows.runtime import prepare_process
-from schemas.settings import DEFAULT_SETTINGS_FILE, Settings, load_settings
+from schemas.settings import DEFAULT_SETTINGS_FILE, Settings, SettingsError, load_settings
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 # CONTRACT's defaults of `shuno run`; a deployment passes its own.
@@ -78,7 +88,6 @@ def readable_date_files(inbox: Path, settlement_date: date) -> list[str]:
     return [path.name for path, _ in recognised]
 
 
-@task(cache_policy=NO_CACHE)
 def settlement_run(
     settlement_date: date, inbox: Path, database: Path, settings: Settings, command: str, confirm_gap: bool = False
 ) -> RunSummary:
@@ -86,7 +95,7 @@ def settlement_run(
     try:
         return run_settlement_date(settlement_date, inbox, database, settings, command, stage_progress(Console()), confirm_gap)
     except RunFailed as failure:
-        # Prefect logs a failed task's traceback with its causes, and a cause may quote record values.
+        # A traceback's causes may quote record values; the flow's state says the failure in one line.
         raise failure from None
 
 
@@ -134,7 +143,7 @@ def nightly(
     database: Path = DEFAULT_DATABASE,
     settings_file: Path = DEFAULT_SETTINGS_FILE,
     confirm_gap: bool = False,
-) -> RunSummary:
+) -> State:
     """Loads one settlement date's inbox files and rebuilds every derived table, then reports the run.
 
     Running a date again gives the same database, so an operator re-runs a failed date with the
@@ -151,12 +160,46 @@ def nightly(
             (otherwise refused: a mistyped date would move "as of" for good).
     """
     settlement_date = settlement_date or yesterday_in_tokyo(flow_run.scheduled_start_time)
-    settings = load_settings(settings_file)
-    prepare_process()
-    readable_date_files(inbox, settlement_date)
-    summary = settlement_run(settlement_date, inbox, database, settings, started_by(), confirm_gap)
+    try:
+        settings = load_settings(settings_file)
+        prepare_process()
+        readable_date_files(inbox, settlement_date)
+        summary = settlement_run(settlement_date, inbox, database, settings, started_by(), confirm_gap)
+    except Exception as error:  # noqa: BLE001 - every failure of a night ends the same way: one line, no traceback
+        return failed_night(settlement_date, error)
+    log_summary(summary)
     report_committed_run(database, summary, settings.dunning_fee)
-    return summary
+    return night_state(summary)
+
+
+def night_failure(settlement_date: date, error: Exception) -> Exception:
+    """The error a failed night raises to its caller, its message in the form "run of D … changed nothing: …"."""
+    if isinstance(error, RunFailed) and str(error).startswith(f"run of {settlement_date} "):
+        return error
+    reason = str(error) if isinstance(error, (RunFailed, SettingsError)) else failure_reason(error)
+    failure = RunFailed(f"run of {settlement_date} failed and changed nothing: {reason}")
+    # A wrong settings file stays a SettingsError for a Python caller; its message says the same.
+    return SettingsError(str(failure)) if isinstance(error, SettingsError) else failure
+
+
+def failed_night(settlement_date: date, error: Exception) -> State:
+    """The Failed state of a night that did not complete: its one-line reason as the message, the error raised to a caller."""
+    failure = night_failure(settlement_date, error)
+    return Failed(message=str(failure), data=failure)
+
+
+def night_state(summary: RunSummary) -> State:
+    """The final state of a completed night: `Warned` (a Completed state) with its warnings when it has any."""
+    if night_warnings(summary):
+        return Completed(data=summary, name=WARNED, message=warned_message(summary))
+    return Completed(data=summary)
+
+
+def log_summary(summary: RunSummary) -> None:
+    """Writes the run's summary lines to the flow-run log, its warnings at WARNING (counts, yen and file names only)."""
+    logger, warnings = get_run_logger(), set(night_warnings(summary))
+    for line in summary_lines(summary):
+        logger.log(logging.WARNING if line in warnings else logging.INFO, line)
 
 
 def report_committed_run(database: Path, summary: RunSummary, dunning_fee: int) -> None:
@@ -169,7 +212,11 @@ def report_committed_run(database: Path, summary: RunSummary, dunning_fee: int) 
         print(warning, file=sys.stderr, flush=True)
 
 
-@flow(name="backfill")
+def _backfill_run_name() -> str:
+    return f"backfill-{flow_run.parameters['start']}-{flow_run.parameters['end']}"
+
+
+@flow(name="backfill", flow_run_name=_backfill_run_name)
 def backfill(
     start: date,
     end: date,
@@ -177,10 +224,11 @@ def backfill(
     database: Path = DEFAULT_DATABASE,
     settings_file: Path = DEFAULT_SETTINGS_FILE,
     confirm_gap: bool = False,
-) -> list[RunSummary]:
+) -> State:
     """Runs `nightly` for every date from `start` to `end` in order, stopping at the first that fails.
 
-    A date with no files still runs: it moves `as_of`, so arrears and 延滞金 grow by a day.
+    A date with no files still runs: it moves `as_of`, so arrears and 延滞金 grow by a day. The
+    backfill ends `Warned` when any of its nights did, and `Failed` with the failed night's line.
 
     Args:
         start: first settlement date (YYYY-MM-DD).
@@ -192,7 +240,15 @@ def backfill(
     """
     days = settlement_dates(start, end)
     load_settings(settings_file)  # a wrong file is refused before the first date runs, not at it
-    return [nightly(day, inbox, database, settings_file, confirm_gap) for day in days]
+    summaries: list[RunSummary] = []
+    for day in days:
+        try:
+            summaries.append(nightly(day, inbox, database, settings_file, confirm_gap))
+        except RunFailed as failure:
+            return Failed(message=f"backfill of {start} to {end} stopped at {day}, {len(summaries)} nights before it completed: {failure}", data=failure)
+    if any(night_warnings(summary) for summary in summaries):
+        return Completed(data=summaries, name=WARNED, message=warned_nights_message(start, end, summaries))
+    return Completed(data=summaries)
 
 
 API_START_SECONDS = 60

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,6 +20,12 @@ import pytest
 import yaml
 from prefect import flow
 from prefect.artifacts import Artifact
+from prefect.blocks.webhook import Webhook
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName, FlowRunFilterStateName, FlowRunFilterState, LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.sorting import FlowRunSort, LogSort
+from prefect.logging.handlers import APILogWorker
 from prefect.settings import (
     PREFECT_API_URL,
     PREFECT_SERVER_ANALYTICS_ENABLED,
@@ -26,6 +37,7 @@ from prefect.settings import Settings as PrefectSettings
 from typer.testing import CliRunner, Result
 
 import flows.report
+from flows.alerts import ALERTED_EVENTS, ALERTED_FLOWS, AUTOMATION_NAME, WEBHOOK_BLOCK_NAME
 from flows.cli import PREFECT_DEFAULTS, app
 from flows.lock import acquire_run_lock
 from flows.settlement import RunFailed, RunRefused, RunSummary
@@ -100,6 +112,65 @@ def runs(prefect_harness, sample_inbox_folder, committed_sample, tmp_path_factor
         nightly(day, inbox, nightly_database)
     summaries = backfill(dates[0], dates[-1], inbox, backfill_database)
     return Runs(inbox, dates, nightly_database, backfill_database, summaries)
+
+
+class WebhookReceiver:
+    """A webhook on 127.0.0.1 that keeps the JSON bodies posted to it, as the city's receiver would get them."""
+
+    def __init__(self) -> None:
+        self.posted: list[dict] = []
+        received = self.posted
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *arguments) -> None:
+                pass  # the test's output stays quiet
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/shuno"
+
+    def post_for(self, flow_run_name: str, state: str, timeout: float = 60) -> dict:
+        """The first post about `flow_run_name` ending in `state`, waited for: Prefect's automations act on events a moment later."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [post for post in self.posted if (post["flow_run"], post["state"]) == (flow_run_name, state)]
+            if found:
+                return found[0]
+            time.sleep(0.1)
+        raise AssertionError(f"no post for {flow_run_name} {state} in {timeout} s: {[(post['flow_run'], post['state']) for post in self.posted]}")
+
+
+@pytest.fixture(scope="module")
+def alert_webhook(prefect_harness) -> Iterator[WebhookReceiver]:
+    """A receiver on 127.0.0.1 and the repository's alert automation applied to the harness's server with its URL, by the command the README gives."""
+    receiver = WebhookReceiver()
+    thread = threading.Thread(target=receiver.server.serve_forever, name="webhook", daemon=True)
+    thread.start()
+    # The harness's server runs Prefect's triggers and actions services (they run in ephemeral servers too).
+    result = CliRunner().invoke(app, ["alerts", "apply", "--webhook", receiver.url])
+    assert result.exit_code == 0, result.output
+    yield receiver
+    receiver.server.shutdown()
+    thread.join()
+
+
+def latest_flow_run(name: str, state: str) -> FlowRun:
+    """The latest flow run named `name` that ended in the state named `state`."""
+    with get_client(sync_client=True) as client:
+        flow_run_filter = FlowRunFilter(name=FlowRunFilterName(any_=[name]), state=FlowRunFilterState(name=FlowRunFilterStateName(any_=[state])))
+        return client.read_flow_runs(flow_run_filter=flow_run_filter, sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
+
+
+def flow_run_log(flow_run: FlowRun) -> list[str]:
+    """The messages of the flow run's log (its tasks' included), oldest first."""
+    APILogWorker.drain_all()
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])), sort=LogSort.TIMESTAMP_ASC)
+    return [log.message for log in logs]
 
 
 def _dump(database: Path) -> dict[str, pl.DataFrame]:
@@ -224,13 +295,84 @@ def test_a_failed_run_raises_its_one_line_reason_without_the_cause(runs, tmp_pat
     rates.write_text("".join(line for line in RATES.read_text().splitlines(keepends=True) if not line.startswith("2026")))
     database = tmp_path / "shuno.duckdb"
     with pytest.raises(RunFailed, match="failed and changed nothing") as failed:
-        settlement_run.fn(runs.dates[0], runs.inbox, database, Settings(rates_path=rates), "flow nightly")
+        settlement_run(runs.dates[0], runs.inbox, database, Settings(rates_path=rates), "flow nightly")
     # Prefect logs a failed task's traceback with its causes; a cause may quote record values.
     assert failed.value.__cause__ is None and failed.value.__suppress_context__
     settings = tmp_path / "shuno.toml"
     settings.write_text(f'rates_path = "{rates.name}"\n', encoding="utf-8")
     with pytest.raises(RunFailed, match="failed and changed nothing"):
         nightly(runs.dates[0], runs.inbox, database, settings)
+
+
+def test_a_night_that_fails_for_any_cause_logs_one_line_and_no_traceback_and_the_webhook_hears_it(runs, alert_webhook, tmp_path):
+    # A rates file that is not there: before this change, three tracebacks and other words.
+    settings, day = tmp_path / "shuno.toml", runs.dates[0]
+    settings.write_text('rates_path = "missing.csv"\n', encoding="utf-8")
+    with pytest.raises(RunFailed) as failed:
+        nightly(day, runs.inbox, tmp_path / "shuno.duckdb", settings)
+    line = f"run of {day} failed and changed nothing: RatesFileError: rates table {tmp_path / 'missing.csv'} cannot be read (FileNotFoundError)"
+    assert str(failed.value) == line
+    flow_run = latest_flow_run(f"nightly-{day}", "Failed")
+    assert flow_run.state.message == line
+    logged = flow_run_log(flow_run)
+    assert [message for message in logged if "changed nothing" in message] == [f"Finished in state Failed({line!r})"]
+    assert not [message for message in logged if "Traceback" in message]
+    post = alert_webhook.post_for(f"nightly-{day}", "Failed")
+    assert post["message"] == line and post["text"] == f"shuno: nightly-{day} ended Failed: {line}"
+
+
+@pytest.fixture(scope="module")
+def warned_inbox(runs, tmp_path_factory) -> Path:
+    """An inbox whose only entry for the sample's day after its last is a folder named like a 管理 file: unreadable, a warning."""
+    inbox = tmp_path_factory.mktemp("warned") / "inbox"
+    (inbox / f"KANRI_132071_{runs.dates[-1]:%Y%m%d}_001.dat").mkdir(parents=True)
+    return inbox
+
+
+def test_a_warned_night_ends_warned_exits_0_logs_its_summary_and_the_webhook_hears_it(runs, alert_webhook, warned_inbox, tmp_path, monkeypatch):
+    for name, value in PREFECT_DEFAULTS.items():
+        monkeypatch.setenv(name, value)
+    day, database = runs.dates[-1], shutil.copyfile(runs.nightly_database, tmp_path / "shuno.duckdb")
+    result = CliRunner().invoke(app, ["run", "--date", day.isoformat(), "--inbox", str(warned_inbox), "--db", str(database)])
+    assert result.exit_code == 0, result.output
+    warning = f"ATTENTION: KANRI_132071_{day:%Y%m%d}_001.dat unreadable: a folder, not a file"
+    flow_run = latest_flow_run(f"nightly-{day}", "Warned")
+    assert (flow_run.state.type.value, flow_run.state.message) == ("COMPLETED", f"run of {day} completed with 1 warning: {warning}")
+    logged = flow_run_log(flow_run)
+    assert warning in logged and "files: 1 unreadable" in logged
+    with duckdb.connect(str(database), read_only=True) as connection:
+        receivables, late_fee = connection.sql("SELECT count(*), sum(late_fee) FROM arrears").fetchall()[0]
+    assert any(line.startswith(f"arrears: receivables {receivables:,}, ") and f"late fee yen {late_fee:,}" in line for line in logged), logged
+    post = alert_webhook.post_for(f"nightly-{day}", "Warned")
+    assert post["message"] == flow_run.state.message
+    assert_nothing_personal("\n".join(logged) + json.dumps(post, ensure_ascii=False), *personal_strings(runs.backfill_database))
+
+
+def test_a_backfill_is_named_for_its_range_and_ends_warned_when_a_night_did(runs, alert_webhook, warned_inbox, tmp_path):
+    day, database = runs.dates[-1], shutil.copyfile(runs.nightly_database, tmp_path / "shuno.duckdb")
+    state = backfill(day, day, warned_inbox, database, return_state=True)
+    assert (state.type.value, state.name, state.message) == ("COMPLETED", "Warned", f"backfill of {day} to {day} completed; nights with warnings: {day} (1 warning)")
+    assert [summary.settlement_date for summary in state.result()] == [day]
+    assert latest_flow_run(f"backfill-{day}-{day}", "Warned").state.message == state.message
+    alert_webhook.post_for(f"backfill-{day}-{day}", "Warned")
+
+
+def test_alerts_apply_declares_one_automation_for_failed_crashed_and_warned_nights_and_replaces_it_when_applied_again(alert_webhook):
+    again = CliRunner().invoke(app, ["alerts", "apply", "--webhook", alert_webhook.url])
+    assert again.exit_code == 0, again.output
+    with get_client(sync_client=True) as client:
+        [automation] = client.read_automations_by_name(AUTOMATION_NAME)
+    trigger, [action] = automation.trigger, automation.actions
+    assert trigger.expect == ALERTED_EVENTS == {"prefect.flow-run.Failed", "prefect.flow-run.Crashed", "prefect.flow-run.Warned"}
+    assert (trigger.posture.value, trigger.threshold) == ("Reactive", 1)
+    assert trigger.match_related.model_dump() == {"prefect.resource.role": "flow", "prefect.resource.name": ALERTED_FLOWS}
+    assert action.type == "call-webhook" and Webhook.load(WEBHOOK_BLOCK_NAME).url.get_secret_value() == alert_webhook.url
+    refused = CliRunner().invoke(app, ["alerts", "apply", "--webhook", "hooks.example.org/shuno"])
+    assert refused.exit_code == 2 and "not an http(s) URL" in refused.output
+    # Without a server the automation would go to a temporary API and vanish with it.
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        serverless = CliRunner().invoke(app, ["alerts", "apply", "--webhook", alert_webhook.url])
+    assert serverless.exit_code == 2 and "PREFECT_API_URL is not set" in serverless.output
 
 
 def test_the_published_report_shows_what_a_dunning_letter_to_each_receivable_due_one_would_add(runs):
