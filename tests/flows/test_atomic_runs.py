@@ -46,8 +46,9 @@ def test_a_run_killed_at_a_stage_leaves_the_database_as_before_or_after_and_a_re
     command = shuno_run(states, database) if stage == COMMAND_KILL_STAGE else bare_run(states, database)
     with paused_run(states, command, stage) as run:
         kill(run)
-    # The kill leaves DuckDB's write-ahead log behind; opening the file replays its committed part.
-    assert wal_path(database).exists()
+    # A kill after the commit leaves DuckDB's write-ahead log behind, whose committed part opening the
+    # file replays; before it the run may have written nothing outside memory at all.
+    assert wal_path(database).exists() or stage != "committed"
     expected = states.after if stage == "committed" else states.before
     assert differing_tables(database_state(database, read_only=True), expected) == []
     assert differing_tables(database_state(database), expected) == []
