@@ -14,6 +14,7 @@ import typer
 
 from flows.check import check_file, check_report
 from flows.late_fee_command import late_fee
+from flows.pending_command import pending
 from flows.settlement import RunFailed, failure_reason, run_lock
 from flows.runtime import prepare_process
 from flows.sample import sample
@@ -27,6 +28,7 @@ DEFAULT_DATABASE = Path("data/shuno.duckdb")
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="shuno: the city's nightly tax-receipt batch.")
 app.command("late-fee", help="延滞金 for one receivable, with the pieces it sums (JSON).")(late_fee)
 app.command(help="Write a realistic sample inbox.")(sample)
+app.command("pending", help="The work queue: pending and held payments, oldest first, with suggested receivables (--csv for Excel).")(pending)
 
 
 @app.command()

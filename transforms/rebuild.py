@@ -50,7 +50,6 @@ Where each rule of SPEC §3 and §4 lives:
 | §4.2 | expiry: arose + 5 years (2/29 → 2/28) | `transforms.late_fee.expires_on` |
 | §4.3 | arrears: past due, 本税 or 延滞金 unpaid after payments and 充当 | `transforms.arrears.arrears` |
 | §4.3 | dunning_due and the 20th-day deadline | `transforms.arrears._outstanding` |
-| §6.2 | the work queue: waiting payments and suggested receivables, never applied | `transforms.work_queue.work_queue` |
 """
 
 from __future__ import annotations
