@@ -21,6 +21,7 @@ ANALYST_TABLES = (
     "arrears",
     "refund_candidates",
     "offsets",
+    "work_queue",
     "rejected_records",
     "ingested_files",
     "runs",
