@@ -181,7 +181,7 @@ class SuggestionReason(LabelledCode):
 
     REISSUED_NUMBERS = "reissued_numbers", "再発行前の納付番号・確認番号 (調定の以前の世代に一致)"
     FILING_NUMBER = "filing_number", "未紐付の納税者の申告受付番号 (管理レコード)"
-    SAME_PRINCIPAL = "same_principal", "未納本税が支払本税と同額 (納付に税目・期別があればそれも一致)"
+    SAME_PRINCIPAL = "same_principal", "未納本税が支払本税と同額 (税目・期別は納付にあれば一致)"
 
 
 class RunStatus(LabelledCode):

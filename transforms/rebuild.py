@@ -170,7 +170,7 @@ def derived_state(
             refund_candidates=settled.refund_candidates,
             offsets=settled.offsets,
             decisions=decisions_table(entries, receivables, payments_rows, settled.refund_candidates, settled.offsets, settled.arrears),
-            work_queue=work_queue(matched, reissued, versions, current, settled.applications, settled.offsets, as_of),
+            work_queue=work_queue(matched, reissued, versions, current, settled.applications, settled.offsets, settled.arrears, as_of),
         )
     return DerivedTables(**{**vars(tables), "outcome_counts": outcome_counts(tables)})
 

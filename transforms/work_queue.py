@@ -24,6 +24,7 @@ from transforms.ledger import conformed
 WAITING = [PaymentStatus.PENDING, PaymentStatus.HELD]
 SUGGESTIONS_SHOWN = 3
 NUMBERS = ["payment_number", "confirmation_number"]
+UNPAID_COLUMNS = ["receivable_id", "tax_code", "installment", "principal_outstanding"]
 SUGGESTION_SCHEMA = {"payment_key": pl.String, "suggested_receivable_id": pl.String, "suggestion_reason": pl.String}
 REASON_ORDER = {reason.value: order for order, reason in enumerate(SuggestionReason)}
 # The keys a payment's 本税 is compared on, the most exact first: a payment uses the first whose
@@ -33,10 +34,15 @@ SAME_PRINCIPAL_KEYS = (["principal_outstanding", "tax_code", "installment"], ["p
 
 def reissued_numbers(snapshots: pl.DataFrame, receivable_versions: pl.DataFrame) -> pl.DataFrame:
     """(receivable_id, 納付番号, 確認番号) that an earlier snapshot version of a receivable carried and its newest does not."""
-    newest = receivable_versions.select("receivable_id", *[pl.col(name).alias(f"newest_{name}") for name in NUMBERS])
-    carried = snapshots.select("receivable_id", *NUMBERS).drop_nulls(NUMBERS)
-    # A left join on the unique receivable_id of the versions: each stored row meets its newest version.
-    joined = carried.join(newest, on="receivable_id", how="left", validate="m:1")
+    # The newest delivery holds the newest version of every receivable in it: only earlier rows can
+    # differ, and comparing just those keeps this cheap when the stored snapshots are millions of rows.
+    last_date = snapshots["snapshot_date"].max()
+    last_delivery = snapshots.select(pl.col("delivery_number").filter(pl.col("snapshot_date") == last_date).max()).item()
+    newest_delivery = (pl.col("snapshot_date") == last_date) & (pl.col("delivery_number") == last_delivery)
+    earlier = snapshots.filter(~newest_delivery).select("receivable_id", *NUMBERS).drop_nulls(NUMBERS)
+    delivered_earlier = pl.col("receivable_id").is_in(earlier["receivable_id"].implode())
+    newest = receivable_versions.filter(delivered_earlier).select("receivable_id", *[pl.col(name).alias(f"newest_{name}") for name in NUMBERS])
+    joined = earlier.join(newest, on="receivable_id", how="inner", validate="m:1")
     changed = pl.any_horizontal(pl.col(name).ne_missing(pl.col(f"newest_{name}")) for name in NUMBERS)
     return joined.filter(changed).select("receivable_id", *NUMBERS).unique().sort("receivable_id", *NUMBERS)
 
@@ -48,20 +54,21 @@ def work_queue(
     receivables: pl.DataFrame,
     applications: pl.DataFrame,
     offsets: pl.DataFrame,
+    arrears: pl.DataFrame,
     as_of: date,
 ) -> pl.DataFrame:
     """The `work_queue` table: one row per waiting payment and suggestion (rank 1–3); a payment without one has one row.
 
     matched: the payments with their route's columns (transforms/matching.py); reissued: from
-    `reissued_numbers`; receivables: the newest snapshot's, whose 本税 the applications and 充当
-    settle in part or whole.
+    `reissued_numbers`; receivables: the newest snapshot's, with their effective 納期限, whose 本税
+    the applications and 充当 settle in part or whole (what is left of those past due: arrears).
     """
     waiting = matched.filter(pl.col("status").is_in(WAITING))
     found = pl.concat(
         [
             reissued_suggestions(waiting, reissued),
             filing_number_suggestions(waiting, receivable_versions),
-            same_principal_suggestions(waiting, unpaid_principals(receivables, applications, offsets)),
+            same_principal_suggestions(waiting, unpaid_principals(receivables, applications, offsets, arrears, as_of)),
         ]
     )
     return _queue_rows(waiting, ranked_suggestions(found), as_of)
@@ -90,7 +97,9 @@ def same_principal_suggestions(waiting: pl.DataFrame, unpaid_principals: pl.Data
         pl.coalesce("tax_code", eltax_tax_code).alias("tax_code"),
         "installment",
     )
-    found, unpaid = [], unpaid_principals.sort("receivable_id")
+    # Only the amounts some waiting payment paid can be suggested: the rest need not be sorted.
+    owing_a_paid_amount = pl.col("principal_outstanding").is_in(payments["principal_outstanding"].implode())
+    found, unpaid = [], unpaid_principals.filter(owing_a_paid_amount).select(UNPAID_COLUMNS).sort("receivable_id")
     for keys in SAME_PRINCIPAL_KEYS:
         keyed = payments.filter(pl.all_horizontal(pl.col(keys).is_not_null()))
         payments = payments.join(keyed, on="payment_key", how="anti")
@@ -100,14 +109,20 @@ def same_principal_suggestions(waiting: pl.DataFrame, unpaid_principals: pl.Data
     return _suggestions(pl.concat(found, how="diagonal"), SuggestionReason.SAME_PRINCIPAL)
 
 
-def unpaid_principals(receivables: pl.DataFrame, applications: pl.DataFrame, offsets: pl.DataFrame) -> pl.DataFrame:
+def unpaid_principals(receivables: pl.DataFrame, applications: pl.DataFrame, offsets: pl.DataFrame, arrears: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """(receivable_id, tax_code, installment, principal_outstanding) of each receivable whose 本税 is not wholly paid or offset."""
-    applied = applications.group_by("receivable_id").agg(pl.col("principal_applied").sum().alias("settled"))
-    offset = offsets.group_by("receivable_id").agg(pl.col("principal_offset").sum().alias("settled"))
+    # A receivable past its 納期限 with 本税 unpaid is in arrears, which already holds what is left
+    # of it; only those not yet due are summed here, so the millions of applications are not.
+    past_due = arrears.filter(pl.col("principal_outstanding") > 0).select(*UNPAID_COLUMNS)
+    not_yet_due = receivables.filter(pl.col("effective_due_date") >= as_of)
+    of_those = pl.col("receivable_id").is_in(not_yet_due["receivable_id"].implode())
+    applied = applications.filter(of_those).select("receivable_id", pl.col("principal_applied").alias("settled"))
+    offset = offsets.filter(of_those).select("receivable_id", pl.col("principal_offset").alias("settled"))
     settled = pl.concat([applied, offset]).group_by("receivable_id").agg(pl.col("settled").sum())
-    joined = receivables.select("receivable_id", "tax_code", "installment", "principal").join(settled, on="receivable_id", how="left")
+    joined = not_yet_due.join(settled, on="receivable_id", how="left")
     outstanding = (pl.col("principal") - pl.col("settled").fill_null(0)).alias("principal_outstanding")
-    return joined.select("receivable_id", "tax_code", "installment", outstanding).filter(pl.col("principal_outstanding") > 0)
+    due_later = joined.select("receivable_id", "tax_code", "installment", outstanding).filter(pl.col("principal_outstanding") > 0)
+    return pl.concat([past_due, due_later])
 
 
 def ranked_suggestions(found: pl.DataFrame) -> pl.DataFrame:

@@ -8,7 +8,7 @@ from polars.testing import assert_frame_equal
 from schemas.codes import ErrorClass, PaymentStatus, SuggestionReason
 from schemas.tables import stored_input_tables
 from transforms.ledger import TABLE_SCHEMAS
-from transforms.receivables import receivable_versions
+from transforms.receivables import current_receivables, receivable_versions
 from transforms.work_queue import reissued_numbers, work_queue
 
 AS_OF = date(2026, 5, 13)
@@ -38,7 +38,8 @@ RECEIVABLE_DEFAULTS = {
     "filing_receipt_number": None,
     "principal": 10_000,
     "dunning_fee": 0,
-    "due_date": date(2026, 4, 30),
+    # Not yet due on AS_OF: what is left of it is summed from the applications, not read from arrears.
+    "due_date": date(2026, 5, 29),
 }
 REISSUED, FILING, SAME = SuggestionReason.REISSUED_NUMBERS, SuggestionReason.FILING_NUMBER, SuggestionReason.SAME_PRINCIPAL
 
@@ -72,13 +73,16 @@ def snapshots(*versions: tuple[date, dict]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=SNAPSHOT_SCHEMA)
 
 
-def queue(matched: pl.DataFrame, stored: pl.DataFrame, applications: pl.DataFrame | None = None, offsets: pl.DataFrame | None = None) -> pl.DataFrame:
-    """The work queue of matched against the stored snapshots, whose newest is the receivables."""
+def queue(matched: pl.DataFrame, stored: pl.DataFrame, **settled: pl.DataFrame) -> pl.DataFrame:
+    """The work queue of matched against the stored snapshots; `settled`: applications, offsets, arrears (none when not given)."""
     versions = receivable_versions(stored)
-    newest = stored.filter(pl.col("snapshot_date") == pl.col("snapshot_date").max())
-    applications = pl.DataFrame(schema=TABLE_SCHEMAS["applications"]) if applications is None else applications
-    offsets = pl.DataFrame(schema=TABLE_SCHEMAS["offsets"]) if offsets is None else offsets
-    return work_queue(matched, reissued_numbers(stored, versions), versions, newest, applications, offsets, AS_OF)
+    tables = {name: settled.get(name, pl.DataFrame(schema=TABLE_SCHEMAS[name])) for name in ("applications", "offsets", "arrears")}
+    return work_queue(matched, reissued_numbers(stored, versions), versions, current_receivables(stored), **tables, as_of=AS_OF)
+
+
+def table_rows(table: str, *rows: dict) -> pl.DataFrame:
+    """Rows of a derived table, the columns not given null."""
+    return pl.DataFrame([dict.fromkeys(TABLE_SCHEMAS[table]) | row for row in rows], schema=TABLE_SCHEMAS[table])
 
 
 def suggestions(table: pl.DataFrame) -> list[tuple]:
@@ -151,15 +155,20 @@ def test_same_principal_needs_the_same_tax_code_and_installment_when_the_payment
     ]
 
 
-def test_same_principal_compares_what_is_left_after_payments_and_offsets():
-    stored = snapshots((FIRST_SNAPSHOT, receivable("R1", principal=15_000)), (FIRST_SNAPSHOT, receivable("R2", principal=12_000)))
-    applied = {"payment_key": "A1", "receivable_id": "R1", "principal_applied": 5_000}
-    applications = pl.DataFrame([dict.fromkeys(TABLE_SCHEMAS["applications"]) | applied], schema=TABLE_SCHEMAS["applications"])
-    offsets = pl.DataFrame(
-        [("C1", "R2", 2_000, 0, 0, date(2026, 5, 1), "proposed")], schema=TABLE_SCHEMAS["offsets"], orient="row"
+def test_same_principal_compares_what_is_left_after_payments_and_offsets_and_reads_arrears_for_what_is_past_due():
+    stored = snapshots(
+        (FIRST_SNAPSHOT, receivable("R1", principal=15_000)),
+        (FIRST_SNAPSHOT, receivable("R2", principal=12_000)),
+        (FIRST_SNAPSHOT, receivable("R3", principal=10_000)),
+        (FIRST_SNAPSHOT, receivable("R4", principal=30_000, due_date=date(2026, 4, 30))),
     )
-    table = queue(payments(payment("P1")), stored, applications, offsets)
-    assert suggestions(table) == [("P1", 1, "R1", SAME), ("P1", 2, "R2", SAME)]
+    applications = table_rows("applications", {"payment_key": "A1", "receivable_id": "R1", "principal_applied": 5_000})
+    offsets = table_rows("offsets", {"candidate_id": "C1", "receivable_id": "R2", "principal_offset": 2_000})
+    # R3 is fully offset; R4, past due, has 10,000 of its 本税 left, as arrears says.
+    offsets = pl.concat([offsets, table_rows("offsets", {"candidate_id": "C1", "receivable_id": "R3", "principal_offset": 10_000})])
+    arrears = table_rows("arrears", {"receivable_id": "R4", "tax_code": "010", "installment": "01", "principal_outstanding": 10_000})
+    table = queue(payments(payment("P1")), stored, applications=applications, offsets=offsets, arrears=arrears)
+    assert suggestions(table) == [("P1", 1, "R1", SAME), ("P1", 2, "R2", SAME), ("P1", 3, "R4", SAME)]
 
 
 def test_at_most_three_suggestions_the_strongest_reason_first_and_a_receivable_once():
