@@ -20,6 +20,7 @@ import polars as pl
 
 from schemas.codes import TAX_CODE_BY_ELTAX_CLASS, ErrorClass, PaymentStatus, SuggestionReason
 from transforms.ledger import conformed
+from transforms.receivables import SNAPSHOT_ORDER
 
 WAITING = [PaymentStatus.PENDING, PaymentStatus.HELD]
 SUGGESTIONS_SHOWN = 3
@@ -36,10 +37,12 @@ def reissued_numbers(snapshots: pl.DataFrame, receivable_versions: pl.DataFrame)
     """(receivable_id, 納付番号, 確認番号) that an earlier snapshot version of a receivable carried and its newest does not."""
     # The newest delivery holds the newest version of every receivable in it: only earlier rows can
     # differ, and comparing just those keeps this cheap when the stored snapshots are millions of rows.
-    last_date = snapshots["snapshot_date"].max()
-    last_delivery = snapshots.select(pl.col("delivery_number").filter(pl.col("snapshot_date") == last_date).max()).item()
-    newest_delivery = (pl.col("snapshot_date") == last_date) & (pl.col("delivery_number") == last_delivery)
-    earlier = snapshots.filter(~newest_delivery).select("receivable_id", *NUMBERS).drop_nulls(NUMBERS)
+    numbers = snapshots.select("receivable_id", *NUMBERS, *SNAPSHOT_ORDER)
+    if numbers.is_empty():
+        return numbers.select("receivable_id", *NUMBERS)
+    last = numbers.select(SNAPSHOT_ORDER).sort(SNAPSHOT_ORDER).row(-1)
+    newest_delivery = (pl.col(SNAPSHOT_ORDER[0]) == last[0]) & (pl.col(SNAPSHOT_ORDER[1]) == last[1])
+    earlier = numbers.filter(~newest_delivery).select("receivable_id", *NUMBERS).drop_nulls(NUMBERS)
     delivered_earlier = pl.col("receivable_id").is_in(earlier["receivable_id"].implode())
     newest = receivable_versions.filter(delivered_earlier).select("receivable_id", *[pl.col(name).alias(f"newest_{name}") for name in NUMBERS])
     joined = earlier.join(newest, on="receivable_id", how="inner", validate="m:1")

@@ -201,3 +201,8 @@ def test_an_empty_queue_has_the_table_columns():
     stored = snapshots((FIRST_SNAPSHOT, receivable("R1")))
     applied = payment("P1", status=PaymentStatus.APPLIED.value, error_class=ErrorClass.APPLIED.value)
     assert_frame_equal(queue(payments(applied), stored), pl.DataFrame(schema=TABLE_SCHEMAS["work_queue"]))
+
+
+def test_no_snapshot_yet_has_no_reissued_numbers():
+    stored = pl.DataFrame(schema=SNAPSHOT_SCHEMA)
+    assert reissued_numbers(stored, receivable_versions(stored)).rows() == []
