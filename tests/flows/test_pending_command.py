@@ -15,7 +15,10 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.pending_command import stored_work_queue
-from schemas.codes import SuggestionReason
+from flows.settlement import stored_inputs
+from schemas.codes import PaymentStatus, SuggestionReason
+from schemas.rates import load_rates
+from transforms.rebuild import derived_state
 
 WAITING_CASES = ("conflict", "unknown_payment", "missing_management", "unlinked_taxpayer", "link_released")
 # Each planted case the queue must point at its own receivable, and why (SPEC §6.2).
@@ -60,6 +63,32 @@ def test_a_planted_waiting_payment_is_suggested_its_own_receivable_with_the_reas
     rows = queue.filter(pl.col("payment_key") == payment_key(case))
     found = rows.filter(pl.col("suggested_receivable_id") == case["receivable_id"])
     assert found.select("suggestion_rank", "suggestion_reason").rows() == [(1, reason.value)]
+
+
+def test_a_bill_reissued_with_new_numbers_after_it_was_paid_is_suggested_for_its_payment(database, committed_sample):
+    # The sample plants no re-issued bill: re-issue qr_full's (paid by 納付番号 and 確認番号) in a
+    # second delivery of the last snapshot, and rebuild from what is stored.
+    case = case_of(committed_sample, "qr_full")
+    with duckdb.connect(str(database), read_only=True) as connection:
+        inputs = stored_inputs(connection)
+    snapshots = inputs["receivable_snapshots"]
+    last = snapshots.filter(pl.col("snapshot_date") == pl.col("snapshot_date").max())
+    reissued = pl.col("receivable_id") == case["receivable_id"]
+    second_delivery = last.with_columns(
+        pl.lit(2, dtype=pl.Int32).alias("delivery_number"),
+        pl.when(reissued).then(pl.lit("REISSUED-PN")).otherwise(pl.col("payment_number")).alias("payment_number"),
+        pl.when(reissued).then(pl.lit("REISSUED-CN")).otherwise(pl.col("confirmation_number")).alias("confirmation_number"),
+    )
+    inputs["receivable_snapshots"] = pl.concat([snapshots, second_delivery.cast(snapshots.schema)])
+    as_of = committed_sample.settlement_dates[-1]
+    queue = derived_state(inputs, as_of, load_rates()).work_queue
+    rows = queue.filter(pl.col("payment_key") == payment_key(case))
+    assert rows.select("status", "suggestion_rank", "suggested_receivable_id", "suggestion_reason").row(0) == (
+        PaymentStatus.PENDING.value,
+        1,
+        case["receivable_id"],
+        SuggestionReason.REISSUED_NUMBERS.value,
+    )
 
 
 def test_shuno_pending_prints_the_queue_and_a_count_line_without_personal_data(database, queue):
