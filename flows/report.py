@@ -186,6 +186,23 @@ def decisions_table(connection: duckdb.DuckDBPyConnection) -> ReportTable:
     return ReportTable(DECISIONS_TITLE, columns, (False, True, True, True, True), rows or (("(none)", "0", "0", "0", "0"),))
 
 
+WORK_QUEUE = """
+SELECT status, count(DISTINCT payment_key) AS payments, max(days_waiting) AS oldest
+FROM work_queue
+GROUP BY status
+"""
+WORK_QUEUE_TITLE = "work queue: payments waiting for the office (pending, held) and the longest wait since first received"
+
+
+def work_queue_table(connection: duckdb.DuckDBPyConnection) -> ReportTable:
+    """The payments waiting in the work queue by status (SPEC §6.2), with the oldest wait in days, and their total."""
+    found = sorted(connection.execute(WORK_QUEUE).fetchall(), key=lambda row: OUTCOME_RANK.get(row[0], len(OUTCOME_RANK)))
+    rows = [(status, f"{count:,}", f"{oldest:,}") for status, count, oldest in found]
+    oldest = max((row[2] for row in found), default=None)
+    rows.append(("total", f"{sum(row[1] for row in found):,}", "" if oldest is None else f"{oldest:,}"))
+    return ReportTable(WORK_QUEUE_TITLE, ("status", "payments", "oldest wait (days)"), (False, True, True), tuple(rows))
+
+
 def run_report(connection: duckdb.DuckDBPyConnection, summary: RunSummary, dunning_fee: int) -> RunReport:
     """The report of a completed run, reading the day's receipts, the arrears and the previous run from `connection`."""
     heading = f"run {summary.run_id} of {summary.settlement_date} (as of {summary.as_of})"
@@ -196,6 +213,7 @@ def run_report(connection: duckdb.DuckDBPyConnection, summary: RunSummary, dunni
         balance_table(connection, summary),
         dunning_table(connection, dunning_fee),
         decisions_table(connection),
+        work_queue_table(connection),
     )
     return RunReport(summary.settlement_date, heading, (*attention_notes(summary), f"analyst copy: {summary.analyst_copy}"), tables)
 

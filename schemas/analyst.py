@@ -22,6 +22,7 @@ ANALYST_TABLES = (
     "refund_candidates",
     "offsets",
     "decisions",
+    "work_queue",
     "rejected_records",
     "ingested_files",
     "runs",

@@ -179,6 +179,14 @@ class OffsetStatus(LabelledCode):
     EXECUTED = "executed", "執行済"
 
 
+class SuggestionReason(LabelledCode):
+    """Why the work queue suggests a receivable for a waiting payment (SPEC §6.2), the strongest reason first."""
+
+    REISSUED_NUMBERS = "reissued_numbers", "再発行前の納付番号・確認番号 (調定の以前の世代に一致)"
+    FILING_NUMBER = "filing_number", "未紐付の納税者の申告受付番号 (管理レコード)"
+    SAME_PRINCIPAL = "same_principal", "未納本税が支払本税と同額 (税目・期別は納付にあれば一致)"
+
+
 class RunStatus(LabelledCode):
     """How a run ended (`runs.status`; `audit_log.outcome` adds `refused`)."""
 

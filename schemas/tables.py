@@ -25,6 +25,7 @@ from schemas.codes import (
     PaymentStatus,
     RefundKind,
     RunStatus,
+    SuggestionReason,
     coded_comment,
 )
 from schemas.layouts import Layout, LayoutName, load_layout
@@ -499,6 +500,31 @@ def _decisions() -> Table:
     )
 
 
+def _work_queue() -> Table:
+    return Table(
+        "work_queue",
+        "作業待ち (未消込・保留の納付と消込先の候補, 納付日の古い順; 候補は自動では消し込まない)",
+        _columns(
+            ("payment_key", "VARCHAR", "納付の識別子", REQUIRED),
+            ("status", "VARCHAR", "", one_of(PaymentStatus)),
+            ("error_class", "VARCHAR", "エラー区分", one_of(ErrorClass)),
+            ("paid_on", "DATE", "納付年月日", REQUIRED),
+            ("paid_total", "BIGINT", "今回支払金額合計", AMOUNT),
+            ("first_seen_on", "DATE", "初めて受信した処理対象日", REQUIRED),
+            # Counted from the first delivery, not the 納付日: the office could not act on a payment
+            # before it arrived, and a payment delivered late (a migrated or re-sent one) has not
+            # waited on anyone for the months between.
+            ("days_waiting", "BIGINT", "待ち日数 (as_of − 初めて受信した処理対象日)", Contract(nullable=False, minimum=0)),
+            # Null on the one row of a payment with no suggestion: every waiting payment is listed.
+            ("suggestion_rank", "BIGINT", "候補の順位 (1–3, 候補なしは空)", Contract(minimum=1)),
+            ("suggested_receivable_id", "VARCHAR", "候補の調定番号"),
+            ("suggestion_reason", "VARCHAR", "候補の理由", Contract(codes=SuggestionReason)),
+            ("as_of", "DATE", "基準日", REQUIRED),
+        ),
+        key=("payment_key", "suggestion_rank"),
+    )
+
+
 def derived_tables() -> list[Table]:
     """The tables rebuilt from the stored inputs at every run (CONTRACT.md)."""
     return [
@@ -510,6 +536,7 @@ def derived_tables() -> list[Table]:
         _refund_candidates(),
         _offsets(),
         _decisions(),
+        _work_queue(),
     ]
 
 

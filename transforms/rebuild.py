@@ -78,6 +78,7 @@ from transforms.payments import payments, sighting_schema, sightings
 from transforms.provisional import provisional_payments
 from transforms.receivables import current_receivables, principal_history, receivable_versions
 from transforms.refunds import refund_candidates
+from transforms.work_queue import reissued_numbers, work_queue
 
 TABLES = {table.name: table for table in [*stored_input_tables(), decision_entries_table()]}
 # What the rebuild reads of each stored table: payment_records' opaque system areas stay on disk.
@@ -105,6 +106,7 @@ class DerivedTables:
     refund_candidates: pl.DataFrame
     offsets: pl.DataFrame
     decisions: pl.DataFrame
+    work_queue: pl.DataFrame
     outcome_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -145,6 +147,8 @@ def derived_state(
     with step("receivables: newest versions, 本税 history, effective 納期限"):
         current, versions = current_receivables(snapshots), receivable_versions(snapshots)
         history = principal_history(snapshots, versions)
+        # The work queue needs the earlier versions' numbers only: a few rows, where snapshots are millions.
+        reissued = reissued_numbers(snapshots, versions)
         del snapshots
     with step("payments: sightings decided"):
         seen = sightings(payment_records, provisional_records)
@@ -166,6 +170,7 @@ def derived_state(
             refund_candidates=settled.refund_candidates,
             offsets=settled.offsets,
             decisions=decisions_table(entries, receivables, payments_rows, settled.refund_candidates, settled.offsets, settled.arrears),
+            work_queue=work_queue(matched, reissued, versions, current, settled.applications, settled.offsets, settled.arrears, as_of),
         )
     return DerivedTables(**{**vars(tables), "outcome_counts": outcome_counts(tables)})
 

@@ -1,9 +1,9 @@
-"""The run report's 督促 table: the receivables due a 督促状 and what the ordinance's 督促手数料 would add."""
+"""The run report's 督促 table (the receivables due a 督促状 and what the ordinance's 督促手数料 would add) and its work-queue table."""
 
 import duckdb
 import pytest
 
-from flows.report import DUNNING_TITLE, dunning_table
+from flows.report import DUNNING_TITLE, WORK_QUEUE_TITLE, dunning_table, work_queue_table
 
 
 @pytest.fixture
@@ -49,3 +49,19 @@ def test_the_decisions_table_counts_each_kind_in_effect_revoked_and_without_effe
     connection.execute("DELETE FROM decisions")
     assert decisions_table(connection).rows == (("(none)", "0", "0", "0", "0"),)
     connection.close()
+
+
+def test_the_work_queue_table_counts_waiting_payments_by_status_with_the_oldest_wait():
+    with duckdb.connect() as connection:
+        connection.execute("CREATE TABLE work_queue (payment_key VARCHAR, status VARCHAR, days_waiting BIGINT, suggestion_rank BIGINT)")
+        # P1 has two suggestions: it is one payment waiting.
+        connection.execute("INSERT INTO work_queue VALUES ('P1', 'pending', 3, 1), ('P1', 'pending', 3, 2), ('P2', 'held', 12, NULL), ('P3', 'pending', 1, NULL)")
+        table = work_queue_table(connection)
+    assert table.title == WORK_QUEUE_TITLE
+    assert table.rows == (("pending", "2", "3"), ("held", "1", "12"), ("total", "3", "12"))
+
+
+def test_an_empty_work_queue_is_a_total_of_none():
+    with duckdb.connect() as connection:
+        connection.execute("CREATE TABLE work_queue (payment_key VARCHAR, status VARCHAR, days_waiting BIGINT)")
+        assert work_queue_table(connection).rows == (("total", "0", ""),)
