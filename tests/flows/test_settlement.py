@@ -60,7 +60,8 @@ def out_of_order(sample, tmp_path_factory) -> OutOfOrder:
     for path in [copy, *copy.iterdir()]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     files_before = {path.name: path.read_bytes() for path in copy.iterdir()}
-    _run([dates[1], dates[2], dates[0], dates[0], dates[2], dates[1]], copy, folder / "shuno.duckdb")
+    # The last date first, then an earlier one after it, then one date twice.
+    _run([dates[2], dates[0], dates[1], dates[1]], copy, folder / "shuno.duckdb")
     return OutOfOrder(folder / "shuno.duckdb", copy, files_before)
 
 
