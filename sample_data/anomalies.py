@@ -21,7 +21,6 @@ from schemas.layouts import Layout, load_payment_file_layouts
 from transforms import text_codec
 from transforms.fixed_width import encoded_field
 
-UNRECOGNISED_FILE = "README.txt"
 # The files delivered with a twist: (kind, index of the settlement date).
 REDELIVERED_FILE = (FileKind.PAYMENT_BY_PAYMENT_DATE, 1)  # delivered again as 002 with a new header
 REJECTED_FILE = (FileKind.PAYMENT_BY_DEPOSIT, 2)  # an extra 002 whose trailer miscounts
@@ -64,8 +63,7 @@ def twisted_files(files: list[SampleFile], dates: tuple[date, ...]) -> list[Samp
         crlf=False,
         patches=(miscount,),
     )
-    note = "このフォルダは収納サンプルの受信箱です。\n処理対象のファイルは名前で判別されます。\n".encode()
-    return [redelivered, rejected, SampleFile(UNRECOGNISED_FILE, None, content=note)]
+    return [redelivered, rejected]
 
 
 def with_nec_selected_codes(records: np.ndarray, layout: Layout) -> np.ndarray:

@@ -173,7 +173,6 @@ class SampleFile:
     crlf: bool = False
     nec_selected: bool = False  # K fields with NEC-selected codes (髙 0xEEE0) where the writer puts IBM ones
     patches: tuple[BytePatch, ...] = ()
-    content: bytes | None = None  # a file not made of records (the unrecognised one)
 
 
 def settlement_dates(first: date, count: int) -> tuple[date, ...]:

@@ -81,7 +81,6 @@ PLANTED_OUTCOMES = {
     "redelivery": Outcome(file_status="loaded"),
     "rejected_file": Outcome(file_status="rejected"),
     "crlf_file": Outcome(file_status="loaded"),
-    "unrecognised_file": Outcome(file_status="unrecognised"),
 }
 
 TABLE_HEADER = (

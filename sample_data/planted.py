@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 import polars as pl
 
-from sample_data.anomalies import CRLF_FILE, REDELIVERED_FILE, REJECTED_FILE, UNRECOGNISED_FILE
+from sample_data.anomalies import CRLF_FILE, REDELIVERED_FILE, REJECTED_FILE
 from sample_data.common import (
     BANKS,
     DEPOSIT_BUSINESS_DAYS,
@@ -457,7 +457,6 @@ def _plant_files(p: _Planter) -> None:
     p.case("rejected_file", None, "trailer データ件数 one more than the data records: rejected whole", rejected)
     kind, index = CRLF_FILE
     p.case("crlf_file", None, "records followed by CR LF (the other files have no terminators)", inbox_file_name(kind, p.dates[index]))
-    p.case("unrecognised_file", None, "a file of no inbox name", UNRECOGNISED_FILE)
 
 
 def located_cases(cases: pl.DataFrame, sightings: pl.DataFrame, locations: pl.DataFrame) -> pl.DataFrame:

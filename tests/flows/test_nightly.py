@@ -200,7 +200,7 @@ def test_nightly_for_each_date_and_backfill_over_the_range_give_the_same_databas
     assert [summary.settlement_date for summary in runs.backfill_summaries] == runs.dates[BACKFILL_FROM:]
     with duckdb.connect(str(runs.backfill_database), read_only=True) as connection:
         assert connection.sql("SELECT DISTINCT command FROM audit_log").fetchall() == [("flow nightly",)]
-    assert {file.status for file in runs.backfill_summaries[-1].files} == {"unrecognised"}
+    assert runs.backfill_summaries[-1].files == []  # the day after the sample's: no file, none unrecognised
 
 
 def _markdown_section(markdown: str, title: str) -> list[list[str]]:
@@ -216,13 +216,12 @@ def test_each_run_publishes_its_report_with_a_row_per_file(runs):
     assert last_with_files.run_id in artifact.data
     with duckdb.connect(str(runs.backfill_database), read_only=True) as connection:
         ingested = connection.sql(
-            "SELECT file_name, coalesce(kind, ''), record_count, rejected_count, status FROM ingested_files WHERE settlement_date = ? OR status = 'unrecognised'",
+            "SELECT file_name, coalesce(kind, ''), record_count, rejected_count, status FROM ingested_files WHERE settlement_date = ?",
             params=[last_with_files.settlement_date],
         ).fetchall()
     rows = _markdown_section(artifact.data, "files")
     published = sorted((row[0], row[1], int(row[2].replace(",", "")), int(row[4].replace(",", "")), row[7].split(" ")[0]) for row in rows)
     assert published == sorted(ingested)
-    assert any(row[0] == "README.txt" and row[7].startswith("unrecognised") for row in rows)
     receipts = _markdown_section(artifact.data, "収納日計表: receipts first seen on " + last_with_files.settlement_date.isoformat() + " by tax code and channel")
     assert receipts[-1][0] == "total" and int(receipts[-1][2].replace(",", "")) > 0
 
@@ -242,7 +241,7 @@ def test_the_report_is_printed_and_names_no_one(runs, capsys):
     report = report_from_database.fn(runs.backfill_database, runs.backfill_summaries[-2], DUNNING_FEE)
     publish_in_a_flow(report)
     printed = capsys.readouterr().out
-    assert report.heading in printed and "収納日計表" in printed and "README.txt" in printed
+    assert report.heading in printed and "収納日計表" in printed and report.settlement_date.strftime("%Y%m%d") in printed
     assert NAMES.findall(printed.encode()) == []
 
 
@@ -501,7 +500,8 @@ def test_the_run_command_prints_a_summary_and_refuses_bad_input(runs, command_ru
     result, day = command_run.result, command_run.settlement_date
     assert result.exit_code == 0, result.output
     assert f"of {day} (as of {day})" in result.output
-    assert any("README.txt" in line and "unrecognised" in line for line in result.output.splitlines())
+    snapshot = f"CHOTEI_132071_{day:%Y%m%d}_001.csv"
+    assert any(snapshot in line and "loaded" in line for line in result.output.splitlines())
     bad_date = runner.invoke(app, ["run", "--date", "2026-02-30", "--inbox", str(runs.inbox), "--db", str(database)])
     assert bad_date.exit_code == 2 and "not a date" in bad_date.output
     missing = runner.invoke(app, ["run", "--date", day.isoformat(), "--inbox", str(tmp_path / "none"), "--db", str(database)])

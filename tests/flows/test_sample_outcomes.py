@@ -561,11 +561,6 @@ def test_the_cr_lf_file_loads_every_record(sample_run):
     assert stored == [loaded["record_count"]] and loaded["record_count"] == loaded["accepted_count"] > 0
 
 
-def test_a_file_of_no_inbox_name_is_listed_as_unrecognised(sample_run):
-    unrecognised = ingested(sample_run, sample_run.case("unrecognised_file")["file_name"])
-    assert (unrecognised["status"], unrecognised["kind"], unrecognised["settlement_date"]) == ("unrecognised", None, None)
-
-
 # Privacy (SPEC §2: パスワード is never stored; CONTRACT: no personal data in what shuno prints).
 
 
@@ -594,7 +589,7 @@ def test_a_reversal_of_a_payment_never_received_is_pending(sample_run, tmp_path)
     assert rows_of(tables, "applications", payment).height == 0
 
 
-FILE_CASES = ("redelivery", "rejected_file", "crlf_file", "unrecognised_file")
+FILE_CASES = ("redelivery", "rejected_file", "crlf_file")
 
 
 def test_every_planted_case_has_its_outcome_tested(sample_run):

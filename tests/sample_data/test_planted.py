@@ -15,7 +15,6 @@ PLANTED = {
     "provisional_blank_id", "nec_selected_kanji", "provisional_withdrawn", "provisional_by_notice_number",
     "historical_provisional", "invalid_impossible_date", "invalid_half_width_in_k", "invalid_split_double_byte",
     "offset_first_payment", "offset", "offset_not_yet_due", "redelivery", "rejected_file", "crlf_file",
-    "unrecognised_file",
 }
 
 
