@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 
 import pytest
+from typer.testing import CliRunner
 
+from flows.cli import app
 from flows.database import connect, query_frame
 from flows.ingest import load_date
+from flows.settlement import run_settlement_date
 from schemas.layouts import load_layout
 from tests.records import patched, payment_file_bytes_for, record_frame
 from transforms.fixed_width import records_bytes
@@ -106,13 +110,6 @@ def test_the_earliest_copy_of_identical_files_is_the_one_loaded_whatever_the_run
 
 
 def test_a_snapshot_cut_in_half_is_held_until_accepted_and_its_date_run_again(sample_nights, tmp_path):
-    import shutil
-
-    from typer.testing import CliRunner
-
-    from flows.cli import app
-    from flows.settlement import run_settlement_date
-
     first, second, last = sample_nights.dates
     inbox = shutil.copytree(sample_nights.inbox, tmp_path / "inbox")
     for path in [inbox, *inbox.iterdir()]:

@@ -39,7 +39,9 @@ from typer.testing import CliRunner, Result
 import flows.report
 from flows.alerts import ALERTED_EVENTS, ALERTED_FLOWS, AUTOMATION_NAME, WEBHOOK_BLOCK_NAME
 from flows.cli import PREFECT_DEFAULTS, app
+from flows.decide_flow import decide
 from flows.lock import acquire_run_lock
+from flows.operation import OperationRefused
 from flows.settlement import RunFailed, RunRefused, RunSummary
 from flows.refusals import logged_refusals
 from flows.nightly import (
@@ -629,11 +631,6 @@ def test_yesterday_in_tokyo_from_prefects_own_datetime_after_midnight_in_tokyo()
 
 
 def test_the_decide_flow_stores_a_decision_from_its_typed_parameters_and_is_refused_while_a_run_holds_the_lock(runs, tmp_path):
-    from flows.operation import OperationRefused
-    from flows.decide_flow import decide
-    from flows.lock import acquire_run_lock
-    from flows.refusals import logged_refusals
-
     database = tmp_path / "shuno.duckdb"
     database.write_bytes(runs.nightly_database.read_bytes())
     with duckdb.connect(str(database), read_only=True) as connection:

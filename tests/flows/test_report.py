@@ -1,9 +1,12 @@
 """The run report's 督促 table (the receivables due a 督促状 and what the ordinance's 督促手数料 would add) and its work-queue table."""
 
+from datetime import date, datetime
+
 import duckdb
 import pytest
 
-from flows.report import DUNNING_TITLE, WORK_QUEUE_TITLE, dunning_table, work_queue_table
+from flows.database import connect
+from flows.report import DUNNING_TITLE, WORK_QUEUE_TITLE, decisions_table, dunning_table, work_queue_table
 
 
 @pytest.fixture
@@ -27,11 +30,6 @@ def test_the_fee_is_the_settings_and_none_due_adds_nothing(connection):
 
 
 def test_the_decisions_table_counts_each_kind_in_effect_revoked_and_without_effect_and_the_yen_moved(tmp_path):
-    from datetime import date, datetime
-
-    from flows.database import connect
-    from flows.report import decisions_table
-
     connection = connect(tmp_path / "shuno.duckdb")
     rows = [
         ("D000001", "match", True, None, 40_000),

@@ -7,6 +7,9 @@ Prefect's flow, is tested with Prefect's test harness in tests/flows/test_nightl
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import time
 import warnings
 from dataclasses import dataclass, replace
 from datetime import date
@@ -18,7 +21,8 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.settlement import RunFailed, run_settlement_date
+from flows.refusals import logged_refusals
+from flows.settlement import RunDateRefused, RunFailed, run_settlement_date
 from schemas.derived import broken_rules
 from schemas.settings import Settings
 from schemas.tables import derived_tables
@@ -162,9 +166,6 @@ def test_a_run_whose_derived_tables_break_their_contract_fails_in_one_line_and_c
 
 
 def test_a_date_after_today_is_refused_before_anything_is_opened_and_logged(sample, tmp_path):
-    from flows.refusals import logged_refusals
-    from flows.settlement import RunDateRefused
-
     inbox, dates = sample
     database = tmp_path / "shuno.duckdb"
     with pytest.raises(RunDateRefused, match=r"run of 2026-05-14 refused and changed nothing: 2026-05-14 is after today \(2026-05-13, Asia/Tokyo\)"):
@@ -174,8 +175,6 @@ def test_a_date_after_today_is_refused_before_anything_is_opened_and_logged(samp
 
 
 def test_a_date_far_after_the_latest_run_needs_confirming_and_then_runs(sample, sample_nights, tmp_path):
-    from flows.settlement import RunDateRefused
-
     inbox, dates = sample
     database = sample_nights.copy_after(dates[-1], tmp_path / "shuno.duckdb")
     before = _dump(database)
@@ -190,10 +189,6 @@ def test_a_date_far_after_the_latest_run_needs_confirming_and_then_runs(sample, 
 
 
 def test_a_run_waits_for_a_reader_to_let_go_then_fails_naming_its_pid(sample, sample_nights, tmp_path):
-    import subprocess
-    import sys
-    import time
-
     inbox, dates = sample
     database = sample_nights.copy_after(dates[0], tmp_path / "shuno.duckdb")
     reader = "import duckdb, sys, time; connection = duckdb.connect(sys.argv[1], read_only=True); print('open', flush=True); time.sleep(float(sys.argv[2])); connection.close(); time.sleep(60)"
