@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -645,3 +647,41 @@ def test_the_decide_flow_stores_a_decision_from_its_typed_parameters_and_is_refu
     with acquire_run_lock(database), pytest.raises(OperationRefused, match="another shuno run holds"):
         decide(kind="revoke", reason_code="UNDO", decided_on=date(2026, 5, 14), decision_id="D000001", database=database)
     assert [(entry.command, entry.outcome) for entry in logged_refusals(database)[0]] == [("deployment decide", "refused")]
+
+
+def test_shuno_run_of_a_snapshot_cut_in_half_ends_warned_with_the_snapshot_held(runs, tmp_path, monkeypatch):
+    for name, value in PREFECT_DEFAULTS.items():
+        monkeypatch.setenv(name, value)
+    day = runs.dates[-2]  # the sample's last night with files
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for path in runs.inbox.glob(f"*_{day:%Y%m%d}_*"):
+        shutil.copyfile(path, inbox / path.name)
+    snapshot = inbox / f"CHOTEI_132071_{day:%Y%m%d}_001.csv"
+    lines = snapshot.read_text(encoding="utf-8").splitlines()
+    snapshot.write_text("\n".join(lines[: len(lines) // 2]) + "\n", encoding="utf-8")
+    database = shutil.copyfile(runs.nightly_database, tmp_path / "shuno.duckdb")
+    result = CliRunner().invoke(app, ["run", "--date", day.isoformat(), "--inbox", str(inbox), "--db", str(database)])
+    assert result.exit_code == 0, result.output
+    assert f"ATTENTION: {snapshot.name} held: drops" in result.output
+    assert "held" in latest_flow_run(f"nightly-{day}", "Warned").state.message
+
+
+def test_shuno_run_refuses_a_date_after_today_at_once_and_waits_then_names_a_reader(runs, tmp_path, monkeypatch):
+    for name, value in PREFECT_DEFAULTS.items():
+        monkeypatch.setenv(name, value)
+    database = shutil.copyfile(runs.nightly_database, tmp_path / "shuno.duckdb")
+    tomorrow = yesterday_in_tokyo() + timedelta(days=2)
+    future = CliRunner().invoke(app, ["run", "--date", tomorrow.isoformat(), "--inbox", str(runs.inbox), "--db", str(database)])
+    assert future.exit_code == 1 and f"{tomorrow} is after today" in future.stderr
+    settings = tmp_path / "shuno.toml"
+    settings.write_text("reader_wait_seconds = 1\n", encoding="utf-8")
+    reader = "import duckdb, sys; connection = duckdb.connect(sys.argv[1], read_only=True); print('open', flush=True); sys.stdin.readline()"
+    with subprocess.Popen([sys.executable, "-c", reader, str(database)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holding:
+        assert holding.stdout.readline() == "open\n"
+        day = runs.dates[-1]
+        held = CliRunner().invoke(app, ["run", "--date", day.isoformat(), "--inbox", str(runs.inbox), "--db", str(database), "--settings", str(settings)])
+        holding.stdin.write("\n")
+        holding.stdin.flush()
+    assert held.exit_code == 1 and f"another process (pid {holding.pid}) holds it and did not let go within 1 s" in held.stderr
+    assert "Traceback" not in held.output
