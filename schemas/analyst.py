@@ -168,7 +168,7 @@ LEFT JOIN receivables USING (receivable_id)
 WHERE offsets.status = '{OffsetStatus.PROPOSED.value}'
 """
 
-DECISIONS_BY_KIND = f"""
+DECISIONS_BY_KIND = """
 SELECT
     kind,
     count(*) AS decision_count,

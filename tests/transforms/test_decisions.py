@@ -12,12 +12,12 @@ import polars as pl
 
 from schemas.codes import CandidateStatus, DecisionKind, OffsetStatus, PaymentStatus, RefundKind
 from schemas.exemptions import load_exemption_kinds
-from tests.transforms.test_application import AS_OF, DUE, RATES, SNAPSHOT_DAY, one_receivable, payment, payments_frame, receivable, snapshot
+from schemas.settings import Settings
+from tests.transforms.test_application import AS_OF, RATES, SNAPSHOT_DAY, one_receivable, payment, payments_frame, receivable, snapshot
 from tests.transforms.test_offsets import double_payment, erroneous_id
 from transforms.decisions import decision_effects, decisions_in_force, no_entries
 from transforms.receivables import current_receivables, principal_history, receivable_versions
 from transforms.rebuild import settlement
-from schemas.settings import Settings
 
 
 def entries(*rows: dict) -> pl.DataFrame:
