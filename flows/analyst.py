@@ -2,7 +2,9 @@
 
 The copy is built under a temporary name next to the target and renamed over it: a reader never
 sees a half-written file, and an analyst holding the previous copy open keeps reading it (the
-rename swaps the directory entry, not the file they have open) and never blocks the nightly.
+rename swaps the directory entry, not the file they have open) and never blocks the nightly. It
+is published read-only (mode 0444, CONTRACT v2): a connection that forgets `read_only=True` fails
+at once instead of locking the other analysts out. Its table `about` says what it is as of.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 
 import duckdb
 
-from schemas.analyst import ANALYST_TABLES, ANALYST_VIEWS, EXCLUDED_COLUMNS, AnalystView
+from flows.database import standing_run
+from schemas.analyst import ABOUT_COLUMNS, ABOUT_COMMENT, ANALYST_TABLES, ANALYST_VIEWS, EXCLUDED_COLUMNS, AnalystView
 
 COPY = "analyst_copy"
 # With a read-only source connection DuckDB attaches read-only too unless told otherwise.
@@ -32,6 +37,10 @@ SELECT table_name, column_name, comment FROM duckdb_columns()
 WHERE database_name = ? AND schema_name = ? AND list_contains(?, table_name)
 ORDER BY table_name, column_index
 """
+
+
+# Everyone may read the copy, no one may write it (the publisher replaces it by a rename).
+READ_ONLY_MODE = 0o444
 
 
 # (column name, its COMMENT) in column order.
@@ -100,10 +109,24 @@ def _copy_in_one_transaction(
         for view in ANALYST_VIEWS:
             for statement in view_statements(view):
                 connection.execute(statement)
+        _write_about(connection)
     except BaseException:
         connection.rollback()
         raise
     connection.commit()
+
+
+def _write_about(connection: duckdb.DuckDBPyConnection) -> None:
+    """The copy's table `about`: the date it is as of, when it was published, the run that made it, shuno's version."""
+    standing = standing_run(connection)
+    as_of, run_id = standing if standing else (None, None)
+    columns = ", ".join(f"{_identifier(name)} {kind}" for name, kind, _ in ABOUT_COLUMNS)
+    table = f"{COPY}.main.about"
+    connection.execute(f"CREATE TABLE {table} ({columns})")
+    connection.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?)", [as_of, datetime.now(), run_id, metadata.version("shuno")])
+    connection.execute(f"COMMENT ON TABLE {table} IS {_literal(ABOUT_COMMENT)}")
+    for name, _, comment in ABOUT_COLUMNS:
+        connection.execute(f"COMMENT ON COLUMN {table}.{_identifier(name)} IS {_literal(comment)}")
 
 
 def _source_catalog(connection: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> tuple[dict[str, str | None], dict[str, ColumnComments]]:
@@ -156,6 +179,7 @@ def _literal(text: str) -> str:
 
 def _replace(temporary: Path, target: Path) -> None:
     # fsync before and after the rename: after a power cut the target is the old copy or the new one.
+    temporary.chmod(READ_ONLY_MODE)
     with temporary.open("rb") as file:
         os.fsync(file.fileno())
     os.replace(temporary, target)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from schemas.codes import RunStatus
 from schemas.tables import StoredTable, Table, all_tables, schema_statements
 
 INCOMING = "incoming_frame"
@@ -70,3 +72,25 @@ def replace_rows(connection: duckdb.DuckDBPyConnection, table: Table, frame: pl.
     """Replaces every row of `table` with `frame` (the derived tables are rebuilt whole)."""
     connection.execute(f'DELETE FROM "{table.name}"')
     insert_frame(connection, table, frame.select(table.column_names))
+
+
+# The latest settlement date whose last completed-or-voided run completed, and that run: a void
+# (`shuno void`) takes its date out of "as of" until the date is run again.
+STANDING_RUN = """
+SELECT settlement_date, run_id FROM (
+    SELECT settlement_date, arg_max(status, started_at) AS last_status, arg_max(run_id, started_at) AS run_id
+    FROM runs WHERE status IN (?, ?) GROUP BY settlement_date
+) WHERE last_status = ? ORDER BY settlement_date DESC LIMIT 1
+"""
+
+
+def standing_run(connection: duckdb.DuckDBPyConnection) -> tuple[date, str] | None:
+    """The latest settlement date whose run stands (completed and not voided since) and that run's id, or None."""
+    found = connection.execute(STANDING_RUN, [RunStatus.COMPLETED, RunStatus.VOIDED, RunStatus.COMPLETED]).fetchall()
+    return found[0] if found else None
+
+
+def latest_completed_date(connection: duckdb.DuckDBPyConnection) -> date | None:
+    """The latest settlement date whose run stands ("as of"), or None."""
+    standing = standing_run(connection)
+    return standing[0] if standing else None

@@ -21,9 +21,9 @@ import duckdb
 import polars as pl
 
 from flows.audit import os_user
-from flows.database import insert_frame, query_frame
+from flows.database import insert_frame, latest_completed_date, query_frame
 from flows.operation import OperationFailed, OperationRefused, locked_operation
-from flows.settlement import LawTables, failure_reason, latest_completed_date, load_law_tables, rebuild_derived
+from flows.settlement import LawTables, failure_reason, load_law_tables, rebuild_derived
 from schemas.codes import DecisionKind, FileStatus, OffsetStatus
 from schemas.decisions import Decision
 from schemas.settings import Settings

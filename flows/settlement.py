@@ -27,7 +27,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
 from flows.analyst import publish_analyst_copy
 from flows.audit import FileDigest, audit_entry, write_audit_entry
-from flows.database import connect, holder_pid, query_frame, replace_rows
+from flows.database import connect, holder_pid, latest_completed_date, query_frame, replace_rows
 from flows.ingest import FileOutcome, load_date
 from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
 from flows.refusals import RefusalLogError, append_refusal, clear_refusals, fold_refusals
@@ -56,20 +56,6 @@ class RunSummary:
     files: list[FileOutcome]
     outcome_counts: dict[str, dict[str, int]]
     analyst_copy: str = "not published"
-
-
-# The latest settlement date whose last completed-or-voided run completed: a void (`shuno void`)
-# takes its date out of "as of" until the date is run again.
-LATEST_DATE = """
-SELECT max(settlement_date) FROM (
-    SELECT settlement_date, arg_max(status, started_at) AS last_status FROM runs WHERE status IN (?, ?) GROUP BY settlement_date
-) WHERE last_status = ?
-"""
-
-
-def latest_completed_date(connection: duckdb.DuckDBPyConnection) -> date | None:
-    """The latest settlement date whose run stands (completed and not voided since), or None."""
-    return connection.execute(LATEST_DATE, [RunStatus.COMPLETED, RunStatus.VOIDED, RunStatus.COMPLETED]).fetchall()[0][0]
 
 
 def as_of_date(connection: duckdb.DuckDBPyConnection, settlement_date: date) -> date:

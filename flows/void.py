@@ -16,9 +16,10 @@ from pathlib import Path
 
 import duckdb
 
+from flows.database import latest_completed_date
 from flows.ingest import forget_date
 from flows.operation import Done, OperationFailed, OperationRefused, locked_operation
-from flows.settlement import INSERT_RUN, failure_reason, latest_completed_date, load_law_tables, rebuild_derived, replace_derived_with_nothing
+from flows.settlement import INSERT_RUN, failure_reason, load_law_tables, rebuild_derived, replace_derived_with_nothing
 from schemas.codes import RunStatus
 from schemas.settings import Settings
 

@@ -28,6 +28,15 @@ ANALYST_TABLES = (
     "runs",
 )
 
+# The copy's own table `about` (CONTRACT v2): name, DuckDB type, Japanese COMMENT.
+ABOUT_COMMENT = "この分析用コピーについて (基準日・公開日時・作成した実行・shuno の版)"
+ABOUT_COLUMNS = (
+    ("as_of", "DATE", "基準日 (取消されていない最新の処理対象日)"),
+    ("published_at", "TIMESTAMP", "公開日時"),
+    ("run_id", "VARCHAR", "基準日の実行 ID (runs)"),
+    ("shuno_version", "VARCHAR", "shuno の版"),
+)
+
 # rejected_records.raw is a whole record's bytes: the names, addresses and 納付番号 it holds are
 # personal even though パスワード is blanked in it.
 # A decision's note is free text and entered_by names a member of staff (CONTRACT v2: the copy's

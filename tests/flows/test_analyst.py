@@ -15,7 +15,7 @@ import pytest
 from flows.analyst import AnalystCopyError, publish_analyst_copy
 from flows.database import connect
 from flows.decide import take_decisions
-from schemas.analyst import ANALYST_TABLES, ANALYST_VIEWS, EXCLUDED_COLUMNS
+from schemas.analyst import ABOUT_COLUMNS, ANALYST_TABLES, ANALYST_VIEWS, EXCLUDED_COLUMNS
 from sample_data.names import SAMPLE_NAMES
 from schemas.decisions import Decision
 
@@ -67,7 +67,9 @@ def test_the_copy_holds_every_contract_table_with_its_rows_and_no_personal_colum
     assert {("receivables", "payment_number"), ("provisional_payments", "payer_name"), ("rejected_records", "raw")} <= source_columns
     assert [pair for pair in copy_columns if pair[1] in EXCLUDED_COLUMNS] == []
     # Every other column of the CONTRACT tables is kept.
-    assert copy_columns - {(view.name, name) for view in ANALYST_VIEWS for name, _ in view.column_comments} == {
+    views = {(view.name, name) for view in ANALYST_VIEWS for name, _ in view.column_comments}
+    about = {("about", name) for name, _, _ in ABOUT_COLUMNS}
+    assert copy_columns - views - about == {
         pair for pair in source_columns if pair[0] in ANALYST_TABLES and pair[1] not in EXCLUDED_COLUMNS
     }
     assert "BLOB" not in {data_type for _, _, data_type, _ in _rows(published.copy, COLUMNS)}
@@ -254,3 +256,13 @@ def test_a_publish_that_fails_leaves_the_published_copy_untouched(published, tmp
         publish_analyst_copy(broken, target)
     assert target.read_bytes() == before
     assert sorted(path.name for path in target.parent.iterdir()) == ["analyst.duckdb"]
+
+
+def test_the_copy_is_read_only_and_says_what_it_is_as_of(published, sample_nights):
+    assert published.copy.stat().st_mode & 0o777 == 0o444
+    with duckdb.connect(str(published.database), read_only=True) as connection:
+        last_run = connection.execute("SELECT run_id FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1").fetchall()[0][0]
+    [(as_of, published_at, run_id, version)] = _rows(published.copy, "SELECT as_of, published_at, run_id, shuno_version FROM about")
+    assert (as_of, run_id) == (sample_nights.dates[-1], last_run)
+    assert published_at is not None and version
+    assert dict(_rows(published.copy, "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'about'"))["as_of"].startswith("基準日")
