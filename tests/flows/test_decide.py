@@ -43,9 +43,12 @@ def _state(database: Path) -> dict[str, pl.DataFrame]:
     return {name: frame.sort(pl.all()) for name, frame in tables.items()}
 
 
+def _decision(kind: DecisionKind, **fields) -> Decision:
+    return Decision.model_validate({"kind": kind, "decided_on": TODAY, "reason_code": "TEST"} | fields)
+
+
 def _decide(database: Path, kind: DecisionKind, **fields) -> str:
-    decision = Decision.model_validate({"kind": kind, "decided_on": TODAY, "reason_code": "TEST"} | fields)
-    return take_decisions([decision], database, today=TODAY).decision_ids[0]
+    return take_decisions([_decision(kind, **fields)], database, today=TODAY).decision_ids[0]
 
 
 @dataclass(frozen=True)
@@ -110,13 +113,18 @@ def decided(sample_nights, targets, tmp_path_factory) -> Decided:
     after_match = _state(database)
     ids["revoke"] = _decide(database, DecisionKind.REVOKE, decision_id=ids["match"])
     after_revoke = _state(database)
-    ids["match again"] = _decide(database, DecisionKind.MATCH, payment_key=targets.pending, receivable_id=targets.receivable)
-    ids["return"] = _decide(database, DecisionKind.RETURN, payment_key=targets.returned)
+    # The other kinds in one batch, as `shuno decide --file` takes them: one transaction, one rebuild.
     file_name, record_number = targets.held_sighting
-    ids["resolve"] = _decide(database, DecisionKind.RESOLVE, payment_key=targets.held, file_name=file_name, record_number=record_number)
-    ids["refunded"] = _decide(database, DecisionKind.REFUNDED, candidate_id=targets.refundable)
-    ids["offset"] = _decide(database, DecisionKind.OFFSET, candidate_id=targets.offsettable)
-    ids["exempt"] = _decide(database, DecisionKind.EXEMPT, receivable_id=targets.exempted, exemption_kind="suspension", start_on=date(2025, 1, 1))
+    batch = {
+        "match again": _decision(DecisionKind.MATCH, payment_key=targets.pending, receivable_id=targets.receivable),
+        "return": _decision(DecisionKind.RETURN, payment_key=targets.returned),
+        "resolve": _decision(DecisionKind.RESOLVE, payment_key=targets.held, file_name=file_name, record_number=record_number),
+        "refunded": _decision(DecisionKind.REFUNDED, candidate_id=targets.refundable),
+        "offset": _decision(DecisionKind.OFFSET, candidate_id=targets.offsettable),
+        "exempt": _decision(DecisionKind.EXEMPT, receivable_id=targets.exempted, exemption_kind="suspension", start_on=date(2025, 1, 1)),
+    }
+    taken = take_decisions(list(batch.values()), database, today=TODAY, rows_named=True)
+    ids |= dict(zip(batch, taken.decision_ids))
     return Decided(database, before, after_match, after_revoke, ids)
 
 
