@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -26,13 +25,12 @@ from flows.operation import OperationFailed, OperationRefused, locked_operation
 from flows.settlement import LawTables, failure_reason, load_law_tables, rebuild_derived
 from schemas.codes import DecisionKind, FileStatus, OffsetStatus
 from schemas.decisions import Decision
-from schemas.settings import Settings
+from schemas.settings import CITY_TIME_ZONE, Settings
 from schemas.tables import decision_entries_table
 from transforms.decision_rules import CandidateFacts, EntryFacts, StoredFacts, refusals
 from transforms.payments import SEQUENCE_KEY_PREFIX, sighting_places
 from transforms.rebuild import DerivedTables
 
-CITY_TIME_ZONE = ZoneInfo("Asia/Tokyo")
 DECISION_ID_DIGITS = 6
 
 

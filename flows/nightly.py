@@ -27,7 +27,6 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import duckdb
 from prefect import flow, get_run_logger, task
@@ -47,9 +46,8 @@ from flows.night_summary import WARNED, night_warnings, summary_lines, warned_me
 from flows.settlement import RunFailed, RunSummary, failure_reason, run_settlement_date
 from flows.report import RunReport, print_report, report_markdown, run_report, stage_progress, unshown_report_warning
 from flows.runtime import prepare_process
-from schemas.settings import DEFAULT_SETTINGS_FILE, Settings, SettingsError, load_settings
+from schemas.settings import CITY_TIME_ZONE, DEFAULT_SETTINGS_FILE, Settings, SettingsError, load_settings
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 # CONTRACT's defaults of `shuno run`; a deployment passes its own.
 DEFAULT_INBOX = Path("sample_data/inbox")
 DEFAULT_DATABASE = Path("data/shuno.duckdb")
@@ -59,7 +57,7 @@ def yesterday_in_tokyo(moment: datetime | None = None) -> date:
     """The day before `moment` (default: now) in Asia/Tokyo: the settlement date a 02:00 nightly run processes."""
     # Prefect's scheduled_start_time is its own DateTime, whose arithmetic after astimezone() does
     # not stay in Tokyo (15:03 UTC on 11/26 gave 11/25); a plain datetime from the instant does.
-    instant = datetime.fromtimestamp((moment or datetime.now(TOKYO)).timestamp(), TOKYO)
+    instant = datetime.fromtimestamp((moment or datetime.now(CITY_TIME_ZONE)).timestamp(), CITY_TIME_ZONE)
     return instant.date() - timedelta(days=1)
 
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from fractions import Fraction
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -37,7 +36,7 @@ from schemas.derived import ContractBroken, check_contracts
 from schemas.exemptions import ExemptionKinds, ExemptionsFileError, load_exemption_kinds
 from schemas.layouts import LayoutError
 from schemas.rates import MissingRateError, RatesFileError, RatesTable, load_rates
-from schemas.settings import Settings
+from schemas.settings import CITY_TIME_ZONE, Settings
 from schemas.tables import derived_tables
 from transforms.rebuild import STORED_COLUMNS, DerivedTables, derived_state
 
@@ -186,8 +185,6 @@ def run_settlement_date(
         connection.close()
         return replace(summary, analyst_copy=copy)
 
-
-CITY_TIME_ZONE = ZoneInfo("Asia/Tokyo")
 
 
 class RunDateRefused(RunFailed):

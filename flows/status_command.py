@@ -10,7 +10,6 @@ import json
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -20,10 +19,10 @@ from rich.table import Table
 
 from flows.database import holder_pid
 from flows.refusals import RefusalLogError, logged_refusals
+from schemas.settings import CITY_TIME_ZONE
 from transforms.run_status import NEVER_RUN, date_states, file_warnings, run_attempts, standing_as_of
 
 DEFAULT_DATABASE = Path("data/shuno.duckdb")
-CITY_TIME_ZONE = ZoneInfo("Asia/Tokyo")
 UNREADABLE_EXIT_CODE = 1
 RUNS = "SELECT settlement_date, started_at, status FROM runs"
 # Runs only: a refused decision or void is no attempt at running the date (`runs` has the voids).

@@ -11,9 +11,12 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+# The city's time zone: "today", yesterday's settlement date and decisions' days are taken in it.
+CITY_TIME_ZONE = ZoneInfo("Asia/Tokyo")
 # The settings file read when none is named: shuno.toml in the working directory (a deployment's
 # is the checkout); when it is absent every setting has its default.
 DEFAULT_SETTINGS_FILE = Path("shuno.toml")
