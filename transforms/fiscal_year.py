@@ -12,7 +12,7 @@ CLOSING_PERIOD_LAST_MONTH = 5
 
 
 def receipt_fiscal_year(paid_on: pl.Expr, assessed_year: pl.Expr) -> list[pl.Expr]:
-    """`fiscal_year` (会計年度) and `current_or_arrears` (現年/滞繰) of a receipt, from its 納付日 and its receivable's 調定年度.
+    """`fiscal_year` (会計年度) and `current_or_arrears` (現年/滞繰) of a receipt, from 納付日 and 調定年度.
 
     地方自治法第235条の5 (出納整理期間): a receipt from 4/1 to 5/31 of year Y to a receivable whose
     調定年度 is Y−1 or earlier, 現年 and 滞繰 alike, belongs to fiscal year Y−1, the year still open
