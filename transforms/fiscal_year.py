@@ -11,6 +11,11 @@ FISCAL_YEAR_FIRST_MONTH = 4
 CLOSING_PERIOD_LAST_MONTH = 5
 
 
+def fiscal_year_of_day(day: pl.Expr) -> pl.Expr:
+    """The fiscal year (April to March) a day falls in."""
+    return day.dt.year().cast(pl.Int64) - (day.dt.month() < FISCAL_YEAR_FIRST_MONTH).cast(pl.Int64)
+
+
 def receipt_fiscal_year(paid_on: pl.Expr, assessed_year: pl.Expr) -> list[pl.Expr]:
     """`fiscal_year` (会計年度) and `current_or_arrears` (現年/滞繰) of a receipt, from 納付日 and 調定年度.
 
@@ -22,10 +27,9 @@ def receipt_fiscal_year(paid_on: pl.Expr, assessed_year: pl.Expr) -> list[pl.Exp
     """
     calendar_year = paid_on.dt.year().cast(pl.Int64)
     month = paid_on.dt.month()
-    year_of_day = calendar_year - (month < FISCAL_YEAR_FIRST_MONTH).cast(pl.Int64)
     in_closing_period = (month >= FISCAL_YEAR_FIRST_MONTH) & (month <= CLOSING_PERIOD_LAST_MONTH)
     previous_year_open = in_closing_period & (assessed_year.cast(pl.Int64) < calendar_year)
-    fiscal_year = pl.when(previous_year_open).then(calendar_year - 1).otherwise(year_of_day)
+    fiscal_year = pl.when(previous_year_open).then(calendar_year - 1).otherwise(fiscal_year_of_day(paid_on))
     current = pl.when(assessed_year.is_null()).then(None).when(assessed_year.cast(pl.Int64) == fiscal_year)
     year_class = current.then(pl.lit(ReceiptYearClass.CURRENT.value)).otherwise(pl.lit(ReceiptYearClass.ARREARS.value))
     return [fiscal_year.alias("fiscal_year"), year_class.alias("current_or_arrears")]

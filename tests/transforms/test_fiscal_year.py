@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from schemas.codes import ReceiptYearClass
-from transforms.fiscal_year import receipt_fiscal_year
+from transforms.fiscal_year import fiscal_year_of_day, receipt_fiscal_year
 
 CURRENT, ARREARS = ReceiptYearClass.CURRENT.value, ReceiptYearClass.ARREARS.value
 YEARS_SCHEMA = {"fiscal_year": pl.Int64, "current_or_arrears": pl.String}
@@ -56,3 +56,10 @@ def test_receipt_fiscal_year_without_assessment_year() -> None:
     found = _receipt_years([date(2026, 4, 1), date(2026, 3, 31)], [None, None])
     expected = pl.DataFrame({"fiscal_year": [2026, 2025], "current_or_arrears": [None, None]}, schema=YEARS_SCHEMA)
     assert_frame_equal(found, expected)
+
+
+def test_fiscal_year_of_day_turns_on_april_first() -> None:
+    """The fiscal year of a day alone, without 出納整理期間 (the built 仮登録 rows' 会計年度); no day, no year."""
+    days = pl.DataFrame({"day": [date(2026, 3, 31), date(2026, 4, 1), date(2026, 5, 31), None]}, schema={"day": pl.Date})
+    found = days.select(fiscal_year_of_day(pl.col("day")).alias("fiscal_year"))
+    assert_frame_equal(found, pl.DataFrame({"fiscal_year": [2025, 2026, 2026, None]}, schema={"fiscal_year": pl.Int64}))
