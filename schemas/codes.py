@@ -187,6 +187,13 @@ class SuggestionReason(LabelledCode):
     SAME_PRINCIPAL = "same_principal", "未納本税が支払本税と同額 (税目・期別は納付にあれば一致)"
 
 
+class ReceiptYearClass(LabelledCode):
+    """現年/滞繰 of a receipt: whether its receivable's 調定年度 is the receipt's 会計年度 (CONTRACT v2)."""
+
+    CURRENT = "現年", "現年度分 (調定年度 = 会計年度)"
+    ARREARS = "滞繰", "滞納繰越分 (調定年度 < 会計年度)"
+
+
 class RunStatus(LabelledCode):
     """How a run ended (`runs.status`; `audit_log.outcome` adds `refused`)."""
 

@@ -23,6 +23,7 @@ from schemas.codes import (
     PaymentClass,
     PaymentSource,
     PaymentStatus,
+    ReceiptYearClass,
     RefundKind,
     RunStatus,
     SuggestionReason,
@@ -389,6 +390,9 @@ def _applications() -> Table:
             ("principal_applied", "BIGINT", "本税への充当額", AMOUNT),
             ("dunning_fee_applied", "BIGINT", "督促手数料への充当額", AMOUNT),
             ("late_fee_applied", "BIGINT", "延滞金への充当額", AMOUNT),
+            ("fiscal_year", "INTEGER", "会計年度 (納付の属する年度, 出納整理期間の前年度以前の調定分は前年度)", REQUIRED),
+            # Null only for a receivable without 調定年度: neither 現年 nor 滞繰 can be said.
+            ("current_or_arrears", "VARCHAR", "", Contract(codes=ReceiptYearClass)),
         ),
         # A payment is applied to its one receivable (payments.receivable_id): one row per payment.
         key=("payment_key",),

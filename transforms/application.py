@@ -13,6 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from schemas.codes import PaymentClass, PaymentStatus
+from transforms.fiscal_year import receipt_fiscal_year
 from transforms.ledger import APPLIED_COLUMNS, OWED, PARTS, PAYMENT_IDENTITY, conformed, paid_before, paid_through, waterfall
 
 # SPEC §3.1, then payment_key so that two payments alike in every other key still have one order.
@@ -37,8 +38,9 @@ def application_ledger(principal_ledger: pl.DataFrame, late_fees: pl.DataFrame) 
 
 
 def applications(ledger: pl.DataFrame) -> pl.DataFrame:
-    """The `applications` table: what each applied payment settled of its receivable."""
-    return conformed(ledger, "applications")
+    """The `applications` table: what each applied payment settled of its receivable, and the 会計年度 of the receipt."""
+    years = receipt_fiscal_year(pl.col("paid_on"), pl.col("assessed_fiscal_year"))
+    return conformed(ledger.with_columns(years), "applications")
 
 
 def overpaid_amounts(ledger: pl.DataFrame) -> pl.DataFrame:
@@ -70,7 +72,7 @@ def payment_parts(payments: pl.DataFrame) -> pl.DataFrame:
 
 
 def with_owed(parts: pl.DataFrame, versions: pl.DataFrame) -> pl.DataFrame:
-    """parts with their receivable's taxpayer, 納期限 and the 本税 and 督促手数料 it owes now."""
+    """parts with their receivable's taxpayer, 調定年度, 納期限 and the 本税 and 督促手数料 it owes now."""
     dunning_fee = pl.col("dunning_fee").fill_null(0)
     owed = versions.select(
         "receivable_id",
@@ -78,6 +80,8 @@ def with_owed(parts: pl.DataFrame, versions: pl.DataFrame) -> pl.DataFrame:
         pl.col("receivable_id").rank("ordinal").alias("receivable_number"),
         "taxpayer_id",
         "tax_code",
+        # Named apart from the receipt's own 会計年度, which `applications` calls fiscal_year.
+        pl.col("fiscal_year").alias("assessed_fiscal_year"),
         "effective_due_date",
         "cancelled_on",
         pl.col("principal").alias("principal_owed"),

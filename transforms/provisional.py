@@ -15,9 +15,9 @@ import polars as pl
 
 from schemas.codes import TAX_CODE_BY_ELTAX_CLASS, DeleteFlag, PaymentSource
 from schemas.tables import derived_tables
+from transforms.fiscal_year import fiscal_year_of_day
 from transforms.payments import DELIVERED_RECORD, KEY
 
-FISCAL_YEAR_FIRST_MONTH = 4
 RECEIVABLE_FIELDS = ["tax_code", "tax_year", "notice_number", "installment", "taxpayer_id", "filing_receipt_number"]
 
 
@@ -58,11 +58,6 @@ def _built_field(source: pl.Expr | None, dtype: pl.DataType) -> pl.Expr:
     return value.fill_null(0) if dtype == pl.Int64 else value
 
 
-def _fiscal_year(day: pl.Expr) -> pl.Expr:
-    """The Japanese fiscal year (April to March) a day falls in."""
-    return day.dt.year().cast(pl.Int64) - (day.dt.month() < FISCAL_YEAR_FIRST_MONTH).cast(pl.Int64)
-
-
 def _built_fields() -> dict[str, pl.Expr]:
     """How a built 仮登録 row fills its fields from a matched payment (fields not named here have no source)."""
     same = [
@@ -86,7 +81,7 @@ def _built_fields() -> dict[str, pl.Expr]:
         "payment_category": pl.format(
             "{}{}", pl.col("tax_fee_number").cast(pl.String).str.zfill(3), pl.col("filing_period_code").fill_null("")
         ),
-        "fiscal_year": _fiscal_year(pl.coalesce("deposited_on", "paid_on")),
+        "fiscal_year": fiscal_year_of_day(pl.coalesce("deposited_on", "paid_on")),
         "specific_key_1": pl.coalesce("specific_key_1", "management_specific_key_1"),
         "delete_next_run_flag": pl.lit(DeleteFlag.NORMAL),
         "created_on": pl.col("first_seen_on"),

@@ -160,6 +160,9 @@ def test_full_payment_on_time_settles_the_principal_and_nothing_else():
             "principal_applied": [365_000],
             "dunning_fee_applied": [0],
             "late_fee_applied": [0],
+            # A 2026 receivable paid on 2026-04-30: 会計年度 2026, 現年.
+            "fiscal_year": [2026],
+            "current_or_arrears": ["現年"],
         },
         schema=result.applications.schema,
     )
