@@ -20,7 +20,20 @@ from pathlib import Path
 import duckdb
 
 from flows.database import standing_run
-from schemas.analyst import ABOUT_COLUMNS, ABOUT_COMMENT, ANALYST_TABLES, ANALYST_VIEWS, EXCLUDED_COLUMNS, AnalystView
+from schemas.analyst import (
+    ABOUT_COLUMNS,
+    ABOUT_COMMENT,
+    ANALYST_TABLES,
+    ANALYST_VIEWS,
+    CODE_LISTS,
+    CODES_COLUMNS,
+    CODES_COMMENT,
+    EXCLUDED_COLUMNS,
+    LISTED_CODES,
+    UNKNOWN_CODE_NAME,
+    AnalystView,
+    CodeList,
+)
 
 COPY = "analyst_copy"
 # With a read-only source connection DuckDB attaches read-only too unless told otherwise.
@@ -110,6 +123,7 @@ def _copy_in_one_transaction(
             for statement in view_statements(view):
                 connection.execute(statement)
         _write_about(connection)
+        _write_codes(connection)
     except BaseException:
         connection.rollback()
         raise
@@ -120,13 +134,41 @@ def _write_about(connection: duckdb.DuckDBPyConnection) -> None:
     """The copy's table `about`: the date it is as of, when it was published, the run that made it, shuno's version."""
     standing = standing_run(connection)
     as_of, run_id = standing if standing else (None, None)
-    columns = ", ".join(f"{_identifier(name)} {kind}" for name, kind, _ in ABOUT_COLUMNS)
-    table = f"{COPY}.main.about"
-    connection.execute(f"CREATE TABLE {table} ({columns})")
+    table = _create_commented_table(connection, "about", ABOUT_COLUMNS, ABOUT_COMMENT)
     connection.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?)", [as_of, datetime.now(), run_id, metadata.version("shuno")])
-    connection.execute(f"COMMENT ON TABLE {table} IS {_literal(ABOUT_COMMENT)}")
-    for name, _, comment in ABOUT_COLUMNS:
-        connection.execute(f"COMMENT ON COLUMN {table}.{_identifier(name)} IS {_literal(comment)}")
+
+
+def _write_codes(connection: duckdb.DuckDBPyConnection) -> None:
+    """The copy's table `codes`: every listed code with its Japanese name, then the codes met in the copy but in no list."""
+    table = _create_commented_table(connection, "codes", CODES_COLUMNS, CODES_COMMENT)
+    connection.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", [list(row) for row in LISTED_CODES])
+    for code_list in CODE_LISTS:
+        if code_list.columns:
+            connection.execute(f"INSERT INTO {table} {unknown_codes_select(code_list)}", [code_list.name, code_list.name])
+
+
+def unknown_codes_select(code_list: CodeList) -> str:
+    """SELECT of (code_list, code, `不明 (<code>)`) for each code of the list's columns in the copy not in the copy's `codes`.
+
+    Binds the list's name twice: the value of `code_list`, then the list the codes are looked up in.
+    """
+    # Names come from the declarations of schemas/analyst.py, never from input.
+    met = " UNION ".join(f"SELECT {_identifier(column)} AS code FROM {COPY}.main.{_identifier(table)}" for table, column in code_list.columns)
+    prefix, suffix = UNKNOWN_CODE_NAME.split("{code}")
+    return (
+        f"SELECT DISTINCT ?, code, {_literal(prefix)} || code || {_literal(suffix)} FROM ({met})"
+        f" WHERE code IS NOT NULL AND code NOT IN (SELECT code FROM {COPY}.main.codes WHERE code_list = ?) ORDER BY code"
+    )
+
+
+def _create_commented_table(connection: duckdb.DuckDBPyConnection, name: str, columns: tuple[tuple[str, str, str], ...], comment: str) -> str:
+    """Creates the copy's own table `name` (columns: name, DuckDB type, Japanese COMMENT) with its COMMENTs; returns its qualified name."""
+    table = f"{COPY}.main.{_identifier(name)}"
+    connection.execute(f"CREATE TABLE {table} ({', '.join(f'{_identifier(column)} {kind}' for column, kind, _ in columns)})")
+    connection.execute(f"COMMENT ON TABLE {table} IS {_literal(comment)}")
+    for column, _, text in columns:
+        connection.execute(f"COMMENT ON COLUMN {table}.{_identifier(column)} IS {_literal(text)}")
+    return table
 
 
 def _source_catalog(connection: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> tuple[dict[str, str | None], dict[str, ColumnComments]]:

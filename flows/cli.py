@@ -17,6 +17,7 @@ from flows.audit_command import audit
 from flows.check import check_file, check_report
 from flows.decide_command import decide_app
 from flows.explain_command import explain
+from flows.export_command import export
 from flows.late_fee_command import late_fee
 from flows.pending_command import pending
 from flows.settlement import RunFailed, failure_reason, refuse_future_date, run_lock
@@ -41,6 +42,7 @@ app.command(help="The operation log (audit_log and the refusal log), read-only."
 app.command(help="The story of one receivable, payment or refund candidate, with every 延滞金 piece.")(explain)
 app.command(help="Every settlement date from the first to today: completed, failed, refused or never run.")(status)
 app.command("pending", help="The work queue: pending and held payments, oldest first, with suggested receivables (--csv for Excel).")(pending)
+app.command(help="One table or view of the analyst copy as CSV (BOM), Parquet or xlsx; --headers ja for Japanese headers.")(export)
 
 
 @app.command()

@@ -6,9 +6,31 @@ writes it. They query a copy published after each run, stripped of personal data
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from schemas.codes import DecisionKind, ErrorClass, OffsetStatus, PaymentStatus, RefundKind, coded_comment
+from schemas.codes import (
+    CHANNEL_CLASSES,
+    PAYMENT_CLASSES,
+    PAYMENT_METHODS,
+    PAYMENT_SCHEMES,
+    RECEIPT_CLASSES,
+    TAX_CODES,
+    CandidateStatus,
+    DecisionKind,
+    ErrorClass,
+    FileStatus,
+    LateFeeStatus,
+    MatchedBy,
+    OffsetStatus,
+    PaymentSource,
+    PaymentStatus,
+    RefundKind,
+    RunStatus,
+    SuggestionReason,
+    code_labels,
+    coded_comment,
+)
 from schemas.privacy import PERSONAL_FIELDS, SECRET_FIELDS
 
 # The tables of CONTRACT.md, in its order. Stored inputs (payment_records, …) stay out: they are
@@ -36,6 +58,54 @@ ABOUT_COLUMNS = (
     ("run_id", "VARCHAR", "基準日の実行 ID (runs)"),
     ("shuno_version", "VARCHAR", "shuno の版"),
 )
+
+
+
+@dataclass(frozen=True)
+class CodeList:
+    """A code list of the copy's table `codes`: its name, code → Japanese name, and the (table, column) pairs holding its codes."""
+
+    name: str
+    names: Mapping[str, str]
+    columns: tuple[tuple[str, str], ...]
+
+
+# The copy's table `codes` (CONTRACT v2): one row per code of these lists, in this order, then
+# the codes met in the listed columns but absent from their list, named `不明 (<code>)`, so an
+# unknown チャネル区分 (which only warns, SPEC §1) shows up instead of joining to nothing.
+# 領収区分 and 支払方法 are no column of the copy (a 取消 is a payment's status): listed for reference.
+CODE_LISTS = (
+    CodeList("tax_code", TAX_CODES, (("receivables", "tax_code"), ("arrears", "tax_code"), ("provisional_payments", "tax_code"))),
+    CodeList("channel_class", CHANNEL_CLASSES, (("payments", "channel_class"),)),
+    CodeList("payment_scheme", PAYMENT_SCHEMES, (("payments", "payment_scheme"),)),
+    CodeList("payment_class", PAYMENT_CLASSES, (("payments", "payment_class"), ("provisional_payments", "payment_class"))),
+    CodeList("receipt_class", RECEIPT_CLASSES, ()),
+    CodeList("payment_method", PAYMENT_METHODS, ()),
+    CodeList(
+        "error_class",
+        code_labels(ErrorClass),
+        (("payments", "error_class"), ("provisional_payments", "error_class"), ("work_queue", "error_class")),
+    ),
+    CodeList("status", code_labels(PaymentStatus), (("payments", "status"), ("work_queue", "status"))),
+    CodeList("late_fee_status", code_labels(LateFeeStatus), (("arrears", "late_fee_status"),)),
+    CodeList("refund_kind", code_labels(RefundKind), (("refund_candidates", "kind"),)),
+    CodeList("candidate_status", code_labels(CandidateStatus), (("refund_candidates", "status"),)),
+    CodeList("offset_status", code_labels(OffsetStatus), (("offsets", "status"),)),
+    CodeList("decision_kind", code_labels(DecisionKind), (("decisions", "kind"),)),
+    CodeList("file_status", code_labels(FileStatus), (("ingested_files", "status"),)),
+    CodeList("run_status", code_labels(RunStatus), (("runs", "status"),)),
+    CodeList("matched_by", code_labels(MatchedBy), (("payments", "matched_by"),)),
+    CodeList("payment_source", code_labels(PaymentSource), (("payments", "source"),)),
+    CodeList("suggestion_reason", code_labels(SuggestionReason), (("work_queue", "suggestion_reason"),)),
+)
+CODES_COMMENT = "コード表 (税目・チャネル区分・納付方式・エラー区分・状態などのコードと名称; 一覧にないコードは 不明 (コード))"
+CODES_COLUMNS = (
+    ("code_list", "VARCHAR", "コード一覧の名前 (tax_code, channel_class, status (納付の状態), refund_kind など)"),
+    ("code", "VARCHAR", "コード (文字列: 先頭の 0 を保つ)"),
+    ("name_ja", "VARCHAR", "名称 (一覧にないコードは 不明 (コード))"),
+)
+UNKNOWN_CODE_NAME = "不明 ({code})"
+LISTED_CODES = tuple((code_list.name, code, name) for code_list in CODE_LISTS for code, name in code_list.names.items())
 
 # rejected_records.raw is a whole record's bytes: the names, addresses and 納付番号 it holds are
 # personal even though パスワード is blanked in it.

@@ -15,7 +15,7 @@ import pytest
 from flows.analyst import AnalystCopyError, publish_analyst_copy
 from flows.database import connect
 from flows.decide import take_decisions
-from schemas.analyst import ABOUT_COLUMNS, ANALYST_TABLES, ANALYST_VIEWS, EXCLUDED_COLUMNS
+from schemas.analyst import ABOUT_COLUMNS, ANALYST_TABLES, ANALYST_VIEWS, CODE_LISTS, CODES_COLUMNS, EXCLUDED_COLUMNS
 from sample_data.names import SAMPLE_NAMES
 from schemas.decisions import Decision
 
@@ -68,8 +68,8 @@ def test_the_copy_holds_every_contract_table_with_its_rows_and_no_personal_colum
     assert [pair for pair in copy_columns if pair[1] in EXCLUDED_COLUMNS] == []
     # Every other column of the CONTRACT tables is kept.
     views = {(view.name, name) for view in ANALYST_VIEWS for name, _ in view.column_comments}
-    about = {("about", name) for name, _, _ in ABOUT_COLUMNS}
-    assert copy_columns - views - about == {
+    own = {("about", name) for name, _, _ in ABOUT_COLUMNS} | {("codes", name) for name, _, _ in CODES_COLUMNS}
+    assert copy_columns - views - own == {
         pair for pair in source_columns if pair[0] in ANALYST_TABLES and pair[1] not in EXCLUDED_COLUMNS
     }
     assert "BLOB" not in {data_type for _, _, data_type, _ in _rows(published.copy, COLUMNS)}
@@ -266,3 +266,35 @@ def test_the_copy_is_read_only_and_says_what_it_is_as_of(published, sample_night
     assert (as_of, run_id) == (sample_nights.dates[-1], last_run)
     assert published_at is not None and version
     assert dict(_rows(published.copy, "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'about'"))["as_of"].startswith("基準日")
+
+
+def test_the_codes_table_names_every_listed_code_and_every_unknown_one_met(published):
+    codes = _rows(published.copy, "SELECT code_list, code, name_ja FROM codes")
+    assert len(codes) == len(set((code_list, code) for code_list, code, _ in codes))
+    names = {(code_list, code): name for code_list, code, name in codes}
+    for code_list in CODE_LISTS:
+        assert {code: names[(code_list.name, code)] for code in code_list.names} == dict(code_list.names), code_list.name
+    assert {"tax_code", "channel_class", "payment_scheme", "payment_class", "receipt_class", "error_class", "status"} <= {
+        code_list for code_list, _, _ in codes
+    }
+    assert names[("tax_code", "010")] == "個人市民税・都民税 普通徴収"
+    # The sample plants チャネル区分 09, in no list (sample_data/README.md: unknown_channel).
+    assert names[("channel_class", "09")] == "不明 (09)"
+    assert [row for row in codes if row[2].startswith("不明 (")] == [("channel_class", "09", "不明 (09)")]
+    # Every code of every declared column has a name.
+    for code_list in CODE_LISTS:
+        for table, column in code_list.columns:
+            met = _rows(published.copy, f'SELECT DISTINCT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL')
+            assert {(code_list.name, code) for (code,) in met} <= set(names), (table, column)
+
+
+def test_an_unknown_code_inserted_before_publishing_is_named_unknown(published, tmp_path):
+    source, copy = tmp_path / "shuno.duckdb", tmp_path / "analyst.duckdb"
+    source.write_bytes(published.database.read_bytes())
+    with duckdb.connect(str(source)) as connection:
+        connection.execute("UPDATE payments SET channel_class = '10' WHERE channel_class = '01'")
+        connection.execute("UPDATE receivables SET tax_code = '999' WHERE receivable_id = (SELECT min(receivable_id) FROM receivables)")
+    publish_analyst_copy(source, copy)
+    unknown = _rows(copy, "SELECT code_list, code, name_ja FROM codes WHERE name_ja LIKE '不明 (%' ORDER BY ALL")
+    assert unknown == [("channel_class", "09", "不明 (09)"), ("channel_class", "10", "不明 (10)"), ("tax_code", "999", "不明 (999)")]
+    assert _rows(copy, "SELECT count(*) FROM codes WHERE code_list = 'channel_class' AND code = '01'") == [(1,)]
