@@ -25,6 +25,7 @@ from schemas.codes import (
     OffsetStatus,
     PaymentSource,
     PaymentStatus,
+    ReceiptYearClass,
     RefundKind,
     RunStatus,
     SuggestionReason,
@@ -97,6 +98,7 @@ CODE_LISTS = (
     CodeList("matched_by", code_labels(MatchedBy), (("payments", "matched_by"),)),
     CodeList("payment_source", code_labels(PaymentSource), (("payments", "source"),)),
     CodeList("suggestion_reason", code_labels(SuggestionReason), (("work_queue", "suggestion_reason"),)),
+    CodeList("current_or_arrears", code_labels(ReceiptYearClass), (("applications", "current_or_arrears"),)),
 )
 CODES_COMMENT = "コード表 (税目・チャネル区分・納付方式・エラー区分・状態などのコードと名称; 一覧にないコードは 不明 (コード))"
 CODES_COLUMNS = (
