@@ -19,11 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.audit import AuditEntry, FileDigest
-from flows.database import holder_pid
+from flows.database import DEFAULT_DATABASE, holder_pid
 from flows.refusals import RefusalLogError, logged_refusals
-from flows.settings_option import BAD_INPUT_EXIT_CODE
+from flows.settings_option import BAD_INPUT_EXIT_CODE, DatabaseOption
 
-DEFAULT_DATABASE = Path("data/shuno.duckdb")
 UNREADABLE_EXIT_CODE = 1
 AUDIT_ROWS = "SELECT * FROM audit_log WHERE recorded_at >= ? ORDER BY recorded_at, entry_id"
 
@@ -31,7 +30,7 @@ AUDIT_ROWS = "SELECT * FROM audit_log WHERE recorded_at >= ? ORDER BY recorded_a
 def audit(
     since: Annotated[str | None, typer.Option("--since", metavar="YYYY-MM-DD", help="entries recorded on or after this day")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
-    db: Annotated[Path, typer.Option("--db", envvar="SHUNO_DB", help="DuckDB file")] = DEFAULT_DATABASE,
+    db: DatabaseOption = DEFAULT_DATABASE,
 ) -> None:
     """Print the operation log (評価書 III-3): who ran, re-ran, decided or was refused, when, and how it ended."""
     start = _since(since)

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from flows.database import DEFAULT_DATABASE
 from flows.alerts_command import alerts_app
 from flows.audit_command import audit
 from flows.check import check_file, check_report
@@ -26,12 +27,11 @@ from flows.sample import sample
 from flows.operation import OperationFailed, OperationRefused
 from flows.status_command import status
 from flows.void import void_date
-from flows.settings_option import BAD_INPUT_EXIT_CODE, SettingsOption, command_settings
+from flows.settings_option import BAD_INPUT_EXIT_CODE, DatabaseOption, SettingsOption, command_settings
 from schemas.inbox import parse_inbox_name
 from schemas.settings import DEFAULT_SETTINGS_FILE
 
 DEFAULT_INBOX = Path("sample_data/inbox")
-DEFAULT_DATABASE = Path("data/shuno.duckdb")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="shuno: the city's nightly tax-receipt batch.")
 app.command("late-fee", help="延滞金 for one receivable, with the pieces it sums (JSON).")(late_fee)
@@ -60,7 +60,6 @@ def check(files: Annotated[list[Path], typer.Argument(help="files to validate")]
 
 
 InboxOption = Annotated[Path, typer.Option(envvar="SHUNO_INBOX", help="inbox folder")]
-DatabaseOption = Annotated[Path, typer.Option(envvar="SHUNO_DB", help="DuckDB file")]
 
 
 def _settlement_date(text: str) -> dt.date:

@@ -13,6 +13,8 @@ from schemas.codes import RunStatus
 from schemas.tables import StoredTable, Table, all_tables, schema_statements
 
 INCOMING = "incoming_frame"
+# The database every command and flow uses unless told otherwise (CONTRACT: `--db`, `SHUNO_DB`).
+DEFAULT_DATABASE = Path("data/shuno.duckdb")
 # DuckDB names the process holding a file it cannot lock: "Conflicting lock is held in <program> (PID 1234)".
 HOLDER_PID = re.compile(r"Conflicting lock is held in .* \(PID (\d+)\)")
 

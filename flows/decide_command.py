@@ -12,15 +12,15 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from flows.database import DEFAULT_DATABASE
 from flows.decide import take_decisions
 from flows.operation import OperationFailed, OperationRefused
-from flows.settings_option import BAD_INPUT_EXIT_CODE, SettingsOption, command_settings
+from flows.settings_option import BAD_INPUT_EXIT_CODE, DatabaseOption, SettingsOption, command_settings
 from schemas.codes import DecisionKind
 from schemas.decisions import Decision, DecisionFileError, decision_error, parsed_decisions
 from schemas.settings import DEFAULT_SETTINGS_FILE
 
 REFUSED_EXIT_CODE = 1
-DEFAULT_DATABASE = Path("data/shuno.duckdb")
 
 decide_app = typer.Typer(
     add_completion=False,
@@ -28,7 +28,6 @@ decide_app = typer.Typer(
     help="Store an office decision (SPEC §6) and rebuild the tables with it: one KIND, or --file for many.",
 )
 
-DatabaseOption = Annotated[Path, typer.Option("--db", envvar="SHUNO_DB", help="DuckDB file")]
 OnOption = Annotated[str, typer.Option("--on", metavar="YYYY-MM-DD", help="the day the decision takes effect")]
 ReasonOption = Annotated[str, typer.Option("--reason", metavar="CODE", help="reason code")]
 NoteOption = Annotated[str | None, typer.Option("--note", help="note (kept in the database only, never logged)")]

@@ -14,13 +14,13 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from pydantic import ValidationError
 
+from flows.database import DEFAULT_DATABASE
 from flows.decide import TakenDecisions, take_decisions
 from flows.operation import OperationFailed, OperationRefused
 from schemas.codes import DecisionKind
 from schemas.decisions import Decision, decision_error
 from schemas.settings import DEFAULT_SETTINGS_FILE, load_settings
 
-DEFAULT_DATABASE = Path("data/shuno.duckdb")
 
 
 @flow(name="decide", flow_run_name="decide-{kind}")

@@ -20,11 +20,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from flows.database import query_frame
-from flows.settings_option import BAD_INPUT_EXIT_CODE, SettingsOption, command_settings
+from flows.database import DEFAULT_DATABASE, query_frame
+from flows.settlement import load_law_tables
+from flows.settings_option import BAD_INPUT_EXIT_CODE, DatabaseOption, SettingsOption, command_settings
 from schemas.codes import RunStatus
-from schemas.exemptions import load_exemption_kinds
-from schemas.rates import load_rates
 from schemas.settings import DEFAULT_SETTINGS_FILE
 from transforms.explanation import (
     APPLIED_PAYMENT_COLUMNS,
@@ -43,9 +42,6 @@ from transforms.explanation import (
 )
 
 NOT_FOUND_EXIT_CODE = 1
-# The same option as the other commands' (flows/cli.py DatabaseOption): cli imports this module, so it is declared here too.
-DatabaseOption = Annotated[Path, typer.Option(envvar="SHUNO_DB", help="DuckDB file")]
-DEFAULT_DATABASE = Path("data/shuno.duckdb")
 # A pipe or a log file has no width; rich would assume 80 columns and fold the tables (flows/report.py does the same).
 UNBOUNDED_WIDTH = 400
 
@@ -101,7 +97,8 @@ def explain(
         raise typer.Exit(BAD_INPUT_EXIT_CODE)
     settings = command_settings(settings_file, "explain")
     try:
-        law = LateFeeLaw(load_rates(settings.rates_path), load_exemption_kinds(settings.exemptions_path), settings.low_rate_months)
+        tables = load_law_tables(settings)
+        law = LateFeeLaw(tables.rates, tables.exemption_kinds, settings.low_rate_months)
         with read_only(db) as connection:
             stories = explanation(connection, *asked[0], law)
     except (NotFound, ValueError, OSError, duckdb.Error) as error:

@@ -20,7 +20,8 @@ import typer
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from flows.pending_command import DatabaseOption
+from flows.database import DEFAULT_DATABASE
+from flows.settings_option import DatabaseOption
 from flows.settlement import analyst_copy_path
 
 CANNOT_EXPORT_EXIT_CODE = 1
@@ -65,7 +66,7 @@ def export(
     output_format: Annotated[ExportFormat, typer.Option("--format", help="csv (UTF-8 with a BOM), parquet or xlsx")],
     out: Annotated[Path, typer.Option("--out", help="file to write")],
     headers: Annotated[HeaderStyle, typer.Option("--headers", help="ja: the Japanese COMMENTs as headers")] = HeaderStyle.NAMES,
-    db: DatabaseOption = Path("data/shuno.duckdb"),
+    db: DatabaseOption = DEFAULT_DATABASE,
 ) -> None:
     """Writes one table or view of the analyst copy (beside --db) to --out; codes stay text."""
     try:

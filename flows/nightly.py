@@ -41,6 +41,7 @@ from prefect.states import Completed, Failed
 from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from rich.console import Console
 
+from flows.database import DEFAULT_DATABASE
 from flows.ingest import inbox_listing
 from flows.night_summary import WARNED, night_warnings, summary_lines, warned_message, warned_nights_message
 from flows.settlement import RunFailed, RunSummary, failure_reason, run_settlement_date
@@ -50,7 +51,6 @@ from schemas.settings import CITY_TIME_ZONE, DEFAULT_SETTINGS_FILE, Settings, Se
 
 # CONTRACT's defaults of `shuno run`; a deployment passes its own.
 DEFAULT_INBOX = Path("sample_data/inbox")
-DEFAULT_DATABASE = Path("data/shuno.duckdb")
 
 
 def yesterday_in_tokyo(moment: datetime | None = None) -> date:

@@ -21,11 +21,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from flows.settings_option import BAD_INPUT_EXIT_CODE
+from flows.database import DEFAULT_DATABASE
+from flows.settings_option import BAD_INPUT_EXIT_CODE, DatabaseOption
 from schemas.codes import ErrorClass, PaymentStatus, SuggestionReason, code_labels
 
 # `shuno run`'s --db (flows/cli.py, which registers this command and so cannot be imported here).
-DatabaseOption = Annotated[Path, typer.Option(envvar="SHUNO_DB", help="DuckDB file")]
 UNREADABLE_EXIT_CODE = 1
 QUEUE = """
 SELECT paid_on, days_waiting, payment_key, status, error_class, paid_total, first_seen_on,
@@ -46,7 +46,7 @@ class QueueUnreadable(Exception):
 
 def pending(
     csv_output: Annotated[bool, typer.Option("--csv", help="CSV (UTF-8 with BOM, for Excel) on stdout instead of a table.")] = False,
-    db: DatabaseOption = Path("data/shuno.duckdb"),
+    db: DatabaseOption = DEFAULT_DATABASE,
 ) -> None:
     """The work queue: every pending and held payment, oldest 納付日 first, with suggested receivables and why."""
     try:

@@ -1,4 +1,4 @@
-"""The `--settings FILE` option of every shuno command that reads settings, loaded the one way (schemas/settings.py)."""
+"""The options shuno's commands share: `--settings FILE`, loaded the one way (schemas/settings.py), and `--db FILE`."""
 
 from pathlib import Path
 from typing import Annotated
@@ -8,6 +8,8 @@ import typer
 from schemas.settings import DEFAULT_SETTINGS_FILE, SETTINGS_VARIABLE, Settings, SettingsError, load_settings
 
 BAD_INPUT_EXIT_CODE = 2
+
+DatabaseOption = Annotated[Path, typer.Option("--db", envvar="SHUNO_DB", help="DuckDB file")]
 
 SettingsOption = Annotated[
     Path,

@@ -17,12 +17,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flows.database import holder_pid
+from flows.database import DEFAULT_DATABASE, holder_pid, latest_completed_date
 from flows.refusals import RefusalLogError, logged_refusals
+from flows.settings_option import DatabaseOption
 from schemas.settings import CITY_TIME_ZONE
-from transforms.run_status import NEVER_RUN, date_states, file_warnings, run_attempts, standing_as_of
+from transforms.run_status import NEVER_RUN, date_states, file_warnings, run_attempts
 
-DEFAULT_DATABASE = Path("data/shuno.duckdb")
 UNREADABLE_EXIT_CODE = 1
 RUNS = "SELECT settlement_date, started_at, status FROM runs"
 # Runs only: a refused decision or void is no attempt at running the date (`runs` has the voids).
@@ -33,11 +33,11 @@ FILES = "SELECT settlement_date, file_name, status, rejected_count FROM ingested
 
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON document")] = False,
-    db: Annotated[Path, typer.Option("--db", envvar="SHUNO_DB", help="DuckDB file")] = DEFAULT_DATABASE,
+    db: DatabaseOption = DEFAULT_DATABASE,
 ) -> None:
     """Per settlement date from the first to today: completed, failed (reason), refused, never run; warnings; the latest as of."""
     today = datetime.now(CITY_TIME_ZONE).date()
-    runs, logged, files = _read(db)
+    (runs, logged, files), as_of = _read(db)
     try:
         waiting = [entry for entry in logged_refusals(db)[0] if not any(operation in entry.command for operation in OPERATIONS)]
     except (RefusalLogError, OSError) as error:
@@ -50,21 +50,21 @@ def status(
     )
     refusals = _with_dates(pl.concat([logged, waiting_rows]).unique())
     states = date_states(run_attempts(runs, refusals), file_warnings(files), today)
-    as_of = standing_as_of(runs)
     if as_json:
         typer.echo(json.dumps({"as_of": as_of, "today": today, "dates": states.to_dicts()}, ensure_ascii=False, default=_json_value))
         return
     _print(states, as_of, today)
 
 
-def _read(database: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _read(database: Path) -> tuple[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame], date | None]:
+    """The runs, the logged attempts and the files of the database, and the date it stands as of (None before any run)."""
     empty = (
         pl.DataFrame(schema={"settlement_date": pl.Date, "started_at": pl.Datetime("us"), "status": pl.String}),
         pl.DataFrame(schema={"recorded_at": pl.Datetime("us"), "outcome": pl.String, "reason": pl.String, "parameters": pl.String}),
         pl.DataFrame(schema={"settlement_date": pl.Date, "file_name": pl.String, "status": pl.String, "rejected_count": pl.Int64}),
     )
     if not database.is_file():
-        return empty
+        return empty, None
     try:
         connection = duckdb.connect(str(database), read_only=True)
     except duckdb.IOException as error:
@@ -72,7 +72,8 @@ def _read(database: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         typer.echo(f"shuno status: a run holds {database}{pid} now; ask again when it ends", err=True)
         raise typer.Exit(UNREADABLE_EXIT_CODE) from None
     try:
-        return tuple(connection.sql(sql).pl().cast(dict(frame.schema)) for sql, frame in zip((RUNS, LOGGED, FILES), empty))
+        frames = tuple(connection.sql(sql).pl().cast(dict(frame.schema)) for sql, frame in zip((RUNS, LOGGED, FILES), empty))
+        return frames, latest_completed_date(connection)
     finally:
         connection.close()
 

@@ -19,6 +19,7 @@ import polars as pl
 from schemas.codes import CandidateStatus, DecisionKind, MatchedBy, OffsetStatus, PaymentStatus
 from schemas.exemptions import ExemptionKinds, parsed_fraction
 from schemas.tables import decision_entries_table
+from transforms.late_fee import ExemptionPeriod
 from transforms.ledger import OFFSET_COLUMNS, conformed
 
 KIND = pl.col("kind")
@@ -99,6 +100,14 @@ def exemption_periods(in_force: pl.DataFrame, kinds: ExemptionKinds) -> pl.DataF
         ).iter_rows()
     ]
     return pl.DataFrame(rows, schema=EXEMPTION_SCHEMA, orient="row")
+
+
+def periods_by_receivable(exemption_periods: pl.DataFrame) -> dict[str, list[ExemptionPeriod]]:
+    """The exemption periods (EXEMPTION_SCHEMA) by receivable, as the reference engine takes them (few rows: plain Python)."""
+    periods: dict[str, list[ExemptionPeriod]] = {}
+    for receivable_id, start_on, end_on, numerator, denominator in exemption_periods.select(*EXEMPTION_SCHEMA).iter_rows():
+        periods.setdefault(receivable_id, []).append(ExemptionPeriod(start_on, end_on, Fraction(numerator, denominator)))
+    return periods
 
 
 def _given(fraction: str | None) -> Fraction | None:

@@ -17,10 +17,12 @@ from typing import Any
 
 import polars as pl
 
-from schemas.codes import DecisionKind, LateFeeStatus
-from schemas.exemptions import ExemptionKinds, parsed_fraction
+from schemas.codes import LateFeeStatus
+from schemas.exemptions import ExemptionKinds
 from schemas.rates import RatesTable
 from transforms.calendar import effective_due_dates
+from transforms.decisions import exemption_periods as decision_exemption_periods
+from transforms.decisions import periods_by_receivable
 from transforms.late_fee import ExemptionPeriod, LateFeeCase, PartialPayment, Piece, late_fee_pieces, rounded_total
 from transforms.ledger import DEFAULT_LOW_RATE_MONTHS
 
@@ -173,14 +175,9 @@ def principal_payments(applications: pl.DataFrame, offsets: pl.DataFrame) -> lis
 
 
 def exemption_periods(decisions: pl.DataFrame, receivable_id: str, kinds: ExemptionKinds) -> list[ExemptionPeriod]:
-    """The 延滞金 exemption periods in force on the receivable: its `exempt` decisions no revoke voided (SPEC §6.1)."""
-    exempt = decisions.filter(
-        (pl.col("kind") == DecisionKind.EXEMPT) & (pl.col("receivable_id") == receivable_id) & pl.col("revoked_by").is_null()
-    )
-    return [
-        ExemptionPeriod(start_on, end_on, kinds.fraction_of(kind, None if fraction is None else parsed_fraction(fraction)))
-        for start_on, end_on, kind, fraction in exempt.select("start_on", "end_on", "exemption_kind", "fraction").rows()
-    ]
+    """The 延滞金 exemption periods in force on the receivable: its `exempt` decisions no revoke voided (SPEC §6.1), as the rebuild reads them."""
+    in_force = decisions.filter((pl.col("receivable_id") == receivable_id) & pl.col("revoked_by").is_null())
+    return periods_by_receivable(decision_exemption_periods(in_force, kinds)).get(receivable_id, [])
 
 
 def late_fee_account(

@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from fractions import Fraction
 
 import polars as pl
 
 from schemas.codes import OffsetStatus
 from schemas.rates import RatesTable
 from schemas.settings import OffsetOrder
-from transforms.decisions import DecisionEffects, no_decisions
+from transforms.decisions import DecisionEffects, no_decisions, periods_by_receivable
 from transforms.late_fee import ExemptionPeriod, LateFeeCase, late_fee
 from transforms.ledger import APPLIED_COLUMNS, TABLE_SCHEMAS, low_rate_months_expression, principal_payments, receivable_totals
 
@@ -131,16 +130,14 @@ def _balances_by_taxpayer(
     paid_by_receivable: dict[str, list[tuple[date, int]]] = {}
     for receivable_id, paid_on, amount in paid.sort("receivable_id", "paid_on").iter_rows():
         paid_by_receivable.setdefault(receivable_id, []).append((paid_on, amount))
-    periods_by_receivable: dict[str, list[ExemptionPeriod]] = {}
-    for receivable_id, start_on, end_on, numerator, denominator in exemption_periods.filter(is_target).iter_rows():
-        periods_by_receivable.setdefault(receivable_id, []).append(ExemptionPeriod(start_on, end_on, Fraction(numerator, denominator)))
+    periods = periods_by_receivable(exemption_periods.filter(is_target))
     balances: dict[str, list[TargetBalance]] = {}
     for taxpayer_id, *values in targets.iter_rows():
         receivable_id = values[0]
         balance = TargetBalance(
             *values,
             principal_payments=list(paid_by_receivable.get(receivable_id, [])),
-            exemptions=periods_by_receivable.get(receivable_id, []),
+            exemptions=periods.get(receivable_id, []),
         )
         balances.setdefault(taxpayer_id, []).append(balance)
     return balances

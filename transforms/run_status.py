@@ -68,10 +68,3 @@ def run_attempts(runs: pl.DataFrame, refusals: pl.DataFrame) -> pl.DataFrame:
     failed_run = (pl.col("state") == RunStatus.FAILED) & pl.col("reason").is_null()
     return attempts.with_columns(pl.when(failed_run).then(pl.col("failure")).otherwise(pl.col("reason")).alias("reason")).drop("failure")
 
-
-def standing_as_of(runs: pl.DataFrame) -> date | None:
-    """The latest settlement date whose last completed-or-voided run completed ("as of"), or None."""
-    counted = runs.filter(pl.col("status").is_in([RunStatus.COMPLETED.value, RunStatus.VOIDED.value]))
-    last = counted.sort("started_at").group_by("settlement_date").agg(pl.col("status").last())
-    standing = last.filter(pl.col("status") == RunStatus.COMPLETED.value)["settlement_date"]
-    return standing.max() if len(standing) else None
