@@ -29,6 +29,7 @@ from flows.audit import FileDigest, audit_entry, write_audit_entry
 from flows.database import connect, holder_pid, latest_completed_date, query_frame, replace_rows
 from flows.ingest import FileOutcome, load_date
 from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
+from flows.partitioned import partitioned_rebuild
 from flows.refusals import RefusalLogError, append_refusal, clear_refusals, fold_refusals
 from schemas.audit import REFUSED
 from schemas.codes import RunStatus
@@ -114,7 +115,13 @@ def rebuild_derived(
     settings: Settings,
     step: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
 ) -> DerivedTables:
-    """Rebuilds every derived table from the stored inputs as of as_of, checks their contracts and writes them (in the caller's transaction)."""
+    """Rebuilds every derived table from the stored inputs as of as_of, checks their contracts and writes them (in the caller's transaction).
+
+    With the setting rebuild_partitions above 1 the rebuild runs a part at a time (flows/partitioned.py):
+    the same tables, and a result that holds, of the large ones, only the rows the decisions name.
+    """
+    if settings.rebuild_partitions > 1:
+        return partitioned_rebuild(connection, as_of, law.rates, law.exemption_kinds, settings, step)
     # Handed over, not kept here: derived_state lets each stored frame go once its step is done.
     derived = derived_state(stored_inputs(connection, step), as_of, law.rates, settings, step, law.exemption_kinds)
     pause_point("derived")

@@ -62,6 +62,9 @@ class Settings(BaseModel):
     business_days_to_confirm: int = Field(
         5, ge=0, description="business days after 納付日 before a payment without 確報 is reported as unconfirmed"
     )
+    rebuild_partitions: int = Field(
+        1, ge=1, description="parts of the taxpayers the rebuild settles one at a time; 1: the whole history in one pass, more: less memory"
+    )
 
     def low_rate_months_of(self, tax_code: str) -> int:
         """The months at the lower 延滞金 rate of one tax code."""

@@ -11,6 +11,8 @@ decision stands over what a route finds.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from schemas.codes import DecisionKind, ErrorClass, MatchedBy, PaymentScheme, PaymentSource, PaymentStatus, RegistrationClass
@@ -57,6 +59,20 @@ ROW = "row"
 DECIDED_SCHEMA = {"payment_key": pl.String, "kind": pl.String, "receivable_id": pl.String}
 
 
+@dataclass(frozen=True)
+class ReceivableKeys:
+    """Per key value of each route (`_receivables_by`): how many receivables have it, and the one when one does."""
+
+    by_number: pl.DataFrame
+    by_filing: pl.DataFrame
+    by_notice: pl.DataFrame
+
+
+def receivable_keys(receivable_versions: pl.DataFrame) -> ReceivableKeys:
+    """The lookups of every route over receivable_versions, for a caller that matches its payments a part at a time."""
+    return ReceivableKeys(*(_receivables_by(receivable_versions, keys) for keys in (BY_NUMBER, BY_FILING, BY_NOTICE)))
+
+
 def matched_columns() -> list[str]:
     """The columns of `matched_payments`: those of `payments`, then the route and the 管理 and link columns."""
     return payment_columns() + MATCHED_EXTRA
@@ -66,12 +82,13 @@ def matched_payments(
     payments: pl.DataFrame,
     management_records: pl.DataFrame,
     link_records: pl.DataFrame,
-    receivable_versions: pl.DataFrame,
+    receivable_versions: pl.DataFrame | ReceivableKeys,
     payments_decided: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Payments with their route, 管理 and link columns; `to_match` ones `applied` to a receivable or `pending` with a code.
 
-    payments_decided (payment_key, kind, receivable_id): the `match` and `return` decisions in force
+    receivable_versions: every receivable ever delivered, or its `receivable_keys` (looking them up
+    over millions of receivables takes seconds: a partitioned rebuild does it once). payments_decided (payment_key, kind, receivable_id): the `match` and `return` decisions in force
     (transforms/decisions.py), which decide a payment that was to match whatever its route found.
     """
     routed = _with_management(payments.select(LOOKUP_COLUMNS), _newest_management(management_records))
@@ -156,16 +173,16 @@ def _receivables_by(receivable_versions: pl.DataFrame, keys: dict[str, str]) -> 
     return found.with_columns(single.alias("receivable_id")).rename(keys)
 
 
-def _match_outcomes(linked: pl.DataFrame, receivable_versions: pl.DataFrame) -> pl.DataFrame:
+def _match_outcomes(linked: pl.DataFrame, receivable_versions: pl.DataFrame | ReceivableKeys) -> pl.DataFrame:
     """Per payment, in `linked`'s order: `match_error` and `match_receivable_id` by its route's keys."""
-    by_number = _receivables_by(receivable_versions, BY_NUMBER)
+    keys = receivable_versions if isinstance(receivable_versions, ReceivableKeys) else receivable_keys(receivable_versions)
     route = pl.col("route")
     # Each route looks up only its own payments; the row index puts the outcomes back in order.
     indexed = linked.with_row_index(ROW)
     outcomes = [
-        _route_1(indexed.filter(route == 1), by_number),
-        _route_2(indexed.filter(route == 2), _receivables_by(receivable_versions, BY_FILING)),
-        *_route_3(indexed.filter(route == 3), _receivables_by(receivable_versions, BY_NOTICE), by_number),
+        _route_1(indexed.filter(route == 1), keys.by_number),
+        _route_2(indexed.filter(route == 2), keys.by_filing),
+        *_route_3(indexed.filter(route == 3), keys.by_notice, keys.by_number),
     ]
     return pl.concat(outcomes).sort(ROW).drop(ROW)
 

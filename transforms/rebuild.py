@@ -71,7 +71,7 @@ from transforms.arrears import arrears
 from transforms.decisions import DecisionEffects, decision_effects, decisions_table, no_decisions, no_entries
 from transforms.late_fees_owed import ledger_late_fees
 from transforms.ledger import conformed
-from transforms.matching import matched_payments
+from transforms.matching import ReceivableKeys, matched_payments
 from transforms.offsets import offsets
 from transforms.overpayments import arising_candidates, returned_candidates
 from transforms.payments import payments, sighting_schema, sightings
@@ -144,35 +144,109 @@ def derived_state(
     del inputs
     with step("decisions in force"):
         decisions = decision_effects(entries, exemption_kinds or load_exemption_kinds())
-    with step("receivables: newest versions, 本税 history, effective 納期限"):
-        current, versions = current_receivables(snapshots), receivable_versions(snapshots)
-        history = principal_history(snapshots, versions)
-        # The work queue needs the earlier versions' numbers only: a few rows, where snapshots are millions.
-        reissued = reissued_numbers(snapshots, versions)
+    with step(RECEIVABLES_STEP):
+        state = receivable_state(snapshots)
         del snapshots
+        current, versions, history, reissued = state.current, state.versions, state.history, state.reissued
+        del state
+    records = {"payment_records": payment_records, "provisional_records": provisional_records}
+    del payment_records, provisional_records
+    matched = matched_of(records, management_records, link_records, versions, as_of, settings, step, decisions)
+    del management_records, link_records
+    settled = taxpayer_tables(matched, versions, history, current, as_of, rates, settings, step, decisions)
+    with step("decisions and work queue tables"):
+        tables = DerivedTables(
+            **vars(settled),
+            decisions=decisions_table(entries, settled.receivables, settled.payments, settled.refund_candidates, settled.offsets, settled.arrears),
+            work_queue=work_queue(matched, reissued, versions, current, settled.applications, settled.offsets, settled.arrears, as_of),
+        )
+    return DerivedTables(**{**vars(tables), "outcome_counts": outcome_counts(tables.payments, tables.arrears, tables.refund_candidates)})
+
+
+RECEIVABLES_STEP = "receivables: newest versions, 本税 history, effective 納期限"
+
+
+@dataclass(frozen=True)
+class ReceivableState:
+    """What the rebuild reads of the snapshots: the newest receivables, every one's newest version, 本税 history, re-issued numbers."""
+
+    current: pl.DataFrame
+    versions: pl.DataFrame
+    history: pl.DataFrame
+    reissued: pl.DataFrame
+
+
+def receivable_state(snapshots: pl.DataFrame) -> ReceivableState:
+    """The receivables of the stored snapshots as every later step reads them."""
+    versions = receivable_versions(snapshots)
+    # The work queue needs the earlier versions' numbers only: a few rows, where snapshots are millions.
+    reissued = reissued_numbers(snapshots, versions)
+    return ReceivableState(current_receivables(snapshots), versions, principal_history(snapshots, versions), reissued)
+
+
+def matched_of(
+    records: dict[str, pl.DataFrame],
+    management_records: pl.DataFrame,
+    link_records: pl.DataFrame,
+    versions: pl.DataFrame | ReceivableKeys,
+    as_of: date,
+    settings: Settings,
+    step: Step,
+    decisions: DecisionEffects,
+) -> pl.DataFrame:
+    """The payments of the payment-file and 仮登録 records, decided and matched.
+
+    Every record of a payment, and its 管理 record, must be among them. The records are taken out
+    of `records`, which is left empty: the caller's dict then holds no frame once sightings are made.
+    """
     with step("payments: sightings decided"):
-        seen = sightings(payment_records, provisional_records)
-        del payment_records, provisional_records
+        seen = sightings(records.pop("payment_records"), records.pop("provisional_records"))
         decided = payments(seen, as_of, settings.business_days_to_confirm, decisions.sightings_chosen)
         del seen
     with step("matching (routes 1–3, decisions)"):
-        matched = matched_payments(decided, management_records, link_records, versions, decisions.payments_decided)
-        del decided, management_records, link_records
+        return matched_payments(decided, management_records, link_records, versions, decisions.payments_decided)
+
+
+@dataclass(frozen=True)
+class TaxpayerTables:
+    """The derived tables that depend on a taxpayer's own receivables and payments alone: of some taxpayers, or of all."""
+
+    receivables: pl.DataFrame
+    payments: pl.DataFrame
+    provisional_payments: pl.DataFrame
+    applications: pl.DataFrame
+    arrears: pl.DataFrame
+    refund_candidates: pl.DataFrame
+    offsets: pl.DataFrame
+
+
+def taxpayer_tables(
+    matched: pl.DataFrame,
+    versions: pl.DataFrame,
+    history: pl.DataFrame,
+    current: pl.DataFrame,
+    as_of: date,
+    rates: RatesTable,
+    settings: Settings,
+    step: Step,
+    decisions: DecisionEffects,
+) -> TaxpayerTables:
+    """The tables of the matched payments and of the receivables (versions, history, current) of the same taxpayers.
+
+    Every applied payment's receivable must be among versions, and with it every receivable of its
+    taxpayer (充当 looks for them in current); a payment applied to none may come with any taxpayers.
+    """
     settled = settlement(matched, versions, history, current, as_of, rates, settings, step, decisions)
-    with step("payments, 仮登録 and decisions tables"):
-        receivables, payments_rows = conformed(current, "receivables"), payments_table(matched, settled.overpaid_amounts)
-        tables = DerivedTables(
-            receivables=receivables,
-            payments=payments_rows,
+    with step("payments and 仮登録 tables"):
+        return TaxpayerTables(
+            receivables=conformed(current, "receivables"),
+            payments=payments_table(matched, settled.overpaid_amounts),
             provisional_payments=conformed(provisional_payments(matched, versions), "provisional_payments"),
             applications=settled.applications,
             arrears=settled.arrears,
             refund_candidates=settled.refund_candidates,
             offsets=settled.offsets,
-            decisions=decisions_table(entries, receivables, payments_rows, settled.refund_candidates, settled.offsets, settled.arrears),
-            work_queue=work_queue(matched, reissued, versions, current, settled.applications, settled.offsets, settled.arrears, as_of),
         )
-    return DerivedTables(**{**vars(tables), "outcome_counts": outcome_counts(tables)})
 
 
 def settlement(
@@ -217,24 +291,27 @@ def payments_table(matched: pl.DataFrame, overpaid_amounts: pl.DataFrame) -> pl.
     return conformed(merged, "payments").sort("payment_key")
 
 
-def outcome_counts(tables: DerivedTables) -> dict[str, dict[str, int]]:
-    """Counts and yen totals per outcome: payments by status and error class, arrears, refunds."""
-    payments_by_status = tables.payments.group_by("status").agg(pl.len(), pl.col("paid_total").sum()).sort("status")
-    pending = tables.payments.filter(pl.col("status") == PaymentStatus.PENDING).group_by("error_class").agg(pl.len()).sort("error_class")
+def outcome_counts(payments: pl.DataFrame, arrears: pl.DataFrame, refund_candidates: pl.DataFrame) -> dict[str, dict[str, int]]:
+    """Counts and yen totals per outcome: payments by status and error class, arrears, refunds.
+
+    Of each table only the columns counted and summed are read (a partitioned rebuild keeps no more).
+    """
+    payments_by_status = payments.group_by("status").agg(pl.len(), pl.col("paid_total").sum()).sort("status")
+    pending = payments.filter(pl.col("status") == PaymentStatus.PENDING).group_by("error_class").agg(pl.len()).sort("error_class")
     return {
         "payments": {f"{row['status']} count": row["len"] for row in payments_by_status.iter_rows(named=True)}
         | {f"{row['status']} yen": int(row["paid_total"] or 0) for row in payments_by_status.iter_rows(named=True)},
         "pending by error class": {row["error_class"]: row["len"] for row in pending.iter_rows(named=True)},
-        "unconfirmed (no 確報 five business days after 納付日)": {"payments": int(tables.payments["unconfirmed"].sum())},
+        "unconfirmed (no 確報 five business days after 納付日)": {"payments": int(payments["unconfirmed"].sum())},
         "arrears": {
-            "receivables": tables.arrears.height,
-            "principal outstanding yen": int(tables.arrears["principal_outstanding"].sum()),
-            "late fee yen": int(tables.arrears["late_fee"].sum()),
+            "receivables": arrears.height,
+            "principal outstanding yen": int(arrears["principal_outstanding"].sum()),
+            "late fee yen": int(arrears["late_fee"].sum()),
         },
         "refund candidates": {
-            "candidates": tables.refund_candidates.height,
-            "overpaid yen": int(tables.refund_candidates["overpaid_amount"].sum()),
-            "offset yen": int(tables.refund_candidates["offset_amount"].sum()),
-            "refund yen": int(tables.refund_candidates["refund_amount"].sum()),
+            "candidates": refund_candidates.height,
+            "overpaid yen": int(refund_candidates["overpaid_amount"].sum()),
+            "offset yen": int(refund_candidates["offset_amount"].sum()),
+            "refund yen": int(refund_candidates["refund_amount"].sum()),
         },
     }

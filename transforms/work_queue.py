@@ -66,12 +66,24 @@ def work_queue(
     `reissued_numbers`; receivables: the newest snapshot's, with their effective 納期限, whose 本税
     the applications and 充当 settle in part or whole (what is left of those past due: arrears).
     """
+    unpaid = unpaid_principals(receivables, applications, offsets, arrears, as_of)
+    return work_queue_of_unpaid(matched, reissued, receivable_versions, unpaid, as_of)
+
+
+def work_queue_of_unpaid(
+    matched: pl.DataFrame, reissued: pl.DataFrame, receivable_versions: pl.DataFrame, unpaid: pl.DataFrame, as_of: date
+) -> pl.DataFrame:
+    """The `work_queue` table, given the `unpaid_principals` (a partitioned rebuild gathers them a part at a time).
+
+    unpaid may leave out every receivable whose principal_outstanding no waiting payment paid: none
+    of those can be suggested. receivable_versions: receivable_id and filing_receipt_number are read.
+    """
     waiting = matched.filter(pl.col("status").is_in(WAITING))
     found = pl.concat(
         [
             reissued_suggestions(waiting, reissued),
             filing_number_suggestions(waiting, receivable_versions),
-            same_principal_suggestions(waiting, unpaid_principals(receivables, applications, offsets, arrears, as_of)),
+            same_principal_suggestions(waiting, unpaid),
         ]
     )
     return _queue_rows(waiting, ranked_suggestions(found), as_of)

@@ -1,0 +1,97 @@
+"""The parts of a rebuild in bounded memory (issue 15): which part each receivable and payment goes to, and what each part leaves for the end.
+
+Everything after matching (`transforms.rebuild.taxpayer_tables`: application, 延滞金, overpayments,
+充当, refunds, arrears) depends only on one taxpayer's receivables and payments, so it runs a part
+of the taxpayers at a time: a receivable goes to the part of its taxpayer, an applied payment to its
+receivable's, and a payment applied to none (pending, held, returned, …) to the part of its own key,
+where it meets nothing else. Two tables look across taxpayers: the work queue (its suggestions are
+any taxpayer's receivables) and the decisions table. Each part leaves the few rows they read
+(`CrossTaxpayerRows`), and they are made once at the end from those, the same rows as in one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import polars as pl
+
+from transforms.decisions import decisions_table
+from transforms.payments import KEY
+from transforms.rebuild import TaxpayerTables
+from transforms.work_queue import WAITING, unpaid_principals, work_queue_of_unpaid
+
+PART = "part"
+# Any fixed seed: a part only has to be the same for a key throughout one rebuild.
+SEED = 15
+
+
+def part_of(column: str, partitions: int) -> pl.Expr:
+    """The part (0 … partitions − 1) of each value of column."""
+    return (pl.col(column).hash(SEED) % partitions).cast(pl.Int64).alias(PART)
+
+
+def receivable_parts(versions: pl.DataFrame, partitions: int) -> pl.DataFrame:
+    """receivable_id and part of every receivable ever delivered: its taxpayer's part."""
+    return versions.select("receivable_id", part_of("taxpayer_id", partitions))
+
+
+def with_taxpayer_part(matched: pl.DataFrame, receivable_parts: pl.DataFrame, partitions: int) -> pl.DataFrame:
+    """matched with the part each payment is settled in: its receivable's, or its own key's when it is applied to none."""
+    joined = matched.join(receivable_parts, on="receivable_id", how="left", maintain_order="left")
+    return joined.with_columns(pl.coalesce(PART, part_of(KEY, partitions)))
+
+
+def waiting_payments(matched: pl.DataFrame) -> pl.DataFrame:
+    """The matched payments that wait for the office (the work queue's rows)."""
+    return matched.filter(pl.col("status").is_in(WAITING))
+
+
+@dataclass(frozen=True)
+class CrossTaxpayerRows:
+    """What the work queue and the decisions table read of some taxpayers' tables.
+
+    unpaid: `unpaid_principals` whose outstanding 本税 some waiting payment paid (the only ones a
+    suggestion can name); decided: the tables' rows that some decision entry names.
+    """
+
+    unpaid: pl.DataFrame
+    decided: TaxpayerTables
+
+
+def cross_taxpayer_rows(tables: TaxpayerTables, entries: pl.DataFrame, waiting: pl.DataFrame, as_of) -> CrossTaxpayerRows:
+    """The rows of one part's tables that the work queue (of the `waiting` payments) and the decisions (`entries`) read."""
+    unpaid = unpaid_principals(tables.receivables, tables.applications, tables.offsets, tables.arrears, as_of)
+    paid_amounts = waiting.filter(pl.col("paid_principal") > 0)["paid_principal"].implode()
+    named = {column: entries[column].drop_nulls().implode() for column in ("payment_key", "candidate_id", "receivable_id")}
+    by_table = {
+        "receivables": "receivable_id",
+        "payments": "payment_key",
+        "arrears": "receivable_id",
+        "refund_candidates": "candidate_id",
+        "offsets": "candidate_id",
+    }
+    decided = {
+        table.name: getattr(tables, table.name).filter(pl.col(by_table[table.name]).is_in(named[by_table[table.name]]))
+        if table.name in by_table
+        else getattr(tables, table.name).clear()
+        for table in fields(TaxpayerTables)
+    }
+    return CrossTaxpayerRows(unpaid.filter(pl.col("principal_outstanding").is_in(paid_amounts)), TaxpayerTables(**decided))
+
+
+def gathered(parts: list[CrossTaxpayerRows]) -> CrossTaxpayerRows:
+    """The rows every part left, as one."""
+    decided = {table.name: pl.concat([getattr(part.decided, table.name) for part in parts]) for table in fields(TaxpayerTables)}
+    return CrossTaxpayerRows(pl.concat([part.unpaid for part in parts]), TaxpayerTables(**decided))
+
+
+def cross_taxpayer_tables(
+    rows: CrossTaxpayerRows, entries: pl.DataFrame, waiting: pl.DataFrame, reissued: pl.DataFrame, filing_numbers: pl.DataFrame, as_of
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The `decisions` and `work_queue` tables from the rows the parts left, as one pass makes them.
+
+    filing_numbers: receivable_id and filing_receipt_number of every receivable ever delivered that has one.
+    """
+    decided = rows.decided
+    decisions = decisions_table(entries, decided.receivables, decided.payments, decided.refund_candidates, decided.offsets, decided.arrears)
+    return decisions, work_queue_of_unpaid(waiting, reissued, filing_numbers, rows.unpaid, as_of)
