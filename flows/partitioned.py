@@ -55,6 +55,7 @@ PAYMENT_KEY_HASH = {
     "management_records": CASE_HASH,
 }
 RECEIVABLE_FILES = ("versions", "history", "current")
+DUCKDB_MEMORY_LIMIT = "1GB"
 OUTCOME_COLUMNS = {
     "payments": ["status", "error_class", "paid_total", "unconfirmed"],
     "arrears": ["principal_outstanding", "late_fee"],
@@ -76,6 +77,9 @@ def partitioned_rebuild(
     decide` to check a decision's effect); the database holds them all.
     """
     partitions = settings.rebuild_partitions
+    # DuckDB would keep the rows written in the transaction in memory up to 80 % of the machine's:
+    # bounded, it writes them out (to the database file, or to its temporary folder) instead.
+    connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
     entries = _read(connection, "decision_entries")
     decisions = decision_effects(entries, exemption_kinds)
     for table in derived_tables():
