@@ -11,7 +11,16 @@ def peak_resident_mb() -> float:
     Not getrusage's ru_maxrss: Linux keeps that across exec, so a child started by a large
     parent would report the parent's peak.
     """
+    return _status_mb("VmHWM")
+
+
+def resident_mb() -> float:
+    """VmRSS of this process now, MB: what a phase left held, where the peak says what it needed at most."""
+    return _status_mb("VmRSS")
+
+
+def _status_mb(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")

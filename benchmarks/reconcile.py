@@ -35,7 +35,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from memory import peak_resident_mb  # noqa: E402
+from memory import peak_resident_mb, resident_mb  # noqa: E402
 
 from flows.database import connect, insert_frame  # noqa: E402
 from flows.settlement import load_law_tables, rebuild_derived  # noqa: E402
@@ -278,6 +278,8 @@ class PhaseTimer:
         yield
         self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - start
         self.peaks[phase] = peak_rss_mb()
+        # On stderr as it goes: where the peak rises, and what each step leaves held (VmRSS).
+        print(f"{phase}: {time.perf_counter() - start:.1f} s, RSS {resident_mb():.0f} MB, peak {self.peaks[phase]:.0f} MB", file=sys.stderr)
 
 
 def generate(size: int, database: Path, decisions: int = 0) -> dict:

@@ -2,8 +2,9 @@
 
 It makes the same tables as the rebuild in one pass (`transforms.rebuild.derived_state`):
 
-1. the snapshots are read once and each taxpayer part's receivables are spilled to a folder beside
-   the database (removed at the end);
+1. the snapshots are read a part of the receivable ids at a time (each receivable's versions among
+   every snapshot delivered), and each taxpayer part's receivables are spilled, as Arrow files, to a
+   folder beside the database (removed at the end); the routes' lookups of every receivable are kept;
 2. the payment-file, 仮登録 and 管理 records are read a part of the payment keys at a time (DuckDB
    picks them by a hash of the key: a payment's sightings and its 管理 record share it), decided,
    matched against the lookups of every receivable, and spilled to the part of their taxpayer;
@@ -15,8 +16,9 @@ It makes the same tables as the rebuild in one pass (`transforms.rebuild.derived
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -29,33 +31,37 @@ from schemas.exemptions import ExemptionKinds
 from schemas.rates import RatesTable
 from schemas.settings import Settings
 from schemas.tables import derived_tables
-from transforms.decisions import decision_effects
+from transforms.decisions import DecisionEffects, decision_effects
 from transforms.ledger import TABLE_SCHEMAS
-from transforms.matching import receivable_keys
+from transforms.matching import BY_FILING, BY_NOTICE, BY_NUMBER, ReceivableKeys, receivable_keys
 from transforms.partitions import (
     PART,
+    CrossTaxpayerRows,
     cross_taxpayer_rows,
     cross_taxpayer_tables,
     gathered,
-    part_of,
     receivable_parts,
     waiting_payments,
     with_taxpayer_part,
 )
-from transforms.rebuild import STORED_COLUMNS, DerivedTables, ReceivableState, matched_of, outcome_counts, receivable_state, taxpayer_tables
+from transforms.rebuild import STORED_COLUMNS, DerivedTables, matched_of, outcome_counts, receivable_state, taxpayer_tables
 
 Step = Callable[[str], AbstractContextManager]
 TABLES = {table.name: table for table in derived_tables()}
 # Which part of the payment keys a stored record belongs to, in DuckDB: the hash of the payment key's
 # parts (transforms/payments.py: 共通納税ID and 連番, or a 仮登録 record's 納付情報シーケンス).
 CASE_HASH = "CASE WHEN common_tax_id IS NULL THEN 0 ELSE hash(common_tax_id, sequence_number) END"
-PAYMENT_KEY_HASH = {
+PART_HASH = {
+    "receivable_snapshots": "hash(receivable_id)",
     "payment_records": CASE_HASH,
     "provisional_records": "CASE WHEN common_tax_id IS NULL THEN hash(payment_info_sequence) ELSE hash(common_tax_id, sequence_number) END",
     "management_records": CASE_HASH,
 }
 RECEIVABLE_FILES = ("versions", "history", "current")
-DUCKDB_MEMORY_LIMIT = "1GB"
+# What DuckDB may hold while the parts are read and written (its reads and the transaction's rows).
+DUCKDB_MEMORY_LIMIT = "256MB"
+# What the routes' lookups read of a receivable.
+RECEIVABLE_KEY_COLUMNS = list(dict.fromkeys(["receivable_id", *BY_NUMBER, *BY_FILING, *BY_NOTICE]))
 OUTCOME_COLUMNS = {
     "payments": ["status", "error_class", "paid_total", "unconfirmed"],
     "arrears": ["principal_outstanding", "late_fee"],
@@ -76,70 +82,142 @@ def partitioned_rebuild(
     Of the large tables the result holds only the rows the decisions name (enough for `shuno
     decide` to check a decision's effect); the database holds them all.
     """
-    partitions = settings.rebuild_partitions
-    # DuckDB would keep the rows written in the transaction in memory up to 80 % of the machine's:
-    # bounded, it writes them out (to the database file, or to its temporary folder) instead.
-    connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
     entries = _read(connection, "decision_entries")
     decisions = decision_effects(entries, exemption_kinds)
     for table in derived_tables():
         connection.execute(f'DELETE FROM "{table.name}"')
-    with tempfile.TemporaryDirectory(prefix=".rebuild-", dir=_spill_folder(connection)) as folder:
-        spill = Path(folder)
-        with step("receivables: read, newest versions, 本税 history, spilled by taxpayer"):
-            state = receivable_state(_read(connection, "receivable_snapshots"))
-            parts = receivable_parts(state.versions, partitions)
-            _spill_receivables(spill, state, parts, partitions)
-            keys, reissued = receivable_keys(state.versions), state.reissued
-            filing_numbers = state.versions.select("receivable_id", "filing_receipt_number").drop_nulls()
-            del state
-        links = _read(connection, "link_records")
-        waiting, matched_schema = [], None
-        for payment_part in range(partitions):
-            with step("payments: read a part of the payment keys"):
-                records = {name: _read(connection, name, partitions, payment_part) for name in ("payment_records", "provisional_records")}
-                management = _read(connection, "management_records", partitions, payment_part)
-            matched = matched_of(records, management, links, keys, as_of, settings, step, decisions)
-            with step("payments: spilled by taxpayer"):
-                matched = with_taxpayer_part(matched, parts, partitions)
-                waiting.append(waiting_payments(matched).drop(PART))
-                for (taxpayer_part,), rows in matched.partition_by(PART, as_dict=True).items():
-                    rows.drop(PART).write_parquet(spill / f"matched-{taxpayer_part}-{payment_part}.parquet")
-                matched_schema = matched.drop(PART).schema
-            del matched, records, management
-        del keys, parts, links
-        waiting = pl.concat(waiting)
-        left, counted = [], {table: [] for table in OUTCOME_COLUMNS}
-        for taxpayer_part in range(partitions):
-            matched = _spilled_matched(spill, taxpayer_part, matched_schema)
-            versions, history, current = (pl.read_parquet(spill / f"{name}-{taxpayer_part}.parquet") for name in RECEIVABLE_FILES)
-            tables = taxpayer_tables(matched, versions, history, current, as_of, rates, settings, step, decisions)
-            del matched, versions, history, current
-            with step("checking and writing a part's tables"):
-                _check(vars(tables))
-                for name, frame in vars(tables).items():
-                    insert_frame(connection, TABLES[name], frame.select(TABLES[name].column_names))
-            left.append(cross_taxpayer_rows(tables, entries, waiting, as_of))
-            for name, columns in OUTCOME_COLUMNS.items():
-                counted[name].append(getattr(tables, name).select(columns))
-            del tables
+    with _duckdb_memory_bounded(connection), tempfile.TemporaryDirectory(prefix=".rebuild-", dir=_spill_folder(connection)) as folder:
+        spill, partitions = Path(folder), settings.rebuild_partitions
+        lookups = _spilled_receivables(connection, spill, partitions, step)
+        waiting = _spilled_payments(connection, spill, partitions, lookups, as_of, settings, step, decisions)
+        reissued, filing_numbers = lookups.reissued, lookups.filing_numbers
+        del lookups  # the routes' lookups and the receivables' parts: hundreds of MB at millions of receivables
+        written = [_written_part(connection, spill, part, as_of, rates, settings, step, decisions, entries, waiting) for part in range(partitions)]
     with step("decisions and work queue tables"):
-        rows = gathered(left)
+        rows = gathered([part.left for part in written])
         decided, queue = cross_taxpayer_tables(rows, entries, waiting, reissued, filing_numbers, as_of)
         _check({"decisions": decided, "work_queue": queue})
         insert_frame(connection, TABLES["decisions"], decided)
         insert_frame(connection, TABLES["work_queue"], queue)
-    counts = outcome_counts(*(pl.concat(counted[name]) for name in OUTCOME_COLUMNS))
+    counts = outcome_counts(*(pl.concat([part.counted[name] for part in written]) for name in OUTCOME_COLUMNS))
     return DerivedTables(**vars(rows.decided), decisions=decided, work_queue=queue, outcome_counts=counts)
 
 
+@contextmanager
+def _duckdb_memory_bounded(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """DuckDB's memory bounded meanwhile (DUCKDB_MEMORY_LIMIT), then as it was."""
+    # Unbounded, DuckDB keeps what it reads and the rows written in the transaction in memory up to
+    # 80 % of the machine's; bounded, it writes them out (to the database file or its temporary folder).
+    before = connection.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    try:
+        yield
+    finally:
+        connection.execute(f"SET memory_limit = '{before}'")
+
+
+@dataclass(frozen=True)
+class WrittenPart:
+    """What a taxpayer part leaves once its rows are written: the rows the cross-taxpayer tables read, and what is counted."""
+
+    left: CrossTaxpayerRows
+    counted: dict[str, pl.DataFrame]
+
+
+def _written_part(
+    connection: duckdb.DuckDBPyConnection,
+    spill: Path,
+    part: int,
+    as_of: date,
+    rates: RatesTable,
+    settings: Settings,
+    step: Step,
+    decisions: DecisionEffects,
+    entries: pl.DataFrame,
+    waiting: pl.DataFrame,
+) -> WrittenPart:
+    """One taxpayer part settled from what was spilled to it, its contracts checked and its rows written."""
+    matched, versions, history, current = (_spilled(spill, name, part) for name in ("matched", *RECEIVABLE_FILES))
+    tables = taxpayer_tables(matched, versions, history, current, as_of, rates, settings, step, decisions)
+    del matched, versions, history, current
+    with step("checking and writing a part's tables"):
+        _check(vars(tables))
+        for name, frame in vars(tables).items():
+            insert_frame(connection, TABLES[name], frame.select(TABLES[name].column_names))
+    counted = {name: getattr(tables, name).select(columns) for name, columns in OUTCOME_COLUMNS.items()}
+    return WrittenPart(cross_taxpayer_rows(tables, entries, waiting, as_of), counted)
+
+
+@dataclass(frozen=True)
+class ReceivableLookups:
+    """What the payments' parts read of every receivable: the routes' lookups and each receivable's part; and what the end reads."""
+
+    keys: ReceivableKeys
+    parts: pl.DataFrame
+    reissued: pl.DataFrame
+    filing_numbers: pl.DataFrame
+
+
+def _spilled_receivables(connection: duckdb.DuckDBPyConnection, spill: Path, partitions: int, step: Step) -> ReceivableLookups:
+    """Each taxpayer part's versions, 本税 history and newest receivables spilled, read a part of the receivable ids at a time."""
+    deliveries = query_frame(connection, "SELECT DISTINCT snapshot_date, delivery_number FROM receivable_snapshots")
+    found: dict[str, list[pl.DataFrame]] = {"keyed": [], "parts": [], "reissued": [], "filing_numbers": []}
+    for receivable_part in range(partitions):
+        with step("receivables: read a part, newest versions, 本税 history, spilled by taxpayer"):
+            state = receivable_state(_read(connection, "receivable_snapshots", partitions, receivable_part), deliveries)
+            parts = receivable_parts(state.versions, partitions)
+            frames = {"versions": state.versions, "history": state.history, "current": state.current}
+            for name, frame in frames.items():
+                keyed = frame.join(parts, on="receivable_id", how="left", maintain_order="left")
+                for (taxpayer_part,), rows in keyed.partition_by(PART, as_dict=True).items():
+                    rows.drop(PART).write_ipc(spill / f"{name}-{taxpayer_part}-{receivable_part}.arrow")
+                _spill_schema(spill, name, frame)
+            found["keyed"].append(state.versions.select(RECEIVABLE_KEY_COLUMNS))
+            found["parts"].append(parts)
+            found["reissued"].append(state.reissued)
+            found["filing_numbers"].append(state.versions.select("receivable_id", "filing_receipt_number").drop_nulls())
+            del state, frames, keyed
+    with step("receivables: the routes' lookups"):
+        gathered_frames = {name: pl.concat(frames) for name, frames in found.items()}
+        keys = receivable_keys(gathered_frames.pop("keyed"))
+    return ReceivableLookups(keys, **gathered_frames)
+
+
+def _spilled_payments(
+    connection: duckdb.DuckDBPyConnection,
+    spill: Path,
+    partitions: int,
+    lookups: ReceivableLookups,
+    as_of: date,
+    settings: Settings,
+    step: Step,
+    decisions: DecisionEffects,
+) -> pl.DataFrame:
+    """Each taxpayer part's matched payments spilled, decided and matched a part of the payment keys at a time; returns the waiting ones."""
+    links, waiting = _read(connection, "link_records"), []
+    for payment_part in range(partitions):
+        with step("payments: read a part of the payment keys"):
+            records = {name: _read(connection, name, partitions, payment_part) for name in ("payment_records", "provisional_records")}
+            management = _read(connection, "management_records", partitions, payment_part)
+        matched = matched_of(records, management, links, lookups.keys, as_of, settings, step, decisions)
+        del management
+        with step("payments: spilled by taxpayer"):
+            matched = with_taxpayer_part(matched, lookups.parts, partitions)
+            waiting.append(waiting_payments(matched).drop(PART))
+            for (taxpayer_part,), rows in matched.partition_by(PART, as_dict=True).items():
+                rows.drop(PART).write_ipc(spill / f"matched-{taxpayer_part}-{payment_part}.arrow")
+            _spill_schema(spill, "matched", matched.drop(PART))
+            del matched
+    return pl.concat(waiting)
+
+
 def _read(connection: duckdb.DuckDBPyConnection, table: str, partitions: int = 1, part: int = 0) -> pl.DataFrame:
-    """The columns the rebuild reads of a stored table: all its rows, or one part of the payment keys'."""
+    """The columns the rebuild reads of a stored table: all its rows, or one part's (of the receivable ids or the payment keys)."""
     # Identifiers and the hash expression come from the table definitions, never from input.
     quoted = ", ".join(f'"{name}"' for name in STORED_COLUMNS[table])
-    if partitions == 1 or table not in PAYMENT_KEY_HASH:
+    if partitions == 1 or table not in PART_HASH:
         return query_frame(connection, f'SELECT {quoted} FROM "{table}"')
-    return query_frame(connection, f'SELECT {quoted} FROM "{table}" WHERE ({PAYMENT_KEY_HASH[table]}) % ? = ?', [partitions, part])
+    return query_frame(connection, f'SELECT {quoted} FROM "{table}" WHERE ({PART_HASH[table]}) % ? = ?', [partitions, part])
 
 
 def _spill_folder(connection: duckdb.DuckDBPyConnection) -> Path | None:
@@ -148,20 +226,15 @@ def _spill_folder(connection: duckdb.DuckDBPyConnection) -> Path | None:
     return Path(found[0][0]).parent if found and found[0][0] else None
 
 
-def _spill_receivables(spill: Path, state: ReceivableState, parts: pl.DataFrame, partitions: int) -> None:
-    """Each taxpayer part's versions, 本税 history and newest receivables, one file each."""
-    frames = {"versions": state.versions, "history": state.history, "current": state.current}
-    for name, frame in frames.items():
-        keyed = frame.join(parts, on="receivable_id", how="left", maintain_order="left")
-        by_part = keyed.partition_by(PART, as_dict=True, include_key=False)
-        for part in range(partitions):
-            by_part.get((part,), frame.clear()).write_parquet(spill / f"{name}-{part}.parquet")
+def _spill_schema(spill: Path, name: str, frame: pl.DataFrame) -> None:
+    """An empty file of frame's columns, read with the parts': a part may have no rows of a kind."""
+    frame.clear().write_ipc(spill / f"{name}-schema.arrow")
 
 
-def _spilled_matched(spill: Path, part: int, schema: pl.Schema | None) -> pl.DataFrame:
-    """The matched payments spilled to a taxpayer part (none: an empty frame)."""
-    files = sorted(spill.glob(f"matched-{part}-*.parquet"))
-    return pl.concat([pl.read_parquet(file) for file in files]) if files else pl.DataFrame(schema=schema)
+def _spilled(spill: Path, name: str, part: int) -> pl.DataFrame:
+    """The rows of a kind (matched, versions, history, current) spilled to a taxpayer part."""
+    files = [spill / f"{name}-schema.arrow", *sorted(spill.glob(f"{name}-{part}-*.arrow"))]
+    return pl.concat([pl.read_ipc(file) for file in files])
 
 
 def _check(tables: dict[str, pl.DataFrame]) -> None:

@@ -176,12 +176,16 @@ class ReceivableState:
     reissued: pl.DataFrame
 
 
-def receivable_state(snapshots: pl.DataFrame) -> ReceivableState:
-    """The receivables of the stored snapshots as every later step reads them."""
-    versions = receivable_versions(snapshots)
+def receivable_state(snapshots: pl.DataFrame, deliveries: pl.DataFrame | None = None) -> ReceivableState:
+    """The receivables of the stored snapshots as every later step reads them.
+
+    deliveries (snapshot_date, delivery_number of every snapshot delivered): given when snapshots
+    hold every row of some receivables only; each receivable's state is then as among all of them.
+    """
+    versions = receivable_versions(snapshots, deliveries)
     # The work queue needs the earlier versions' numbers only: a few rows, where snapshots are millions.
     reissued = reissued_numbers(snapshots, versions)
-    return ReceivableState(current_receivables(snapshots), versions, principal_history(snapshots, versions), reissued)
+    return ReceivableState(current_receivables(snapshots, deliveries), versions, principal_history(snapshots, versions), reissued)
 
 
 def matched_of(

