@@ -143,7 +143,7 @@ def _written_part(
     with step("checking and writing a part's tables"):
         _check(vars(tables))
         for name, frame in vars(tables).items():
-            insert_frame(connection, TABLES[name], frame.select(TABLES[name].column_names))
+            _insert_through_file(connection, spill / f"{name}-{part}.parquet", name, frame)
     counted = {name: getattr(tables, name).select(columns) for name, columns in OUTCOME_COLUMNS.items()}
     return WrittenPart(cross_taxpayer_rows(tables, entries, waiting, as_of), counted)
 
@@ -224,6 +224,15 @@ def _spill_folder(connection: duckdb.DuckDBPyConnection) -> Path | None:
     """The folder of the database file (the spilled parts hold what it holds), or None (the system's) for one in memory."""
     found = connection.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
     return Path(found[0][0]).parent if found and found[0][0] else None
+
+
+def _insert_through_file(connection: duckdb.DuckDBPyConnection, file: Path, table: str, frame: pl.DataFrame) -> None:
+    """Appends frame's rows to a derived table through a Parquet file, which is then removed."""
+    # Not from the frame itself: DuckDB keeps every Python object a transaction read from alive
+    # until it ends, so the parts written from frames would all stay in memory until the commit.
+    frame.select(TABLES[table].column_names).write_parquet(file, compression="uncompressed")
+    connection.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?)', [str(file)])
+    file.unlink()
 
 
 def _spill_schema(spill: Path, name: str, frame: pl.DataFrame) -> None:
