@@ -2,12 +2,13 @@
 
 It makes the same tables as the rebuild in one pass (`transforms.rebuild.derived_state`):
 
-1. the snapshots are read a part of the receivable ids at a time (each receivable's versions among
+1. the snapshots are read a part of the receivable ids at a time (spilled the same way; each receivable's versions among
    every snapshot delivered), and each taxpayer part's receivables are spilled, as Arrow files, to a
    folder beside the database (removed at the end); the routes' lookups of every receivable are kept;
-2. the payment-file, 仮登録 and 管理 records are read a part of the payment keys at a time (DuckDB
-   picks them by a hash of the key: a payment's sightings and its 管理 record share it), decided,
-   matched against the lookups of every receivable, and spilled to the part of their taxpayer;
+2. the payment-file, 仮登録 and 管理 records are read a part of the payment keys at a time (one
+   DuckDB scan spills each table by a hash of the key: a payment's sightings and its 管理 record
+   share it), decided, matched against the lookups of every receivable, and spilled to the part of
+   their taxpayer;
 3. each taxpayer part is settled (`transforms.rebuild.taxpayer_tables`), its contracts checked and its
    rows written into the derived tables, in the caller's transaction;
 4. the decisions and work queue tables are made from the rows the parts left (transforms/partitions.py).
@@ -15,6 +16,7 @@ It makes the same tables as the rebuild in one pass (`transforms.rebuild.derived
 
 from __future__ import annotations
 
+import io
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -44,7 +46,7 @@ from transforms.partitions import (
     waiting_payments,
     with_taxpayer_part,
 )
-from transforms.rebuild import STORED_COLUMNS, DerivedTables, matched_of, outcome_counts, receivable_state, taxpayer_tables
+from transforms.rebuild import STORED_COLUMNS, DerivedTables, TaxpayerTables, matched_of, outcome_counts, receivable_state, taxpayer_tables
 
 Step = Callable[[str], AbstractContextManager]
 TABLES = {table.name: table for table in derived_tables()}
@@ -144,8 +146,10 @@ def _written_part(
         _check(vars(tables))
         for name, frame in vars(tables).items():
             _insert_through_file(connection, spill / f"{name}-{part}.parquet", name, frame)
-    counted = {name: getattr(tables, name).select(columns) for name, columns in OUTCOME_COLUMNS.items()}
-    return WrittenPart(cross_taxpayer_rows(tables, entries, waiting, as_of), counted)
+    counted = {name: _compacted(getattr(tables, name).select(columns)) for name, columns in OUTCOME_COLUMNS.items()}
+    left = cross_taxpayer_rows(tables, entries, waiting, as_of)
+    decided = TaxpayerTables(**{name: _compacted(frame) for name, frame in vars(left.decided).items()})
+    return WrittenPart(CrossTaxpayerRows(_compacted(left.unpaid), decided), counted)
 
 
 @dataclass(frozen=True)
@@ -162,9 +166,11 @@ def _spilled_receivables(connection: duckdb.DuckDBPyConnection, spill: Path, par
     """Each taxpayer part's versions, 本税 history and newest receivables spilled, read a part of the receivable ids at a time."""
     deliveries = query_frame(connection, "SELECT DISTINCT snapshot_date, delivery_number FROM receivable_snapshots")
     found: dict[str, list[pl.DataFrame]] = {"keyed": [], "parts": [], "reissued": [], "filing_numbers": []}
+    with step("receivables: snapshots spilled by part of the receivable ids"):
+        _spill_parts(connection, spill, "receivable_snapshots", partitions)
     for receivable_part in range(partitions):
         with step("receivables: read a part, newest versions, 本税 history, spilled by taxpayer"):
-            state = receivable_state(_read(connection, "receivable_snapshots", partitions, receivable_part), deliveries)
+            state = receivable_state(_spilled_part(connection, spill, "receivable_snapshots", receivable_part), deliveries)
             parts = receivable_parts(state.versions, partitions)
             frames = {"versions": state.versions, "history": state.history, "current": state.current}
             for name, frame in frames.items():
@@ -172,14 +178,14 @@ def _spilled_receivables(connection: duckdb.DuckDBPyConnection, spill: Path, par
                 for (taxpayer_part,), rows in keyed.partition_by(PART, as_dict=True).items():
                     rows.drop(PART).write_ipc(spill / f"{name}-{taxpayer_part}-{receivable_part}.arrow")
                 _spill_schema(spill, name, frame)
-            found["keyed"].append(state.versions.select(RECEIVABLE_KEY_COLUMNS))
-            found["parts"].append(parts)
-            found["reissued"].append(state.reissued)
-            found["filing_numbers"].append(state.versions.select("receivable_id", "filing_receipt_number").drop_nulls())
+            found["keyed"].append(_compacted(state.versions.select(RECEIVABLE_KEY_COLUMNS)))
+            found["parts"].append(_compacted(parts))
+            found["reissued"].append(_compacted(state.reissued))
+            found["filing_numbers"].append(_compacted(state.versions.select("receivable_id", "filing_receipt_number").drop_nulls()))
             del state, frames, keyed
     with step("receivables: the routes' lookups"):
         gathered_frames = {name: pl.concat(frames) for name, frames in found.items()}
-        keys = receivable_keys(gathered_frames.pop("keyed"))
+        keys = ReceivableKeys(*(_compacted(frame) for frame in vars(receivable_keys(gathered_frames.pop("keyed"))).values()))
     return ReceivableLookups(keys, **gathered_frames)
 
 
@@ -195,15 +201,18 @@ def _spilled_payments(
 ) -> pl.DataFrame:
     """Each taxpayer part's matched payments spilled, decided and matched a part of the payment keys at a time; returns the waiting ones."""
     links, waiting = _read(connection, "link_records"), []
+    with step("payments: records spilled by part of the payment keys"):
+        for table in ("payment_records", "provisional_records", "management_records"):
+            _spill_parts(connection, spill, table, partitions)
     for payment_part in range(partitions):
-        with step("payments: read a part of the payment keys"):
-            records = {name: _read(connection, name, partitions, payment_part) for name in ("payment_records", "provisional_records")}
-            management = _read(connection, "management_records", partitions, payment_part)
+        with step("payments: a part of the payment keys read"):
+            records = {name: _spilled_part(connection, spill, name, payment_part) for name in ("payment_records", "provisional_records")}
+            management = _spilled_part(connection, spill, "management_records", payment_part)
         matched = matched_of(records, management, links, lookups.keys, as_of, settings, step, decisions)
         del management
         with step("payments: spilled by taxpayer"):
             matched = with_taxpayer_part(matched, lookups.parts, partitions)
-            waiting.append(waiting_payments(matched).drop(PART))
+            waiting.append(_compacted(waiting_payments(matched).drop(PART)))
             for (taxpayer_part,), rows in matched.partition_by(PART, as_dict=True).items():
                 rows.drop(PART).write_ipc(spill / f"matched-{taxpayer_part}-{payment_part}.arrow")
             _spill_schema(spill, "matched", matched.drop(PART))
@@ -211,13 +220,43 @@ def _spilled_payments(
     return pl.concat(waiting)
 
 
-def _read(connection: duckdb.DuckDBPyConnection, table: str, partitions: int = 1, part: int = 0) -> pl.DataFrame:
-    """The columns the rebuild reads of a stored table: all its rows, or one part's (of the receivable ids or the payment keys)."""
-    # Identifiers and the hash expression come from the table definitions, never from input.
-    quoted = ", ".join(f'"{name}"' for name in STORED_COLUMNS[table])
-    if partitions == 1 or table not in PART_HASH:
-        return query_frame(connection, f'SELECT {quoted} FROM "{table}"')
-    return query_frame(connection, f'SELECT {quoted} FROM "{table}" WHERE ({PART_HASH[table]}) % ? = ?', [partitions, part])
+def _read(connection: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
+    """The columns the rebuild reads of a stored table, all its rows."""
+    return query_frame(connection, f"SELECT {_columns(table)} FROM \"{table}\"")
+
+
+def _columns(table: str) -> str:
+    # Identifiers come from the table definitions, never from input.
+    return ", ".join(f'"{name}"' for name in STORED_COLUMNS[table])
+
+
+def _spill_parts(connection: duckdb.DuckDBPyConnection, spill: Path, table: str, partitions: int) -> None:
+    """The columns the rebuild reads of a stored table, spilled by part (of the receivable ids or the payment keys) in one scan."""
+    # One COPY, not a query per part: each would scan the whole table again. DuckDB writes a folder
+    # per part (part=N); a part without a row has none.
+    select = f'SELECT {_columns(table)}, ({PART_HASH[table]}) % {partitions} AS {PART} FROM "{table}"'
+    target = str(spill / table).replace("'", "''")
+    connection.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet, PARTITION_BY ({PART}))")
+
+
+def _spilled_part(connection: duckdb.DuckDBPyConnection, spill: Path, table: str, part: int) -> pl.DataFrame:
+    """The rows of a stored table spilled to one part by `_spill_parts`."""
+    files = sorted((spill / table / f"{PART}={part}").glob("*.parquet"))
+    if not files:
+        return query_frame(connection, f'SELECT {_columns(table)} FROM "{table}" LIMIT 0')
+    return pl.read_parquet(files).select(STORED_COLUMNS[table])
+
+
+def _compacted(frame: pl.DataFrame) -> pl.DataFrame:
+    """A copy of frame that holds its own rows' bytes only, for a frame kept while the next parts run.
+
+    A filter's, a select's or a join's result shares the text buffers of the frame it came from,
+    whole: kept, a few rows would keep the part's millions. Written and read back, they are its own.
+    """
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer)
+    buffer.seek(0)
+    return pl.read_ipc(buffer)
 
 
 def _spill_folder(connection: duckdb.DuckDBPyConnection) -> Path | None:
