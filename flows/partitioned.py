@@ -46,7 +46,7 @@ from transforms.partitions import (
     waiting_payments,
     with_taxpayer_part,
 )
-from transforms.rebuild import STORED_COLUMNS, DerivedTables, TaxpayerTables, matched_of, outcome_counts, receivable_state, taxpayer_tables
+from transforms.rebuild import STORED_COLUMNS, DerivedTables, ReceivableState, TaxpayerTables, matched_of, outcome_counts, receivable_state, taxpayer_tables
 
 Step = Callable[[str], AbstractContextManager]
 TABLES = {table.name: table for table in derived_tables()}
@@ -165,28 +165,34 @@ class ReceivableLookups:
 def _spilled_receivables(connection: duckdb.DuckDBPyConnection, spill: Path, partitions: int, step: Step) -> ReceivableLookups:
     """Each taxpayer part's versions, 本税 history and newest receivables spilled, read a part of the receivable ids at a time."""
     deliveries = query_frame(connection, "SELECT DISTINCT snapshot_date, delivery_number FROM receivable_snapshots")
-    found: dict[str, list[pl.DataFrame]] = {"keyed": [], "parts": [], "reissued": [], "filing_numbers": []}
     with step("receivables: snapshots spilled by part of the receivable ids"):
         _spill_parts(connection, spill, "receivable_snapshots", partitions)
+    kept = []
     for receivable_part in range(partitions):
         with step("receivables: read a part, newest versions, 本税 history, spilled by taxpayer"):
-            state = receivable_state(_spilled_part(connection, spill, "receivable_snapshots", receivable_part), deliveries)
-            parts = receivable_parts(state.versions, partitions)
-            frames = {"versions": state.versions, "history": state.history, "current": state.current}
-            for name, frame in frames.items():
-                keyed = frame.join(parts, on="receivable_id", how="left", maintain_order="left")
-                for (taxpayer_part,), rows in keyed.partition_by(PART, as_dict=True).items():
-                    rows.drop(PART).write_ipc(spill / f"{name}-{taxpayer_part}-{receivable_part}.arrow")
-                _spill_schema(spill, name, frame)
-            found["keyed"].append(_compacted(state.versions.select(RECEIVABLE_KEY_COLUMNS)))
-            found["parts"].append(_compacted(parts))
-            found["reissued"].append(_compacted(state.reissued))
-            found["filing_numbers"].append(_compacted(state.versions.select("receivable_id", "filing_receipt_number").drop_nulls()))
-            del state, frames, keyed
+            snapshots = _spilled_part(connection, spill, "receivable_snapshots", receivable_part)
+            kept.append(_spilled_receivable_part(spill, receivable_part, receivable_state(snapshots, deliveries), partitions))
     with step("receivables: the routes' lookups"):
-        gathered_frames = {name: pl.concat(frames) for name, frames in found.items()}
+        gathered_frames = {name: pl.concat([part[name] for part in kept]) for name in kept[0]}
+        del kept
         keys = ReceivableKeys(*(_compacted(frame) for frame in vars(receivable_keys(gathered_frames.pop("keyed"))).values()))
     return ReceivableLookups(keys, **gathered_frames)
+
+
+def _spilled_receivable_part(spill: Path, receivable_part: int, state: ReceivableState, partitions: int) -> dict[str, pl.DataFrame]:
+    """One part of the receivable ids spilled to the parts of their taxpayers; returns what the lookups and the end keep of it."""
+    parts = receivable_parts(state.versions, partitions)
+    for name, frame in {"versions": state.versions, "history": state.history, "current": state.current}.items():
+        keyed = frame.join(parts, on="receivable_id", how="left", maintain_order="left")
+        for (taxpayer_part,), rows in keyed.partition_by(PART, as_dict=True).items():
+            rows.drop(PART).write_ipc(spill / f"{name}-{taxpayer_part}-{receivable_part}.arrow")
+        _spill_schema(spill, name, frame)
+    return {
+        "keyed": _compacted(state.versions.select(RECEIVABLE_KEY_COLUMNS)),
+        "parts": _compacted(parts),
+        "reissued": _compacted(state.reissued),
+        "filing_numbers": _compacted(state.versions.select("receivable_id", "filing_receipt_number").drop_nulls()),
+    }
 
 
 def _spilled_payments(
