@@ -35,7 +35,7 @@ from schemas.settings import Settings
 from schemas.tables import derived_tables
 from transforms.decisions import DecisionEffects, decision_effects
 from transforms.ledger import TABLE_SCHEMAS
-from transforms.matching import BY_FILING, BY_NOTICE, BY_NUMBER, ReceivableKeys, receivable_keys
+from transforms.matching import ROUTE_KEYS, ReceivableKeys, receivables_by
 from transforms.partitions import (
     PART,
     CrossTaxpayerRows,
@@ -62,8 +62,6 @@ PART_HASH = {
 RECEIVABLE_FILES = ("versions", "history", "current")
 # What DuckDB may hold while the parts are read and written (its reads and the transaction's rows).
 DUCKDB_MEMORY_LIMIT = "256MB"
-# What the routes' lookups read of a receivable.
-RECEIVABLE_KEY_COLUMNS = list(dict.fromkeys(["receivable_id", *BY_NUMBER, *BY_FILING, *BY_NOTICE]))
 OUTCOME_COLUMNS = {
     "payments": ["status", "error_class", "paid_total", "unconfirmed"],
     "arrears": ["principal_outstanding", "late_fee"],
@@ -173,9 +171,9 @@ def _spilled_receivables(connection: duckdb.DuckDBPyConnection, spill: Path, par
             snapshots = _spilled_part(connection, spill, "receivable_snapshots", receivable_part)
             kept.append(_spilled_receivable_part(spill, receivable_part, receivable_state(snapshots, deliveries), partitions))
     with step("receivables: the routes' lookups"):
-        gathered_frames = {name: pl.concat([part[name] for part in kept]) for name in kept[0]}
-        del kept
-        keys = ReceivableKeys(*(_compacted(frame) for frame in vars(receivable_keys(gathered_frames.pop("keyed"))).values()))
+        gathered_frames = {name: pl.concat([part.pop(name) for part in kept]) for name in list(kept[0])}
+        # One route's lookup at a time, each from the receivables that have its key: the rest are dropped anyway.
+        keys = ReceivableKeys(*(_compacted(receivables_by(gathered_frames.pop(str(index)), route)) for index, route in enumerate(ROUTE_KEYS)))
     return ReceivableLookups(keys, **gathered_frames)
 
 
@@ -188,7 +186,7 @@ def _spilled_receivable_part(spill: Path, receivable_part: int, state: Receivabl
             rows.drop(PART).write_ipc(spill / f"{name}-{taxpayer_part}-{receivable_part}.arrow")
         _spill_schema(spill, name, frame)
     return {
-        "keyed": _compacted(state.versions.select(RECEIVABLE_KEY_COLUMNS)),
+        **{str(index): _compacted(state.versions.select("receivable_id", *route).drop_nulls(list(route))) for index, route in enumerate(ROUTE_KEYS)},
         "parts": _compacted(parts),
         "reissued": _compacted(state.reissued),
         "filing_numbers": _compacted(state.versions.select("receivable_id", "filing_receipt_number").drop_nulls()),

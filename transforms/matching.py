@@ -56,12 +56,14 @@ BY_NUMBER = {"payment_number": "payment_number", "confirmation_number": "confirm
 BY_FILING = {"taxpayer_id": "specific_key_1", "filing_receipt_number": "filing_receipt_number"}
 BY_NOTICE = {"notice_number": "notice_number", "installment": "installment"}
 ROW = "row"
+# The keys of ReceivableKeys' lookups, in its order.
+ROUTE_KEYS = (BY_NUMBER, BY_FILING, BY_NOTICE)
 DECIDED_SCHEMA = {"payment_key": pl.String, "kind": pl.String, "receivable_id": pl.String}
 
 
 @dataclass(frozen=True)
 class ReceivableKeys:
-    """Per key value of each route (`_receivables_by`): how many receivables have it, and the one when one does."""
+    """Per key value of each route (`receivables_by`): how many receivables have it, and the one when one does."""
 
     by_number: pl.DataFrame
     by_filing: pl.DataFrame
@@ -69,8 +71,8 @@ class ReceivableKeys:
 
 
 def receivable_keys(receivable_versions: pl.DataFrame) -> ReceivableKeys:
-    """The lookups of every route over receivable_versions, for a caller that matches its payments a part at a time."""
-    return ReceivableKeys(*(_receivables_by(receivable_versions, keys) for keys in (BY_NUMBER, BY_FILING, BY_NOTICE)))
+    """The lookups of every route over receivable_versions (a partitioned rebuild makes them once for all its parts)."""
+    return ReceivableKeys(*(receivables_by(receivable_versions, keys) for keys in ROUTE_KEYS))
 
 
 def matched_columns() -> list[str]:
@@ -161,7 +163,7 @@ def _with_links(routed: pl.DataFrame, moments: pl.DataFrame) -> pl.DataFrame:
     return linked.with_columns(pl.when(usable).then(pl.col("specific_key_1")).alias("specific_key_1"))
 
 
-def _receivables_by(receivable_versions: pl.DataFrame, keys: dict[str, str]) -> pl.DataFrame:
+def receivables_by(receivable_versions: pl.DataFrame, keys: dict[str, str]) -> pl.DataFrame:
     """Per key value (receivable column → payment column): how many receivables have it, and the receivable when one does."""
     found = (
         receivable_versions.select(*keys, "receivable_id")
