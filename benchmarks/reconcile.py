@@ -370,7 +370,7 @@ def report(results: list[dict]) -> None:
         print(f"rebuild {result['size']:,}/{result['partitions']} partitions: {result['rebuild_seconds']:.1f} s (goal ≤ 40 s at 5,000,000)")
     # Issue 15: the rebuild's peak in a fresh process that opens the stored database, the last such lines.
     for result in results:
-        print(f"peak RSS (rebuild)  {result['size']}  {result['peak_rss_mb'] / 1024:.2f}GB  ({result['partitions']} partitions)")
+        print(f"peak RSS (rebuild)  {result['size']}  {result['peak_rss_mb'] / 1024:.2f}GB  (rebuild_partitions = {result['partitions']})")
 
 
 if __name__ == "__main__":
