@@ -79,8 +79,9 @@ def current_receivables(snapshots: pl.DataFrame, deliveries: pl.DataFrame | None
     rows of some receivables only (a partitioned rebuild): the newest is the newest of all of them.
     """
     ranked = _snapshot_rank(snapshots, deliveries)
-    newest_rank = (ranked if deliveries is None else delivery_ranks(deliveries))["snapshot_rank"].max()
-    newest = ranked.filter(pl.col("snapshot_rank") == newest_rank)
+    rank = pl.col("snapshot_rank")
+    newest_rank = rank.max() if deliveries is None else pl.lit(delivery_ranks(deliveries)["snapshot_rank"].max(), dtype=pl.Int64)
+    newest = ranked.filter(rank == newest_rank)
     return newest.drop("file_name", "snapshot_rank").with_columns(
         effective_due_dates(newest["due_date"]).alias("effective_due_date")
     )
