@@ -17,6 +17,7 @@ It makes the same tables as the rebuild in one pass (`transforms.rebuild.derived
 from __future__ import annotations
 
 import io
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -86,7 +87,7 @@ def partitioned_rebuild(
     decisions = decision_effects(entries, exemption_kinds)
     for table in derived_tables():
         connection.execute(f'DELETE FROM "{table.name}"')
-    with _duckdb_memory_bounded(connection), tempfile.TemporaryDirectory(prefix=".rebuild-", dir=_spill_folder(connection)) as folder:
+    with _duckdb_memory_bounded(connection), _spill_folder(connection) as folder:
         spill, partitions = Path(folder), settings.rebuild_partitions
         lookups = _spilled_receivables(connection, spill, partitions, step)
         waiting = _spilled_payments(connection, spill, partitions, lookups, as_of, settings, step, decisions)
@@ -263,10 +264,20 @@ def _compacted(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.read_ipc(buffer)
 
 
-def _spill_folder(connection: duckdb.DuckDBPyConnection) -> Path | None:
-    """The folder of the database file (the spilled parts hold what it holds), or None (the system's) for one in memory."""
+def _spill_folder(connection: duckdb.DuckDBPyConnection) -> tempfile.TemporaryDirectory:
+    """A new folder for the parts, beside the database file (they hold what it holds); the system's for one in memory.
+
+    A run killed meanwhile leaves its folder behind: the next rebuild of the same database (they
+    hold its run lock, one at a time) removes it first.
+    """
     found = connection.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
-    return Path(found[0][0]).parent if found and found[0][0] else None
+    if not (found and found[0][0]):
+        return tempfile.TemporaryDirectory(prefix=".shuno-rebuild-")
+    database = Path(found[0][0])
+    prefix = f".{database.name}.rebuild-"
+    for stale in database.parent.glob(f"{prefix}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=prefix, dir=database.parent)
 
 
 def _insert_through_file(connection: duckdb.DuckDBPyConnection, file: Path, table: str, frame: pl.DataFrame) -> None:

@@ -93,3 +93,11 @@ def test_the_sample_rebuilt_in_three_parts_has_the_tables_of_one_pass(sample_nig
     with connect(database) as connection:
         as_of = latest_completed_date(connection)
     assert_same_tables(rebuilt(database, as_of, 1), rebuilt(database, as_of, 3))
+
+
+def test_the_parts_spilled_beside_the_database_are_removed_and_so_is_a_killed_runs(small_city):
+    stale = small_city.parent / f".{small_city.name}.rebuild-killed"
+    stale.mkdir()
+    (stale / "matched-0-0.arrow").write_bytes(b"")
+    rebuilt(small_city, AS_OF, 2)
+    assert list(small_city.parent.glob(f".{small_city.name}.rebuild-*")) == []
