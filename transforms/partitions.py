@@ -12,6 +12,7 @@ any taxpayer's receivables) and the decisions table. Each part leaves the few ro
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import date
 
 import polars as pl
 
@@ -58,7 +59,7 @@ class CrossTaxpayerRows:
     decided: TaxpayerTables
 
 
-def cross_taxpayer_rows(tables: TaxpayerTables, entries: pl.DataFrame, waiting: pl.DataFrame, as_of) -> CrossTaxpayerRows:
+def cross_taxpayer_rows(tables: TaxpayerTables, entries: pl.DataFrame, waiting: pl.DataFrame, as_of: date) -> CrossTaxpayerRows:
     """The rows of one part's tables that the work queue (of the `waiting` payments) and the decisions (`entries`) read."""
     unpaid = unpaid_principals(tables.receivables, tables.applications, tables.offsets, tables.arrears, as_of)
     paid_amounts = waiting.filter(pl.col("paid_principal") > 0)["paid_principal"].implode()
@@ -86,7 +87,7 @@ def gathered(parts: list[CrossTaxpayerRows]) -> CrossTaxpayerRows:
 
 
 def cross_taxpayer_tables(
-    rows: CrossTaxpayerRows, entries: pl.DataFrame, waiting: pl.DataFrame, reissued: pl.DataFrame, filing_numbers: pl.DataFrame, as_of
+    rows: CrossTaxpayerRows, entries: pl.DataFrame, waiting: pl.DataFrame, reissued: pl.DataFrame, filing_numbers: pl.DataFrame, as_of: date
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The `decisions` and `work_queue` tables from the rows the parts left, as one pass makes them.
 
