@@ -107,16 +107,34 @@ def load_law_tables(settings: Settings) -> LawTables:
     return LawTables(load_rates(settings.rates_path), load_exemption_kinds(settings.exemptions_path))
 
 
+# The settlement dates whose last completed-or-voided run completed: the dates `history` has rows for.
+STANDING_DATES = """
+SELECT settlement_date FROM runs WHERE status IN (?, ?)
+GROUP BY settlement_date HAVING arg_max(status, started_at) = ? ORDER BY settlement_date
+"""
+
+
+def standing_dates(connection: duckdb.DuckDBPyConnection) -> list[date]:
+    """Every settlement date whose run stands (completed and not voided since)."""
+    found = connection.execute(STANDING_DATES, [RunStatus.COMPLETED, RunStatus.VOIDED, RunStatus.COMPLETED]).fetchall()
+    return [day for (day,) in found]
+
+
 def rebuild_derived(
     connection: duckdb.DuckDBPyConnection,
     as_of: date,
     law: LawTables,
     settings: Settings,
     step: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
+    settlement_date: date | None = None,
 ) -> DerivedTables:
-    """Rebuilds every derived table from the stored inputs as of as_of, checks their contracts and writes them (in the caller's transaction)."""
+    """Rebuilds every derived table from the stored inputs as of as_of, checks their contracts and writes them (in the caller's transaction).
+
+    settlement_date: the date being run, which joins the standing dates in `history`.
+    """
+    dates = standing_dates(connection) + ([settlement_date] if settlement_date else [])
     # Handed over, not kept here: derived_state lets each stored frame go once its step is done.
-    derived = derived_state(stored_inputs(connection, step), as_of, law.rates, settings, step, law.exemption_kinds)
+    derived = derived_state(stored_inputs(connection, step), as_of, law.rates, settings, step, law.exemption_kinds, dates)
     pause_point("derived")
     with step("checking the derived tables' contracts"):
         check_derived(derived)
@@ -165,7 +183,7 @@ def run_settlement_date(
                 outcomes = load_date(connection, inbox, settlement_date, run_id, Fraction(settings.snapshot_drop_share))
             pause_point("loaded")
             as_of = as_of_date(connection, settlement_date)
-            derived = rebuild_derived(connection, as_of, law, settings, step)
+            derived = rebuild_derived(connection, as_of, law, settings, step, settlement_date)
             pause_point("written")
             summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts)
             connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), RunStatus.COMPLETED, _summary_json(summary)])

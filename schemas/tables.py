@@ -529,6 +529,28 @@ def _work_queue() -> Table:
     )
 
 
+def _history() -> Table:
+    # CONTRACT v2: one row per settlement date run × 税目 × 会計年度 × 現年/滞繰 (transforms/history.py).
+    return Table(
+        "history",
+        "推移 (処理対象日ごと・税目・会計年度・現年/滞繰別の調定額・収入額・還付額・滞納額; 現在の記録をその日で切った額)",
+        _columns(
+            ("as_of", "DATE", "基準日 (実行した処理対象日)", REQUIRED),
+            ("tax_code", "VARCHAR", "税目コード", REQUIRED),
+            ("fiscal_year", "INTEGER", "会計年度", REQUIRED),
+            # Null only for receipts to a receivable without 調定年度.
+            ("current_or_arrears", "VARCHAR", "", Contract(codes=ReceiptYearClass)),
+            ("assessed", "BIGINT", "調定額 (現年: その年度の調定の本税, 滞繰: 前年度以前の調定のうち前年度までに収入されなかった本税; 基準日時点)", AMOUNT),
+            ("collected", "BIGINT", "収入額 (基準日までに納付日のある納付の本税への充当額; 過誤納金の充当は含まない)", AMOUNT),
+            ("refunded", "BIGINT", "還付額 (基準日までの支出決定日の還付, 支出決定日の年度)", AMOUNT),
+            ("arrears_principal", "BIGINT", "滞納 本税未納額 (基準日時点)", AMOUNT),
+            ("arrears_late_fee", "BIGINT", "滞納 延滞金未納額 (基準日時点, 見込と確定の合計)", AMOUNT),
+            ("refund_candidates_open", "BIGINT", "未還付の還付・充当候補の還付額 (基準日時点, 返還分を除く)", AMOUNT),
+        ),
+        key=("as_of", "tax_code", "fiscal_year", "current_or_arrears"),
+    )
+
+
 def derived_tables() -> list[Table]:
     """The tables rebuilt from the stored inputs at every run (CONTRACT.md)."""
     return [
@@ -541,6 +563,7 @@ def derived_tables() -> list[Table]:
         _offsets(),
         _decisions(),
         _work_queue(),
+        _history(),
     ]
 
 

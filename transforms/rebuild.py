@@ -54,7 +54,7 @@ Where each rule of SPEC §3 and §4 lives:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -69,6 +69,7 @@ from schemas.tables import decision_entries_table, stored_input_tables
 from transforms.application import application_ledger, applications, overpaid_amounts, principal_ledger
 from transforms.arrears import arrears
 from transforms.decisions import DecisionEffects, decision_effects, decisions_table, no_decisions, no_entries
+from transforms.history import Pricing, SettledState, first_delivered, history
 from transforms.late_fees_owed import ledger_late_fees
 from transforms.ledger import conformed
 from transforms.matching import matched_payments
@@ -107,6 +108,7 @@ class DerivedTables:
     offsets: pl.DataFrame
     decisions: pl.DataFrame
     work_queue: pl.DataFrame
+    history: pl.DataFrame
     outcome_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -119,6 +121,8 @@ class Settlement:
     refund_candidates: pl.DataFrame
     offsets: pl.DataFrame
     arrears: pl.DataFrame
+    # The application ledger, which history cuts at each earlier date.
+    ledger: pl.DataFrame
 
 
 def derived_state(
@@ -128,6 +132,7 @@ def derived_state(
     settings: Settings = Settings(),
     step: Step = lambda name: nullcontext(),
     exemption_kinds: ExemptionKinds | None = None,
+    history_dates: Sequence[date] = (),
 ) -> DerivedTables:
     """All derived tables from the stored inputs (payment, 仮登録, 管理, 紐付 records, snapshots, decisions).
 
@@ -135,7 +140,7 @@ def derived_state(
     never changed. Each frame is referenced here only until the step that reads it ends, so a caller
     that keeps no reference of its own to `inputs` holds one stage at a time. `step(name)` wraps
     each stage (the benchmark times them with it). exemption_kinds: the table of SPEC §6.1, the
-    packaged one when None.
+    packaged one when None. history_dates: the settlement dates run (as_of is always one).
     """
     snapshots = inputs["receivable_snapshots"]
     payment_records, provisional_records = inputs["payment_records"], inputs["provisional_records"]
@@ -146,9 +151,10 @@ def derived_state(
         decisions = decision_effects(entries, exemption_kinds or load_exemption_kinds())
     with step("receivables: newest versions, 本税 history, effective 納期限"):
         current, versions = current_receivables(snapshots), receivable_versions(snapshots)
-        history = principal_history(snapshots, versions)
+        principals = principal_history(snapshots, versions)
         # The work queue needs the earlier versions' numbers only: a few rows, where snapshots are millions.
         reissued = reissued_numbers(snapshots, versions)
+        delivered = first_delivered(snapshots)
         del snapshots
     with step("payments: sightings decided"):
         seen = sightings(payment_records, provisional_records)
@@ -158,7 +164,10 @@ def derived_state(
     with step("matching (routes 1–3, decisions)"):
         matched = matched_payments(decided, management_records, link_records, versions, decisions.payments_decided)
         del decided, management_records, link_records
-    settled = settlement(matched, versions, history, current, as_of, rates, settings, step, decisions)
+    settled = settlement(matched, versions, principals, current, as_of, rates, settings, step, decisions)
+    with step("history: every date run, as of itself"):
+        state = SettledState(versions, principals, delivered, settled.ledger, settled.applications, settled.offsets, settled.refund_candidates, settled.arrears, as_of)
+        dated = history([*history_dates, as_of], state, Pricing(rates, settings.low_rate_months, decisions.exemption_periods))
     with step("payments, 仮登録 and decisions tables"):
         receivables, payments_rows = conformed(current, "receivables"), payments_table(matched, settled.overpaid_amounts)
         tables = DerivedTables(
@@ -171,6 +180,7 @@ def derived_state(
             offsets=settled.offsets,
             decisions=decisions_table(entries, receivables, payments_rows, settled.refund_candidates, settled.offsets, settled.arrears),
             work_queue=work_queue(matched, reissued, versions, current, settled.applications, settled.offsets, settled.arrears, as_of),
+            history=dated,
         )
     return DerivedTables(**{**vars(tables), "outcome_counts": outcome_counts(tables)})
 
@@ -205,7 +215,7 @@ def settlement(
         refunds = refund_candidates(arising, offset_rows, as_of, rates, decisions.refunds_paid)
     with step("arrears"):
         unpaid = arrears(current, ledger, offset_rows, as_of, rates, low_rate_months, exemptions)
-    return Settlement(applications(ledger), overpaid_amounts(ledger), refunds, offset_rows, unpaid)
+    return Settlement(applications(ledger), overpaid_amounts(ledger), refunds, offset_rows, unpaid, ledger)
 
 
 def payments_table(matched: pl.DataFrame, overpaid_amounts: pl.DataFrame) -> pl.DataFrame:

@@ -28,7 +28,7 @@ from schemas.settings import Settings
 from schemas.tables import derived_tables
 from transforms.rebuild import DerivedTables, derived_state
 
-OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "decisions", "work_queue", "rejected_records", "receivables"]
+OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "decisions", "work_queue", "rejected_records", "receivables", "history"]
 
 
 @pytest.fixture(scope="module")
