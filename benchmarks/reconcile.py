@@ -10,7 +10,9 @@ process, so its peak RSS is its own. Printed: seconds per phase, peak RSS, and t
 phase at the largest size to the smallest (how it grows), against the goal of a rebuild ≤ 60 s.
 With `--decisions 0 10000` each size runs once per count of stored decisions of the office (SPEC
 §6: 延滞金 exemptions, manual matches, revokes), and the rebuild with decisions is compared with the
-one without (issue 10: at most 5 % slower with 10,000).
+one without (issue 10: at most 5 % slower with 10,000). With `--history-dates N` the `history` table
+has N settlement dates run (AS_OF and the N − 1 days before it): its step prices the arrears of each
+earlier date again (transforms/history.py), so its cost grows with N.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -263,7 +265,7 @@ def peak_rss_mb() -> float:
     return peak_resident_mb()
 
 
-def measure(size: int, folder: Path, decisions: int = 0) -> dict:
+def measure(size: int, folder: Path, decisions: int = 0, history_dates: int = 1) -> dict:
     """Every phase of one size (with `decisions` decisions of the office stored): seconds, and the peak RSS after each."""
     timings: dict[str, float] = {}
     peaks: dict[str, float] = {}
@@ -285,7 +287,8 @@ def measure(size: int, folder: Path, decisions: int = 0) -> dict:
         insert_frame(connection, decision_entries_table(), entries)
         del inputs, frame
     # Handed over as the run does, not kept here: derived_state lets each stored frame go once its step is done.
-    derived = derived_state(stored_inputs(connection, step), AS_OF, load_rates(), step=step)
+    dates = [AS_OF - timedelta(days=days) for days in range(history_dates)]
+    derived = derived_state(stored_inputs(connection, step), AS_OF, load_rates(), step=step, history_dates=dates)
     with step(CONTRACTS_PHASE):
         check_derived(derived)
     with step("write derived tables"):
@@ -295,12 +298,13 @@ def measure(size: int, folder: Path, decisions: int = 0) -> dict:
     rebuild = sum(seconds for phase, seconds in timings.items() if not phase.startswith(("generate", "load")))
     counts = {table: getattr(derived, table).height for table in ("payments", "applications", "arrears", "refund_candidates", "offsets")}
     counts["decisions in effect"] = int(derived.decisions["in_effect"].sum())
+    counts["history rows"] = derived.history.height
     return {"size": size, "decisions": decisions, "timings": timings, "peaks": peaks, "rebuild_seconds": rebuild, "peak_rss_mb": peak_rss_mb(), "counts": counts}
 
 
-def run_child(size: int, decisions: int = 0) -> dict:
+def run_child(size: int, decisions: int = 0, history_dates: int = 1) -> dict:
     """`measure` in a fresh process."""
-    command = [sys.executable, __file__, "--child", str(size), "--decisions", str(decisions)]
+    command = [sys.executable, __file__, "--child", str(size), "--decisions", str(decisions), "--history-dates", str(history_dates)]
     return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
 
 
@@ -309,13 +313,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--decisions", type=int, nargs="+", default=[0])
+    parser.add_argument("--history-dates", type=int, default=1)
     parser.add_argument("--child", type=int)
     arguments = parser.parse_args()
     if arguments.child:
         with tempfile.TemporaryDirectory() as folder:
-            print(json.dumps(measure(arguments.child, Path(folder), arguments.decisions[0])))
+            print(json.dumps(measure(arguments.child, Path(folder), arguments.decisions[0], arguments.history_dates)))
         return
-    results = [run_child(size, decisions) for size in arguments.sizes for decisions in arguments.decisions]
+    results = [run_child(size, decisions, arguments.history_dates) for size in arguments.sizes for decisions in arguments.decisions]
     phases = list(results[0]["timings"])
     print(f"{'phase':<52}" + "".join(f"{result['size']:>8,}/{result['decisions']:<5}" for result in results) + f"{'ratio':>8}")
     for phase in phases:

@@ -119,11 +119,12 @@ def _copy_in_one_transaction(
         for table in ANALYST_TABLES:
             for statement in copy_statements(catalog, schema, table, table_comments[table], columns[table]):
                 connection.execute(statement)
+        # The views name codes from `codes` and read the date of `about`: both come first.
+        _write_about(connection)
+        _write_codes(connection)
         for view in ANALYST_VIEWS:
             for statement in view_statements(view):
                 connection.execute(statement)
-        _write_about(connection)
-        _write_codes(connection)
     except BaseException:
         connection.rollback()
         raise
