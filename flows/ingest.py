@@ -20,9 +20,11 @@ from flows.database import insert_frame, query_frame
 from flows.files import checked_chunks, inspect_file
 from schemas.codes import DecisionKind, FileStatus
 from schemas.inbox import FileKind, InboxName, parse_inbox_name
+from schemas.layouts import load_layout
 from schemas.tables import log_tables, stored_input_tables
 from transforms.framing import RejectedFile
 from transforms.receivable_snapshot import receivable_snapshot
+from transforms.rejected_keys import rejected_keys
 from transforms.snapshot_guard import snapshot_shrinkage
 
 TABLES = {table.name: table for table in stored_input_tables()}
@@ -149,7 +151,9 @@ def load_data_file(connection: duckdb.DuckDBPyConnection, path: Path, name: Inbo
                 connection.execute(DELETE_FILE_ROWS.format(table=table.name), [path.name])
     if verdict.rejection is not None:
         rejected = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, FileStatus.REJECTED)
-        return replace(rejected, reason=verdict.rejection, record_count=verdict.data_count)
+        # The trailer's totals, when it could be read, say how much money the rejected file holds.
+        totals = verdict.declared_totals.as_dict() if verdict.declared_totals else {}
+        return replace(rejected, reason=verdict.rejection, record_count=verdict.data_count, totals=totals)
     outcome.record_count = verdict.data_count
     outcome.totals = verdict.declared_totals.as_dict() if verdict.declared_totals else {}
     return outcome
@@ -160,9 +164,11 @@ def _store_chunks(connection: duckdb.DuckDBPyConnection, verdict, file_name: str
     table = TABLES[TABLE_BY_KIND[name.kind]]
     origin = _origin_columns(file_name, name)
     stored_origin = [column for column in origin if column.meta.output_name() in table.column_names]
+    layout = load_layout(name.kind.layout)
     for chunk in checked_chunks(verdict):
         insert_frame(connection, table, chunk.records.with_columns(stored_origin))
-        insert_frame(connection, TABLES["rejected_records"], chunk.rejects.with_columns(*origin[:2], pl.lit(name.kind.value).alias("kind")))
+        rejects = rejected_keys(chunk.rejects, layout).with_columns(*origin[:2], pl.lit(name.kind.value).alias("kind"))
+        insert_frame(connection, TABLES["rejected_records"], rejects)
         insert_frame(connection, TABLES["record_warnings"], chunk.warnings.with_columns(*origin[:2]))
         outcome.accepted_count += chunk.records.height
         outcome.rejected_count += chunk.rejects.height
@@ -259,12 +265,20 @@ def accepted_snapshots(connection: duckdb.DuckDBPyConnection) -> frozenset[str]:
 
 DELETE_FILE = "DELETE FROM ingested_files WHERE file_name = ?"
 INGESTED_FILES = {table.name: table for table in log_tables()}["ingested_files"]
+# ingested_files column → the trailer field it holds (payment files only; SPEC §1.1).
+TRAILER_COLUMNS = {
+    "trailer_count": "data_count",
+    "trailer_amount": "paid_total_sum",
+    "trailer_cancel_count": "cancel_count",
+    "trailer_cancel_amount": "cancel_amount",
+}
 
 
 def record_outcome(connection: duckdb.DuckDBPyConnection, outcome: FileOutcome, run_id: str) -> None:
     """Writes the file's `ingested_files` row, replacing what an earlier run said of it."""
     connection.execute(DELETE_FILE, [outcome.file_name])
-    row = {key: value for key, value in vars(outcome).items() if key != "totals"} | {"run_id": run_id}
+    trailer = {column: outcome.totals.get(field) for column, field in TRAILER_COLUMNS.items()}
+    row = {key: value for key, value in vars(outcome).items() if key != "totals"} | trailer | {"run_id": run_id}
     insert_frame(connection, INGESTED_FILES, pl.DataFrame([row], schema=INGESTED_FILES.polars_schema))
 
 

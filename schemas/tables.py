@@ -215,6 +215,13 @@ def stored_input_tables() -> list[Table]:
                 ("field", "VARCHAR", "不合格の項目"),
                 ("reason", "VARCHAR", "理由"),
                 ("raw", "BLOB", "レコードの生バイト (CP932, パスワードは空白)"),
+                # Read back from the bytes (transforms/rejected_keys.py): the money a rejected record holds and what it is.
+                ("amount", "BIGINT", "金額 (今回支払金額合計; 調定は本税; 読めなければ空)"),
+                ("common_tax_id", "VARCHAR", "共通納税ID"),
+                ("sequence_number", "BIGINT", "連番"),
+                ("payment_info_sequence", "BIGINT", "納付情報シーケンス (仮登録)"),
+                ("paid_on", "DATE", "納付年月日"),
+                ("receivable_id", "VARCHAR", "調定番号 (調定スナップショット)"),
             ),
         ),
     ]
@@ -239,6 +246,10 @@ def log_tables() -> list[Table]:
                 ("rejected_count", "BIGINT", "不合格レコード件数"),
                 ("warning_count", "BIGINT", "警告件数"),
                 ("run_id", "VARCHAR", "最後に読んだ実行の ID"),
+                ("trailer_count", "BIGINT", "トレーラのデータ件数 (納付情報ファイル; 不受理でもトレーラが読めれば)"),
+                ("trailer_amount", "BIGINT", "トレーラの今回支払金額合計_合計 (円)"),
+                ("trailer_cancel_count", "BIGINT", "トレーラの取消件数"),
+                ("trailer_cancel_amount", "BIGINT", "トレーラの取消金額 (円)"),
             ),
         ),
         Table(

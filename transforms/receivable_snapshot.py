@@ -36,7 +36,10 @@ def receivable_snapshot(data: bytes) -> ReceivableSnapshot:
     accepted = readable.join(problems.select(RECORD_NUMBER), on=RECORD_NUMBER, how="anti", maintain_order="left")
     lines = data.splitlines() if problems.height else []  # the raw bytes of the few rejected rows
     raw = pl.Series("raw", [lines[number - 1] for number in problems[RECORD_NUMBER]], dtype=pl.Binary)
-    return ReceivableSnapshot(accepted.drop(RECORD_NUMBER), problems.with_columns(raw), text.height)
+    # What a rejected row is about: its 調定番号 and 本税 (issue 13), as far as they read.
+    about = text.select(RECORD_NUMBER, "receivable_id", pl.col("principal").cast(pl.Int64, strict=False).alias("amount"))
+    rejects = problems.with_columns(raw).join(about, on=RECORD_NUMBER, how="left", maintain_order="left")
+    return ReceivableSnapshot(accepted.drop(RECORD_NUMBER), rejects, text.height)
 
 
 def snapshot_text(data: bytes) -> pl.DataFrame:
