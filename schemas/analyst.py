@@ -147,6 +147,11 @@ def _named(code_list: str, column: str) -> str:
     return f"(SELECT name_ja FROM codes WHERE code_list = '{code_list}' AND code = {column})"
 
 
+# A 仮登録 payment has no チャネル区分 (its layout has no such field, SPEC §1): its file tells only
+# that it came outside eLTAX (口座振替, 窓口, コンビニ …), and that is what its channel says.
+PROVISIONAL_CHANNEL = "仮登録"
+PROVISIONAL_CHANNEL_NAME = "仮登録 (eLTAX 外: 口座振替・窓口・コンビニなど)"
+
 # Sums are cast back to BIGINT yen, like every amount of the database: DuckDB widens sum(BIGINT)
 # to HUGEINT, which reaches pandas as float.
 
@@ -202,7 +207,7 @@ SELECT
     payments.deposited_on,
     applied.fiscal_year,
     payments.channel_class,
-    {_named("channel_class", "payments.channel_class")} AS channel_name,
+    coalesce({_named("channel_class", "payments.channel_class")}, '{PROVISIONAL_CHANNEL_NAME}') AS channel_name,
     count(*) AS payment_count,
     sum(payments.paid_total)::BIGINT AS paid_total,
     sum(coalesce(applied.principal_applied, 0))::BIGINT AS principal_applied,
@@ -281,11 +286,6 @@ SELECT
 FROM history
 WHERE as_of = (SELECT max(as_of) FROM history) AND current_or_arrears IS NOT NULL
 """
-
-# A 仮登録 payment has no チャネル区分 (its layout has no such field, SPEC §1): its file tells only
-# that it came outside eLTAX (口座振替, 窓口, コンビニ …), and that is what its channel says.
-PROVISIONAL_CHANNEL = "仮登録"
-PROVISIONAL_CHANNEL_NAME = "仮登録 (eLTAX 外: 口座振替・窓口・コンビニなど)"
 
 # 二重納付: a receivable with two or more applied payments that together paid more than it owed
 # (instalments that add up to the 本税 are not double payments).
@@ -476,7 +476,7 @@ ANALYST_VIEWS = (
             ("deposited_on", "入金年月日 (確報未着は空)"),
             ("fiscal_year", "会計年度 (納付の属する年度, 出納整理期間の前年度以前の調定分は前年度)"),
             ("channel_class", "チャネル区分 (仮登録からの移行分は空)"),
-            ("channel_name", "チャネル名"),
+            ("channel_name", f"チャネル名 (仮登録は {PROVISIONAL_CHANNEL_NAME})"),
             ("payment_count", "納付件数"),
             ("paid_total", "今回支払金額合計 (円)"),
             ("principal_applied", "本税への充当額 (円)"),

@@ -226,18 +226,41 @@ def test_the_latest_history_rows_are_the_derived_tables_figures(published):
     assert _rows(published.copy, LATEST_HISTORY) == _rows(published.copy, LATEST_TABLES)
 
 
-def _readme_queries() -> list[str]:
+def _readme_examples() -> list[tuple[str, str]]:
+    """The analyst section's examples: each SQL block and the output block printed after it."""
     section = README.read_text().split("## Analyst copy", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
+    return re.findall(r"```sql\n(.*?)```\n\n```text\n(.*?)```", section, flags=re.DOTALL)
 
 
-def test_the_readme_queries_run_on_the_copy(published):
-    queries = _readme_queries()
-    assert len(queries) == 5
-    for query in queries:
-        rows = _rows(published.copy, query)
-        # The sample's overpayments all arose in May 2026: none is near its five-year limit.
-        assert rows or "expires_on" in query, query
+def rendered(connection: duckdb.DuckDBPyConnection, query: str) -> str:
+    """A query's result as the README prints it: the column names, then one line per row, ` | ` between values."""
+    result = connection.execute(query)
+    lines = [[column for column, *_ in result.description]] + [[_shown(value) for value in row] for row in result.fetchall()]
+    return "".join(" | ".join(line) + "\n" for line in lines)
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+@pytest.fixture(scope="module")
+def plain_copy(sample_nights, tmp_path_factory) -> Path:
+    """The analyst copy of the sample as `make run` leaves it (no decision taken)."""
+    target = tmp_path_factory.mktemp("plain") / "analyst.duckdb"
+    publish_analyst_copy(sample_nights.database_after(), target)
+    return target
+
+
+def test_every_readme_query_prints_what_the_readme_says_on_the_sample(plain_copy):
+    examples = _readme_examples()
+    assert len(examples) == 10
+    with duckdb.connect(str(plain_copy), read_only=True) as connection:
+        for query, output in examples:
+            assert rendered(connection, query) == output, query
 
 
 def test_the_copy_opens_read_only_and_refuses_writes(published):
