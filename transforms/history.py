@@ -23,7 +23,7 @@ import polars as pl
 from schemas.codes import CandidateStatus, ReceiptYearClass
 from schemas.rates import RatesTable
 from transforms.arrears import arrears
-from transforms.fiscal_year import FISCAL_YEAR_FIRST_MONTH, CLOSING_PERIOD_LAST_MONTH, receipt_fiscal_year
+from transforms.fiscal_year import CLOSING_PERIOD_LAST_MONTH, FISCAL_YEAR_FIRST_MONTH, receipt_fiscal_year
 from transforms.ledger import conformed
 
 KEY = ("as_of", "tax_code", "fiscal_year", "current_or_arrears")
