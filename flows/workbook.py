@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from fnmatch import fnmatch
 from pathlib import Path
@@ -30,12 +30,13 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from flows.database import latest_completed_date
-from flows.report import RECEIVED_STATUSES
+from flows.charts import report_chart_markdown
+from flows.report import RECEIVED_STATUSES, RunReport
+from schemas.analyst import ARREARS_BY_TAX_CODE_AND_AGING
 from schemas.codes import CHANNEL_CLASSES, TAX_CODES, CandidateStatus, ErrorClass, PaymentStatus, RunStatus, code_labels
 from transforms.daily_totals import (
     TOTAL,
     UNMATCHED,
-    arrears_by_aging,
     coded_rows,
     receipts_by_day_and_channel,
     receipts_by_tax_and_channel,
@@ -43,6 +44,8 @@ from transforms.daily_totals import (
     with_total_row,
 )
 
+# The sheets the report's chart is drawn from.
+PER_DAY_SHEET, AGING_SHEET = "日別収納額", "滞納(経過月数別)"
 # The settlement dates the chart of receipts per day covers, the last of them the report's date.
 RECENT_DATES = 30
 YEN_FORMAT = '"¥"#,##0;[Red]-"¥"#,##0'
@@ -117,13 +120,19 @@ FROM payments LEFT JOIN tax_codes USING (receivable_id)
 WHERE payments.deposited_on = $day AND payments.confirmed_on <= $day AND list_contains($received, payments.status)
 GROUP BY ALL
 """
-ARREARS_BY_TAX = """
-SELECT tax_code, count(*)::BIGINT AS receivables, sum(principal_outstanding)::BIGINT AS principal_outstanding,
+# The analyst view's aging (months from the effective 納期限) is the one the office reads: its SQL,
+# a constant over `arrears`, is read here as a subquery of the main database, not declared twice.
+ARREARS_BY_TAX = f"""
+SELECT tax_code, sum(receivable_count)::BIGINT AS receivables, sum(principal_outstanding)::BIGINT AS principal_outstanding,
        sum(dunning_fee_outstanding)::BIGINT AS dunning_fee_outstanding, sum(late_fee)::BIGINT AS late_fee,
-       count(*) FILTER (WHERE dunning_due)::BIGINT AS dunning_due
-FROM arrears GROUP BY tax_code ORDER BY tax_code
+       sum(dunning_due_count)::BIGINT AS dunning_due
+FROM ({ARREARS_BY_TAX_CODE_AND_AGING}) GROUP BY tax_code ORDER BY tax_code
 """
-ARREARS_AGES = "SELECT days_overdue, principal_outstanding, late_fee FROM arrears"
+ARREARS_BY_AGING = f"""
+SELECT aging_bucket, sum(receivable_count)::BIGINT AS receivables, sum(principal_outstanding)::BIGINT AS principal_outstanding,
+       sum(late_fee)::BIGINT AS late_fee
+FROM ({ARREARS_BY_TAX_CODE_AND_AGING}) GROUP BY aging_order, aging_bucket ORDER BY aging_order
+"""
 REFUNDS_BY_KIND = """
 SELECT kind, status, count(*)::BIGINT AS candidates, sum(overpaid_amount)::BIGINT AS overpaid_amount,
        sum(offset_amount)::BIGINT AS offset_amount, sum(refund_amount)::BIGINT AS refund_amount,
@@ -165,7 +174,7 @@ SHEETS: tuple[Sheet, ...] = (
         shape=lambda receipts, report_day: receipts_by_tax_and_channel(receipts, TAX_CODES, CHANNEL_CLASSES),
     ),
     Sheet(
-        "日別収納額",
+        PER_DAY_SHEET,
         "日別収納額: 直近 30 の処理対象日 ({since}〜{day}) に初めて受信した納付, チャネル別, 円",
         RECEIPTS,
         {},
@@ -189,13 +198,13 @@ SHEETS: tuple[Sheet, ...] = (
         shape=lambda arrears, report_day: with_total_row(coded_rows(arrears, "tax_code", TAX_CODES, UNMATCHED), "tax_code"),
     ),
     Sheet(
-        "滞納(経過日数別)",
-        "滞納 (納期限からの経過日数別), 基準日 {as_of}",
-        ARREARS_AGES,
-        {"bucket": "経過日数 (日)", "receivables": "件数", "principal_outstanding": "本税未納額", "late_fee": "延滞金未納額"},
+        AGING_SHEET,
+        "滞納 (納期限からの経過月数別: 1か月未満, 1〜3か月, 3〜12か月, 12か月以上), 基準日 {as_of}",
+        ARREARS_BY_AGING,
+        {"aging_bucket": "納期限からの経過月数", "receivables": "件数", "principal_outstanding": "本税未納額", "late_fee": "延滞金未納額"},
         yen=("principal_outstanding", "late_fee"),
-        shape=lambda arrears, report_day: arrears_by_aging(arrears),
-        chart=SheetChart("経過日数別 滞納額 (円)", "円", series=("principal_outstanding", "late_fee"), stacked=True),
+        shape=lambda arrears, report_day: with_total_row(arrears, "aging_bucket"),
+        chart=SheetChart("経過月数別 滞納額 (円)", "円", series=("principal_outstanding", "late_fee"), stacked=True),
     ),
     Sheet(
         "還付充当候補",
@@ -331,3 +340,21 @@ def _column_chart(worksheet: Worksheet, spec: SheetChart, frame: pl.DataFrame) -
     chart.set_categories(Reference(worksheet, min_col=1, min_row=FIRST_DATA_ROW, max_row=last_row))
     chart.width, chart.height = 24, 12
     return chart
+
+
+def workbook_path(database: Path, day: date) -> Path:
+    """Where a run writes the workbook of its date: the folder `reports` beside the database (sums only, no personal data)."""
+    return database.parent / "reports" / f"shuno-report-{day.isoformat()}.xlsx"
+
+
+def with_workbook(report: RunReport, connection: duckdb.DuckDBPyConnection, database: Path) -> RunReport:
+    """The run's report with its workbook written beside the database, the workbook's path among its notes and the chart."""
+    out = workbook_path(database, report.settlement_date)
+    try:
+        day, frames = workbook_frames(connection, report.settlement_date)
+        write_workbook(day, frames, out)
+        picture = report_chart_markdown(frames[PER_DAY_SHEET], frames[AGING_SHEET])
+    except (OSError, DateNeverRun, ValueError) as error:
+        # The run has committed and its report must still show: the workbook is the lesser part of it.
+        return replace(report, notes=(*report.notes, f"workbook not written ({type(error).__name__}: {error})"))
+    return replace(report, notes=(*report.notes, f"workbook: {out}"), pictures=(*report.pictures, picture))

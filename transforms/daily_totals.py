@@ -1,4 +1,4 @@
-"""The day's figures as the office files them: receipts by 税目 × チャネル, receipts per day, arrears by age, with totals.
+"""The day's figures as the office files them: receipts by 税目 × チャネル and per day, with totals, and a run's stored counts.
 
 Every function takes frames read by flows/workbook.py and returns a new frame whose column names
 are the sheet's Japanese headers where the columns are made here (the channels of a cross table).
@@ -16,15 +16,6 @@ TOTAL = "合計"
 # A payment not yet matched to a receivable has no 税目; one without a チャネル区分 (a 仮登録 record) has no channel.
 UNMATCHED = "未消込"
 NO_CHANNEL = "(なし)"
-# Days overdue (as_of − effective 納期限) of each aging bucket, first and last day; None: no end.
-AGING_BUCKETS: tuple[tuple[int, int | None], ...] = ((1, 30), (31, 90), (91, 180), (181, 365), (366, None))
-
-
-def aging_label(first_day: int, last_day: int | None) -> str:
-    """The label of an aging bucket in ASCII digits (a chart rendered without Japanese fonts shows it too)."""
-    return f"{first_day}+" if last_day is None else f"{first_day}-{last_day}"
-
-
 def coded_label(column: str, names: Mapping[str, str], missing: str) -> pl.Expr:
     """Each code of `column` as `code name` (the code alone when the list lacks it), `missing` for null or empty."""
     codes = pl.col(column)
@@ -78,24 +69,6 @@ def with_total_row(frame: pl.DataFrame, label_column: str, largest: Sequence[str
 def coded_rows(frame: pl.DataFrame, column: str, names: Mapping[str, str], missing: str = NO_CHANNEL) -> pl.DataFrame:
     """`frame` with the codes of `column` shown as `code name`."""
     return frame.with_columns(coded_label(column, names, missing).alias(column))
-
-
-def arrears_by_aging(arrears: pl.DataFrame) -> pl.DataFrame:
-    """Arrears (days_overdue, principal_outstanding, late_fee) per aging bucket, every bucket a row, with a 合計 row."""
-    buckets = pl.DataFrame(
-        {
-            "bucket": [aging_label(first, last) for first, last in AGING_BUCKETS],
-            "first_day": [first for first, _ in AGING_BUCKETS],
-        }
-    )
-    placed = arrears.sort("days_overdue").join_asof(buckets.sort("first_day"), left_on="days_overdue", right_on="first_day")
-    summed = placed.group_by("bucket").agg(
-        pl.len().cast(pl.Int64).alias("receivables"),
-        pl.col("principal_outstanding").sum().cast(pl.Int64),
-        pl.col("late_fee").sum().cast(pl.Int64),
-    )
-    by_bucket = buckets.join(summed, on="bucket", how="left", maintain_order="left").drop("first_day").fill_null(0)
-    return with_total_row(by_bucket, "bucket")
 
 
 def run_outcome_rows(summary: pl.DataFrame) -> pl.DataFrame:
