@@ -46,6 +46,10 @@ from transforms.daily_totals import (
 
 # The sheets the report's chart is drawn from.
 PER_DAY_SHEET, AGING_SHEET = "日別収納額", "滞納(経過月数別)"
+# A day's receipts: the terminal report's (applied, pending, held) and the payments taken back since
+# by a 取消, which were received that day all the same (the 取消 is a line of its own 入金日, SPEC §7):
+# the figures of a date do not change when a later night reverses one of its payments.
+DAY_RECEIPT_STATUSES = (*RECEIVED_STATUSES, PaymentStatus.REVERSED)
 # The settlement dates the chart of receipts per day covers, the last of them the report's date.
 RECENT_DATES = 30
 YEN_FORMAT = '"¥"#,##0;[Red]-"¥"#,##0'
@@ -66,7 +70,7 @@ class ReportDay:
     def parameters(self) -> dict[str, object]:
         """The values a sheet's SQL may bind by name: $day, $since (the first recent date), $received, $completed."""
         since = self.recent_dates[0] if self.recent_dates else self.day
-        return {"day": self.day, "since": since, "received": list(RECEIVED_STATUSES), "completed": RunStatus.COMPLETED.value}
+        return {"day": self.day, "since": since, "received": list(DAY_RECEIPT_STATUSES), "completed": RunStatus.COMPLETED.value}
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,7 @@ def _per_recent_date(receipts: pl.DataFrame, report_day: ReportDay) -> pl.DataFr
 SHEETS: tuple[Sheet, ...] = (
     Sheet(
         "収納日計表(納付日)",
-        "収納日計表 (納付日基準): 処理対象日 {day} の実行で初めて受信した納付 (消込済・未消込・保留), 税目 × チャネル, 円",
+        "収納日計表 (納付日基準): 処理対象日 {day} の実行で初めて受信した納付 (消込済・未消込・保留・後の取消分), 税目 × チャネル, 円",
         RECEIPTS,
         {},
         yen=("*",),
@@ -167,7 +171,7 @@ SHEETS: tuple[Sheet, ...] = (
     ),
     Sheet(
         "収納日計表(入金日)",
-        "収納日計表 (入金日基準): 入金日 {day} の納付 ({day} までに確報を受信, 消込済・未消込・保留), 税目 × チャネル, 円",
+        "収納日計表 (入金日基準): 入金日 {day} の納付 ({day} までに確報を受信, 消込済・未消込・保留・後の取消分), 税目 × チャネル, 円",
         RECEIPTS_OF_DEPOSIT_DAY,
         {},
         yen=("*",),
