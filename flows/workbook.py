@@ -35,6 +35,7 @@ from flows.report import RECEIVED_STATUSES, RunReport
 from schemas.analyst import ARREARS_BY_TAX_CODE_AND_AGING
 from schemas.codes import CHANNEL_CLASSES, TAX_CODES, CandidateStatus, ErrorClass, PaymentStatus, RunStatus, code_labels
 from transforms.daily_totals import (
+    NO_CHANNEL,
     TOTAL,
     UNMATCHED,
     coded_rows,
@@ -44,6 +45,8 @@ from transforms.daily_totals import (
     with_total_row,
 )
 
+# The yen columns of a cross table: each channel, headed by its code (or none), and 合計; its 件数 is a count.
+CROSS_TABLE_YEN = ("[0-9]*", NO_CHANNEL, TOTAL)
 # The sheets the report's chart is drawn from.
 PER_DAY_SHEET, AGING_SHEET = "日別収納額", "滞納(経過月数別)"
 # A day's receipts: the terminal report's (applied, pending, held) and the payments taken back since
@@ -92,7 +95,7 @@ class Sheet:
     """One sheet: its name, title (`{day}`, `{as_of}`, `{since}` filled in), the SQL that reads it (binding any of
     ReportDay.parameters by `$name`), the transform that shapes what it read, the Japanese header of each column
     (frame column → header; a column not named keeps its own name, as the channels of a cross table do), and the
-    columns that are yen (patterns, `*` for every number column)."""
+    columns that are yen (shell-style patterns of the frame's column names)."""
 
     name: str
     title: str
@@ -110,7 +113,7 @@ WITH tax_codes AS (
     SELECT receivable_id, arg_max(tax_code, snapshot_date) AS tax_code FROM receivable_snapshots GROUP BY receivable_id
 )
 SELECT payments.first_seen_on AS day, payments.deposited_on, payments.confirmed_on, tax_codes.tax_code, payments.channel_class,
-       sum(payments.paid_total)::BIGINT AS yen
+       count(*)::BIGINT AS payments, sum(payments.paid_total)::BIGINT AS yen
 FROM payments LEFT JOIN tax_codes USING (receivable_id)
 WHERE payments.first_seen_on <= $day AND payments.first_seen_on >= $since AND list_contains($received, payments.status)
 GROUP BY ALL
@@ -119,7 +122,7 @@ RECEIPTS_OF_DEPOSIT_DAY = """
 WITH tax_codes AS (
     SELECT receivable_id, arg_max(tax_code, snapshot_date) AS tax_code FROM receivable_snapshots GROUP BY receivable_id
 )
-SELECT tax_codes.tax_code, payments.channel_class, sum(payments.paid_total)::BIGINT AS yen
+SELECT tax_codes.tax_code, payments.channel_class, count(*)::BIGINT AS payments, sum(payments.paid_total)::BIGINT AS yen
 FROM payments LEFT JOIN tax_codes USING (receivable_id)
 WHERE payments.deposited_on = $day AND payments.confirmed_on <= $day AND list_contains($received, payments.status)
 GROUP BY ALL
@@ -166,7 +169,7 @@ SHEETS: tuple[Sheet, ...] = (
         "収納日計表 (納付日基準): 処理対象日 {day} の実行で初めて受信した納付 (消込済・未消込・保留・後の取消分), 税目 × チャネル, 円",
         RECEIPTS,
         {},
-        yen=("*",),
+        yen=CROSS_TABLE_YEN,
         shape=_first_seen_on_day,
     ),
     Sheet(
@@ -174,7 +177,7 @@ SHEETS: tuple[Sheet, ...] = (
         "収納日計表 (入金日基準): 入金日 {day} の納付 ({day} までに確報を受信, 消込済・未消込・保留・後の取消分), 税目 × チャネル, 円",
         RECEIPTS_OF_DEPOSIT_DAY,
         {},
-        yen=("*",),
+        yen=CROSS_TABLE_YEN,
         shape=lambda receipts, report_day: receipts_by_tax_and_channel(receipts, TAX_CODES, CHANNEL_CLASSES),
     ),
     Sheet(
@@ -182,7 +185,7 @@ SHEETS: tuple[Sheet, ...] = (
         "日別収納額: 直近 30 の処理対象日 ({since}〜{day}) に初めて受信した納付, チャネル別, 円",
         RECEIPTS,
         {},
-        yen=("*",),
+        yen=CROSS_TABLE_YEN,
         shape=_per_recent_date,
         chart=SheetChart("処理対象日別・チャネル別 収納額 (円)", "円", stacked=True),
     ),

@@ -13,6 +13,7 @@ from datetime import date
 import polars as pl
 
 TOTAL = "合計"
+PAYMENTS = "件数"
 # A payment not yet matched to a receivable has no 税目; one without a チャネル区分 (a 仮登録 record) has no channel.
 UNMATCHED = "未消込"
 NO_CHANNEL = "(なし)"
@@ -24,14 +25,17 @@ def coded_label(column: str, names: Mapping[str, str], missing: str) -> pl.Expr:
 
 
 def receipts_by_tax_and_channel(receipts: pl.DataFrame, tax_names: Mapping[str, str], channel_names: Mapping[str, str]) -> pl.DataFrame:
-    """税目 × チャネル cross table of `receipts` (tax_code, channel_class, yen): yen per cell, a 合計 column and a 合計 row."""
+    """税目 × チャネル cross table of `receipts` (tax_code, channel_class, payments, yen): the 件数 of each 税目, yen per
+    channel, a 合計 column and a 合計 row."""
     labelled = receipts.with_columns(
         coded_label("tax_code", tax_names, UNMATCHED).alias("税目"),
         coded_label("channel_class", channel_names, NO_CHANNEL).alias("channel"),
     )
     # Matched 税目 in code order, then the payments not matched yet.
     labelled = labelled.sort(pl.col("tax_code").is_null() | (pl.col("tax_code") == ""), "tax_code")
-    return with_total_row(_channel_columns(labelled, "税目", channel_names), "税目")
+    counts = labelled.group_by("税目", maintain_order=True).agg(pl.col("payments").sum().cast(pl.Int64).alias(PAYMENTS))
+    crossed = counts.join(_channel_columns(labelled, "税目"), on="税目", how="left", maintain_order="left")
+    return with_total_row(crossed, "税目")
 
 
 def receipts_by_day_and_channel(receipts: pl.DataFrame, days: Sequence[date], channel_names: Mapping[str, str]) -> pl.DataFrame:
@@ -40,12 +44,12 @@ def receipts_by_day_and_channel(receipts: pl.DataFrame, days: Sequence[date], ch
     labelled = receipts.filter(pl.col("day").is_in(every_day["day"].implode())).with_columns(
         coded_label("channel_class", channel_names, NO_CHANNEL).alias("channel")
     )
-    by_day = _channel_columns(labelled, "day", channel_names)
+    by_day = _channel_columns(labelled, "day")
     by_day = every_day.join(by_day, on="day", how="left", maintain_order="left").fill_null(0)
     return with_total_row(by_day.with_columns(pl.col("day").dt.to_string("%Y-%m-%d")).rename({"day": "処理対象日"}), "処理対象日")
 
 
-def _channel_columns(labelled: pl.DataFrame, row_key: str, channel_names: Mapping[str, str]) -> pl.DataFrame:
+def _channel_columns(labelled: pl.DataFrame, row_key: str) -> pl.DataFrame:
     # One column per channel met, in code order (then none), and the row's 合計: the known channels
     # stay in their code order whatever order the payments came in.
     channels = labelled.select("channel_class", "channel").unique().sort(pl.col("channel_class").is_null(), "channel_class")["channel"]

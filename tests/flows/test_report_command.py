@@ -55,9 +55,11 @@ def test_the_days_receipts_total_what_the_database_holds_in_the_total_row_and_co
     by_paid_day, by_deposit_day = workbook["収納日計表(納付日)"], workbook["収納日計表(入金日)"]
     assert _total_row(by_paid_day)[-1] == _scalar(database, RECEIVED_FIRST_SEEN, [day, received]) > 0
     assert _total_row(by_deposit_day)[-1] == _scalar(database, RECEIVED_DEPOSITED, [day, day, received]) > 0
-    # The 合計 column of each row adds its channels; the 合計 row adds the rows.
+    # The 合計 column of each row adds its channels (after 税目 and 件数); the 合計 row adds the rows.
+    assert [cell.value for cell in by_paid_day[2]][:2] == ["税目", "件数"]
     for row in by_paid_day.iter_rows(min_row=3, values_only=True):
-        assert row[-1] == sum(row[1:-1])
+        assert row[-1] == sum(row[2:-1])
+    assert _total_row(by_paid_day)[1] == _scalar(database, RECEIVED_FIRST_SEEN.replace("sum(paid_total)", "count(*)"), [day, received])
     assert by_paid_day.cell(by_paid_day.max_row, 1).value == "合計"
 
 
@@ -77,7 +79,8 @@ def test_yen_cells_are_formatted_as_yen_and_counts_as_numbers(workbook):
     assert arrears.cell(3, 2).number_format == COUNT_FORMAT
     assert {arrears.cell(3, column).number_format for column in (3, 4, 5)} == {YEN_FORMAT}
     receipts = workbook["収納日計表(納付日)"]
-    assert all(cell.number_format == YEN_FORMAT for row in receipts.iter_rows(min_row=3, min_col=2) for cell in row)
+    assert all(cell.number_format == COUNT_FORMAT for (cell,) in receipts.iter_rows(min_row=3, min_col=2, max_col=2))
+    assert all(cell.number_format == YEN_FORMAT for row in receipts.iter_rows(min_row=3, min_col=3) for cell in row)
 
 
 def test_the_workbook_charts_receipts_per_day_and_arrears_by_age(workbook):

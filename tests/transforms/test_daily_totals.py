@@ -17,12 +17,14 @@ def test_receipts_cross_tax_codes_and_channels_with_a_total_row_and_column():
         {
             "tax_code": ["040", "010", None, "010"],
             "channel_class": ["07", "01", "07", None],
+            "payments": [3, 1, 1, 2],
             "yen": [300, 100, 50, 20],
         }
     )
     expected = pl.DataFrame(
         {
             "税目": ["010 市民税", "040 固定資産税", "未消込", "合計"],
+            "件数": [3, 3, 1, 7],
             "01 ATM": [100, 0, 0, 100],
             "07 ダイレクト納付": [0, 300, 50, 350],
             "(なし)": [20, 0, 0, 20],
@@ -33,8 +35,8 @@ def test_receipts_cross_tax_codes_and_channels_with_a_total_row_and_column():
 
 
 def test_no_receipts_is_a_total_row_of_nothing():
-    receipts = pl.DataFrame(schema={"tax_code": pl.String, "channel_class": pl.String, "yen": pl.Int64})
-    assert_frame_equal(receipts_by_tax_and_channel(receipts, TAXES, CHANNELS), pl.DataFrame({"税目": ["合計"], "合計": [0]}))
+    receipts = pl.DataFrame(schema={"tax_code": pl.String, "channel_class": pl.String, "payments": pl.Int64, "yen": pl.Int64})
+    assert_frame_equal(receipts_by_tax_and_channel(receipts, TAXES, CHANNELS), pl.DataFrame({"税目": ["合計"], "件数": [0], "合計": [0]}))
 
 
 def test_every_settlement_date_is_a_row_even_with_nothing_received_and_other_dates_are_left_out():
