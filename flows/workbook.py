@@ -15,7 +15,7 @@ of the latest run standing (CONTRACT: a table is as of the latest date): their s
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from fnmatch import fnmatch
@@ -30,6 +30,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from flows.database import latest_completed_date
+from flows.export_command import TEXT_CELL
 from flows.charts import report_chart_markdown
 from flows.report import RECEIVED_STATUSES, RunReport
 from schemas.analyst import ARREARS_BY_TAX_CODE_AND_AGING
@@ -284,11 +285,11 @@ def workbook_frames(connection: duckdb.DuckDBPyConnection, day: date) -> tuple[R
     return found, {sheet.name: sheet_frame(connection, sheet, found) for sheet in SHEETS}
 
 
-def write_workbook(report_day: ReportDay, frames: Mapping[str, pl.DataFrame], out: Path) -> Path:
+def write_workbook(report_day: ReportDay, frames: Mapping[str, pl.DataFrame], out: Path, sheets: Sequence[Sheet] = SHEETS) -> Path:
     """Writes the sheets to `out` (xlsx) and returns it."""
     workbook = Workbook()
     workbook.remove(workbook.active)
-    for sheet in SHEETS:
+    for sheet in sheets:
         _fill_sheet(workbook.create_sheet(sheet.name), sheet, frames[sheet.name], report_day)
     out.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(out)
@@ -296,6 +297,7 @@ def write_workbook(report_day: ReportDay, frames: Mapping[str, pl.DataFrame], ou
 
 
 HEADER_FILL = PatternFill("solid", start_color="DDEBF7")
+DATE_FORMAT = "yyyy-mm-dd"
 
 
 def _fill_sheet(worksheet: Worksheet, sheet: Sheet, frame: pl.DataFrame, report_day: ReportDay) -> None:
@@ -304,18 +306,35 @@ def _fill_sheet(worksheet: Worksheet, sheet: Sheet, frame: pl.DataFrame, report_
     for index, name in enumerate(frame.columns, start=1):
         cell = worksheet.cell(HEADER_ROW, index, sheet.headers.get(name, name))
         cell.font, cell.fill = Font(bold=True), HEADER_FILL
-    for row_index, row in enumerate(frame.iter_rows(), start=FIRST_DATA_ROW):
-        for index, value in enumerate(row, start=1):
-            worksheet.cell(row_index, index, value)
+    shown = _cell_values(frame)
+    _write_rows(worksheet, shown)
     for index, (name, dtype) in enumerate(frame.schema.items(), start=1):
-        if dtype.is_integer():
-            number_format = YEN_FORMAT if any(fnmatch(name, pattern) for pattern in sheet.yen) else COUNT_FORMAT
-            for (cell,) in worksheet.iter_rows(min_row=FIRST_DATA_ROW, min_col=index, max_col=index):
-                cell.number_format = number_format
+        for (cell,) in worksheet.iter_rows(min_row=FIRST_DATA_ROW, min_col=index, max_col=index):
+            cell.number_format = _number_format(sheet, name, dtype)
     worksheet.freeze_panes = FROZEN_AT
-    _fit_widths(worksheet, frame, sheet)
+    _fit_widths(worksheet, shown, sheet)
     if sheet.chart is not None and frame.height > 1:
         worksheet.add_chart(_column_chart(worksheet, sheet.chart, frame), f"{get_column_letter(frame.width + 2)}{FIRST_DATA_ROW}")
+
+
+def _cell_values(frame: pl.DataFrame) -> pl.DataFrame:
+    # A cell holds one value: a list (delivery numbers) is shown as its items joined.
+    lists = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
+    return frame.with_columns(pl.col(name).cast(pl.List(pl.String)).list.join(", ") for name in lists)
+
+
+def _write_rows(worksheet: Worksheet, frame: pl.DataFrame) -> None:
+    for row_index, row in enumerate(frame.iter_rows(), start=FIRST_DATA_ROW):
+        for index, value in enumerate(row, start=1):
+            cell = worksheet.cell(row_index, index, value)
+            if isinstance(value, str):
+                cell.data_type = TEXT_CELL
+
+
+def _number_format(sheet: Sheet, name: str, dtype: pl.DataType) -> str:
+    if dtype.is_integer():
+        return YEN_FORMAT if any(fnmatch(name, pattern) for pattern in sheet.yen) else COUNT_FORMAT
+    return DATE_FORMAT if dtype == pl.Date else "General"
 
 
 def display_width(text: str) -> int:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+from datetime import date
 
 import duckdb
 import pytest
+from openpyxl import load_workbook
 
 from flows.report import RunReport, report_markdown
-from flows.workbook import display_width, with_workbook, workbook_path
+from flows.workbook import DATE_FORMAT, YEN_FORMAT, ReportDay, Sheet, display_width, sheet_frame, with_workbook, workbook_path, write_workbook
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -47,3 +49,45 @@ def test_a_report_without_a_completed_run_notes_the_workbook_was_not_written(sam
 def test_a_japanese_character_takes_two_columns():
     assert display_width("01 ATM") == 6
     assert display_width("滞納") == 4
+
+
+# The sheets the coordinator adds once the deliveries and bank-credit tables exist, one entry each.
+DELIVERIES = "SELECT settlement_date, kind, status, delivery_numbers, reason FROM deliveries WHERE settlement_date <= $day ORDER BY ALL"
+RECONCILIATION = "SELECT deposited_on, credited_amount, delivered_amount, difference, status FROM deposit_reconciliation ORDER BY ALL"
+ADDED_SHEETS = (
+    Sheet(
+        "配信状況",
+        "納付データの配信 ({day} まで)",
+        DELIVERIES,
+        {"settlement_date": "処理対象日", "kind": "種別", "status": "状態", "delivery_numbers": "配信番号", "reason": "理由"},
+    ),
+    Sheet(
+        "入金照合",
+        "指定金融機関の入金と納付データの照合",
+        RECONCILIATION,
+        {"deposited_on": "入金日", "credited_amount": "入金額", "delivered_amount": "納付データの額", "difference": "差額", "status": "状態"},
+        yen=("credited_amount", "delivered_amount", "difference"),
+    ),
+)
+
+
+def test_a_sheet_is_one_entry_of_sql_headers_and_yen_columns(tmp_path):
+    with duckdb.connect() as connection:
+        connection.execute("CREATE TABLE deliveries (settlement_date DATE, kind VARCHAR, status VARCHAR, delivery_numbers INTEGER[], reason VARCHAR)")
+        connection.execute(
+            "INSERT INTO deliveries VALUES ('2026-06-04', 'NOFU_NYUKIN', 'missing', [], '=no file'), "
+            "('2026-06-05', 'NOFU_NYUKIN', 'received', [1, 2], NULL), ('2026-06-08', 'NOFU_NYUKIN', 'received', [1], NULL)"
+        )
+        connection.execute("CREATE TABLE deposit_reconciliation (deposited_on DATE, credited_amount BIGINT, delivered_amount BIGINT, difference BIGINT, status VARCHAR)")
+        connection.execute("INSERT INTO deposit_reconciliation VALUES ('2026-06-05', 101000, 100000, 1000, 'differs')")
+        day = ReportDay(date(2026, 6, 5), date(2026, 6, 5), (date(2026, 6, 5),))
+        frames = {sheet.name: sheet_frame(connection, sheet, day) for sheet in ADDED_SHEETS}
+    workbook = load_workbook(write_workbook(day, frames, tmp_path / "added.xlsx", ADDED_SHEETS))
+    deliveries, reconciliation = workbook["配信状況"], workbook["入金照合"]
+    assert [cell.value for cell in deliveries[2]] == ["処理対象日", "種別", "状態", "配信番号", "理由"]
+    assert [row[1:] for row in deliveries.iter_rows(min_row=3, values_only=True)] == [
+        ("NOFU_NYUKIN", "missing", None, "=no file"),  # an empty list is an empty cell
+        ("NOFU_NYUKIN", "received", "1, 2", None),
+    ]
+    assert deliveries["A3"].number_format == DATE_FORMAT and deliveries["E3"].data_type == "s"
+    assert reconciliation["D3"].value == 1000 and reconciliation["D3"].number_format == YEN_FORMAT
