@@ -6,10 +6,11 @@ shapes it, its Japanese headers and which of its columns are yen. A sheet is add
 What "the report of D" is once later dates have run: the day's figures are those of the run of D,
 whatever ran since. 収納日計表 (納付日) counts the payments the run of D received first (the
 納付日 files of that night, as the terminal report does), 収納日計表 (入金日) the payments whose
-入金日 is D and whose 確報 had arrived by D, each with the status the database holds now (a later
-取消 or decision of the office shows). Arrears, refund candidates and the work queue exist only as
-of the latest run standing (CONTRACT: a table is as of the latest date): their sheets say that
-基準日 in their title, and the sheet 実行の要約 gives the totals the run of D itself stored.
+入金日 is D and whose 確報 had arrived by D; a payment reversed by a later 取消 still counts on its
+day, so a day's totals never change. Each payment is filed under the 税目 the database gives it
+now (one held since has none and moves to 未消込). Arrears, refund candidates and the work queue
+exist only as of the latest run standing (CONTRACT: a table is as of the latest date): their sheets
+say that 基準日 in their title, and the sheet 実行の要約 gives the totals the run of D itself stored.
 """
 
 from __future__ import annotations
