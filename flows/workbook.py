@@ -6,8 +6,8 @@ shapes it, its Japanese headers and which of its columns are yen. A sheet is add
 What "the report of D" is once later dates have run: the day's figures are those of the run of D,
 whatever ran since. 収納日計表 (納付日) counts the payments the run of D received first (the
 納付日 files of that night, as the terminal report does), 収納日計表 (入金日) the payments whose
-入金日 is D and whose 確報 had arrived by D; a payment reversed by a later 取消 still counts on its
-day, so a day's totals never change. Each payment is filed under the 税目 the database gives it
+入金日 is D and whose 確報 had arrived by D; a payment reversed by a later 取消 or returned by a later
+decision still counts on its day, so later nights do not change a day's totals. Each payment is filed under the 税目 the database gives it
 now (one held since has none and moves to 未消込). Arrears, refund candidates and the work queue
 exist only as of the latest run standing (CONTRACT: a table is as of the latest date): their sheets
 say that 基準日 in their title, and the sheet 実行の要約 gives the totals the run of D itself stored.
@@ -51,10 +51,10 @@ from transforms.daily_totals import (
 CROSS_TABLE_YEN = ("[0-9]*", NO_CHANNEL, TOTAL)
 # The sheets the report's chart is drawn from.
 PER_DAY_SHEET, AGING_SHEET = "日別収納額", "滞納(経過月数別)"
-# A day's receipts: the terminal report's (applied, pending, held) and the payments taken back since
-# by a 取消, which were received that day all the same (the 取消 is a line of its own 入金日, SPEC §7):
-# the figures of a date do not change when a later night reverses one of its payments.
-DAY_RECEIPT_STATUSES = (*RECEIVED_STATUSES, PaymentStatus.REVERSED)
+# A day's receipts: the terminal report's (applied, pending, held) and the payments taken back since,
+# by a 取消 or returned by the office's decision, which were received that day all the same (the 取消
+# is a line of its own 入金日, SPEC §7): a later night or decision does not change a date's figures.
+DAY_RECEIPT_STATUSES = (*RECEIVED_STATUSES, PaymentStatus.REVERSED, PaymentStatus.RETURNED)
 # The settlement dates the chart of receipts per day covers, the last of them the report's date.
 RECENT_DATES = 30
 YEN_FORMAT = '"¥"#,##0;[Red]-"¥"#,##0'
@@ -168,7 +168,7 @@ def _per_recent_date(receipts: pl.DataFrame, report_day: ReportDay) -> pl.DataFr
 SHEETS: tuple[Sheet, ...] = (
     Sheet(
         "収納日計表(納付日)",
-        "収納日計表 (納付日基準): 処理対象日 {day} の実行で初めて受信した納付 (消込済・未消込・保留・後の取消分), 税目 × チャネル, 円",
+        "収納日計表 (納付日基準): 処理対象日 {day} の実行で初めて受信した納付 (消込済・未消込・保留, 後に取消・返還したものを含む), 税目 × チャネル, 円",
         RECEIPTS,
         {},
         yen=CROSS_TABLE_YEN,
@@ -176,7 +176,7 @@ SHEETS: tuple[Sheet, ...] = (
     ),
     Sheet(
         "収納日計表(入金日)",
-        "収納日計表 (入金日基準): 入金日 {day} の納付 ({day} までに確報を受信, 消込済・未消込・保留・後の取消分), 税目 × チャネル, 円",
+        "収納日計表 (入金日基準): 入金日 {day} の納付 ({day} までに確報を受信, 消込済・未消込・保留, 後に取消・返還したものを含む), 税目 × チャネル, 円",
         RECEIPTS_OF_DEPOSIT_DAY,
         {},
         yen=CROSS_TABLE_YEN,
