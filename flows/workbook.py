@@ -108,22 +108,23 @@ class Sheet:
     chart: SheetChart | None = None
 
 
-# Every payment the batch counts as received, with its 税目 (of the newest snapshot of its
-# receivable) and the days it counts on: first seen (納付日 basis), 入金日 and when its 確報 came.
-RECEIPTS = """
+# The 税目 of each receivable, from its newest snapshot.
+TAX_CODE_OF_RECEIVABLE = """
 WITH tax_codes AS (
     SELECT receivable_id, arg_max(tax_code, snapshot_date) AS tax_code FROM receivable_snapshots GROUP BY receivable_id
 )
+"""
+# The payments counted as received, with their 税目 and the days they count on: first seen (納付日
+# basis), 入金日 and when their 確報 came; from the first of the recent settlement dates to the report's.
+RECEIPTS = TAX_CODE_OF_RECEIVABLE + """
 SELECT payments.first_seen_on AS day, payments.deposited_on, payments.confirmed_on, tax_codes.tax_code, payments.channel_class,
        count(*)::BIGINT AS payments, sum(payments.paid_total)::BIGINT AS yen
 FROM payments LEFT JOIN tax_codes USING (receivable_id)
 WHERE payments.first_seen_on <= $day AND payments.first_seen_on >= $since AND list_contains($received, payments.status)
 GROUP BY ALL
 """
-RECEIPTS_OF_DEPOSIT_DAY = """
-WITH tax_codes AS (
-    SELECT receivable_id, arg_max(tax_code, snapshot_date) AS tax_code FROM receivable_snapshots GROUP BY receivable_id
-)
+# The payments of the 入金日 whose 確報 had arrived by that date.
+RECEIPTS_OF_DEPOSIT_DAY = TAX_CODE_OF_RECEIVABLE + """
 SELECT tax_codes.tax_code, payments.channel_class, count(*)::BIGINT AS payments, sum(payments.paid_total)::BIGINT AS yen
 FROM payments LEFT JOIN tax_codes USING (receivable_id)
 WHERE payments.deposited_on = $day AND payments.confirmed_on <= $day AND list_contains($received, payments.status)
