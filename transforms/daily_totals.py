@@ -17,6 +17,8 @@ PAYMENTS = "件数"
 # A payment not yet matched to a receivable has no 税目; one without a チャネル区分 (a 仮登録 record) has no channel.
 UNMATCHED = "未消込"
 NO_CHANNEL = "(なし)"
+
+
 def coded_label(column: str, names: Mapping[str, str], missing: str) -> pl.Expr:
     """Each code of `column` as `code name` (the code alone when the list lacks it), `missing` for null or empty."""
     codes = pl.col(column)
