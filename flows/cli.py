@@ -21,6 +21,7 @@ from flows.explain_command import explain
 from flows.export_command import export
 from flows.late_fee_command import late_fee
 from flows.pending_command import pending
+from flows.report_command import report
 from flows.settlement import RunFailed, failure_reason, refuse_future_date, run_lock
 from flows.runtime import prepare_process
 from flows.sample import sample
@@ -42,6 +43,7 @@ app.command(help="The operation log (audit_log and the refusal log), read-only."
 app.command(help="The story of one receivable, payment or refund candidate, with every 延滞金 piece.")(explain)
 app.command(help="Every settlement date from the first to today: completed, failed, refused or never run.")(status)
 app.command("pending", help="The work queue: pending and held payments, oldest first, with suggested receivables (--csv for Excel).")(pending)
+app.command(help="The run report of a settlement date as an Excel workbook (--xlsx FILE).")(report)
 app.command(help="One table or view of the analyst copy as CSV (BOM), Parquet or xlsx; --headers ja for Japanese headers.")(export)
 
 

@@ -56,12 +56,13 @@ class ReportTable:
 
 @dataclass(frozen=True)
 class RunReport:
-    """A run's report: a heading line, notes (the analyst copy) and its tables."""
+    """A run's report: a heading line, notes (the analyst copy, the workbook), its tables and pictures (Markdown images)."""
 
     settlement_date: date
     heading: str
     notes: tuple[str, ...]
     tables: tuple[ReportTable, ...]
+    pictures: tuple[str, ...] = ()
 
 
 def file_table(summary: RunSummary) -> ReportTable:
@@ -242,6 +243,7 @@ def report_markdown(report: RunReport) -> str:
     """The report as Markdown: a heading and one table per section."""
     lines = [f"# shuno nightly run {report.settlement_date}", "", report.heading, ""]
     lines += [f"- {note}" for note in report.notes]
+    lines += [line for picture in report.pictures for line in ("", picture)]
     for table in report.tables:
         lines += ["", f"## {table.title}", "", _markdown_row(table.columns)]
         lines.append(_markdown_row(tuple("---:" if numeric else "---" for numeric in table.numeric)))
