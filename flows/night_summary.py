@@ -16,8 +16,8 @@ WARNED = "Warned"
 
 
 def night_warnings(summary: RunSummary) -> tuple[str, ...]:
-    """Everything about the night an operator must look at: today the files held, turned away or unreadable."""
-    # Later warnings (a delivery that did not come) join here, so the state, the alert and the log agree.
+    """Everything about the night an operator must look at: the expected deliveries missing or rejected, the files held, turned away or unreadable."""
+    # One list, so the Warned state, the alert and the log agree.
     return attention_notes(summary)
 
 

@@ -47,6 +47,8 @@ def test_partial_payment_leaves_principal_and_estimated_late_fee_as_of_the_run()
                 "dunning_due": True,
                 "dunning_deadline": date(2026, 5, 20),
                 "dunning_sent_on": None,
+                "dunning_ready": True,
+                "dunning_hold_reason": None,
                 "as_of": AS_OF,
             }
         ],
