@@ -13,7 +13,7 @@ from datetime import date
 
 import polars as pl
 
-from schemas.codes import DeliveryStatus, FileStatus
+from schemas.codes import DeliveryStatus, FileStatus, RunStatus
 from transforms.calendar import ONE_DAY, is_closed_day
 from transforms.ledger import TABLE_SCHEMAS, conformed
 
@@ -24,13 +24,20 @@ REFUSED_STATUSES = [FileStatus.REJECTED, FileStatus.UNREADABLE, FileStatus.HELD]
 INCOMPLETE = [DeliveryStatus.MISSING, DeliveryStatus.REJECTED]
 
 
-def deliveries(ingested_files: pl.DataFrame, latest_date: date | None, expected_kinds: Iterable[str]) -> pl.DataFrame:
-    """The `deliveries` table: per business day from the first settlement date with any file to latest_date, and per expected kind, how it stands."""
+def deliveries(
+    ingested_files: pl.DataFrame, latest_date: date | None, expected_kinds: Iterable[str], runs: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """The `deliveries` table: per business day from the first settlement date with any file to latest_date, and per expected kind, how it stands.
+
+    runs (settlement_date, started_at, status): a date whose run stands voided had its files'
+    records withdrawn (`shuno void`), so its deliveries are missing until it is run again.
+    """
     kinds = list(expected_kinds)
     dated = ingested_files.filter(pl.col("settlement_date").is_not_null())
     if latest_date is None or dated.is_empty() or not kinds:
         return pl.DataFrame(schema=TABLE_SCHEMAS["deliveries"])
-    files = dated.filter(pl.col("kind").is_in(kinds) & (pl.col("settlement_date") <= latest_date))
+    withdrawn = voided_dates(runs) if runs is not None else []
+    files = dated.filter(pl.col("kind").is_in(kinds) & (pl.col("settlement_date") <= latest_date) & ~pl.col("settlement_date").is_in(withdrawn))
     expected = _business_days(dated["settlement_date"].min(), latest_date).join(pl.DataFrame({"kind": kinds}), how="cross")
     # A file of an expected kind named for a closed day is listed too: it came, so it is said.
     delivered = files.group_by("settlement_date", "kind").agg(
@@ -39,6 +46,13 @@ def deliveries(ingested_files: pl.DataFrame, latest_date: date | None, expected_
     )
     rows = pl.concat([expected, delivered.select("settlement_date", "kind")]).unique().join(delivered, on=["settlement_date", "kind"], how="left")
     return conformed(rows.with_columns(_standing()).sort("settlement_date", "kind"), "deliveries")
+
+
+def voided_dates(runs: pl.DataFrame) -> list[date]:
+    """The settlement dates whose latest completed or voided run is a void."""
+    standing = runs.filter(pl.col("status").is_in([RunStatus.COMPLETED, RunStatus.VOIDED])).sort("started_at")
+    latest = standing.group_by("settlement_date").agg(pl.col("status").last())
+    return latest.filter(pl.col("status") == RunStatus.VOIDED)["settlement_date"].to_list()
 
 
 def _business_days(first: date, last: date) -> pl.DataFrame:
@@ -57,29 +71,32 @@ def _standing() -> list[pl.Expr]:
     came = pl.concat_list(loaded, refused).list.unique().list.sort()
     # Delivery numbers run 001, 002, … without a gap (SPEC §7): a number below the highest that never came is missing.
     gaps = pl.int_ranges(1, came.list.max().fill_null(0) + 1, dtype=pl.Int32).list.set_difference(came).list.sort()
-    numbers = _numbers_text(came)
-    subject = pl.format("{} for {}", pl.col("kind"), pl.col("settlement_date").dt.to_string("%Y-%m-%d"))
-    rejected_note = pl.when(refused.list.len() > 0).then(pl.format(" ({} rejected)", _numbers_text(refused))).otherwise(pl.lit(""))
+    none_came, gap, none_loaded = came.list.len() == 0, gaps.list.len() > 0, loaded.list.len() == 0
     status = (
-        pl.when(came.list.len() == 0)
+        pl.when(none_came | gap)
         .then(pl.lit(DeliveryStatus.MISSING.value))
-        .when(gaps.list.len() > 0)
-        .then(pl.lit(DeliveryStatus.MISSING.value))
-        .when(loaded.list.len() == 0)
+        .when(none_loaded)
         .then(pl.lit(DeliveryStatus.REJECTED.value))
         .otherwise(pl.lit(DeliveryStatus.RECEIVED.value))
     )
-    reason = (
-        pl.when(came.list.len() == 0)
+    numbers = pl.when(~none_came).then(_numbers_text(came))
+    return [status.alias("status"), numbers.alias("delivery_numbers"), _reason(none_came, gaps, none_loaded, refused, came).alias("reason")]
+
+
+def _reason(none_came: pl.Expr, gaps: pl.Expr, none_loaded: pl.Expr, refused: pl.Expr, came: pl.Expr) -> pl.Expr:
+    """The line an operator reads: what is missing or rejected of the kind and day, named with its delivery numbers."""
+    subject = pl.format("{} for {}", pl.col("kind"), pl.col("settlement_date").dt.to_string("%Y-%m-%d"))
+    rejected_note = pl.when(refused.list.len() > 0).then(pl.format(" ({} rejected)", _numbers_text(refused))).otherwise(pl.lit(""))
+    return (
+        pl.when(none_came)
         .then(pl.format("no {}", subject))
         .when(gaps.list.len() > 0)
         .then(pl.format("{}: delivery {} missing{}", subject, _numbers_text(gaps), rejected_note))
-        .when(loaded.list.len() == 0)
-        .then(pl.format("{}: every file rejected ({})", subject, numbers))
+        .when(none_loaded)
+        .then(pl.format("{}: every file rejected ({})", subject, _numbers_text(came)))
         .when(refused.list.len() > 0)
         .then(pl.format("{}: received{}", subject, rejected_note))
     )
-    return [status.alias("status"), pl.when(came.list.len() > 0).then(numbers).alias("delivery_numbers"), reason.alias("reason")]
 
 
 def _numbers_text(numbers: pl.Expr) -> pl.Expr:

@@ -71,9 +71,9 @@ from schemas.settings import Settings
 from schemas.tables import decision_entries_table, log_tables, stored_input_tables
 from transforms.application import application_ledger, applications, overpaid_amounts, principal_ledger
 from transforms.arrears import arrears
+from transforms.decisions import DecisionEffects, decision_effects, decisions_table, no_decisions, no_entries
 from transforms.deliveries import deliveries, incomplete_deliveries
 from transforms.deposits import deposit_reconciliation
-from transforms.decisions import DecisionEffects, decision_effects, decisions_table, no_decisions, no_entries
 from transforms.late_fees_owed import ledger_late_fees
 from transforms.ledger import conformed
 from transforms.matching import matched_payments
@@ -97,6 +97,8 @@ STORED_COLUMNS = {
     "bank_credits": TABLES["bank_credits"].column_names,
     # What a run saw of each file: the deliveries expected of it (SPEC §7) are read from it.
     "ingested_files": ["kind", "settlement_date", "delivery_number", "status"],
+    # A voided date's files are withdrawn: its deliveries are missing again.
+    "runs": ["settlement_date", "started_at", "status"],
 }
 
 Step = Callable[[str], AbstractContextManager]
@@ -141,8 +143,8 @@ def derived_state(
 ) -> DerivedTables:
     """All derived tables from the stored inputs (payment, 仮登録, 管理, 紐付 records, snapshots, decisions).
 
-    `inputs` (STORED_COLUMNS' tables; `decision_entries`, `bank_credits` and `ingested_files` may be
-    left out: no decision, no credit, no file seen) is read,
+    `inputs` (STORED_COLUMNS' tables; `decision_entries`, `bank_credits`, `ingested_files` and `runs`
+    may be left out: no decision, no credit, no file seen, no run) is read,
     never changed. Each frame is referenced here only until the step that reads it ends, so a caller
     that keeps no reference of its own to `inputs` holds one stage at a time. `step(name)` wraps
     each stage (the benchmark times them with it). exemption_kinds: the table of SPEC §6.1, the
@@ -152,10 +154,10 @@ def derived_state(
     payment_records, provisional_records = inputs["payment_records"], inputs["provisional_records"]
     management_records, link_records = inputs["management_records"], inputs["link_records"]
     entries = inputs["decision_entries"] if "decision_entries" in inputs else no_entries()
-    credits, files = _stored(inputs, "bank_credits"), _stored(inputs, "ingested_files")
+    credits, files, runs = _stored(inputs, "bank_credits"), _stored(inputs, "ingested_files"), _stored(inputs, "runs")
     del inputs
     with step("expected deliveries"):
-        expected = deliveries(files, as_of, [kind.value for kind in settings.expected_kinds])
+        expected = deliveries(files, as_of, [kind.value for kind in settings.expected_kinds], runs)
     with step("decisions in force"):
         decisions = decision_effects(entries, exemption_kinds or load_exemption_kinds())
     with step("receivables: newest versions, 本税 history, effective 納期限"):
@@ -258,7 +260,7 @@ def outcome_counts(tables: DerivedTables) -> dict[str, dict[str, int]]:
             "receivables": tables.arrears.height,
             "principal outstanding yen": int(tables.arrears["principal_outstanding"].sum()),
             "late fee yen": int(tables.arrears["late_fee"].sum()),
-            "dunning held for missing deliveries": int(tables.arrears["dunning_hold_reason"].is_not_null().sum()),
+            "dunning held for incomplete deliveries": int(tables.arrears["dunning_hold_reason"].is_not_null().sum()),
         },
         "deliveries": _counts_by_status(tables.deliveries),
         "bank reconciliation (入金日)": _counts_by_status(tables.deposit_reconciliation),

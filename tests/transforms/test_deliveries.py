@@ -4,7 +4,7 @@
 a Sunday, so 5/6 is its 振替休日); 5/7 is the next business day.
 """
 
-from datetime import date
+from datetime import date, datetime
 
 import polars as pl
 from polars.testing import assert_frame_equal
@@ -92,3 +92,17 @@ def test_incomplete_deliveries_are_the_missing_and_rejected_ones_oldest_first():
         (THURSDAY, "no NOFU_NOFUBI for 2026-05-07"),
         (THURSDAY, "no NOFU_NYUKIN for 2026-05-07"),
     ]
+
+
+def test_a_voided_date_has_its_deliveries_missing_until_it_is_run_again():
+    files = ingested(*both_loaded(FRIDAY), *both_loaded(THURSDAY))
+    runs = pl.DataFrame(
+        {
+            "settlement_date": [FRIDAY, THURSDAY, FRIDAY, FRIDAY],
+            "started_at": [datetime(2026, 5, 1, 23), datetime(2026, 5, 7, 23), datetime(2026, 5, 8, 9), datetime(2026, 5, 8, 8)],
+            "status": ["completed", "completed", "voided", "failed"],
+        }
+    )
+    assert delivery_warnings(deliveries(files, THURSDAY, KINDS, runs)) == ("no NOFU_NOFUBI for 2026-05-01", "no NOFU_NYUKIN for 2026-05-01")
+    rerun = pl.concat([runs, pl.DataFrame({"settlement_date": [FRIDAY], "started_at": [datetime(2026, 5, 8, 10)], "status": ["completed"]})])
+    assert delivery_warnings(deliveries(files, THURSDAY, KINDS, rerun)) == ()
