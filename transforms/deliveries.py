@@ -29,15 +29,16 @@ def deliveries(
 ) -> pl.DataFrame:
     """The `deliveries` table: per business day from the first settlement date with any file to latest_date, and per expected kind, how it stands.
 
-    runs (settlement_date, started_at, status): a date whose run stands voided had its files'
-    records withdrawn (`shuno void`), so its deliveries are missing until it is run again.
+    runs (run_id, started_at, status): a file last read by a run before a void of its date had its
+    records withdrawn (`shuno void`), so it counts as not delivered until its date is run again
+    (ingested_files.run_id then names a later run, or the run under way, not yet in `runs`).
     """
     kinds = list(expected_kinds)
     dated = ingested_files.filter(pl.col("settlement_date").is_not_null())
     if latest_date is None or dated.is_empty() or not kinds:
         return pl.DataFrame(schema=TABLE_SCHEMAS["deliveries"])
-    withdrawn = voided_dates(runs) if runs is not None else []
-    files = dated.filter(pl.col("kind").is_in(kinds) & (pl.col("settlement_date") <= latest_date) & ~pl.col("settlement_date").is_in(withdrawn))
+    standing = dated if runs is None else not_withdrawn(dated, runs)
+    files = standing.filter(pl.col("kind").is_in(kinds) & (pl.col("settlement_date") <= latest_date))
     expected = _business_days(dated["settlement_date"].min(), latest_date).join(pl.DataFrame({"kind": kinds}), how="cross")
     # A file of an expected kind named for a closed day is listed too: it came, so it is said.
     delivered = files.group_by("settlement_date", "kind").agg(
@@ -48,11 +49,12 @@ def deliveries(
     return conformed(rows.with_columns(_standing()).sort("settlement_date", "kind"), "deliveries")
 
 
-def voided_dates(runs: pl.DataFrame) -> list[date]:
-    """The settlement dates whose latest completed or voided run is a void."""
-    standing = runs.filter(pl.col("status").is_in([RunStatus.COMPLETED, RunStatus.VOIDED])).sort("started_at")
-    latest = standing.group_by("settlement_date").agg(pl.col("status").last())
-    return latest.filter(pl.col("status") == RunStatus.VOIDED)["settlement_date"].to_list()
+def not_withdrawn(ingested_files: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
+    """The ingested_files rows whose records are stored: those not last read by a run before a void of their date."""
+    voided = runs.filter(pl.col("status") == RunStatus.VOIDED).group_by("settlement_date").agg(pl.col("started_at").max().alias("voided_at"))
+    read = ingested_files.join(runs.select("run_id", pl.col("started_at").alias("read_at")), on="run_id", how="left")
+    read = read.join(voided, on="settlement_date", how="left")
+    return read.filter((pl.col("read_at") < pl.col("voided_at")).fill_null(False).not_()).drop("read_at", "voided_at")
 
 
 def _business_days(first: date, last: date) -> pl.DataFrame:

@@ -96,9 +96,9 @@ STORED_COLUMNS = {
     "decision_entries": TABLES["decision_entries"].column_names,
     "bank_credits": TABLES["bank_credits"].column_names,
     # What a run saw of each file: the deliveries expected of it (SPEC §7) are read from it.
-    "ingested_files": ["kind", "settlement_date", "delivery_number", "status"],
-    # A voided date's files are withdrawn: its deliveries are missing again.
-    "runs": ["settlement_date", "started_at", "status"],
+    "ingested_files": ["kind", "settlement_date", "delivery_number", "status", "run_id"],
+    # A voided date's files are withdrawn: its deliveries are missing again until it is run again.
+    "runs": ["run_id", "settlement_date", "started_at", "status"],
 }
 
 Step = Callable[[str], AbstractContextManager]

@@ -95,14 +95,17 @@ def test_incomplete_deliveries_are_the_missing_and_rejected_ones_oldest_first():
 
 
 def test_a_voided_date_has_its_deliveries_missing_until_it_is_run_again():
-    files = ingested(*both_loaded(FRIDAY), *both_loaded(THURSDAY))
+    read_by = pl.Series("run_id", ["friday", "friday", "thursday", "thursday"])
+    files = ingested(*both_loaded(FRIDAY), *both_loaded(THURSDAY)).with_columns(read_by)
     runs = pl.DataFrame(
         {
+            "run_id": ["friday", "thursday", "void", "failed"],
             "settlement_date": [FRIDAY, THURSDAY, FRIDAY, FRIDAY],
-            "started_at": [datetime(2026, 5, 1, 23), datetime(2026, 5, 7, 23), datetime(2026, 5, 8, 9), datetime(2026, 5, 8, 8)],
+            "started_at": [datetime(2026, 5, 1, 23), datetime(2026, 5, 7, 23), datetime(2026, 5, 8, 9), datetime(2026, 5, 8, 10)],
             "status": ["completed", "completed", "voided", "failed"],
         }
     )
     assert delivery_warnings(deliveries(files, THURSDAY, KINDS, runs)) == ("no NOFU_NOFUBI for 2026-05-01", "no NOFU_NYUKIN for 2026-05-01")
-    rerun = pl.concat([runs, pl.DataFrame({"settlement_date": [FRIDAY], "started_at": [datetime(2026, 5, 8, 10)], "status": ["completed"]})])
-    assert delivery_warnings(deliveries(files, THURSDAY, KINDS, rerun)) == ()
+    # Friday run again: its files are read by the run under way, not yet in runs.
+    read_again = files.with_columns(pl.when(pl.col("settlement_date") == FRIDAY).then(pl.lit("rerun")).otherwise("run_id").alias("run_id"))
+    assert delivery_warnings(deliveries(read_again, THURSDAY, KINDS, runs)) == ()
