@@ -565,6 +565,7 @@ def _deposit_reconciliation() -> Table:
         _columns(
             ("deposited_on", "DATE", "入金日", REQUIRED),
             ("credited_amount", "BIGINT", "金融機関の入金額 (円, 入金報告なしは空)", Contract(minimum=0)),
+            # Unlike the other amounts, a day's deliveries can be negative: a 取消 subtracts on its own 入金日 (SPEC §7).
             ("delivered_amount", "BIGINT", "納付データの金額 (円: 入金日ファイルの領収 − 取消)", Contract(nullable=False)),
             ("difference", "BIGINT", "差額 (入金額 − 納付データの金額, 円)"),
             ("status", "VARCHAR", "", one_of(ReconciliationStatus)),
