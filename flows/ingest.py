@@ -21,7 +21,9 @@ from flows.files import checked_chunks, inspect_file
 from schemas.codes import DecisionKind, FileStatus
 from schemas.inbox import FileKind, InboxName, parse_inbox_name
 from schemas.layouts import load_layout
+from schemas.models import RECORD_NUMBER
 from schemas.tables import log_tables, stored_input_tables
+from transforms.deposits import bank_credit_rows
 from transforms.framing import RejectedFile
 from transforms.receivable_snapshot import receivable_snapshot
 from transforms.rejected_keys import rejected_keys
@@ -36,6 +38,7 @@ TABLE_BY_KIND = {
     FileKind.MANAGEMENT: "management_records",
     FileKind.LINK_HISTORY: "link_records",
     FileKind.RECEIVABLES: "receivable_snapshots",
+    FileKind.BANK_CREDITS: "bank_credits",
 }
 HASH_BLOCK = 1 << 24
 
@@ -230,6 +233,23 @@ def load_receivables_file(
     return replace(outcome, record_count=snapshot.row_count, totals=snapshot.totals, **counts)
 
 
+def load_bank_credits_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName, sha256: str) -> FileOutcome:
+    """Reads one file of the bank's credits (GINKO CSV) and stores its valid rows; bad rows become rejects, as a snapshot's do."""
+    outcome = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, FileStatus.LOADED)
+    try:
+        rows = bank_credit_rows(path.read_bytes())
+    except RejectedFile as rejection:
+        return replace(outcome, status=FileStatus.REJECTED, reason=str(rejection))
+    origin = _origin_columns(path.name, name)
+    insert_frame(connection, TABLES["bank_credits"], rows.accepted.with_columns(origin[:3]))
+    # What a rejected row is about: its 入金額 (issue 13), as far as it reads.
+    about = rows.text.select(RECORD_NUMBER, pl.col("amount").cast(pl.Int64, strict=False))
+    rejects = rows.rejects.join(about, on=RECORD_NUMBER, how="left", maintain_order="left")
+    insert_frame(connection, TABLES["rejected_records"], rejects.with_columns(*origin[:2], pl.lit(name.kind.value).alias("kind")))
+    counts = {"accepted_count": rows.accepted.height, "rejected_count": rows.rejects.height}
+    return replace(outcome, record_count=rows.row_count, totals={"credited": int(rows.accepted["amount"].sum())}, **counts)
+
+
 def load_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName, guard: SnapshotGuard = SnapshotGuard()) -> FileOutcome:
     """Loads one of the date's files, unless it is a byte-identical copy of an earlier one."""
     sha256 = file_sha256(path)
@@ -238,6 +258,8 @@ def load_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName
         return FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, FileStatus.DUPLICATE, f"byte-identical to {canonical}")
     if name.kind == FileKind.RECEIVABLES:
         return load_receivables_file(connection, path, name, sha256, guard)
+    if name.kind == FileKind.BANK_CREDITS:
+        return load_bank_credits_file(connection, path, name, sha256)
     return load_data_file(connection, path, name, sha256)
 
 

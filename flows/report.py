@@ -219,13 +219,14 @@ def run_report(connection: duckdb.DuckDBPyConnection, summary: RunSummary, dunni
     return RunReport(summary.settlement_date, heading, (*attention_notes(summary), f"analyst copy: {summary.analyst_copy}"), tables)
 
 
-# The files a night cannot be trusted without: said first, before any table.
+# The deliveries and files a night cannot be trusted without: said first, before any table.
 ATTENTION_STATUSES = (FileStatus.HELD, FileStatus.REJECTED, FileStatus.UNREADABLE)
 
 
 def attention_notes(summary: RunSummary) -> tuple[str, ...]:
-    """One line per file held, turned away or unreadable, with its reason (names and counts only)."""
-    return tuple(
+    """One line per expected delivery missing or rejected (SPEC §7), then per file held, turned away or unreadable, with its reason (names and counts only)."""
+    deliveries = tuple(f"ATTENTION: {warning}" for warning in summary.delivery_warnings)
+    return deliveries + tuple(
         f"ATTENTION: {outcome.file_name} {outcome.status}: {outcome.reason}" for outcome in summary.files if outcome.status in ATTENTION_STATUSES
     )
 

@@ -38,6 +38,7 @@ from schemas.layouts import LayoutError
 from schemas.rates import MissingRateError, RatesFileError, RatesTable, load_rates
 from schemas.settings import CITY_TIME_ZONE, Settings
 from schemas.tables import derived_tables
+from transforms.deliveries import delivery_warnings
 from transforms.rebuild import STORED_COLUMNS, DerivedTables, derived_state
 
 
@@ -55,6 +56,8 @@ class RunSummary:
     files: list[FileOutcome]
     outcome_counts: dict[str, dict[str, int]]
     analyst_copy: str = "not published"
+    # SPEC §7: one line per expected delivery missing or rejected ("no NOFU_NYUKIN for 2026-06-04").
+    delivery_warnings: tuple[str, ...] = ()
 
 
 def as_of_date(connection: duckdb.DuckDBPyConnection, settlement_date: date) -> date:
@@ -185,7 +188,7 @@ def run_settlement_date(
             as_of = as_of_date(connection, settlement_date)
             derived = rebuild_derived(connection, as_of, law, settings, step, settlement_date)
             pause_point("written")
-            summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts)
+            summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts, delivery_warnings=delivery_warnings(derived.deliveries))
             connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), RunStatus.COMPLETED, _summary_json(summary)])
             folded_size = fold_refusals(connection, database)
             pause_point("before-commit")

@@ -18,6 +18,7 @@ from schemas.codes import (
     TAX_CODES,
     CandidateStatus,
     DecisionKind,
+    DeliveryStatus,
     ErrorClass,
     FileStatus,
     LateFeeStatus,
@@ -26,6 +27,7 @@ from schemas.codes import (
     PaymentSource,
     PaymentStatus,
     ReceiptYearClass,
+    ReconciliationStatus,
     RefundKind,
     RunStatus,
     SuggestionReason,
@@ -47,6 +49,8 @@ ANALYST_TABLES = (
     "decisions",
     "work_queue",
     "history",
+    "deliveries",
+    "deposit_reconciliation",
     "rejected_records",
     "ingested_files",
     "runs",
@@ -75,7 +79,7 @@ class CodeList:
 # The copy's table `codes` (CONTRACT v2): one row per code of these lists, in this order, then
 # the codes met in the listed columns but absent from their list, named `不明 (<code>)`, so an
 # unknown チャネル区分 (which only warns, SPEC §1) shows up instead of joining to nothing.
-# 領収区分 and 支払方法 are no column of the copy (a 取消 is a payment's status): listed for reference.
+# 領収区分 is no column of the copy (a 取消 is a payment's status): listed for reference.
 CODE_LISTS = (
     CodeList(
         "tax_code",
@@ -86,7 +90,7 @@ CODE_LISTS = (
     CodeList("payment_scheme", PAYMENT_SCHEMES, (("payments", "payment_scheme"),)),
     CodeList("payment_class", PAYMENT_CLASSES, (("payments", "payment_class"), ("provisional_payments", "payment_class"))),
     CodeList("receipt_class", RECEIPT_CLASSES, ()),
-    CodeList("payment_method", PAYMENT_METHODS, ()),
+    CodeList("payment_method", PAYMENT_METHODS, (("payments", "payment_method"),)),
     CodeList(
         "error_class",
         code_labels(ErrorClass),
@@ -104,6 +108,8 @@ CODE_LISTS = (
     CodeList("payment_source", code_labels(PaymentSource), (("payments", "source"),)),
     CodeList("suggestion_reason", code_labels(SuggestionReason), (("work_queue", "suggestion_reason"),)),
     CodeList("current_or_arrears", code_labels(ReceiptYearClass), (("applications", "current_or_arrears"), ("history", "current_or_arrears"))),
+    CodeList("delivery_status", code_labels(DeliveryStatus), (("deliveries", "status"),)),
+    CodeList("reconciliation_status", code_labels(ReconciliationStatus), (("deposit_reconciliation", "status"),)),
 )
 CODES_COMMENT = "コード表 (税目・チャネル区分・納付方式・エラー区分・状態などのコードと名称; 一覧にないコードは 不明 (コード))"
 CODES_COLUMNS = (

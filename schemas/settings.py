@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from schemas.inbox import FileKind
+
 # The city's time zone: "today", yesterday's settlement date and decisions' days are taken in it.
 CITY_TIME_ZONE = ZoneInfo("Asia/Tokyo")
 # The settings file read when none is named: shuno.toml in the working directory (a deployment's
@@ -25,6 +27,8 @@ SETTINGS_VARIABLE = "SHUNO_SETTINGS"
 DEFAULT_LOW_RATE_MONTHS = 1
 
 TaxCode = Annotated[str, StringConstraints(pattern=r"^\d{3}$")]
+# SPEC §7: every business day the city expects a 納付情報ファイル by 入金日 and one by 納付日.
+DEFAULT_EXPECTED_KINDS = (FileKind.PAYMENT_BY_DEPOSIT, FileKind.PAYMENT_BY_PAYMENT_DATE)
 
 
 class OffsetOrder(StrEnum):
@@ -61,6 +65,9 @@ class Settings(BaseModel):
     )
     business_days_to_confirm: int = Field(
         5, ge=0, description="business days after 納付日 before a payment without 確報 is reported as unconfirmed"
+    )
+    expected_kinds: tuple[FileKind, ...] = Field(
+        DEFAULT_EXPECTED_KINDS, description="the inbox file kinds (name prefixes) expected every business day (SPEC §7)"
     )
 
     def low_rate_months_of(self, tax_code: str) -> int:

@@ -50,6 +50,9 @@ Where each rule of SPEC §3 and §4 lives:
 | §4.2 | expiry: arose + 5 years (2/29 → 2/28) | `transforms.late_fee.expires_on` |
 | §4.3 | arrears: past due, 本税 or 延滞金 unpaid after payments and 充当 | `transforms.arrears.arrears` |
 | §4.3 | dunning_due and the 20th-day deadline | `transforms.arrears._outstanding` |
+| §7 | expected deliveries: business days × kinds, gaps in delivery numbers | `transforms.deliveries.deliveries` |
+| §7 | 督促 waits for every delivery from the 納期限 on | `transforms.arrears.dunning_readiness` |
+| §7 | 入金日 deliveries (領収 − 取消, each payment once) against the bank's credit | `transforms.deposits.deposit_reconciliation` |
 """
 
 from __future__ import annotations
@@ -65,10 +68,12 @@ from schemas.codes import PaymentStatus
 from schemas.exemptions import ExemptionKinds, load_exemption_kinds
 from schemas.rates import RatesTable
 from schemas.settings import Settings
-from schemas.tables import decision_entries_table, stored_input_tables
+from schemas.tables import decision_entries_table, log_tables, stored_input_tables
 from transforms.application import application_ledger, applications, overpaid_amounts, principal_ledger
 from transforms.arrears import arrears
 from transforms.decisions import DecisionEffects, decision_effects, decisions_table, no_decisions, no_entries
+from transforms.deliveries import deliveries, incomplete_deliveries
+from transforms.deposits import deposit_reconciliation
 from transforms.history import Pricing, SettledState, first_delivered, history
 from transforms.late_fees_owed import ledger_late_fees
 from transforms.ledger import conformed
@@ -81,7 +86,7 @@ from transforms.receivables import current_receivables, principal_history, recei
 from transforms.refunds import refund_candidates
 from transforms.work_queue import reissued_numbers, work_queue
 
-TABLES = {table.name: table for table in [*stored_input_tables(), decision_entries_table()]}
+TABLES = {table.name: table for table in [*stored_input_tables(), decision_entries_table(), *log_tables()]}
 # What the rebuild reads of each stored table: payment_records' opaque system areas stay on disk.
 STORED_COLUMNS = {
     "payment_records": [name for name in sighting_schema() if name in TABLES["payment_records"].column_names],
@@ -90,6 +95,11 @@ STORED_COLUMNS = {
     "link_records": TABLES["link_records"].column_names,
     "receivable_snapshots": TABLES["receivable_snapshots"].column_names,
     "decision_entries": TABLES["decision_entries"].column_names,
+    "bank_credits": TABLES["bank_credits"].column_names,
+    # What a run saw of each file: the deliveries expected of it (SPEC §7) are read from it.
+    "ingested_files": ["kind", "settlement_date", "delivery_number", "status", "run_id"],
+    # A voided date's files are withdrawn: its deliveries are missing again until it is run again.
+    "runs": ["run_id", "settlement_date", "started_at", "status"],
 }
 
 Step = Callable[[str], AbstractContextManager]
@@ -109,6 +119,8 @@ class DerivedTables:
     decisions: pl.DataFrame
     work_queue: pl.DataFrame
     history: pl.DataFrame
+    deliveries: pl.DataFrame
+    deposit_reconciliation: pl.DataFrame
     outcome_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -136,7 +148,8 @@ def derived_state(
 ) -> DerivedTables:
     """All derived tables from the stored inputs (payment, 仮登録, 管理, 紐付 records, snapshots, decisions).
 
-    `inputs` (STORED_COLUMNS' tables; `decision_entries` may be left out: no decision) is read,
+    `inputs` (STORED_COLUMNS' tables; `decision_entries`, `bank_credits`, `ingested_files` and `runs`
+    may be left out: no decision, no credit, no file seen, no run) is read,
     never changed. Each frame is referenced here only until the step that reads it ends, so a caller
     that keeps no reference of its own to `inputs` holds one stage at a time. `step(name)` wraps
     each stage (the benchmark times them with it). exemption_kinds: the table of SPEC §6.1, the
@@ -146,7 +159,10 @@ def derived_state(
     payment_records, provisional_records = inputs["payment_records"], inputs["provisional_records"]
     management_records, link_records = inputs["management_records"], inputs["link_records"]
     entries = inputs["decision_entries"] if "decision_entries" in inputs else no_entries()
+    credits, files, runs = _stored(inputs, "bank_credits"), _stored(inputs, "ingested_files"), _stored(inputs, "runs")
     del inputs
+    with step("expected deliveries"):
+        expected = deliveries(files, as_of, [kind.value for kind in settings.expected_kinds], runs)
     with step("decisions in force"):
         decisions = decision_effects(entries, exemption_kinds or load_exemption_kinds())
     with step("receivables: newest versions, 本税 history, effective 納期限"):
@@ -159,12 +175,13 @@ def derived_state(
     with step("payments: sightings decided"):
         seen = sightings(payment_records, provisional_records)
         del payment_records, provisional_records
+        reconciled = deposit_reconciliation(seen, credits)
         decided = payments(seen, as_of, settings.business_days_to_confirm, decisions.sightings_chosen)
         del seen
     with step("matching (routes 1–3, decisions)"):
         matched = matched_payments(decided, management_records, link_records, versions, decisions.payments_decided)
         del decided, management_records, link_records
-    settled = settlement(matched, versions, principals, current, as_of, rates, settings, step, decisions)
+    settled = settlement(matched, versions, principals, current, as_of, rates, settings, step, decisions, incomplete_deliveries(expected))
     with step("history: every date run, as of itself"):
         state = SettledState(versions, principals, delivered, settled.ledger, settled.applications, settled.offsets, settled.refund_candidates, settled.arrears, as_of)
         dated = history([*history_dates, as_of], state, Pricing(rates, settings.low_rate_months, decisions.exemption_periods))
@@ -181,8 +198,17 @@ def derived_state(
             decisions=decisions_table(entries, receivables, payments_rows, settled.refund_candidates, settled.offsets, settled.arrears),
             work_queue=work_queue(matched, reissued, versions, current, settled.applications, settled.offsets, settled.arrears, as_of),
             history=dated,
+            deliveries=expected,
+            deposit_reconciliation=reconciled,
         )
     return DerivedTables(**{**vars(tables), "outcome_counts": outcome_counts(tables)})
+
+
+def _stored(inputs: Mapping[str, pl.DataFrame], name: str) -> pl.DataFrame:
+    """The stored table `name` of inputs; with no row when inputs leave it out (a caller with no files seen, no credits)."""
+    if name in inputs:
+        return inputs[name]
+    return pl.DataFrame(schema={column: TABLES[name].polars_schema[column] for column in STORED_COLUMNS[name]})
 
 
 def settlement(
@@ -195,8 +221,12 @@ def settlement(
     settings: Settings = Settings(),
     step: Step = lambda name: nullcontext(),
     decisions: DecisionEffects | None = None,
+    incomplete: pl.DataFrame | None = None,
 ) -> Settlement:
-    """Applications, overpayments, refund candidates, 充当 and arrears of the matched payments as of as_of."""
+    """Applications, overpayments, refund candidates, 充当 and arrears of the matched payments as of as_of.
+
+    incomplete: the expected deliveries missing or rejected, which hold 督促 back (SPEC §7).
+    """
     low_rate_months, decisions = settings.low_rate_months, decisions or no_decisions()
     exemptions = decisions.exemption_periods
     with step("application: 本税 waterfall"):
@@ -214,7 +244,7 @@ def settlement(
     with step("refunds and 還付加算金"):
         refunds = refund_candidates(arising, offset_rows, as_of, rates, decisions.refunds_paid)
     with step("arrears"):
-        unpaid = arrears(current, ledger, offset_rows, as_of, rates, low_rate_months, exemptions)
+        unpaid = arrears(current, ledger, offset_rows, as_of, rates, low_rate_months, exemptions, incomplete)
     return Settlement(applications(ledger), overpaid_amounts(ledger), refunds, offset_rows, unpaid, ledger)
 
 
@@ -240,7 +270,10 @@ def outcome_counts(tables: DerivedTables) -> dict[str, dict[str, int]]:
             "receivables": tables.arrears.height,
             "principal outstanding yen": int(tables.arrears["principal_outstanding"].sum()),
             "late fee yen": int(tables.arrears["late_fee"].sum()),
+            "dunning held for incomplete deliveries": int(tables.arrears["dunning_hold_reason"].is_not_null().sum()),
         },
+        "deliveries": _counts_by_status(tables.deliveries),
+        "bank reconciliation (入金日)": _counts_by_status(tables.deposit_reconciliation),
         "refund candidates": {
             "candidates": tables.refund_candidates.height,
             "overpaid yen": int(tables.refund_candidates["overpaid_amount"].sum()),
@@ -248,3 +281,8 @@ def outcome_counts(tables: DerivedTables) -> dict[str, dict[str, int]]:
             "refund yen": int(tables.refund_candidates["refund_amount"].sum()),
         },
     }
+
+
+def _counts_by_status(table: pl.DataFrame) -> dict[str, int]:
+    """How many rows of a table have each status, in the order of the statuses found."""
+    return {row["status"]: row["len"] for row in table.group_by("status").len().sort("status").iter_rows(named=True)}

@@ -336,6 +336,10 @@ def test_a_night_that_fails_for_any_cause_logs_one_line_and_no_traceback_and_the
     assert post["message"] == line and post["text"] == f"shuno: nightly-{day} ended Failed: {line}"
 
 
+# The gap in the committed sample's delivery numbers (SPEC §7), warned every night after its last date.
+MISSING_IN_SAMPLE = "NOFU_NYUKIN for 2026-05-13: delivery 002 missing (003 rejected)"
+
+
 @pytest.fixture(scope="module")
 def warned_inbox(runs, tmp_path_factory) -> Path:
     """An inbox whose only entry for the sample's day after its last is a folder named like a 管理 file: unreadable, a warning."""
@@ -351,8 +355,10 @@ def test_a_warned_night_ends_warned_exits_0_logs_its_summary_and_the_webhook_hea
     result = CliRunner().invoke(app, ["run", "--date", day.isoformat(), "--inbox", str(warned_inbox), "--db", str(database)])
     assert result.exit_code == 0, result.output
     warning = f"ATTENTION: KANRI_132071_{day:%Y%m%d}_001.dat unreadable: a folder, not a file"
+    # SPEC §7: the sample's gap (delivery 002 of the last date's 入金日 file) and this day's payment files, which never came, warn first.
+    missing = [f"ATTENTION: {MISSING_IN_SAMPLE}", f"ATTENTION: no NOFU_NOFUBI for {day}", f"ATTENTION: no NOFU_NYUKIN for {day}"]
     flow_run = latest_flow_run(f"nightly-{day}", "Warned")
-    assert (flow_run.state.type.value, flow_run.state.message) == ("COMPLETED", f"run of {day} completed with 1 warning: {warning}")
+    assert (flow_run.state.type.value, flow_run.state.message) == ("COMPLETED", f"run of {day} completed with 4 warnings: " + "; ".join([*missing, warning]))
     logged = flow_run_log(flow_run)
     assert warning in logged and "files: 1 unreadable" in logged
     with duckdb.connect(str(database), read_only=True) as connection:
@@ -366,7 +372,7 @@ def test_a_warned_night_ends_warned_exits_0_logs_its_summary_and_the_webhook_hea
 def test_a_backfill_is_named_for_its_range_and_ends_warned_when_a_night_did(runs, alert_webhook, warned_inbox, tmp_path):
     day, database = runs.dates[-1], shutil.copyfile(runs.nightly_database, tmp_path / "shuno.duckdb")
     state = backfill(day, day, warned_inbox, database, return_state=True)
-    assert (state.type.value, state.name, state.message) == ("COMPLETED", "Warned", f"backfill of {day} to {day} completed; nights with warnings: {day} (1 warning)")
+    assert (state.type.value, state.name, state.message) == ("COMPLETED", "Warned", f"backfill of {day} to {day} completed; nights with warnings: {day} (4 warnings)")
     assert [summary.settlement_date for summary in state.result()] == [day]
     assert latest_flow_run(f"backfill-{day}-{day}", "Warned").state.message == state.message
     alert_webhook.post_for(f"backfill-{day}-{day}", "Warned")

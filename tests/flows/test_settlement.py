@@ -28,7 +28,10 @@ from schemas.settings import Settings
 from schemas.tables import derived_tables
 from transforms.rebuild import DerivedTables, derived_state
 
-OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "decisions", "work_queue", "rejected_records", "receivables", "history"]
+OUTCOME_TABLES = [
+    "payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "decisions", "work_queue", "rejected_records",
+    "receivables", "deliveries", "deposit_reconciliation", "history",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +207,32 @@ def test_a_run_waits_for_a_reader_to_let_go_then_fails_naming_its_pid(sample, sa
         assert letting_go.stdout.readline() == "open\n"
         assert run_settlement_date(dates[1], inbox, database, Settings(reader_wait_seconds=30)).settlement_date == dates[1]
         letting_go.kill()
+
+
+def test_the_sample_shows_every_delivery_and_reconciliation_status_and_holds_dunning_until_its_deliveries_are_complete(sample, sample_nights, tmp_path):
+    inbox, dates = sample
+    with duckdb.connect(str(sample_nights.database_after()), read_only=True) as connection:
+        incomplete = connection.sql("SELECT settlement_date, kind, status, reason FROM deliveries WHERE status <> 'received'").fetchall()
+        reconciled = connection.sql("SELECT * FROM deposit_reconciliation WHERE deposited_on >= DATE '2026-05-07'").fetchall()
+        holds = connection.sql("SELECT DISTINCT dunning_ready, dunning_hold_reason FROM arrears WHERE dunning_due").fetchall()
+        [(due,)] = connection.sql("SELECT count(*) FROM arrears WHERE dunning_due").fetchall()
+    # The rejected 入金日 file of the last date is numbered 003: delivery 002 never came.
+    gap = "NOFU_NYUKIN for 2026-05-13: delivery 002 missing (003 rejected)"
+    assert incomplete == [(dates[2], "NOFU_NYUKIN", "missing", gap)]
+    assert reconciled == [
+        (date(2026, 5, 7), 483_200, 0, 483_200, "no_delivery"),
+        (date(2026, 5, 8), 685_500, 685_500, 0, "matched"),
+        (dates[0], 1_094_800, 1_093_800, 1_000, "differs"),
+        (dates[1], 2_675_900, 2_675_900, 0, "matched"),
+        (dates[2], None, 1_298_900, None, "no_credit"),
+    ]
+    assert holds == [(False, gap)]
+    # The business day before the first date brought only a 納付日 file, rejected whole: run it late.
+    summary = run_settlement_date(date(2026, 5, 8), inbox, sample_nights.copy_after(dates[-1], tmp_path / "shuno.duckdb"))
+    assert summary.as_of == dates[-1]
+    assert summary.delivery_warnings == ("NOFU_NOFUBI for 2026-05-08: every file rejected (001)", "no NOFU_NYUKIN for 2026-05-08", gap)
+    with duckdb.connect(str(tmp_path / "shuno.duckdb"), read_only=True) as connection:
+        held = dict(connection.sql("SELECT dunning_hold_reason, count(*) FROM arrears WHERE dunning_due AND NOT dunning_ready GROUP BY ALL").fetchall())
+    assert due > 10 and sum(held.values()) == due
+    assert set(held) <= {"NOFU_NOFUBI for 2026-05-08: every file rejected (001) (and 2 more)", gap}
+    assert held["NOFU_NOFUBI for 2026-05-08: every file rejected (001) (and 2 more)"] > 0
