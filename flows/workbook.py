@@ -34,7 +34,7 @@ from flows.database import latest_completed_date
 from flows.export_command import TEXT_CELL
 from flows.charts import report_chart_markdown
 from flows.report import RECEIVED_STATUSES, RunReport
-from schemas.analyst import ARREARS_BY_TAX_CODE_AND_AGING
+from schemas.analyst import ARREARS_AGING
 from schemas.codes import CHANNEL_CLASSES, TAX_CODES, CandidateStatus, ErrorClass, PaymentStatus, RunStatus, code_labels
 from transforms.daily_totals import (
     NO_CHANNEL,
@@ -136,12 +136,12 @@ ARREARS_BY_TAX = f"""
 SELECT tax_code, sum(receivable_count)::BIGINT AS receivables, sum(principal_outstanding)::BIGINT AS principal_outstanding,
        sum(dunning_fee_outstanding)::BIGINT AS dunning_fee_outstanding, sum(late_fee)::BIGINT AS late_fee,
        sum(dunning_due_count)::BIGINT AS dunning_due
-FROM ({ARREARS_BY_TAX_CODE_AND_AGING}) GROUP BY tax_code ORDER BY tax_code
+FROM ({ARREARS_AGING}) GROUP BY tax_code ORDER BY tax_code
 """
 ARREARS_BY_AGING = f"""
 SELECT aging_bucket, sum(receivable_count)::BIGINT AS receivables, sum(principal_outstanding)::BIGINT AS principal_outstanding,
        sum(late_fee)::BIGINT AS late_fee
-FROM ({ARREARS_BY_TAX_CODE_AND_AGING}) GROUP BY aging_order, aging_bucket ORDER BY aging_order
+FROM ({ARREARS_AGING}) GROUP BY aging_order, aging_bucket ORDER BY aging_order
 """
 REFUNDS_BY_KIND = """
 SELECT kind, status, count(*)::BIGINT AS candidates, sum(overpaid_amount)::BIGINT AS overpaid_amount,
@@ -154,6 +154,13 @@ WORK_QUEUE_COUNTS = """
 SELECT status, error_class, count(*)::BIGINT AS payments, sum(paid_total)::BIGINT AS yen, max(days_waiting)::BIGINT AS oldest
 FROM (SELECT DISTINCT payment_key, status, error_class, paid_total, days_waiting FROM work_queue)
 GROUP BY ALL ORDER BY status, error_class
+"""
+DELIVERIES = "SELECT settlement_date, kind, status, delivery_numbers, reason FROM deliveries WHERE settlement_date <= $day ORDER BY ALL"
+# Every day the bank credited, and the recent days without a credit: the 仮登録 records migrated
+# from before shuno carry 入金日 of years past, each `no_credit`, which are no news in a day's report.
+RECONCILIATION = """
+SELECT deposited_on, credited_amount, delivered_amount, difference, status FROM deposit_reconciliation
+WHERE deposited_on <= $day AND (credited_amount IS NOT NULL OR deposited_on >= $since) ORDER BY deposited_on
 """
 RUN_SUMMARY = "SELECT summary FROM runs WHERE settlement_date = $day AND status = $completed ORDER BY started_at DESC LIMIT 1"
 
@@ -241,6 +248,19 @@ SHEETS: tuple[Sheet, ...] = (
         shape=lambda queue, report_day: with_total_row(
             coded_rows(coded_rows(queue, "status", code_labels(PaymentStatus)), "error_class", code_labels(ErrorClass), ""), "status", largest=("oldest",)
         ),
+    ),
+    Sheet(
+        "配信状況",
+        "納付データの配信 (営業日・種別ごと, {day} まで)",
+        DELIVERIES,
+        {"settlement_date": "処理対象日", "kind": "種別", "status": "状態", "delivery_numbers": "配信番号", "reason": "理由"},
+    ),
+    Sheet(
+        "入金照合",
+        "指定金融機関の入金と納付データの照合 (入金日ごと, {day} まで: 入金報告のあった日と {since} 以降の日)",
+        RECONCILIATION,
+        {"deposited_on": "入金日", "credited_amount": "入金額", "delivered_amount": "納付データの額", "difference": "差額", "status": "状態"},
+        yen=("credited_amount", "delivered_amount", "difference"),
     ),
     Sheet(
         "実行の要約",

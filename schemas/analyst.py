@@ -164,7 +164,7 @@ PROVISIONAL_CHANNEL_NAME = "仮登録 (eLTAX 外: 口座振替・窓口・コン
 # Age in whole calendar months since the effective 納期限 (days_overdue = as_of − effective_due_date,
 # CONTRACT.md): months, not 30-day blocks, because 地方税法 counts the 延滞金 lower-rate period
 # ("納期限の翌日から1月を経過する日まで") in calendar months too.
-ARREARS_BY_TAX_CODE_AND_AGING = f"""
+ARREARS_AGING = """
 WITH aged AS (
     SELECT
         *,
@@ -173,13 +173,11 @@ WITH aged AS (
             WHEN date_sub('month', effective_due_date, as_of) < 3 THEN 2
             WHEN date_sub('month', effective_due_date, as_of) < 12 THEN 3
             ELSE 4
-        END AS aging_order,
-        {_named("tax_code", "arrears.tax_code")} AS tax_name
+        END AS aging_order
     FROM arrears
 )
 SELECT
     tax_code,
-    tax_name,
     aging_order,
     ['<1', '1-3', '3-12', '12+'][aging_order] AS aging_bucket,
     count(*) AS receivable_count,
@@ -192,7 +190,11 @@ SELECT
     max(days_overdue) AS max_days_overdue,
     max(as_of) AS as_of
 FROM aged
-GROUP BY tax_code, tax_name, aging_order
+GROUP BY tax_code, aging_order
+"""
+# The view names the 税目 from `codes`, a table of the analyst copy only; the run report reads ARREARS_AGING.
+ARREARS_BY_TAX_CODE_AND_AGING = f"""
+SELECT tax_code, {_named("tax_code", "aging.tax_code")} AS tax_name, * EXCLUDE (tax_code) FROM ({ARREARS_AGING}) AS aging
 """
 
 # For an applied payment 今回支払金額合計 = Σ applications + overpayment (docs/reconciliation.md),

@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from flows.report import RunReport, report_markdown
-from flows.workbook import DATE_FORMAT, YEN_FORMAT, ReportDay, Sheet, display_width, sheet_frame, with_workbook, workbook_path, write_workbook
+from flows.workbook import DATE_FORMAT, SHEETS, YEN_FORMAT, ReportDay, display_width, sheet_frame, with_workbook, workbook_path, write_workbook
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -51,24 +51,7 @@ def test_a_japanese_character_takes_two_columns():
     assert display_width("滞納") == 4
 
 
-# The sheets the coordinator adds once the deliveries and bank-credit tables exist, one entry each.
-DELIVERIES = "SELECT settlement_date, kind, status, delivery_numbers, reason FROM deliveries WHERE settlement_date <= $day ORDER BY ALL"
-RECONCILIATION = "SELECT deposited_on, credited_amount, delivered_amount, difference, status FROM deposit_reconciliation ORDER BY ALL"
-ADDED_SHEETS = (
-    Sheet(
-        "配信状況",
-        "納付データの配信 ({day} まで)",
-        DELIVERIES,
-        {"settlement_date": "処理対象日", "kind": "種別", "status": "状態", "delivery_numbers": "配信番号", "reason": "理由"},
-    ),
-    Sheet(
-        "入金照合",
-        "指定金融機関の入金と納付データの照合",
-        RECONCILIATION,
-        {"deposited_on": "入金日", "credited_amount": "入金額", "delivered_amount": "納付データの額", "difference": "差額", "status": "状態"},
-        yen=("credited_amount", "delivered_amount", "difference"),
-    ),
-)
+ADDED_SHEETS = tuple(sheet for sheet in SHEETS if sheet.name in ('配信状況', '入金照合'))
 
 
 def test_a_sheet_is_one_entry_of_sql_headers_and_yen_columns(tmp_path):
