@@ -28,8 +28,11 @@ run: $(INSTALLED)
 # on one worker: its module fixtures (a sample's runs, Prefect's test harness) are built once, and
 # its tests run in order.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+# PYTHONDONTWRITEBYTECODE, when the environment sets it, would have each worker rewrite the asserts of
+# every test module again (pytest keeps its rewritten modules as bytecode caches, about 2.5 s of CPU
+# a worker) and every child process the tests start compile shuno again: the tests write their caches.
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/ingest.py
