@@ -81,8 +81,9 @@ HARNESS_START_SECONDS = 120
 # without the harness would pay for Prefect's server and its migrations, about ten seconds). The
 # tests here that only read a run's results (the report's tables, the inbox listing, what the
 # command printed) read the databases the flows made for the first tests: running the dates again
-# without Prefect would cost more than it saves.
-@pytest.fixture(scope="session")
+# without Prefect would cost more than it saves. The server stops with the module: `make test`'s
+# worker goes on with other modules, which the server's idle services would take CPU from.
+@pytest.fixture(scope="module")
 def prefect_harness():
     # Imported here: the harness module takes a second and a half to import (Prefect's server), which
     # every test process would pay while collecting, and only the process that runs this module needs it.
