@@ -39,6 +39,7 @@ from schemas.rates import MissingRateError, RatesFileError, RatesTable, load_rat
 from schemas.settings import CITY_TIME_ZONE, Settings
 from schemas.tables import derived_tables
 from transforms.deliveries import delivery_warnings
+from transforms.history import DatedHistory
 from transforms.rebuild import STORED_COLUMNS, DerivedTables, derived_state
 
 
@@ -137,7 +138,8 @@ def rebuild_derived(
     """
     dates = standing_dates(connection) + ([settlement_date] if settlement_date else [])
     # Handed over, not kept here: derived_state lets each stored frame go once its step is done.
-    derived = derived_state(stored_inputs(connection, step), as_of, law.rates, settings, step, law.exemption_kinds, dates)
+    kept = DatedHistory(query_frame(connection, 'SELECT * FROM "history"'), query_frame(connection, 'SELECT * FROM "history_days"'))
+    derived = derived_state(stored_inputs(connection, step), as_of, law.rates, settings, step, law.exemption_kinds, dates, kept)
     pause_point("derived")
     with step("checking the derived tables' contracts"):
         check_derived(derived)

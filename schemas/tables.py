@@ -576,6 +576,19 @@ def _history() -> Table:
     )
 
 
+def _history_days() -> Table:
+    # Not in the analyst copy: which dates of `history` must be computed again (transforms/history.py).
+    return Table(
+        "history_days",
+        "推移の各基準日の指紋 (その日までの記録と計算規則の要約; 変わった日だけ推移を計算し直す)",
+        _columns(
+            ("as_of", "DATE", "基準日 (実行した処理対象日)", REQUIRED),
+            ("fingerprint", "VARCHAR", "その日で切った記録の行ハッシュの和と計算規則の要約", REQUIRED),
+        ),
+        key=("as_of",),
+    )
+
+
 def _deliveries() -> Table:
     return Table(
         "deliveries",
@@ -620,6 +633,7 @@ def derived_tables() -> list[Table]:
         _decisions(),
         _work_queue(),
         _history(),
+        _history_days(),
         _deliveries(),
         _deposit_reconciliation(),
     ]

@@ -8,15 +8,27 @@ order the dates ran in, and a re-run of an old date gives that date's figures, n
 figures are restated: a payment delivered late but paid before a date counts on that date, as the
 receivable it was applied to now. Sums and filters give every column but one: 延滞金 as of an old
 date grows with the days and is not a sum of dated events, so the arrears of each earlier date are
-priced again by `transforms.arrears.arrears` over the ledger cut at that date (the cost of the
-history step, which grows with the number of dates run).
+priced again by `transforms.arrears.arrears` over the ledger cut at that date.
+
+That pricing is the cost of the step, and it would grow with every date run (about 1.4 CPU s a date
+at 1M). So a date's rows are computed again only when what they are made of changed: each date has
+a fingerprint, the sums of two hashes of every row of the cut state (the rows dated on or before it:
+receivables from their first delivery, 本税 history, receipts, ledger, 充当, refund candidates) and
+a token of what prices them (rates, low-rate months, exemption periods, the source of the modules
+that compute the rows). A date whose fingerprint is the one stored beside its rows keeps them; the
+latest date is always computed (its arrears are the rebuild's own). The result is the same as
+computing every date (tests/transforms/test_history.py), at the cost of hashing the state once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 import polars as pl
 
@@ -65,15 +77,114 @@ def first_delivered(snapshots: pl.DataFrame) -> pl.DataFrame:
     return snapshots.group_by("receivable_id").agg(pl.col("snapshot_date").min().alias("first_delivered_on"))
 
 
-def history(dates: Sequence[date], state: SettledState, pricing: Pricing) -> pl.DataFrame:
-    """The `history` table: one row per date × 税目 × 会計年度 × 現年/滞繰, each date's figures as of that date."""
+@dataclass(frozen=True)
+class DatedHistory:
+    """The `history` rows and, per date, the fingerprint of what its rows were made of (table `history_days`)."""
+
+    rows: pl.DataFrame
+    days: pl.DataFrame
+
+
+def history(dates: Sequence[date], state: SettledState, pricing: Pricing, kept: DatedHistory | None = None) -> DatedHistory:
+    """The `history` table: one row per date × 税目 × 会計年度 × 現年/滞繰, each date's figures as of that date.
+
+    kept: the history stored by the run before; its rows of a date whose fingerprint is unchanged are kept.
+    """
     taxed = state.versions.select("receivable_id", "tax_code", pl.col("fiscal_year").alias("assessed_year"))
     receipts = state.applications.join(taxed, on="receivable_id", how="left")
     candidates = state.refund_candidates.join(taxed, on="receivable_id", how="inner")
-    days = [_rows_of_day(day, state, pricing, receipts, candidates) for day in sorted(set(dates))]
-    rows = pl.concat([_empty(), *days], how="diagonal_relaxed")
-    summed = rows.group_by(KEY).agg(pl.col(name).sum() for name in AMOUNTS)
-    return conformed(summed.with_columns(pl.col(AMOUNTS).fill_null(0)), "history").sort(KEY, nulls_last=True)
+    days = sorted(set(dates))
+    fingerprints = day_fingerprints(days, state, pricing, receipts, candidates)
+    unchanged = _unchanged_days(fingerprints, kept, state.as_of)
+    computed = [_rows_of_day(day, state, pricing, receipts, candidates) for day in days if day not in unchanged]
+    rows = pl.concat([_empty(), *computed], how="diagonal_relaxed")
+    summed = rows.group_by(KEY).agg(pl.col(name).sum() for name in AMOUNTS).with_columns(pl.col(AMOUNTS).fill_null(0))
+    if kept is not None and unchanged:
+        summed = pl.concat([summed, kept.rows.filter(pl.col("as_of").is_in(unchanged))], how="diagonal_relaxed")
+    return DatedHistory(conformed(summed, "history").sort(KEY, nulls_last=True), conformed(fingerprints, "history_days"))
+
+
+def _unchanged_days(fingerprints: pl.DataFrame, kept: DatedHistory | None, as_of: date) -> list[date]:
+    """The dates, other than as_of, whose fingerprint is the one stored with their kept rows."""
+    if kept is None:
+        return []
+    same = fingerprints.join(kept.days, on=["as_of", "fingerprint"], how="semi")
+    return [day for day in same["as_of"].to_list() if day != as_of]
+
+
+# What each part of the state is dated by: a row can change the figures of its date and every later one.
+def _dated_parts(state: SettledState, receipts: pl.DataFrame, candidates: pl.DataFrame) -> dict[str, tuple[pl.DataFrame, pl.Expr]]:
+    return {
+        "receivables": (state.versions.join(state.first_delivered, on="receivable_id", how="left"), pl.col("first_delivered_on")),
+        "principal_history": (state.principal_history, pl.col("effective_from")),
+        "receipts": (receipts, pl.col("paid_on")),
+        "ledger": (state.ledger, pl.col("paid_on")),
+        "offsets": (state.offsets, pl.col("offset_on")),
+        # Only what the rows read: a candidate's 還付加算金 grows with as_of and is no figure of `history`.
+        "refund_candidates": (candidates.select(CANDIDATE_COLUMNS), pl.min_horizontal("arose_on", "refunded_on")),
+    }
+
+
+CANDIDATE_COLUMNS = ("candidate_id", "tax_code", "assessed_year", "status", "arose_on", "refunded_on", "expires_on", "refund_amount")
+
+
+# Two 32-bit halves of differently seeded row hashes, summed per date: no overflow below 2³² rows.
+HASH_SEEDS = (1, 2)
+BEFORE_ANY_DATE = date(1, 1, 1)
+
+
+def day_fingerprints(
+    days: Sequence[date], state: SettledState, pricing: Pricing, receipts: pl.DataFrame, candidates: pl.DataFrame
+) -> pl.DataFrame:
+    """as_of and fingerprint: for each day, the sums of the row hashes of every row of the state dated on or before it, and the pricing's token."""
+    events = pl.concat([_row_hashes(name, frame, dated) for name, (frame, dated) in _dated_parts(state, receipts, candidates).items()])
+    running = events.group_by("on").agg(pl.col("first", "second").sum()).sort("on").with_columns(pl.col("first", "second").cum_sum())
+    found = pl.DataFrame({"as_of": list(days)}, schema={"as_of": pl.Date}).join_asof(running, left_on="as_of", right_on="on", strategy="backward")
+    fingerprint = pl.format("{}-{}-{}", pl.lit(_pricing_token(pricing)), pl.col("first").fill_null(0), pl.col("second").fill_null(0))
+    return found.select("as_of", fingerprint.alias("fingerprint"))
+
+
+def _row_hashes(name: str, frame: pl.DataFrame, dated: pl.Expr) -> pl.DataFrame:
+    """(on, first, second): each row's date (undated rows count from the start) and two 32-bit hashes of its values and its part's name."""
+    named = frame.with_columns(pl.lit(name).alias("part_name"))
+    first, second = (named.hash_rows(seed=seed) // (1 << 32) for seed in HASH_SEEDS)
+    on = frame.select(dated.fill_null(BEFORE_ANY_DATE).cast(pl.Date).alias("on"))
+    return on.with_columns(first.alias("first"), second.alias("second"))
+
+
+# The modules whose code makes a date's rows: a change to any of them computes every date again.
+RULE_MODULES = (
+    "transforms.history",
+    "transforms.arrears",
+    "transforms.late_fee",
+    "transforms.late_fee_frames",
+    "transforms.late_fees_owed",
+    "transforms.ledger",
+    "transforms.fiscal_year",
+    "transforms.calendar",
+)
+
+
+def _pricing_token(pricing: Pricing) -> str:
+    """A digest of what prices and places a date's rows besides the state: rates, low-rate months, exemption periods, the rules' code, polars."""
+    exemptions = pricing.exemption_periods
+    parts = [
+        repr(sorted(pricing.rates.by_year.items())),
+        repr(sorted((pricing.low_rate_months or {}).items())),
+        "" if exemptions is None else repr(exemptions.sort(exemptions.columns).rows()),
+        _rules_digest(),
+        pl.__version__,
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+@cache
+def _rules_digest() -> str:
+    """sha256 of the source of RULE_MODULES."""
+    digest = hashlib.sha256()
+    for name in RULE_MODULES:
+        digest.update(inspect.getsource(importlib.import_module(name)).encode())
+    return digest.hexdigest()
 
 
 def _rows_of_day(day: date, state: SettledState, pricing: Pricing, receipts: pl.DataFrame, candidates: pl.DataFrame) -> pl.DataFrame:

@@ -74,7 +74,7 @@ from transforms.arrears import arrears
 from transforms.decisions import DecisionEffects, decision_effects, decisions_table, no_decisions, no_entries
 from transforms.deliveries import deliveries, incomplete_deliveries
 from transforms.deposits import deposit_reconciliation
-from transforms.history import Pricing, SettledState, first_delivered, history
+from transforms.history import DatedHistory, Pricing, SettledState, first_delivered, history
 from transforms.late_fees_owed import ledger_late_fees
 from transforms.ledger import conformed
 from transforms.matching import matched_payments
@@ -103,6 +103,8 @@ STORED_COLUMNS = {
 }
 
 Step = Callable[[str], AbstractContextManager]
+# The step that makes `history`, by name: the benchmark times it on its own.
+HISTORY_STEP = "history: every date run, as of itself"
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class DerivedTables:
     decisions: pl.DataFrame
     work_queue: pl.DataFrame
     history: pl.DataFrame
+    history_days: pl.DataFrame
     deliveries: pl.DataFrame
     deposit_reconciliation: pl.DataFrame
     outcome_counts: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -145,6 +148,7 @@ def derived_state(
     step: Step = lambda name: nullcontext(),
     exemption_kinds: ExemptionKinds | None = None,
     history_dates: Sequence[date] = (),
+    kept_history: DatedHistory | None = None,
 ) -> DerivedTables:
     """All derived tables from the stored inputs (payment, 仮登録, 管理, 紐付 records, snapshots, decisions).
 
@@ -153,7 +157,8 @@ def derived_state(
     never changed. Each frame is referenced here only until the step that reads it ends, so a caller
     that keeps no reference of its own to `inputs` holds one stage at a time. `step(name)` wraps
     each stage (the benchmark times them with it). exemption_kinds: the table of SPEC §6.1, the
-    packaged one when None. history_dates: the settlement dates run (as_of is always one).
+    packaged one when None. history_dates: the settlement dates run (as_of is always one);
+    kept_history: the `history` and `history_days` stored before, whose unchanged dates are kept.
     """
     snapshots = inputs["receivable_snapshots"]
     payment_records, provisional_records = inputs["payment_records"], inputs["provisional_records"]
@@ -182,9 +187,9 @@ def derived_state(
         matched = matched_payments(decided, management_records, link_records, versions, decisions.payments_decided)
         del decided, management_records, link_records
     settled = settlement(matched, versions, principals, current, as_of, rates, settings, step, decisions, incomplete_deliveries(expected))
-    with step("history: every date run, as of itself"):
+    with step(HISTORY_STEP):
         state = SettledState(versions, principals, delivered, settled.ledger, settled.applications, settled.offsets, settled.refund_candidates, settled.arrears, as_of)
-        dated = history([*history_dates, as_of], state, Pricing(rates, settings.low_rate_months, decisions.exemption_periods))
+        dated = history([*history_dates, as_of], state, Pricing(rates, settings.low_rate_months, decisions.exemption_periods), kept_history)
     with step("payments, 仮登録 and decisions tables"):
         receivables, payments_rows = conformed(current, "receivables"), payments_table(matched, settled.overpaid_amounts)
         tables = DerivedTables(
@@ -197,7 +202,8 @@ def derived_state(
             offsets=settled.offsets,
             decisions=decisions_table(entries, receivables, payments_rows, settled.refund_candidates, settled.offsets, settled.arrears),
             work_queue=work_queue(matched, reissued, versions, current, settled.applications, settled.offsets, settled.arrears, as_of),
-            history=dated,
+            history=dated.rows,
+            history_days=dated.days,
             deliveries=expected,
             deposit_reconciliation=reconciled,
         )

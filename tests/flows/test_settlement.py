@@ -30,7 +30,7 @@ from transforms.rebuild import DerivedTables, derived_state
 
 OUTCOME_TABLES = [
     "payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "decisions", "work_queue", "rejected_records",
-    "receivables", "deliveries", "deposit_reconciliation", "history",
+    "receivables", "deliveries", "deposit_reconciliation", "history", "history_days",
 ]  # fmt: skip
 
 

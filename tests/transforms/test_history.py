@@ -13,7 +13,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from tests.transforms.test_application import RATES, payment, payments_frame, receivable, settle, snapshot
-from transforms.history import Pricing, SettledState, first_delivered, history, open_fiscal_years
+from transforms.history import DatedHistory, Pricing, SettledState, first_delivered, history, open_fiscal_years
 from transforms.receivables import principal_history, receivable_versions
 
 MAY_11, JUNE_15 = date(2026, 5, 11), date(2026, 6, 15)
@@ -34,15 +34,22 @@ PAYMENTS = [
 FIGURES = ["as_of", "fiscal_year", "current_or_arrears", "assessed", "collected", "arrears_principal"]
 
 
-def history_of(snapshots: list[pl.DataFrame], payments: list[dict], dates: list[date], as_of: date) -> pl.DataFrame:
-    """history over the dates of the state rebuilt as of as_of from these snapshots and payments."""
+def dated_history_of(
+    snapshots: list[pl.DataFrame], payments: list[dict], dates: list[date], as_of: date, kept: DatedHistory | None = None
+) -> DatedHistory:
+    """history over the dates of the state rebuilt as of as_of from these snapshots and payments, keeping what `kept` allows."""
     settled, stored = settle(snapshots, payments_frame(*payments), as_of), pl.concat(snapshots)
     versions = receivable_versions(stored)
     state = SettledState(
         versions, principal_history(stored, versions), first_delivered(stored), settled.ledger, settled.applications,
         settled.offsets, settled.refund_candidates, settled.arrears, as_of,
     )  # fmt: skip
-    return history(dates, state, Pricing(RATES))
+    return history(dates, state, Pricing(RATES), kept)
+
+
+def history_of(snapshots: list[pl.DataFrame], payments: list[dict], dates: list[date], as_of: date) -> pl.DataFrame:
+    """The history rows, every date computed."""
+    return dated_history_of(snapshots, payments, dates, as_of).rows
 
 
 def test_each_date_has_its_own_assessments_receipts_and_arrears():
@@ -80,6 +87,56 @@ def test_an_earlier_dates_late_fee_is_what_a_rebuild_as_of_that_date_gives():
 def test_the_dates_order_and_repeats_do_not_matter():
     once = history_of(SNAPSHOTS, PAYMENTS, [MAY_11, JUNE_15], JUNE_15)
     assert_frame_equal(history_of(SNAPSHOTS, PAYMENTS, [JUNE_15, MAY_11, MAY_11], JUNE_15), once)
+
+
+APRIL_30 = date(2026, 4, 30)
+
+
+def _marked(kept: DatedHistory, day: date) -> DatedHistory:
+    """kept with every row of `day` collected 1 yen more: a row that shows whether it was kept or computed again."""
+    marked = pl.when(pl.col("as_of") == day).then(pl.col("collected") + 1).otherwise(pl.col("collected"))
+    return DatedHistory(kept.rows.with_columns(marked.alias("collected")), kept.days)
+
+
+def test_a_date_whose_records_did_not_change_keeps_its_rows_and_the_latest_is_computed_again():
+    dates = [APRIL_30, MAY_11, JUNE_15]
+    first = dated_history_of(SNAPSHOTS, PAYMENTS, dates, JUNE_15)
+    again = dated_history_of(SNAPSHOTS, PAYMENTS, dates, JUNE_15, _marked(_marked(first, MAY_11), JUNE_15))
+    assert_frame_equal(again.days, first.days)
+    by_day = again.rows.group_by("as_of").agg(pl.col("collected").sum()).sort("as_of")
+    computed = first.rows.group_by("as_of").agg(pl.col("collected").sum()).sort("as_of")
+    rows_of_may_11 = first.rows.filter(pl.col("as_of") == MAY_11).height
+    # 5/11 kept (marked rows come back), 6/15 (the latest) computed again, 4/30 untouched.
+    assert by_day["collected"].to_list() == [computed["collected"][0], computed["collected"][1] + rows_of_may_11, computed["collected"][2]]
+
+
+def test_a_payment_dated_before_a_date_computes_that_date_and_later_ones_again():
+    """The payment of 6/10 arrives late: 4/30 and 5/11 keep their rows, 6/15 changes; the result is a full computation's."""
+    dates = [APRIL_30, MAY_11, JUNE_15]
+    before = dated_history_of(SNAPSHOTS, PAYMENTS[:4], dates, JUNE_15)
+    after = dated_history_of(SNAPSHOTS, PAYMENTS, dates, JUNE_15, before)
+    assert_frame_equal(after.rows, history_of(SNAPSHOTS, PAYMENTS, dates, JUNE_15))
+    changed = after.days.join(before.days, on=["as_of", "fingerprint"], how="anti")["as_of"].to_list()
+    assert changed == [JUNE_15]
+    # The two payments of 4/20 arriving late change 4/30 and 5/11 too, not 4/10.
+    dates, late = [date(2026, 4, 10), *dates], [*PAYMENTS[:1], *PAYMENTS[3:]]
+    without = dated_history_of(SNAPSHOTS, late, dates, JUNE_15)
+    moved = dated_history_of(SNAPSHOTS, PAYMENTS, dates, JUNE_15, without)
+    assert_frame_equal(moved.rows, history_of(SNAPSHOTS, PAYMENTS, dates, JUNE_15))
+    assert moved.days.join(without.days, on=["as_of", "fingerprint"], how="anti")["as_of"].to_list() == [APRIL_30, MAY_11, JUNE_15]
+
+
+def test_other_rates_compute_every_date_again():
+    dates = [APRIL_30, MAY_11, JUNE_15]
+    settled, stored = settle(SNAPSHOTS, payments_frame(*PAYMENTS), JUNE_15), pl.concat(SNAPSHOTS)
+    versions = receivable_versions(stored)
+    state = SettledState(
+        versions, principal_history(stored, versions), first_delivered(stored), settled.ledger, settled.applications,
+        settled.offsets, settled.refund_candidates, settled.arrears, JUNE_15,
+    )  # fmt: skip
+    first = history(dates, state, Pricing(RATES))
+    other = history(dates, state, Pricing(RATES, {"010": 2}), first)
+    assert other.days.join(first.days, on=["as_of", "fingerprint"], how="semi").height == 0
 
 
 @pytest.mark.parametrize(
