@@ -300,6 +300,7 @@ def measure(size: int, folder: Path, decisions: int = 0, history_dates: int = 1)
     rebuild = sum(seconds for phase, seconds in timings.items() if not phase.startswith(("generate", "load")))
     if history_dates > 1:
         timings[HISTORY_KEPT_PHASE] = history_seconds_with_rows_kept(connection, derived, dates)
+        peaks[HISTORY_KEPT_PHASE] = peak_rss_mb()
     counts = {table: getattr(derived, table).height for table in ("payments", "applications", "arrears", "refund_candidates", "offsets")}
     counts["decisions in effect"] = int(derived.decisions["in_effect"].sum())
     counts["history rows"] = derived.history.height
