@@ -62,6 +62,11 @@ class Settings(BaseModel):
     business_days_to_confirm: int = Field(
         5, ge=0, description="business days after 納付日 before a payment without 確報 is reported as unconfirmed"
     )
+    # Personal data at rest (SPEC §8; issue 14).
+    backups_kept: int = Field(7, ge=1, description="backups kept of the database (one is taken before each run); older ones are removed")
+    retention_years: int = Field(
+        5, ge=1, description="years personal fields of stored records are kept (評価書 II-3: 過去5年間) before shuno purge may erase them"
+    )
 
     def low_rate_months_of(self, tax_code: str) -> int:
         """The months at the lower 延滞金 rate of one tax code."""

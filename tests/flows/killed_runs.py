@@ -28,6 +28,8 @@ import pytest
 
 from flows.settlement import PAUSE_VARIABLE
 from schemas.tables import all_tables
+from tests.databases import read_only_database
+from flows.database import open_database
 
 ROOT = Path(__file__).resolve().parents[2]
 SHUNO = [sys.executable, "-m", "flows.cli"]
@@ -63,7 +65,7 @@ def database_state(database: Path, read_only: bool = False) -> dict[str, pl.Data
     """Every table's rows, sorted, without the volatile columns."""
     # audit_log records every attempt (who, when, which process): a killed run and its re-run are two.
     tables = [table for table in all_tables() if table.name not in OPERATION_LOGS]
-    with duckdb.connect(str(database), read_only=read_only) as connection:
+    with (read_only_database(database) if read_only else open_database(database)) as connection:
         return {table.name: connection.sql(_select_stable(table)).pl().sort(pl.all()) for table in tables}
 
 
@@ -134,7 +136,7 @@ def wal_path(database: Path) -> Path:
 
 
 def refused_reasons(database: Path) -> list[str]:
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         return [reason for (reason,) in connection.execute("SELECT reason FROM audit_log WHERE outcome = 'refused'").fetchall()]
 
 

@@ -50,7 +50,7 @@ def published(sample_nights, tmp_path_factory) -> Published:
 
 
 def _rows(path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(path), read_only=True) as connection:
+    with read_only_database(path) as connection:
         return connection.execute(sql, params or []).fetchall()
 
 
@@ -79,7 +79,7 @@ def test_the_copy_holds_every_contract_table_with_its_rows_and_no_personal_colum
 
 def _text_values(path: Path) -> list[str]:
     values: list[str] = []
-    with duckdb.connect(str(path), read_only=True) as connection:
+    with read_only_database(path) as connection:
         for table, column, data_type, _ in connection.execute(COLUMNS).fetchall():
             if data_type == "VARCHAR":
                 distinct = f'SELECT DISTINCT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL'
@@ -187,7 +187,7 @@ def test_the_readme_queries_run_on_the_copy(published):
 
 
 def test_the_copy_opens_read_only_and_refuses_writes(published):
-    with duckdb.connect(str(published.copy), read_only=True) as connection:
+    with read_only_database(published.copy) as connection:
         assert connection.execute("SELECT count(*) FROM arrears").fetchone()[0] > 0
         with pytest.raises(duckdb.Error, match="read-only"):
             connection.execute("DELETE FROM arrears")
@@ -195,6 +195,8 @@ def test_the_copy_opens_read_only_and_refuses_writes(published):
 
 READER = """
 import duckdb, sys
+from tests.databases import read_only_database
+from flows.database import open_database
 connection = duckdb.connect(sys.argv[1], read_only=True)
 print(connection.execute("SELECT count(*) FROM runs").fetchone()[0], flush=True)
 sys.stdin.readline()
@@ -207,7 +209,7 @@ def test_publishing_again_replaces_the_copy_while_readers_keep_the_one_they_open
     sample_nights.copy_after(published.dates[0], database)
     publish_analyst_copy(database, target)
     reader = subprocess.Popen([sys.executable, "-c", READER, str(target)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    in_process = duckdb.connect(str(target), read_only=True)
+    in_process = read_only_database(target)
     try:
         assert reader.stdout.readline().strip() == "1"
         sample_nights.copy_after(published.dates[1], database)  # the database after the next night's run
@@ -216,7 +218,7 @@ def test_publishing_again_replaces_the_copy_while_readers_keep_the_one_they_open
         assert in_process.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
         # DuckDB shares one open database per path within a process: a second connection made
         # while the first is open still reads the old copy.
-        with duckdb.connect(str(target), read_only=True) as second:
+        with read_only_database(target) as second:
             assert second.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
         assert reader.communicate("next\n", timeout=30)[0].strip() == "1"
     finally:
@@ -244,13 +246,13 @@ def test_a_publish_that_fails_leaves_the_published_copy_untouched(published, tmp
     publish_analyst_copy(published.database, target)
     before = target.read_bytes()
     empty = tmp_path / "empty.duckdb"
-    duckdb.connect(str(empty)).close()
+    open_database(empty).close()
     with pytest.raises(AnalystCopyError, match="no table receivables"):
         publish_analyst_copy(empty, target)
     # A failure half-way: the tables are copied, then a view cannot be created.
     broken = tmp_path / "broken.duckdb"
     broken.write_bytes(published.database.read_bytes())
-    with duckdb.connect(str(broken)) as connection:
+    with open_database(broken) as connection:
         connection.execute("ALTER TABLE refund_candidates DROP COLUMN kind")
     with pytest.raises(duckdb.BinderException, match="kind"):
         publish_analyst_copy(broken, target)
@@ -260,7 +262,7 @@ def test_a_publish_that_fails_leaves_the_published_copy_untouched(published, tmp
 
 def test_the_copy_is_read_only_and_says_what_it_is_as_of(published, sample_nights):
     assert published.copy.stat().st_mode & 0o777 == 0o444
-    with duckdb.connect(str(published.database), read_only=True) as connection:
+    with read_only_database(published.database) as connection:
         last_run = connection.execute("SELECT run_id FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1").fetchall()[0][0]
     [(as_of, published_at, run_id, version)] = _rows(published.copy, "SELECT as_of, published_at, run_id, shuno_version FROM about")
     assert (as_of, run_id) == (sample_nights.dates[-1], last_run)
@@ -291,7 +293,7 @@ def test_the_codes_table_names_every_listed_code_and_every_unknown_one_met(publi
 def test_an_unknown_code_inserted_before_publishing_is_named_unknown(published, tmp_path):
     source, copy = tmp_path / "shuno.duckdb", tmp_path / "analyst.duckdb"
     source.write_bytes(published.database.read_bytes())
-    with duckdb.connect(str(source)) as connection:
+    with open_database(source) as connection:
         connection.execute("UPDATE payments SET channel_class = '10' WHERE channel_class = '01'")
         connection.execute("UPDATE receivables SET tax_code = '999' WHERE receivable_id = (SELECT min(receivable_id) FROM receivables)")
     publish_analyst_copy(source, copy)
