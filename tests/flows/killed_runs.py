@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -26,7 +26,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from flows.settlement import PAUSE_VARIABLE
+from flows.pause import PAUSE_VARIABLE
 from schemas.tables import all_tables
 from tests.databases import read_only_database
 from flows.database import open_database
@@ -102,10 +102,15 @@ def bare_run(states: States, database: Path) -> list[str]:
     return [sys.executable, "-c", BARE_RUN, states.settlement_date.isoformat(), str(states.inbox), str(database)]
 
 
-@contextmanager
-def paused_run(states: States, command: list[str], stage: str) -> Iterator[subprocess.Popen]:
+def paused_run(states: States, command: list[str], stage: str) -> AbstractContextManager[subprocess.Popen]:
     """`command` stopped at `stage` by the pause hook; killed on the way out if still alive."""
-    environment = states.environment | {PAUSE_VARIABLE: stage}
+    return paused_command(states.environment, command, stage)
+
+
+@contextmanager
+def paused_command(environment: dict[str, str], command: list[str], stage: str) -> Iterator[subprocess.Popen]:
+    """`command` (a run, a restore, a rekey) run with `environment`, stopped at `stage` by the pause hook; killed on the way out if still alive."""
+    environment = environment | {PAUSE_VARIABLE: stage}
     run = subprocess.Popen(command, cwd=ROOT, env=environment, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, bufsize=0)
     try:
         _await_marker(run, f"paused at {stage}")
