@@ -21,7 +21,7 @@ import duckdb
 from flows.audit import audit_entry, write_audit_entry
 from flows.backups import backups, flush_folder, hidden_copy
 from flows.database import RewriteError, attach, checkpoint, connect, crypto_connection, finished_rekey, rewrite_database
-from flows.keys import DatabaseKeyError, database_key, key_path, new_key, pending_key_path, read_key, write_key
+from flows.keys import DatabaseKeyError, key_path, new_key, pending_key_path, read_key, write_key
 from flows.operation import OperationRefused, operation_lock
 from flows.pause import REKEY_STAGES, pause_point
 from schemas.codes import RunStatus

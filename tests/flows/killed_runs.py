@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 
+from flows.database import open_database
 from flows.pause import PAUSE_VARIABLE
 from schemas.tables import all_tables
 from tests.databases import read_only_database
-from flows.database import open_database
 
 ROOT = Path(__file__).resolve().parents[2]
 SHUNO = [sys.executable, "-m", "flows.cli"]

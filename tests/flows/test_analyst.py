@@ -13,11 +13,12 @@ import duckdb
 import pytest
 
 from flows.analyst import AnalystCopyError, publish_analyst_copy
-from flows.database import connect
+from flows.database import connect, open_database
 from flows.decide import take_decisions
 from schemas.analyst import ABOUT_COLUMNS, ANALYST_TABLES, ANALYST_VIEWS, CODE_LISTS, CODES_COLUMNS, EXCLUDED_COLUMNS
 from sample_data.names import SAMPLE_NAMES
 from schemas.decisions import Decision
+from tests.databases import read_only_database
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 HERE = "WHERE database_name = current_database() AND schema_name = 'main'"
@@ -195,8 +196,6 @@ def test_the_copy_opens_read_only_and_refuses_writes(published):
 
 READER = """
 import duckdb, sys
-from tests.databases import read_only_database
-from flows.database import open_database
 connection = duckdb.connect(sys.argv[1], read_only=True)
 print(connection.execute("SELECT count(*) FROM runs").fetchone()[0], flush=True)
 sys.stdin.readline()
@@ -233,9 +232,12 @@ def test_publishing_again_replaces_the_copy_while_readers_keep_the_one_they_open
 def test_publishing_from_an_open_connection_leaves_it_as_it_was(sample_nights, tmp_path):
     database = sample_nights.copy_after(sample_nights.dates[0], tmp_path / "shuno.duckdb")
     connection = connect(database)
+    attached = "SELECT database_name FROM duckdb_databases() WHERE NOT internal ORDER BY ALL"
     try:
+        # The encrypted database is attached to an in-memory one (flows/database.py): both are there before, and only they after.
+        assert [name for (name,) in connection.execute(attached).fetchall()] == ["memory", "shuno"]
         counts = publish_analyst_copy(connection, tmp_path / "analyst.duckdb")
-        assert [name for (name,) in connection.execute("SELECT database_name FROM duckdb_databases() WHERE NOT internal").fetchall()] == ["shuno"]
+        assert [name for (name,) in connection.execute(attached).fetchall()] == ["memory", "shuno"]
         assert counts["payments"] == connection.execute("SELECT count(*) FROM payments").fetchone()[0] > 0
     finally:
         connection.close()

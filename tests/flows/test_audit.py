@@ -10,13 +10,12 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
 from flows.audit import FileDigest, audit_entry, file_digest, write_audit_entry
 from flows.cli import app
-from flows.database import connect
+from flows.database import connect, open_database
 from flows.lock import acquire_run_lock
 from flows.settlement import RunFailed, RunRefused, failure_reason, run_settlement_date
 from flows.refusals import logged_refusals, refusal_log_path
@@ -24,7 +23,6 @@ from sample_data.names import SAMPLE_NAMES
 from schemas.rates import RatesFileError
 from schemas.settings import Settings
 from tests.databases import read_only_database
-from flows.database import open_database
 
 RUN_FILES = "SELECT file_name, sha256 FROM ingested_files WHERE run_id = ? AND settlement_date = ?"
 AUDIT_COMMENTS = "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'audit_log'"

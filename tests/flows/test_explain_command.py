@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.database import connect
+from flows.database import connect, open_database
 from flows.explain_command import explanation, read_only
 from flows.settlement import load_law_tables, rebuild_derived
 from schemas.exemptions import load_exemption_kinds
@@ -19,7 +18,6 @@ from schemas.settings import Settings
 from tests.flows.test_nightly import assert_nothing_personal, personal_strings
 from transforms.explanation import LateFeeLaw
 from tests.databases import read_only_database
-from flows.database import open_database
 
 LAW = LateFeeLaw(load_rates(), load_exemption_kinds(), {})
 # A receivable in arrears with a partial payment and 延滞金 (the 本税 left bears it); the first such, by id.

@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from flows.database import open_database
 from flows.cli import app
 from flows.pending_command import stored_work_queue
 from flows.settlement import stored_inputs
@@ -20,7 +20,6 @@ from schemas.codes import PaymentStatus, SuggestionReason
 from schemas.rates import load_rates
 from transforms.rebuild import derived_state
 from tests.databases import read_only_database
-from flows.database import open_database
 
 WAITING_CASES = ("conflict", "unknown_payment", "missing_management", "unlinked_taxpayer", "link_released")
 # Each planted case the queue must point at its own receivable, and why (SPEC §6.2).

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal

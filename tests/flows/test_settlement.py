@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from typer.testing import CliRunner
