@@ -33,10 +33,10 @@ def _without_personal(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(kept).sort(kept, nulls_last=True)
 
 
-@pytest.fixture
-def purged(sample_nights, tmp_path):
-    """A copy of the sample's last database, its derived tables, then purged before the last night as if in 2032."""
-    database = sample_nights.copy_after(sample_nights.dates[-1], tmp_path / "shuno.duckdb")
+@pytest.fixture(scope="module")
+def purged(sample_nights, tmp_path_factory):
+    """A copy of the sample's last database, its derived tables, then purged before the last night as if in 2032 (once for the module)."""
+    database = sample_nights.copy_after(sample_nights.dates[-1], tmp_path_factory.mktemp("purged") / "shuno.duckdb")
     before = _derived(database)
     inode = database.stat().st_ino
     done = purge_before(sample_nights.dates[-1], database, Settings(), LATER)
