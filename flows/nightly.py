@@ -41,7 +41,7 @@ from prefect.states import Completed, Failed
 from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from rich.console import Console
 
-from flows.database import DEFAULT_DATABASE
+from flows.database import DEFAULT_DATABASE, connect_read_only
 from flows.ingest import inbox_listing
 from flows.night_summary import WARNED, night_warnings, summary_lines, warned_message, warned_nights_message
 from flows.settlement import RunFailed, RunSummary, failure_reason, run_settlement_date
@@ -107,7 +107,7 @@ def _database_busy(task, task_run: TaskRun, state: State) -> bool:
 def report_from_database(database: Path, summary: RunSummary, dunning_fee: int) -> RunReport:
     """The run's report, with the day's receipts, the arrears and the previous run's balances read from the database,
     and its workbook written beside the database."""
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with connect_read_only(database) as connection:
         return with_workbook(run_report(connection, summary, dunning_fee), connection, database)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
@@ -26,9 +25,11 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
 from flows.analyst import publish_analyst_copy
 from flows.audit import FileDigest, audit_entry, write_audit_entry
+from flows.backups import take_backup
 from flows.database import connect, holder_pid, latest_completed_date, query_frame, replace_rows
 from flows.ingest import FileOutcome, load_date
 from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
+from flows.pause import PAUSE_STAGES, PAUSE_VARIABLE, pause_point
 from flows.refusals import RefusalLogError, append_refusal, clear_refusals, fold_refusals
 from schemas.audit import REFUSED
 from schemas.codes import RunStatus
@@ -182,6 +183,8 @@ def run_settlement_date(
         if gap is not None:
             connection.close()
             _refuse_date(settlement_date, inbox, database, command, gap)
+        with logged_outside_database(settlement_date, inbox, database, command):
+            take_backup(connection, database, settings.backups_kept)
         try:
             connection.begin()
             with step("loading the date's files"):
@@ -348,27 +351,12 @@ def open_database(settlement_date: date, database: Path, wait_seconds: int = 0) 
         ) from None
 
 
-# A test-only hook for tests/flows/test_atomic_runs.py, which kills `shuno run` with SIGKILL at
-# each named stage to show that a killed run leaves the database as before it or as after it.
-# With SHUNO_PAUSE_AT=<stage> the run announces the stage on stderr and waits for a line on stdin
-# (the test then kills it or lets it go on); unset, the hook does nothing.
-PAUSE_VARIABLE = "SHUNO_PAUSE_AT"
-PAUSE_STAGES = ("loaded", "derived", "written", "before-commit", "committed")
-
-
 def check_pause_stage() -> None:
     """Fails the run before it starts when SHUNO_PAUSE_AT is set to a name that is no stage (a typo would never pause)."""
     stage = os.environ.get(PAUSE_VARIABLE)
     if stage and stage not in PAUSE_STAGES:
         raise RunFailed(f"{PAUSE_VARIABLE}={stage!r} is none of the stages {', '.join(PAUSE_STAGES)}")
 
-
-def pause_point(stage: str) -> None:
-    """Waits for a line on stdin when SHUNO_PAUSE_AT names `stage` (the kill test's hook); otherwise returns at once."""
-    if os.environ.get(PAUSE_VARIABLE) != stage:
-        return
-    print(f"shuno: paused at {stage} ({PAUSE_VARIABLE})", file=sys.stderr, flush=True)
-    sys.stdin.readline()
 
 
 # Errors whose messages shuno writes itself from keys, dates and paths; any other error's message

@@ -69,6 +69,11 @@ class Settings(BaseModel):
     expected_kinds: tuple[FileKind, ...] = Field(
         DEFAULT_EXPECTED_KINDS, description="the inbox file kinds (name prefixes) expected every business day (SPEC §7)"
     )
+    # Personal data at rest (SPEC §8; issue 14).
+    backups_kept: int = Field(7, ge=1, description="backups kept of the database (one is taken before each run); older ones are removed")
+    retention_years: int = Field(
+        5, ge=1, description="years personal fields of stored records are kept (評価書 II-3: 過去5年間) before shuno purge may erase them"
+    )
 
     def low_rate_months_of(self, tax_code: str) -> int:
         """The months at the lower 延滞金 rate of one tax code."""

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from flows.keys import KEY_FILE_VARIABLE, new_key, write_key
 from flows.settlement import run_settlement_date
 from sample_data import COMMITTED_INBOX, COMMITTED_PAYMENTS, COMMITTED_SEED
 from sample_data.sample_inbox import SampleInbox, sample_inbox
@@ -39,9 +40,13 @@ SAVED_ENVIRONMENT_KEY = pytest.StashKey[dict[str, str | None]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Points PREFECT_HOME at a new temporary folder, before any test module imports prefect."""
+    """Points PREFECT_HOME at a new temporary folder, before any test module imports prefect; one key opens every test database."""
     home = Path(tempfile.mkdtemp(prefix="shuno-tests-prefect-home-"))
-    settings = PREFECT_TEST_SETTINGS | {"PREFECT_HOME": str(home)}
+    # One key for the session, as production names one (SHUNO_KEY_FILE): the tests copy databases
+    # from folder to folder, and a key beside each would have to travel with it.
+    key = home / "shuno-tests.key"
+    write_key(key, new_key())
+    settings = PREFECT_TEST_SETTINGS | {"PREFECT_HOME": str(home), KEY_FILE_VARIABLE: str(key)}
     config.stash[PREFECT_HOME_KEY] = home
     config.stash[SAVED_ENVIRONMENT_KEY] = {name: os.environ.get(name) for name in [*settings, *PREFECT_UNSET]}
     os.environ.update(settings)

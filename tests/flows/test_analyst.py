@@ -14,11 +14,12 @@ import duckdb
 import pytest
 
 from flows.analyst import AnalystCopyError, publish_analyst_copy
-from flows.database import connect
+from flows.database import connect, open_database
 from flows.decide import take_decisions
 from schemas.analyst import ABOUT_COLUMNS, ANALYST_TABLES, ANALYST_VIEWS, CODE_LISTS, CODES_COLUMNS, EXCLUDED_COLUMNS
 from sample_data.names import SAMPLE_NAMES
 from schemas.decisions import Decision
+from tests.databases import read_only_database
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 HERE = "WHERE database_name = current_database() AND schema_name = 'main'"
@@ -51,7 +52,7 @@ def published(sample_nights, tmp_path_factory) -> Published:
 
 
 def _rows(path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(path), read_only=True) as connection:
+    with read_only_database(path) as connection:
         return connection.execute(sql, params or []).fetchall()
 
 
@@ -80,7 +81,7 @@ def test_the_copy_holds_every_contract_table_with_its_rows_and_no_personal_colum
 
 def _text_values(path: Path) -> list[str]:
     values: list[str] = []
-    with duckdb.connect(str(path), read_only=True) as connection:
+    with read_only_database(path) as connection:
         for table, column, data_type, _ in connection.execute(COLUMNS).fetchall():
             if data_type == "VARCHAR":
                 distinct = f'SELECT DISTINCT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL'
@@ -264,7 +265,7 @@ def test_every_readme_query_prints_what_the_readme_says_on_the_sample(plain_copy
 
 
 def test_the_copy_opens_read_only_and_refuses_writes(published):
-    with duckdb.connect(str(published.copy), read_only=True) as connection:
+    with read_only_database(published.copy) as connection:
         assert connection.execute("SELECT count(*) FROM arrears").fetchone()[0] > 0
         with pytest.raises(duckdb.Error, match="read-only"):
             connection.execute("DELETE FROM arrears")
@@ -284,7 +285,7 @@ def test_publishing_again_replaces_the_copy_while_readers_keep_the_one_they_open
     sample_nights.copy_after(published.dates[0], database)
     publish_analyst_copy(database, target)
     reader = subprocess.Popen([sys.executable, "-c", READER, str(target)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    in_process = duckdb.connect(str(target), read_only=True)
+    in_process = read_only_database(target)
     try:
         assert reader.stdout.readline().strip() == "1"
         sample_nights.copy_after(published.dates[1], database)  # the database after the next night's run
@@ -293,7 +294,7 @@ def test_publishing_again_replaces_the_copy_while_readers_keep_the_one_they_open
         assert in_process.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
         # DuckDB shares one open database per path within a process: a second connection made
         # while the first is open still reads the old copy.
-        with duckdb.connect(str(target), read_only=True) as second:
+        with read_only_database(target) as second:
             assert second.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
         assert reader.communicate("next\n", timeout=30)[0].strip() == "1"
     finally:
@@ -308,9 +309,12 @@ def test_publishing_again_replaces_the_copy_while_readers_keep_the_one_they_open
 def test_publishing_from_an_open_connection_leaves_it_as_it_was(sample_nights, tmp_path):
     database = sample_nights.copy_after(sample_nights.dates[0], tmp_path / "shuno.duckdb")
     connection = connect(database)
+    attached = "SELECT database_name FROM duckdb_databases() WHERE NOT internal ORDER BY ALL"
     try:
+        # The encrypted database is attached to an in-memory one (flows/database.py): both are there before, and only they after.
+        assert [name for (name,) in connection.execute(attached).fetchall()] == ["memory", "shuno"]
         counts = publish_analyst_copy(connection, tmp_path / "analyst.duckdb")
-        assert [name for (name,) in connection.execute("SELECT database_name FROM duckdb_databases() WHERE NOT internal").fetchall()] == ["shuno"]
+        assert [name for (name,) in connection.execute(attached).fetchall()] == ["memory", "shuno"]
         assert counts["payments"] == connection.execute("SELECT count(*) FROM payments").fetchone()[0] > 0
     finally:
         connection.close()
@@ -321,13 +325,13 @@ def test_a_publish_that_fails_leaves_the_published_copy_untouched(published, tmp
     publish_analyst_copy(published.database, target)
     before = target.read_bytes()
     empty = tmp_path / "empty.duckdb"
-    duckdb.connect(str(empty)).close()
+    open_database(empty).close()
     with pytest.raises(AnalystCopyError, match="no table receivables"):
         publish_analyst_copy(empty, target)
     # A failure half-way: the tables are copied, then a view cannot be created.
     broken = tmp_path / "broken.duckdb"
     broken.write_bytes(published.database.read_bytes())
-    with duckdb.connect(str(broken)) as connection:
+    with open_database(broken) as connection:
         connection.execute("ALTER TABLE refund_candidates DROP COLUMN kind")
     with pytest.raises(duckdb.BinderException, match="kind"):
         publish_analyst_copy(broken, target)
@@ -337,7 +341,7 @@ def test_a_publish_that_fails_leaves_the_published_copy_untouched(published, tmp
 
 def test_the_copy_is_read_only_and_says_what_it_is_as_of(published, sample_nights):
     assert published.copy.stat().st_mode & 0o777 == 0o444
-    with duckdb.connect(str(published.database), read_only=True) as connection:
+    with read_only_database(published.database) as connection:
         last_run = connection.execute("SELECT run_id FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1").fetchall()[0][0]
     [(as_of, published_at, run_id, version)] = _rows(published.copy, "SELECT as_of, published_at, run_id, shuno_version FROM about")
     assert (as_of, run_id) == (sample_nights.dates[-1], last_run)
@@ -368,7 +372,7 @@ def test_the_codes_table_names_every_listed_code_and_every_unknown_one_met(publi
 def test_an_unknown_code_inserted_before_publishing_is_named_unknown(published, tmp_path):
     source, copy = tmp_path / "shuno.duckdb", tmp_path / "analyst.duckdb"
     source.write_bytes(published.database.read_bytes())
-    with duckdb.connect(str(source)) as connection:
+    with open_database(source) as connection:
         connection.execute("UPDATE payments SET channel_class = '10' WHERE channel_class = '01'")
         connection.execute("UPDATE receivables SET tax_code = '999' WHERE receivable_id = (SELECT min(receivable_id) FROM receivables)")
     publish_analyst_copy(source, copy)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -27,6 +26,7 @@ from schemas.derived import broken_rules
 from schemas.settings import Settings
 from schemas.tables import derived_tables
 from transforms.rebuild import DerivedTables, derived_state
+from tests.databases import read_only_database
 
 OUTCOME_TABLES = [
     "payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "decisions", "work_queue", "rejected_records",
@@ -40,7 +40,7 @@ def sample(sample_inbox_folder, committed_sample):
 
 
 def _dump(database: Path) -> dict[str, pl.DataFrame]:
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         return {table: connection.sql(f'SELECT * FROM "{table}"').pl().sort(pl.all()) for table in OUTCOME_TABLES}
 
 
@@ -90,7 +90,7 @@ def test_a_run_that_cannot_complete_leaves_the_database_as_it_was(sample, sample
     with pytest.raises(RunFailed, match="2026"):
         run_settlement_date(dates[1], inbox, database, Settings(rates_path=rates))
     assert all(_dump(database)[table].equals(before[table]) for table in OUTCOME_TABLES)
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         statuses = connection.sql("SELECT settlement_date, status FROM runs ORDER BY started_at").fetchall()
         files = connection.sql("SELECT count(*) FROM ingested_files WHERE settlement_date = ?", params=[dates[1]]).fetchall()
     assert statuses == [(dates[0], "completed"), (dates[1], "failed")]
@@ -107,7 +107,7 @@ def test_each_completed_run_publishes_the_analyst_copy_without_personal_columns(
     summary = run_settlement_date(dates[0], inbox, database)
     copy = tmp_path / "analyst.duckdb"
     assert summary.analyst_copy == f"published to {copy}"
-    with duckdb.connect(str(copy), read_only=True) as connection:
+    with read_only_database(copy) as connection:
         payments = connection.sql("SELECT count(*) FROM payments").fetchall()[0][0]
         personal = connection.sql(
             "SELECT count(*) FROM duckdb_columns() WHERE column_name IN ('payer_name', 'payer_name_kana', 'payer_address', 'payment_number', 'confirmation_number', 'raw')"
@@ -163,7 +163,7 @@ def test_a_run_whose_derived_tables_break_their_contract_fails_in_one_line_and_c
     assert "\n" not in message
     assert f"run of {dates[1]} failed and changed nothing: ContractBroken: payments: paid_total ≠ Σ applications + overpaid_amount (1 row: " in message
     assert all(_dump(database)[table].equals(before[table]) for table in OUTCOME_TABLES)
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         reasons = connection.sql("SELECT outcome, reason FROM audit_log WHERE outcome = 'failed'").fetchall()
     assert len(reasons) == 1 and reasons[0][1].startswith("ContractBroken: payments: paid_total ≠ Σ applications")
 
@@ -194,7 +194,7 @@ def test_a_date_far_after_the_latest_run_needs_confirming_and_then_runs(sample, 
 def test_a_run_waits_for_a_reader_to_let_go_then_fails_naming_its_pid(sample, sample_nights, tmp_path):
     inbox, dates = sample
     database = sample_nights.copy_after(dates[0], tmp_path / "shuno.duckdb")
-    reader = "import duckdb, sys, time; connection = duckdb.connect(sys.argv[1], read_only=True); print('open', flush=True); time.sleep(float(sys.argv[2])); connection.close(); time.sleep(60)"
+    reader = "import sys, time, pathlib; from flows.database import connect_read_only; connection = connect_read_only(pathlib.Path(sys.argv[1])); print('open', flush=True); time.sleep(float(sys.argv[2])); connection.close(); time.sleep(60)"
     with subprocess.Popen([sys.executable, "-c", reader, str(database), "60"], stdout=subprocess.PIPE, text=True) as holding:
         assert holding.stdout.readline() == "open\n"
         started = time.monotonic()
