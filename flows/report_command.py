@@ -9,7 +9,7 @@ from typing import Annotated
 import duckdb
 import typer
 
-from flows.database import DEFAULT_DATABASE, holder_pid
+from flows.database import DEFAULT_DATABASE, connect_read_only, holder_pid
 from flows.settings_option import BAD_INPUT_EXIT_CODE, DatabaseOption
 from flows.workbook import SHEETS, DateNeverRun, workbook_frames, write_workbook
 
@@ -45,7 +45,7 @@ def written_workbook(database: Path, day: dt.date, out: Path) -> dt.date | None:
     if not database.is_file():
         raise ReportRefused(f"no database {database}: {day} was never run")
     try:
-        with duckdb.connect(str(database), read_only=True) as connection:
+        with connect_read_only(database) as connection:
             found, frames = workbook_frames(connection, day)
     except duckdb.IOException as error:
         pid = f" (pid {holder_pid(error)})" if holder_pid(error) else ""

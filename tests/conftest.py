@@ -14,6 +14,7 @@ environment is set in `pytest_configure`, before collection.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 import tempfile
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from flows.keys import KEY_FILE_VARIABLE, new_key, write_key
+from flows.keys import KEY_BYTES, KEY_FILE_VARIABLE, write_key
 from flows.settlement import run_settlement_date
 from sample_data import COMMITTED_INBOX, COMMITTED_PAYMENTS, COMMITTED_SEED
 from sample_data.sample_inbox import SampleInbox, sample_inbox
@@ -35,6 +36,8 @@ from schemas.rates import load_rates
 PREFECT_TEST_SETTINGS = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 # A developer's own server must not receive the tests' flow runs either: tests that want one set it themselves.
 PREFECT_UNSET = ("PREFECT_API_URL",)
+# The tests' key: fixed, so that every worker of a run opens the databases the others wrote.
+TEST_KEY = hashlib.sha256(b"shuno tests").hexdigest()[: 2 * KEY_BYTES]
 PREFECT_HOME_KEY = pytest.StashKey[Path]()
 SAVED_ENVIRONMENT_KEY = pytest.StashKey[dict[str, str | None]]()
 
@@ -43,9 +46,10 @@ def pytest_configure(config: pytest.Config) -> None:
     """Points PREFECT_HOME at a new temporary folder, before any test module imports prefect; one key opens every test database."""
     home = Path(tempfile.mkdtemp(prefix="shuno-tests-prefect-home-"))
     # One key for the session, as production names one (SHUNO_KEY_FILE): the tests copy databases
-    # from folder to folder, and a key beside each would have to travel with it.
+    # from folder to folder, and a key beside each would have to travel with it. The same key in
+    # every xdist worker, which open the one run of the sample's nights the first worker made.
     key = home / "shuno-tests.key"
-    write_key(key, new_key())
+    write_key(key, TEST_KEY)
     settings = PREFECT_TEST_SETTINGS | {"PREFECT_HOME": str(home), KEY_FILE_VARIABLE: str(key)}
     config.stash[PREFECT_HOME_KEY] = home
     config.stash[SAVED_ENVIRONMENT_KEY] = {name: os.environ.get(name) for name in [*settings, *PREFECT_UNSET]}

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.workbook import COUNT_FORMAT, DAY_RECEIPT_STATUSES, FROZEN_AT, SHEETS, YEN_FORMAT
+from tests.databases import read_only_database
 
 runner = CliRunner()
 
@@ -30,7 +30,7 @@ def workbook(sample_nights, tmp_path_factory):
 
 
 def _scalar(database: Path, sql: str, parameters: list | None = None) -> int:
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         return connection.execute(sql, parameters or []).fetchone()[0]
 
 

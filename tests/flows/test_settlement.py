@@ -211,7 +211,7 @@ def test_a_run_waits_for_a_reader_to_let_go_then_fails_naming_its_pid(sample, sa
 
 def test_the_sample_shows_every_delivery_and_reconciliation_status_and_holds_dunning_until_its_deliveries_are_complete(sample, sample_nights, tmp_path):
     inbox, dates = sample
-    with duckdb.connect(str(sample_nights.database_after()), read_only=True) as connection:
+    with read_only_database(sample_nights.database_after()) as connection:
         incomplete = connection.sql("SELECT settlement_date, kind, status, reason FROM deliveries WHERE status <> 'received'").fetchall()
         reconciled = connection.sql("SELECT * FROM deposit_reconciliation WHERE deposited_on >= DATE '2026-05-07'").fetchall()
         holds = connection.sql("SELECT DISTINCT dunning_ready, dunning_hold_reason FROM arrears WHERE dunning_due").fetchall()
@@ -231,7 +231,7 @@ def test_the_sample_shows_every_delivery_and_reconciliation_status_and_holds_dun
     summary = run_settlement_date(date(2026, 5, 8), inbox, sample_nights.copy_after(dates[-1], tmp_path / "shuno.duckdb"))
     assert summary.as_of == dates[-1]
     assert summary.delivery_warnings == ("NOFU_NOFUBI for 2026-05-08: every file rejected (001)", "no NOFU_NYUKIN for 2026-05-08", gap)
-    with duckdb.connect(str(tmp_path / "shuno.duckdb"), read_only=True) as connection:
+    with read_only_database(tmp_path / "shuno.duckdb") as connection:
         held = dict(connection.sql("SELECT dunning_hold_reason, count(*) FROM arrears WHERE dunning_due AND NOT dunning_ready GROUP BY ALL").fetchall())
     assert due > 10 and sum(held.values()) == due
     assert set(held) <= {"NOFU_NOFUBI for 2026-05-08: every file rejected (001) (and 2 more)", gap}

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 
 from flows.report import RunReport, report_markdown
 from flows.workbook import DATE_FORMAT, SHEETS, YEN_FORMAT, ReportDay, display_width, sheet_frame, with_workbook, workbook_path, write_workbook
+from tests.databases import read_only_database
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -20,7 +21,7 @@ def report(sample_nights, tmp_path_factory) -> tuple[RunReport, object]:
     """The report of the sample's last night with its workbook, written beside a database in a folder of its own."""
     database = tmp_path_factory.mktemp("nightly") / "shuno.duckdb"
     bare = RunReport(sample_nights.dates[-1], "heading", ("analyst copy: x",), ())
-    with duckdb.connect(str(sample_nights.database_after()), read_only=True) as connection:
+    with read_only_database(sample_nights.database_after()) as connection:
         return with_workbook(bare, connection, database), database
 
 
@@ -41,7 +42,7 @@ def test_the_artifact_carries_the_chart_as_a_png_inside_its_text_linking_nowhere
 
 def test_a_report_without_a_completed_run_notes_the_workbook_was_not_written(sample_nights, tmp_path):
     bare = RunReport(sample_nights.dates[-1].replace(year=2000), "heading", (), ())
-    with duckdb.connect(str(sample_nights.database_after()), read_only=True) as connection:
+    with read_only_database(sample_nights.database_after()) as connection:
         found = with_workbook(bare, connection, tmp_path / "shuno.duckdb")
     assert found.notes[0].startswith("workbook not written") and found.pictures == ()
 
