@@ -59,12 +59,14 @@ def test_csv_of_codes_names_the_unknown_channel(database, tmp_path):
     assert rows[("channel_class", "09")] == "不明 (09)" and rows[("channel_class", "01")] == "ATM"
 
 
-def test_parquet_reads_back_equal_to_the_table(database, tmp_path):
+def test_parquet_reads_back_equal_to_the_table_its_rows_sorted(database, tmp_path):
     out = tmp_path / "payments.parquet"
     assert _export(database, "payments", "--format", "parquet", "--out", str(out)).exit_code == 0
     with read_only_database(analyst_copy_path(database)) as connection:
-        expected = connection.sql("SELECT * FROM payments").arrow().read_all()
-    assert pq.read_table(out).equals(expected)
+        expected = connection.sql("SELECT * FROM payments ORDER BY ALL").arrow().read_all()
+        stored_in_another_order = connection.sql("SELECT * FROM payments ORDER BY paid_total DESC").arrow().read_all()
+    exported = pq.read_table(out)
+    assert exported.equals(expected) and not exported.equals(stored_in_another_order)
 
 
 def test_a_view_exports_too_with_japanese_headers(database, tmp_path):
