@@ -267,10 +267,8 @@ def peak_rss_mb() -> float:
     return peak_resident_mb()
 
 
-def measure(size: int, folder: Path, decisions: int = 0, history_dates: int = 1) -> dict:
-    """Every phase of one size (with `decisions` decisions of the office stored): seconds, and the peak RSS after each."""
-    timings: dict[str, float] = {}
-    peaks: dict[str, float] = {}
+def step_timer(timings: dict[str, float], peaks: dict[str, float]):
+    """A `step` for derived_state that records each phase's seconds in `timings` and the peak RSS after it in `peaks`."""
 
     @contextmanager
     def step(phase: str):
@@ -279,6 +277,14 @@ def measure(size: int, folder: Path, decisions: int = 0, history_dates: int = 1)
         timings[phase] = time.perf_counter() - start
         peaks[phase] = peak_rss_mb()
 
+    return step
+
+
+def measure(size: int, folder: Path, decisions: int = 0, history_dates: int = 1) -> dict:
+    """Every phase of one size (with `decisions` decisions of the office stored): seconds, and the peak RSS after each."""
+    timings: dict[str, float] = {}
+    peaks: dict[str, float] = {}
+    step = step_timer(timings, peaks)
     with step("generate city (not part of shuno)"):
         inputs = city(size)
         entries = city_decisions(np.random.default_rng(3), inputs, decisions)
@@ -313,13 +319,7 @@ HISTORY_KEPT_PHASE = "history again, every date's rows kept (not in the rebuild)
 def history_seconds_with_rows_kept(connection, derived, dates: list) -> float:
     """The history step of a second rebuild of the same stored inputs, given the first one's history: what a night costs when the earlier dates did not change."""
     timings: dict[str, float] = {}
-
-    @contextmanager
-    def step(phase: str):
-        start = time.perf_counter()
-        yield
-        timings[phase] = time.perf_counter() - start
-
+    step = step_timer(timings, {})
     kept = DatedHistory(derived.history, derived.history_days)
     derived_state(stored_inputs(connection), AS_OF, load_rates(), step=step, history_dates=dates, kept_history=kept)
     return timings[HISTORY_STEP]

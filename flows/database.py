@@ -112,19 +112,25 @@ def open_database(path: Path, read_only: bool = False, key: str | None = None) -
     return connection
 
 
+def opens_with(path: Path, key: str | None) -> bool:
+    """Whether the file `path` attaches under `key` (None: as a plain file), read-only and nothing changed."""
+    probe = crypto_connection(path)
+    try:
+        attach(probe, path, "probe", key, read_only=True)
+    except duckdb.Error:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
 def finished_rekey(path: Path) -> bool:
     """Whether a rekey killed after putting the rekeyed database in place was finished now (its new key and backups put in place too)."""
     pending = pending_key_path(path)
     if not pending.exists():
         return False
-    key = read_key(pending)
-    probe = crypto_connection(path)
-    try:
-        attach(probe, path, "rekeyed", key, read_only=True)
-    except duckdb.Error:
+    if not opens_with(path, read_key(pending)):
         return False
-    finally:
-        probe.close()
     # The database opens under the new key only once the rekey has put it in place: its commit point.
     for backup in backups(path):
         with suppress(FileNotFoundError):

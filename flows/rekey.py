@@ -20,7 +20,7 @@ import duckdb
 
 from flows.audit import audit_entry, write_audit_entry
 from flows.backups import backups, flush_folder, hidden_copy
-from flows.database import RewriteError, attach, checkpoint, connect, crypto_connection, finished_rekey, rewrite_database
+from flows.database import RewriteError, checkpoint, connect, finished_rekey, opens_with, rewrite_database
 from flows.keys import DatabaseKeyError, key_path, new_key, pending_key_path, read_key, write_key
 from flows.operation import OperationRefused, operation_lock
 from flows.pause import REKEY_STAGES, pause_point
@@ -73,23 +73,11 @@ def _remove_leftovers(database: Path) -> None:
 
 def _current_key(database: Path) -> str | None:
     """The key of `database`, or None for a plain one from before encryption (a key file is then made if there is none)."""
-    if not _is_plain(database):
+    if not opens_with(database, None):
         return read_key(key_path(database))
     if not key_path(database).exists():
         write_key(key_path(database), new_key())
     return None
-
-
-def _is_plain(path: Path) -> bool:
-    """Whether `path` opens without a key (DuckDB refuses an encrypted file so)."""
-    connection = crypto_connection(path)
-    try:
-        attach(connection, path, "probe", None, read_only=True)
-    except duckdb.Error:
-        return False
-    finally:
-        connection.close()
-    return True
 
 
 def _rewritten(source: Path, target: Path, old_key: str | None, key: str) -> None:

@@ -38,13 +38,17 @@ def dated_history_of(
     snapshots: list[pl.DataFrame], payments: list[dict], dates: list[date], as_of: date, kept: DatedHistory | None = None
 ) -> DatedHistory:
     """history over the dates of the state rebuilt as of as_of from these snapshots and payments, keeping what `kept` allows."""
+    return history(dates, settled_state(snapshots, payments, as_of), Pricing(RATES), kept)
+
+
+def settled_state(snapshots: list[pl.DataFrame], payments: list[dict], as_of: date) -> SettledState:
+    """The state rebuilt as of as_of from these snapshots and payments, as history reads it."""
     settled, stored = settle(snapshots, payments_frame(*payments), as_of), pl.concat(snapshots)
     versions = receivable_versions(stored)
-    state = SettledState(
+    return SettledState(
         versions, principal_history(stored, versions), first_delivered(stored), settled.ledger, settled.applications,
         settled.offsets, settled.refund_candidates, settled.arrears, as_of,
     )  # fmt: skip
-    return history(dates, state, Pricing(RATES), kept)
 
 
 def history_of(snapshots: list[pl.DataFrame], payments: list[dict], dates: list[date], as_of: date) -> pl.DataFrame:
@@ -128,12 +132,7 @@ def test_a_payment_dated_before_a_date_computes_that_date_and_later_ones_again()
 
 def test_other_rates_compute_every_date_again():
     dates = [APRIL_30, MAY_11, JUNE_15]
-    settled, stored = settle(SNAPSHOTS, payments_frame(*PAYMENTS), JUNE_15), pl.concat(SNAPSHOTS)
-    versions = receivable_versions(stored)
-    state = SettledState(
-        versions, principal_history(stored, versions), first_delivered(stored), settled.ledger, settled.applications,
-        settled.offsets, settled.refund_candidates, settled.arrears, JUNE_15,
-    )  # fmt: skip
+    state = settled_state(SNAPSHOTS, PAYMENTS, JUNE_15)
     first = history(dates, state, Pricing(RATES))
     other = history(dates, state, Pricing(RATES, {"010": 2}), first)
     assert other.days.join(first.days, on=["as_of", "fingerprint"], how="semi").height == 0
