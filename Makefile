@@ -28,8 +28,15 @@ run: $(INSTALLED)
 # on one worker: its module fixtures (a sample's runs, Prefect's test harness) are built once, and
 # its tests run in order.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+# The tests' temporary folders (their databases, Prefect's SQLite files) go to memory where the machine
+# has a tmpfs: they are thrown away, and on a disk every commit and checkpoint of a run waits for it
+# (fsync), which doubled the wall time of the sample's three nights on a busy machine.
+TEST_TMPDIR ?= $(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm || echo $${TMPDIR:-/tmp})
+# PYTHONDONTWRITEBYTECODE, when the environment sets it, would have each worker rewrite the asserts of
+# every test module again (pytest keeps its rewritten modules as bytecode caches, about 2.5 s of CPU
+# a worker) and every child process the tests start compile shuno again: the tests write their caches.
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	TMPDIR=$(TEST_TMPDIR) PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/ingest.py

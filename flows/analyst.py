@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows.database import standing_run
+from flows.database import connect_read_only, standing_run
 from schemas.analyst import (
     ABOUT_COLUMNS,
     ABOUT_COMMENT,
@@ -36,8 +36,10 @@ from schemas.analyst import (
 )
 
 COPY = "analyst_copy"
-# With a read-only source connection DuckDB attaches read-only too unless told otherwise.
-ATTACH_COPY = f"ATTACH ? AS {COPY} (READ_WRITE)"
+# With a read-only source connection DuckDB attaches read-only too unless told otherwise. No key:
+# the copy is personal-free and analysts open it without one. (DuckDB 1.4 binds no parameter in
+# ATTACH: the path, shuno's own, is quoted.)
+ATTACH_COPY = "ATTACH {path} AS " + COPY + " (READ_WRITE)"
 DETACH_COPY = f"DETACH {COPY}"
 CHECKPOINT_COPY = f"CHECKPOINT {COPY}"
 SOURCE_CATALOG = "SELECT current_database(), current_schema()"
@@ -88,7 +90,7 @@ def _source_connection(source: duckdb.DuckDBPyConnection | Path | str) -> Iterat
     if isinstance(source, duckdb.DuckDBPyConnection):
         yield source
         return
-    connection = duckdb.connect(str(source), read_only=True)
+    connection = connect_read_only(Path(source))
     try:
         yield connection
     finally:
@@ -98,7 +100,7 @@ def _source_connection(source: duckdb.DuckDBPyConnection | Path | str) -> Iterat
 def _write_copy(connection: duckdb.DuckDBPyConnection, temporary: Path) -> dict[str, int]:
     catalog, schema = connection.execute(SOURCE_CATALOG).fetchone()
     table_comments, columns = _source_catalog(connection, catalog, schema)
-    connection.execute(ATTACH_COPY, [str(temporary)])
+    connection.execute(ATTACH_COPY.format(path=_literal(str(temporary))))
     try:
         _copy_in_one_transaction(connection, catalog, schema, table_comments, columns)
         counts = {table: _copied_rows(connection, table) for table in ANALYST_TABLES}
@@ -119,11 +121,12 @@ def _copy_in_one_transaction(
         for table in ANALYST_TABLES:
             for statement in copy_statements(catalog, schema, table, table_comments[table], columns[table]):
                 connection.execute(statement)
+        # The views name codes from `codes` and read the date of `about`: both come first.
+        _write_about(connection)
+        _write_codes(connection)
         for view in ANALYST_VIEWS:
             for statement in view_statements(view):
                 connection.execute(statement)
-        _write_about(connection)
-        _write_codes(connection)
     except BaseException:
         connection.rollback()
         raise

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.audit import AuditEntry, FileDigest
-from flows.database import DEFAULT_DATABASE, holder_pid
+from flows.database import DEFAULT_DATABASE, connect_read_only, holder_pid
 from flows.refusals import RefusalLogError, logged_refusals
 from flows.settings_option import BAD_INPUT_EXIT_CODE, DatabaseOption
 
@@ -67,7 +67,7 @@ def _stored_entries(database: Path, start: dt.datetime) -> tuple[list[AuditEntry
     if not database.is_file():
         return [], None
     try:
-        connection = duckdb.connect(str(database), read_only=True)
+        connection = connect_read_only(database)
     except duckdb.IOException as error:
         pid = f" (pid {holder_pid(error)})" if holder_pid(error) else ""
         return [], f"a run holds {database}{pid} now: only the refusal log's entries are shown; ask again when it ends"

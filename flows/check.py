@@ -39,8 +39,8 @@ def check_file(path: Path) -> FileCheck:
     name = recognised_name(path)
     if name is None:
         return FileCheck(path, None, "not recognised", "the file name is not one of SPEC §1 or CONTRACT's inbox")
-    if name.kind == FileKind.RECEIVABLES:
-        return FileCheck(path, name, "not checked", "receivables snapshots are validated by `shuno run`")
+    if name.kind.is_csv:
+        return FileCheck(path, name, "not checked", "receivables snapshots and bank credits are validated by `shuno run`")
     verdict = inspect_file(path, name)
     if verdict.rejection is not None:
         return FileCheck(path, name, "rejected", verdict.rejection, data_count=verdict.data_count)

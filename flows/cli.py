@@ -13,7 +13,9 @@ from typing import Annotated
 import typer
 
 from flows.database import DEFAULT_DATABASE
+from flows.keys import DatabaseKeyError
 from flows.alerts_command import alerts_app
+from flows.at_rest_commands import backups_command, purge_command, rekey_command, restore_command
 from flows.audit_command import audit
 from flows.check import check_file, check_report
 from flows.decide_command import decide_app
@@ -21,6 +23,7 @@ from flows.explain_command import explain
 from flows.export_command import export
 from flows.late_fee_command import late_fee
 from flows.pending_command import pending
+from flows.report_command import report
 from flows.settlement import RunFailed, failure_reason, refuse_future_date, run_lock
 from flows.runtime import prepare_process
 from flows.sample import sample
@@ -42,7 +45,14 @@ app.command(help="The operation log (audit_log and the refusal log), read-only."
 app.command(help="The story of one receivable, payment or refund candidate, with every 延滞金 piece.")(explain)
 app.command(help="Every settlement date from the first to today: completed, failed, refused or never run.")(status)
 app.command("pending", help="The work queue: pending and held payments, oldest first, with suggested receivables (--csv for Excel).")(pending)
+app.command(help="The run report of a settlement date as an Excel workbook (--xlsx FILE).")(report)
 app.command(help="One table or view of the analyst copy as CSV (BOM), Parquet or xlsx; --headers ja for Japanese headers.")(export)
+
+# Personal data at rest (SPEC §8): backups, restore, rekey, purge.
+app.command("backups", help="The backups of the database (one is taken before each run).")(backups_command)
+app.command("restore", help="Put a backup back in place of the database, under the run lock.")(restore_command)
+app.command("rekey", help="Re-encrypt the database and its backups under a new key.")(rekey_command)
+app.command("purge", help="Erase personal fields of closed records older than the retention period.")(purge_command)
 
 
 @app.command()
@@ -148,8 +158,12 @@ def dates(inbox: InboxOption = DEFAULT_INBOX) -> None:
 
 
 def main() -> None:
-    """Entry point for `python -m flows.cli`."""
-    app(prog_name="shuno")
+    """Entry point of `shuno` and `python -m flows.cli`: a key that cannot open the database is one line, whatever the command."""
+    try:
+        app(prog_name="shuno")
+    except DatabaseKeyError as error:
+        typer.echo(f"shuno: {error}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

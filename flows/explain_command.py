@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from flows.database import DEFAULT_DATABASE, query_frame
+from flows.database import DEFAULT_DATABASE, connect_read_only, query_frame
 from flows.settlement import load_law_tables
 from flows.settings_option import BAD_INPUT_EXIT_CODE, DatabaseOption, SettingsOption, command_settings
 from schemas.codes import RunStatus
@@ -121,7 +121,7 @@ def read_only(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the database at path; NotFound when there is none (a read-only open cannot create one)."""
     if not path.is_file():
         raise NotFound(f"no database at {path}")
-    return duckdb.connect(str(path), read_only=True)
+    return connect_read_only(path)
 
 
 def explanation(connection: duckdb.DuckDBPyConnection, subject: str, key: str, law: LateFeeLaw) -> list[Story]:

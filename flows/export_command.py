@@ -88,7 +88,9 @@ def analyst_table(copy: Path, name: str, headers: HeaderStyle) -> pa.Table:
                 raise ExportRefused(f"the analyst copy has no table or view {name!r}")
             comments = connection.execute(COLUMN_COMMENTS, [name]).fetchall()
             # The name is one of the copy's own, checked above; quoted for names DuckDB would read otherwise.
-            table = connection.sql(f'SELECT * FROM "{name}"').arrow().read_all()
+            # Sorted: DuckDB stores the derived tables in its own order (flows.database.replace_rows),
+            # and an analyst exporting the same table twice should get the same file.
+            table = connection.sql(f'SELECT * FROM "{name}" ORDER BY ALL').arrow().read_all()
     except (duckdb.IOException, duckdb.ConnectionException) as error:
         raise ExportRefused(f"cannot read {copy}: {str(error).splitlines()[0]}") from None
     return table.rename_columns(header_names(comments)) if headers is HeaderStyle.JA else table

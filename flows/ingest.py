@@ -20,9 +20,13 @@ from flows.database import insert_frame, query_frame
 from flows.files import checked_chunks, inspect_file
 from schemas.codes import DecisionKind, FileStatus
 from schemas.inbox import FileKind, InboxName, parse_inbox_name
+from schemas.layouts import load_layout
+from schemas.models import RECORD_NUMBER
 from schemas.tables import log_tables, stored_input_tables
+from transforms.deposits import bank_credit_rows
 from transforms.framing import RejectedFile
 from transforms.receivable_snapshot import receivable_snapshot
+from transforms.rejected_keys import rejected_keys
 from transforms.snapshot_guard import snapshot_shrinkage
 
 TABLES = {table.name: table for table in stored_input_tables()}
@@ -34,6 +38,7 @@ TABLE_BY_KIND = {
     FileKind.MANAGEMENT: "management_records",
     FileKind.LINK_HISTORY: "link_records",
     FileKind.RECEIVABLES: "receivable_snapshots",
+    FileKind.BANK_CREDITS: "bank_credits",
 }
 HASH_BLOCK = 1 << 24
 
@@ -149,7 +154,9 @@ def load_data_file(connection: duckdb.DuckDBPyConnection, path: Path, name: Inbo
                 connection.execute(DELETE_FILE_ROWS.format(table=table.name), [path.name])
     if verdict.rejection is not None:
         rejected = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, FileStatus.REJECTED)
-        return replace(rejected, reason=verdict.rejection, record_count=verdict.data_count)
+        # The trailer's totals, when it could be read, say how much money the rejected file holds.
+        totals = verdict.declared_totals.as_dict() if verdict.declared_totals else {}
+        return replace(rejected, reason=verdict.rejection, record_count=verdict.data_count, totals=totals)
     outcome.record_count = verdict.data_count
     outcome.totals = verdict.declared_totals.as_dict() if verdict.declared_totals else {}
     return outcome
@@ -160,9 +167,11 @@ def _store_chunks(connection: duckdb.DuckDBPyConnection, verdict, file_name: str
     table = TABLES[TABLE_BY_KIND[name.kind]]
     origin = _origin_columns(file_name, name)
     stored_origin = [column for column in origin if column.meta.output_name() in table.column_names]
+    layout = load_layout(name.kind.layout)
     for chunk in checked_chunks(verdict):
         insert_frame(connection, table, chunk.records.with_columns(stored_origin))
-        insert_frame(connection, TABLES["rejected_records"], chunk.rejects.with_columns(*origin[:2], pl.lit(name.kind.value).alias("kind")))
+        rejects = rejected_keys(chunk.rejects, layout).with_columns(*origin[:2], pl.lit(name.kind.value).alias("kind"))
+        insert_frame(connection, TABLES["rejected_records"], rejects)
         insert_frame(connection, TABLES["record_warnings"], chunk.warnings.with_columns(*origin[:2]))
         outcome.accepted_count += chunk.records.height
         outcome.rejected_count += chunk.rejects.height
@@ -224,6 +233,23 @@ def load_receivables_file(
     return replace(outcome, record_count=snapshot.row_count, totals=snapshot.totals, **counts)
 
 
+def load_bank_credits_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName, sha256: str) -> FileOutcome:
+    """Reads one file of the bank's credits (GINKO CSV) and stores its valid rows; bad rows become rejects, as a snapshot's do."""
+    outcome = FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, FileStatus.LOADED)
+    try:
+        rows = bank_credit_rows(path.read_bytes())
+    except RejectedFile as rejection:
+        return replace(outcome, status=FileStatus.REJECTED, reason=str(rejection))
+    origin = _origin_columns(path.name, name)
+    insert_frame(connection, TABLES["bank_credits"], rows.accepted.with_columns(origin[:3]))
+    # What a rejected row is about: its 入金額 (issue 13), as far as it reads.
+    about = rows.text.select(RECORD_NUMBER, pl.col("amount").cast(pl.Int64, strict=False))
+    rejects = rows.rejects.join(about, on=RECORD_NUMBER, how="left", maintain_order="left")
+    insert_frame(connection, TABLES["rejected_records"], rejects.with_columns(*origin[:2], pl.lit(name.kind.value).alias("kind")))
+    counts = {"accepted_count": rows.accepted.height, "rejected_count": rows.rejects.height}
+    return replace(outcome, record_count=rows.row_count, totals={"credited": int(rows.accepted["amount"].sum())}, **counts)
+
+
 def load_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName, guard: SnapshotGuard = SnapshotGuard()) -> FileOutcome:
     """Loads one of the date's files, unless it is a byte-identical copy of an earlier one."""
     sha256 = file_sha256(path)
@@ -232,6 +258,8 @@ def load_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName
         return FileOutcome(path.name, name.kind.value, name.settlement_date, name.delivery_number, sha256, FileStatus.DUPLICATE, f"byte-identical to {canonical}")
     if name.kind == FileKind.RECEIVABLES:
         return load_receivables_file(connection, path, name, sha256, guard)
+    if name.kind == FileKind.BANK_CREDITS:
+        return load_bank_credits_file(connection, path, name, sha256)
     return load_data_file(connection, path, name, sha256)
 
 
@@ -259,12 +287,20 @@ def accepted_snapshots(connection: duckdb.DuckDBPyConnection) -> frozenset[str]:
 
 DELETE_FILE = "DELETE FROM ingested_files WHERE file_name = ?"
 INGESTED_FILES = {table.name: table for table in log_tables()}["ingested_files"]
+# ingested_files column → the trailer field it holds (payment files only; SPEC §1.1).
+TRAILER_COLUMNS = {
+    "trailer_count": "data_count",
+    "trailer_amount": "paid_total_sum",
+    "trailer_cancel_count": "cancel_count",
+    "trailer_cancel_amount": "cancel_amount",
+}
 
 
 def record_outcome(connection: duckdb.DuckDBPyConnection, outcome: FileOutcome, run_id: str) -> None:
     """Writes the file's `ingested_files` row, replacing what an earlier run said of it."""
     connection.execute(DELETE_FILE, [outcome.file_name])
-    row = {key: value for key, value in vars(outcome).items() if key != "totals"} | {"run_id": run_id}
+    trailer = {column: outcome.totals.get(field) for column, field in TRAILER_COLUMNS.items()}
+    row = {key: value for key, value in vars(outcome).items() if key != "totals"} | trailer | {"run_id": run_id}
     insert_frame(connection, INGESTED_FILES, pl.DataFrame([row], schema=INGESTED_FILES.polars_schema))
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from flows.owner_only import open_owner_only
+
 LOCK_SUFFIX = ".lock"
 HOLDER_BYTES = 200
 
@@ -80,9 +82,8 @@ def acquire_run_lock(database: Path) -> RunLock:
     hold the lock itself.
     """
     path = lock_path(database)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # os.open makes the descriptor non-inheritable, so no child process can keep the lock alive.
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    descriptor = open_owner_only(path, os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -16,8 +16,8 @@ WARNED = "Warned"
 
 
 def night_warnings(summary: RunSummary) -> tuple[str, ...]:
-    """Everything about the night an operator must look at: today the files held, turned away or unreadable."""
-    # Later warnings (a delivery that did not come) join here, so the state, the alert and the log agree.
+    """Everything about the night an operator must look at: the expected deliveries missing or rejected, the files held, turned away or unreadable."""
+    # One list, so the Warned state, the alert and the log agree.
     return attention_notes(summary)
 
 
@@ -38,10 +38,11 @@ def _warning_count(count: int) -> str:
 
 
 def summary_lines(summary: RunSummary) -> list[str]:
-    """The run's summary for the flow-run log: its files by status, then each outcome section's counts and yen, then the warnings."""
+    """The run's summary for the flow-run log: its heading, the warnings, its files by status, then each outcome section's counts and yen."""
     statuses = Counter(outcome.status for outcome in summary.files)
-    lines = [f"run {summary.run_id} of {summary.settlement_date} (as of {summary.as_of})"]
+    # The warnings come first, where an operator looks: a missing delivery must not hide below the counts.
+    lines = [f"run {summary.run_id} of {summary.settlement_date} (as of {summary.as_of})", *night_warnings(summary)]
     lines.append("files: " + (", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "none"))
     for section, counts in summary.outcome_counts.items():
         lines.append(f"{section}: " + (", ".join(f"{key} {value:,}" for key, value in counts.items()) or "none"))
-    return [*lines, *night_warnings(summary)]
+    return lines

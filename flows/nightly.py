@@ -41,12 +41,13 @@ from prefect.states import Completed, Failed
 from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from rich.console import Console
 
-from flows.database import DEFAULT_DATABASE
+from flows.database import DEFAULT_DATABASE, connect_read_only
 from flows.ingest import inbox_listing
 from flows.night_summary import WARNED, night_warnings, summary_lines, warned_message, warned_nights_message
 from flows.settlement import RunFailed, RunSummary, failure_reason, run_settlement_date
 from flows.report import RunReport, print_report, report_markdown, run_report, stage_progress, unshown_report_warning
 from flows.runtime import prepare_process
+from flows.workbook import with_workbook
 from schemas.settings import CITY_TIME_ZONE, DEFAULT_SETTINGS_FILE, Settings, SettingsError, load_settings
 
 # CONTRACT's defaults of `shuno run`; a deployment passes its own.
@@ -104,9 +105,10 @@ def _database_busy(task, task_run: TaskRun, state: State) -> bool:
 
 @task(retries=3, retry_delay_seconds=10, retry_condition_fn=_database_busy, cache_policy=NO_CACHE)
 def report_from_database(database: Path, summary: RunSummary, dunning_fee: int) -> RunReport:
-    """The run's report, with the day's receipts, the arrears and the previous run's balances read from the database."""
-    with duckdb.connect(str(database), read_only=True) as connection:
-        return run_report(connection, summary, dunning_fee)
+    """The run's report, with the day's receipts, the arrears and the previous run's balances read from the database,
+    and its workbook written beside the database."""
+    with connect_read_only(database) as connection:
+        return with_workbook(run_report(connection, summary, dunning_fee), connection, database)
 
 
 @task(cache_policy=NO_CACHE)

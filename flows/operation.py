@@ -57,7 +57,7 @@ def locked_operation(
     """
     if not database.is_file():
         raise OperationRefused(f"{database} does not exist: no settlement date has been run")
-    with _lock(database, command, parameters, what):
+    with operation_lock(database, command, parameters, what):
         connection = connect(database)
         try:
             connection.begin()
@@ -84,7 +84,7 @@ def locked_operation(
     return Done(result, copy)
 
 
-def _lock(database: Path, command: str, parameters: dict, what: str) -> RunLock:
+def operation_lock(database: Path, command: str, parameters: dict, what: str) -> RunLock:
     """The database's run lock, taken at once; an operation that finds it held is logged in the refusal log and refused."""
     try:
         return acquire_run_lock(database)

@@ -3,51 +3,71 @@
 It makes the same tables as the rebuild in one pass (`transforms.rebuild.derived_state`):
 
 1. the snapshots are read a part of the receivable ids at a time (spilled the same way; each receivable's versions among
-   every snapshot delivered), and each taxpayer part's receivables are spilled, as Arrow files, to a
-   folder beside the database (removed at the end); the routes' lookups of every receivable are kept;
+   every snapshot delivered), and each taxpayer part's receivables are spilled to a folder beside
+   the database (removed at the end); the routes' lookups of every receivable are kept;
 2. the payment-file, 仮登録 and 管理 records are read a part of the payment keys at a time (one
    DuckDB scan spills each table by a hash of the key: a payment's sightings and its 管理 record
    share it), decided, matched against the lookups of every receivable, and spilled to the part of
-   their taxpayer;
-3. each taxpayer part is settled (`transforms.rebuild.taxpayer_tables`), its contracts checked and its
+   their taxpayer; what each part's records delivered per 入金日 is summed for the bank reconciliation;
+3. each taxpayer part is settled by one pure function of its inputs (`transforms.partitions.settled_part`,
+   through `results_of_parts`, so that the parts may run elsewhere), its contracts checked and its
    rows written into the derived tables, in the caller's transaction;
-4. the decisions and work queue tables are made from the rows the parts left (transforms/partitions.py).
+4. `history`: each date's fingerprint is the sum of the parts' row hashes; the dates whose rows
+   must be computed again are computed a part at a time from what the parts left spilled, and summed;
+5. the decisions and work queue tables are made from the rows the parts left (transforms/partitions.py),
+   deliveries and the bank reconciliation from what every part read.
+
+Every spilled file is Parquet encrypted (AES-GCM, DuckDB's Parquet encryption) under a key made for
+this rebuild and never written down (SPEC §8: nothing personal in clear on disk); DuckDB's own
+spill files are encrypted too (flows/database.py). The key dies with the process, so a folder a
+killed run left behind is unreadable, and is removed by the next rebuild.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import secrets
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 
-from flows.database import insert_frame, query_frame
+from flows.database import crypto_connection, crypto_extension, insert_frame, query_frame
 from schemas.derived import check_contracts
 from schemas.exemptions import ExemptionKinds
 from schemas.rates import RatesTable
 from schemas.settings import Settings
 from schemas.tables import derived_tables
 from transforms.decisions import DecisionEffects, decision_effects
+from transforms.deliveries import deliveries, incomplete_deliveries
+from transforms.deposits import reconciliation
+from transforms.history import DatedHistory, Pricing, SettledState, combined_arrears_years, dated_history, day_fingerprints, unchanged_days
 from transforms.ledger import TABLE_SCHEMAS
 from transforms.matching import ROUTE_KEYS, ReceivableKeys, receivables_by
 from transforms.partitions import (
     PART,
     CrossTaxpayerRows,
-    cross_taxpayer_rows,
+    HistoryContext,
+    PartContext,
+    PartInputs,
+    SettledPart,
     cross_taxpayer_tables,
     gathered,
+    history_of_part,
     receivable_parts,
+    settled_part,
     waiting_payments,
     with_taxpayer_part,
 )
-from transforms.rebuild import STORED_COLUMNS, DerivedTables, ReceivableState, TaxpayerTables, matched_of, outcome_counts, receivable_state, taxpayer_tables
+from transforms.rebuild import HISTORY_STEP, STORED_COLUMNS, CountedRows, DerivedTables, ReceivableState, TaxpayerTables, matched_of, outcome_counts, receivable_state
 
 Step = Callable[[str], AbstractContextManager]
 TABLES = {table.name: table for table in derived_tables()}
@@ -60,14 +80,20 @@ PART_HASH = {
     "provisional_records": "CASE WHEN common_tax_id IS NULL THEN hash(payment_info_sequence) ELSE hash(common_tax_id, sequence_number) END",
     "management_records": CASE_HASH,
 }
-RECEIVABLE_FILES = ("versions", "history", "current")
+RECEIVABLE_KINDS = ("versions", "principals", "current", "first_delivered")
+# What a part's `history` rows are cut from, besides its receivables: its ledger and four of its tables.
+SETTLED_KINDS = ("ledger", "applications", "offsets", "refund_candidates", "arrears")
 # What DuckDB may hold while the parts are read and written (its reads and the transaction's rows).
 DUCKDB_MEMORY_LIMIT = "256MB"
-OUTCOME_COLUMNS = {
-    "payments": ["status", "error_class", "paid_total", "unconfirmed"],
-    "arrears": ["principal_outstanding", "late_fee"],
-    "refund_candidates": ["overpaid_amount", "offset_amount", "refund_amount"],
-}
+# The name the spill's key is registered under (PRAGMA add_parquet_key); the key itself is random.
+SPILL_KEY = "shuno_rebuild_spill"
+ENCRYPTED = f"ENCRYPTION_CONFIG {{footer_key: '{SPILL_KEY}'}}"
+
+
+def results_of_parts(function: Callable[[Any], Any], parts: Iterable[Any], settings: Settings, in_flight: int = 2) -> Iterator[Any]:
+    """function of each part, in order, in this process (the stand-in of flows/cluster.py's, which may run them on a cluster)."""
+    for part in parts:
+        yield function(part)
 
 
 def partitioned_rebuild(
@@ -77,38 +103,51 @@ def partitioned_rebuild(
     exemption_kinds: ExemptionKinds,
     settings: Settings,
     step: Step = lambda name: nullcontext(),
+    history_dates: list[date] | None = None,
+    kept_history: DatedHistory | None = None,
 ) -> DerivedTables:
-    """Rebuilds and writes every derived table a part at a time; returns the decisions, work queue and outcome counts.
+    """Rebuilds and writes every derived table a part at a time; returns the small tables whole and the outcome counts.
 
     Of the large tables the result holds only the rows the decisions name (enough for `shuno
-    decide` to check a decision's effect); the database holds them all.
+    decide` to check a decision's effect); the database holds them all. history_dates and
+    kept_history: as `transforms.rebuild.derived_state` takes them.
     """
     entries = _read(connection, "decision_entries")
     decisions = decision_effects(entries, exemption_kinds)
+    with step("expected deliveries"):
+        files, runs = _read(connection, "ingested_files"), _read(connection, "runs")
+        expected = deliveries(files, as_of, [kind.value for kind in settings.expected_kinds], runs)
+    credits = _read(connection, "bank_credits")
     for table in derived_tables():
         connection.execute(f'DELETE FROM "{table.name}"')
-    with _duckdb_memory_bounded(connection), _spill_folder(connection) as folder:
-        spill, partitions = Path(folder), settings.rebuild_partitions
-        lookups = _spilled_receivables(connection, spill, partitions, step)
-        waiting = _spilled_payments(connection, spill, partitions, lookups, as_of, settings, step, decisions)
+    with _duckdb_memory_bounded(connection), _spill_folder(connection) as folder, _opened_spill(connection, Path(folder)) as spill:
+        partitions = settings.rebuild_partitions
+        lookups = _spilled_receivables(spill, partitions, step)
+        paid = _spilled_payments(spill, partitions, lookups, as_of, settings, step, decisions)
         reissued, filing_numbers = lookups.reissued, lookups.filing_numbers
         del lookups  # the routes' lookups and the receivables' parts: hundreds of MB at millions of receivables
-        written = [_written_part(connection, spill, part, as_of, rates, settings, step, decisions, entries, waiting) for part in range(partitions)]
-    with step("decisions and work queue tables"):
+        context = PartContext(as_of, rates, settings, decisions, incomplete_deliveries(expected), entries, paid.waiting)
+        written = _written_parts(spill, context, step)
+        pricing = Pricing(rates, settings.low_rate_months, decisions.exemption_periods)
+        dated = _partitioned_history(spill, written, [*(history_dates or []), as_of], as_of, pricing, kept_history, step)
+    with step("decisions, work queue, history, deliveries and bank reconciliation tables"):
         rows = gathered([part.left for part in written])
-        decided, queue = cross_taxpayer_tables(rows, entries, waiting, reissued, filing_numbers, as_of)
-        _check({"decisions": decided, "work_queue": queue})
-        insert_frame(connection, TABLES["decisions"], decided)
-        insert_frame(connection, TABLES["work_queue"], queue)
-    counts = outcome_counts(*(pl.concat([part.counted[name] for part in written]) for name in OUTCOME_COLUMNS))
-    return DerivedTables(**vars(rows.decided), decisions=decided, work_queue=queue, outcome_counts=counts)
+        decided, queue = cross_taxpayer_tables(rows, entries, paid.waiting, reissued, filing_numbers, as_of)
+        reconciled = reconciliation(paid.delivered, credits)
+        small = {"decisions": decided, "work_queue": queue, "history": dated.rows, "history_days": dated.days, "deliveries": expected, "deposit_reconciliation": reconciled}
+        _check(small)
+        for name, frame in small.items():
+            insert_frame(connection, TABLES[name], frame.select(TABLES[name].column_names))
+    counted = {name: pl.concat([part.counted[name] for part in written]) for name in ("payments", "arrears", "refund_candidates")}
+    counts = outcome_counts(CountedRows(**counted, deliveries=expected, deposit_reconciliation=reconciled))
+    return DerivedTables(**vars(rows.decided), **small, outcome_counts=counts)
 
 
 @contextmanager
 def _duckdb_memory_bounded(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """DuckDB's memory bounded meanwhile (DUCKDB_MEMORY_LIMIT), then as it was."""
     # Unbounded, DuckDB keeps what it reads and the rows written in the transaction in memory up to
-    # 80 % of the machine's; bounded, it writes them out (to the database file or its temporary folder).
+    # 80 % of the machine's; bounded, it writes them out (to the database file or its encrypted temporary folder).
     before = connection.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
     try:
@@ -117,38 +156,131 @@ def _duckdb_memory_bounded(connection: duckdb.DuckDBPyConnection) -> Iterator[No
         connection.execute(f"SET memory_limit = '{before}'")
 
 
-@dataclass(frozen=True)
-class WrittenPart:
-    """What a taxpayer part leaves once its rows are written: the rows the cross-taxpayer tables read, and what is counted."""
+class Spill:
+    """The folder the parts are spilled to, every file encrypted under this rebuild's key, and the connections that write and read it.
 
-    left: CrossTaxpayerRows
-    counted: dict[str, pl.DataFrame]
+    `connection` is the run's (its transaction reads the stored tables and writes the derived ones);
+    `scratch`, a connection of its own, writes frames to files: a frame a connection reads is kept
+    alive by it until its transaction ends, which for the run's is the commit.
+    """
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, folder: Path) -> None:
+        self.connection, self.folder = connection, folder
+        self.scratch = crypto_connection(folder / "scratch")
+        self.scratch.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        # 32 hex digits: an AES-256 key. PRAGMA takes no bound parameter; the text is hex digits only.
+        key = secrets.token_hex(16)
+        for each in (connection, self.scratch):
+            each.execute(f"LOAD '{crypto_extension()}'")
+            each.execute(f"PRAGMA add_parquet_key('{SPILL_KEY}', '{key}')")
+        self.schemas: dict[str, pl.Schema] = {}
+
+    def close(self) -> None:
+        self.scratch.close()
+
+    def write(self, frame: pl.DataFrame, kind: str, name: str) -> Path:
+        """Writes frame, of a kind (matched, versions, …), to the file `name`; returns its path."""
+        self.schemas.setdefault(kind, frame.schema)
+        file = self.folder / f"{name}.parquet"
+        self.scratch.register("spilled_frame", frame)
+        try:
+            self.scratch.execute(f"COPY (SELECT * FROM spilled_frame) TO {_literal(file)} (FORMAT parquet, COMPRESSION lz4, {ENCRYPTED})")
+        finally:
+            self.scratch.unregister("spilled_frame")
+        return file
+
+    def read(self, kind: str, files: list[Path]) -> pl.DataFrame:
+        """The rows of the files of a kind, as the frames written (an empty frame when there is none)."""
+        schema = self.schemas[kind]
+        if not files:
+            return pl.DataFrame(schema=schema)
+        found = query_frame(self.scratch, f"SELECT * FROM read_parquet(?, encryption_config = {{footer_key: '{SPILL_KEY}'}})", [[str(file) for file in files]])
+        return found.cast(dict(schema))
+
+    def part_files(self, kind: str, part: int) -> list[Path]:
+        """The files of a kind spilled to a taxpayer part (`{kind}-{part}-{source part}.parquet`)."""
+        return sorted(self.folder.glob(f"{kind}-{part}-*.parquet"))
+
+    def split_table(self, table: str, partitions: int) -> None:
+        """The columns the rebuild reads of a stored table, spilled by part (of the receivable ids or the payment keys) in one scan."""
+        # One COPY, not a query per part: each would scan the whole table again. DuckDB writes a folder
+        # per part (part=N); a part without a row has none.
+        select = f'SELECT {_columns(table)}, ({PART_HASH[table]}) % {partitions} AS {PART} FROM "{table}"'
+        self.connection.execute(f"COPY ({select}) TO {_literal(self.folder / table)} (FORMAT parquet, COMPRESSION lz4, PARTITION_BY ({PART}), {ENCRYPTED})")
+
+    def table_part(self, table: str, part: int) -> pl.DataFrame:
+        """The rows of a stored table spilled to one part by `split_table`."""
+        files = sorted((self.folder / table / f"{PART}={part}").glob("*.parquet"))
+        if not files:
+            return query_frame(self.connection, f'SELECT {_columns(table)} FROM "{table}" LIMIT 0')
+        found = query_frame(self.scratch, f"SELECT {_columns(table)} FROM read_parquet(?, encryption_config = {{footer_key: '{SPILL_KEY}'}})", [[str(file) for file in files]])
+        return found
+
+    def insert(self, table: str, file: Path) -> None:
+        """Appends the rows of a spilled file to a derived table, in the run's transaction."""
+        self.connection.execute(
+            f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?, encryption_config = {{footer_key: \'{SPILL_KEY}\'}})', [str(file)]
+        )
 
 
-def _written_part(
-    connection: duckdb.DuckDBPyConnection,
-    spill: Path,
-    part: int,
-    as_of: date,
-    rates: RatesTable,
-    settings: Settings,
-    step: Step,
-    decisions: DecisionEffects,
-    entries: pl.DataFrame,
-    waiting: pl.DataFrame,
-) -> WrittenPart:
-    """One taxpayer part settled from what was spilled to it, its contracts checked and its rows written."""
-    matched, versions, history, current = (_spilled(spill, name, part) for name in ("matched", *RECEIVABLE_FILES))
-    tables = taxpayer_tables(matched, versions, history, current, as_of, rates, settings, step, decisions)
-    del matched, versions, history, current
-    with step("checking and writing a part's tables"):
-        _check(vars(tables))
-        for name, frame in vars(tables).items():
-            _insert_through_file(connection, spill / f"{name}-{part}.parquet", name, frame)
-    counted = {name: _compacted(getattr(tables, name).select(columns)) for name, columns in OUTCOME_COLUMNS.items()}
-    left = cross_taxpayer_rows(tables, entries, waiting, as_of)
-    decided = TaxpayerTables(**{name: _compacted(frame) for name, frame in vars(left.decided).items()})
-    return WrittenPart(CrossTaxpayerRows(_compacted(left.unpaid), decided), counted)
+def _literal(path: Path) -> str:
+    # COPY takes no bound parameter; the paths are shuno's own.
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+@contextmanager
+def _opened_spill(connection: duckdb.DuckDBPyConnection, folder: Path) -> Iterator[Spill]:
+    spill = Spill(connection, folder)
+    try:
+        yield spill
+    finally:
+        spill.close()
+
+
+def _written_parts(spill: Spill, context: PartContext, step: Step) -> list[SettledPart]:
+    """Every taxpayer part settled (`settled_part`), its contracts checked, its rows written; returns what each leaves (its tables' rows dropped)."""
+    written = []
+    parts = (_part_inputs(spill, part) for part in range(context.settings.rebuild_partitions))
+    for part, settled in enumerate(results_of_parts(functools.partial(settled_part, context), parts, context.settings)):
+        with step("checking and writing a part's tables"):
+            _check(vars(settled.tables))
+            for name, frame in vars(settled.tables).items():
+                spill.insert(name, spill.write(frame.select(TABLES[name].column_names), name, f"{name}-{part}-0"))
+            spill.write(settled.ledger, "ledger", f"ledger-{part}-0")
+        empty = TaxpayerTables(**{table.name: pl.DataFrame() for table in fields(TaxpayerTables)})
+        left = CrossTaxpayerRows(_compacted(settled.left.unpaid), TaxpayerTables(**{name: _compacted(frame) for name, frame in vars(settled.left.decided).items()}))
+        counted = {name: _compacted(frame) for name, frame in settled.counted.items()}
+        written.append(SettledPart(empty, pl.DataFrame(), left, counted, settled.hashes, settled.arrears_years))
+    return written
+
+
+def _part_inputs(spill: Spill, part: int) -> PartInputs:
+    """What was spilled to one taxpayer part."""
+    return PartInputs(*(spill.read(kind, spill.part_files(kind, part)) for kind in ("matched", *RECEIVABLE_KINDS)))
+
+
+def _partitioned_history(
+    spill: Spill, written: list[SettledPart], dates: list[date], as_of: date, pricing: Pricing, kept: DatedHistory | None, step: Step
+) -> DatedHistory:
+    """`history` and `history_days` of every part: the fingerprints of the summed hashes, the rows of the changed dates computed a part at a time and summed."""
+    with step(HISTORY_STEP):
+        days = sorted(set(dates))
+        fingerprints = day_fingerprints(days, pl.concat([part.hashes for part in written]), pricing)
+        unchanged = unchanged_days(fingerprints, kept, as_of)
+        context = HistoryContext(as_of, [day for day in days if day not in unchanged], pricing, combined_arrears_years([part.arrears_years for part in written]))
+        states = (_settled_state(spill, part, as_of) for part in range(len(written)))
+        rows = pl.concat(list(results_of_parts(functools.partial(history_of_part, context), states, Settings())))
+        return dated_history(rows, fingerprints, kept, unchanged)
+
+
+def _settled_state(spill: Spill, part: int, as_of: date) -> SettledState:
+    """The state a part was settled to, read back from what it spilled."""
+    receivables = {kind: spill.read(kind, spill.part_files(kind, part)) for kind in RECEIVABLE_KINDS}
+    settled = {kind: spill.read(kind, spill.part_files(kind, part)) for kind in SETTLED_KINDS}
+    return SettledState(
+        receivables["versions"], receivables["principals"], receivables["first_delivered"], settled["ledger"],
+        settled["applications"], settled["offsets"], settled["refund_candidates"], settled["arrears"], as_of,
+    )
 
 
 @dataclass(frozen=True)
@@ -161,16 +293,16 @@ class ReceivableLookups:
     filing_numbers: pl.DataFrame
 
 
-def _spilled_receivables(connection: duckdb.DuckDBPyConnection, spill: Path, partitions: int, step: Step) -> ReceivableLookups:
-    """Each taxpayer part's versions, 本税 history and newest receivables spilled, read a part of the receivable ids at a time."""
-    deliveries = query_frame(connection, "SELECT DISTINCT snapshot_date, delivery_number FROM receivable_snapshots")
+def _spilled_receivables(spill: Spill, partitions: int, step: Step) -> ReceivableLookups:
+    """Each taxpayer part's receivables (versions, 本税 history, newest, first deliveries) spilled, read a part of the receivable ids at a time."""
+    deliveries_seen = query_frame(spill.connection, "SELECT DISTINCT snapshot_date, delivery_number FROM receivable_snapshots")
     with step("receivables: snapshots spilled by part of the receivable ids"):
-        _spill_parts(connection, spill, "receivable_snapshots", partitions)
+        spill.split_table("receivable_snapshots", partitions)
     kept = []
     for receivable_part in range(partitions):
         with step("receivables: read a part, newest versions, 本税 history, spilled by taxpayer"):
-            snapshots = _spilled_part(connection, spill, "receivable_snapshots", receivable_part)
-            kept.append(_spilled_receivable_part(spill, receivable_part, receivable_state(snapshots, deliveries), partitions))
+            snapshots = spill.table_part("receivable_snapshots", receivable_part)
+            kept.append(_spilled_receivable_part(spill, receivable_part, receivable_state(snapshots, deliveries_seen), partitions))
     with step("receivables: the routes' lookups"):
         gathered_frames = {name: pl.concat([part.pop(name) for part in kept]) for name in list(kept[0])}
         # One route's lookup at a time, each from the receivables that have its key: the rest are dropped anyway.
@@ -178,14 +310,11 @@ def _spilled_receivables(connection: duckdb.DuckDBPyConnection, spill: Path, par
     return ReceivableLookups(keys, **gathered_frames)
 
 
-def _spilled_receivable_part(spill: Path, receivable_part: int, state: ReceivableState, partitions: int) -> dict[str, pl.DataFrame]:
+def _spilled_receivable_part(spill: Spill, receivable_part: int, state: ReceivableState, partitions: int) -> dict[str, pl.DataFrame]:
     """One part of the receivable ids spilled to the parts of their taxpayers; returns what the lookups and the end keep of it."""
     parts = receivable_parts(state.versions, partitions)
-    for name, frame in {"versions": state.versions, "history": state.history, "current": state.current}.items():
-        keyed = frame.join(parts, on="receivable_id", how="left", maintain_order="left")
-        for (taxpayer_part,), rows in keyed.partition_by(PART, as_dict=True).items():
-            rows.drop(PART).write_ipc(spill / f"{name}-{taxpayer_part}-{receivable_part}.arrow")
-        _spill_schema(spill, name, frame)
+    for kind in RECEIVABLE_KINDS:
+        _spill_by_part(spill, getattr(state, kind).join(parts, on="receivable_id", how="left", maintain_order="left"), kind, receivable_part)
     return {
         **{str(index): _compacted(state.versions.select("receivable_id", *route).drop_nulls(list(route))) for index, route in enumerate(ROUTE_KEYS)},
         "parts": _compacted(parts),
@@ -194,35 +323,49 @@ def _spilled_receivable_part(spill: Path, receivable_part: int, state: Receivabl
     }
 
 
+def _spill_by_part(spill: Spill, keyed: pl.DataFrame, kind: str, source_part: int) -> None:
+    """The rows of a kind, each with its taxpayer part (column PART), spilled to their parts."""
+    spill.schemas.setdefault(kind, keyed.drop(PART).schema)
+    for (taxpayer_part,), rows in keyed.partition_by(PART, as_dict=True).items():
+        spill.write(rows.drop(PART), kind, f"{kind}-{taxpayer_part}-{source_part}")
+
+
+@dataclass(frozen=True)
+class SpilledPayments:
+    """What the end reads of the payments once they are spilled: the waiting ones, and what every record delivered per 入金日 (summed per part)."""
+
+    waiting: pl.DataFrame
+    delivered: pl.DataFrame
+
+
 def _spilled_payments(
-    connection: duckdb.DuckDBPyConnection,
-    spill: Path,
+    spill: Spill,
     partitions: int,
     lookups: ReceivableLookups,
     as_of: date,
     settings: Settings,
     step: Step,
     decisions: DecisionEffects,
-) -> pl.DataFrame:
-    """Each taxpayer part's matched payments spilled, decided and matched a part of the payment keys at a time; returns the waiting ones."""
-    links, waiting = _read(connection, "link_records"), []
+) -> SpilledPayments:
+    """Each taxpayer part's matched payments spilled, decided and matched a part of the payment keys at a time."""
+    links, waiting, delivered = _read(spill.connection, "link_records"), [], []
     with step("payments: records spilled by part of the payment keys"):
         for table in ("payment_records", "provisional_records", "management_records"):
-            _spill_parts(connection, spill, table, partitions)
+            spill.split_table(table, partitions)
     for payment_part in range(partitions):
         with step("payments: a part of the payment keys read"):
-            records = {name: _spilled_part(connection, spill, name, payment_part) for name in ("payment_records", "provisional_records")}
-            management = _spilled_part(connection, spill, "management_records", payment_part)
+            records = {name: spill.table_part(name, payment_part) for name in ("payment_records", "provisional_records")}
+            management = spill.table_part("management_records", payment_part)
         matched = matched_of(records, management, links, lookups.keys, as_of, settings, step, decisions)
         del management
         with step("payments: spilled by taxpayer"):
-            matched = with_taxpayer_part(matched, lookups.parts, partitions)
-            waiting.append(_compacted(waiting_payments(matched).drop(PART)))
-            for (taxpayer_part,), rows in matched.partition_by(PART, as_dict=True).items():
-                rows.drop(PART).write_ipc(spill / f"matched-{taxpayer_part}-{payment_part}.arrow")
-            _spill_schema(spill, "matched", matched.drop(PART))
+            delivered.append(matched.delivered)
+            keyed = with_taxpayer_part(matched.payments, lookups.parts, partitions)
             del matched
-    return pl.concat(waiting)
+            waiting.append(_compacted(waiting_payments(keyed).drop(PART)))
+            _spill_by_part(spill, keyed, "matched", payment_part)
+            del keyed
+    return SpilledPayments(pl.concat(waiting), pl.concat(delivered))
 
 
 def _read(connection: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
@@ -235,28 +378,11 @@ def _columns(table: str) -> str:
     return ", ".join(f'"{name}"' for name in STORED_COLUMNS[table])
 
 
-def _spill_parts(connection: duckdb.DuckDBPyConnection, spill: Path, table: str, partitions: int) -> None:
-    """The columns the rebuild reads of a stored table, spilled by part (of the receivable ids or the payment keys) in one scan."""
-    # One COPY, not a query per part: each would scan the whole table again. DuckDB writes a folder
-    # per part (part=N); a part without a row has none.
-    select = f'SELECT {_columns(table)}, ({PART_HASH[table]}) % {partitions} AS {PART} FROM "{table}"'
-    target = str(spill / table).replace("'", "''")
-    connection.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet, PARTITION_BY ({PART}))")
-
-
-def _spilled_part(connection: duckdb.DuckDBPyConnection, spill: Path, table: str, part: int) -> pl.DataFrame:
-    """The rows of a stored table spilled to one part by `_spill_parts`."""
-    files = sorted((spill / table / f"{PART}={part}").glob("*.parquet"))
-    if not files:
-        return query_frame(connection, f'SELECT {_columns(table)} FROM "{table}" LIMIT 0')
-    return pl.read_parquet(files).select(STORED_COLUMNS[table])
-
-
 def _compacted(frame: pl.DataFrame) -> pl.DataFrame:
     """A copy of frame that holds its own rows' bytes only, for a frame kept while the next parts run.
 
     A filter's, a select's or a join's result shares the text buffers of the frame it came from,
-    whole: kept, a few rows would keep the part's millions. Written and read back, they are its own.
+    whole: kept, a few rows would keep the part's millions. Written and read back (in memory), they are its own.
     """
     buffer = io.BytesIO()
     frame.write_ipc(buffer)
@@ -265,10 +391,10 @@ def _compacted(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _spill_folder(connection: duckdb.DuckDBPyConnection) -> tempfile.TemporaryDirectory:
-    """A new folder for the parts, beside the database file (they hold what it holds); the system's for one in memory.
+    """A new folder for the parts, beside the database file (in its owner-only folder); the system's for one in memory.
 
-    A run killed meanwhile leaves its folder behind: the next rebuild of the same database (they
-    hold its run lock, one at a time) removes it first.
+    A run killed meanwhile leaves its folder behind (unreadable: its key died with it); the next
+    rebuild of the same database (they hold its run lock, one at a time) removes it first.
     """
     found = connection.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
     if not (found and found[0][0]):
@@ -280,27 +406,6 @@ def _spill_folder(connection: duckdb.DuckDBPyConnection) -> tempfile.TemporaryDi
     return tempfile.TemporaryDirectory(prefix=prefix, dir=database.parent)
 
 
-def _insert_through_file(connection: duckdb.DuckDBPyConnection, file: Path, table: str, frame: pl.DataFrame) -> None:
-    """Appends frame's rows to a derived table through a Parquet file, which is then removed."""
-    # Not from the frame itself: DuckDB keeps every Python object a transaction read from alive
-    # until it ends, so the parts written from frames would all stay in memory until the commit.
-    frame.select(TABLES[table].column_names).write_parquet(file, compression="uncompressed")
-    connection.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?)', [str(file)])
-    file.unlink()
-
-
-def _spill_schema(spill: Path, name: str, frame: pl.DataFrame) -> None:
-    """An empty file of frame's columns, read with the parts': a part may have no rows of a kind."""
-    frame.clear().write_ipc(spill / f"{name}-schema.arrow")
-
-
-def _spilled(spill: Path, name: str, part: int) -> pl.DataFrame:
-    """The rows of a kind (matched, versions, history, current) spilled to a taxpayer part."""
-    files = [spill / f"{name}-schema.arrow", *sorted(spill.glob(f"{name}-{part}-*.arrow"))]
-    return pl.concat([pl.read_ipc(file) for file in files])
-
-
 def _check(tables: dict[str, pl.DataFrame]) -> None:
     """The contracts of some derived tables (the rest stand in empty): keys and identities stay within a part."""
     check_contracts({name: tables.get(name, pl.DataFrame(schema=TABLE_SCHEMAS[name])) for name in TABLE_SCHEMAS})
-

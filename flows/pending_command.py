@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from flows.database import DEFAULT_DATABASE
+from flows.database import DEFAULT_DATABASE, connect_read_only
 from flows.settings_option import BAD_INPUT_EXIT_CODE, DatabaseOption
 from schemas.codes import ErrorClass, PaymentStatus, SuggestionReason, code_labels
 
@@ -68,7 +68,7 @@ def stored_work_queue(database: Path) -> pl.DataFrame:
     if not database.is_file():
         raise FileNotFoundError(f"no database {database}: run `shuno run` first")
     try:
-        with duckdb.connect(str(database), read_only=True) as connection:
+        with connect_read_only(database) as connection:
             return connection.sql(QUEUE).pl()
     except duckdb.CatalogException:
         raise QueueUnreadable(f"{database} has no work queue yet: it is rebuilt by the next `shuno run`") from None

@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from flows.audit import INSERT_AUDIT_ENTRY, AuditEntry
+from flows.owner_only import open_owner_only
 
 REFUSAL_LOG_SUFFIX = ".refused.jsonl"
 HELD_ENTRY_IDS = "SELECT entry_id FROM audit_log WHERE list_contains(?, entry_id)"
@@ -43,8 +44,8 @@ def refusal_log_path(database: Path) -> Path:
 def append_refusal(database: Path, entry: AuditEntry) -> None:
     """Appends `entry` to the refusal log of `database` as one line, in one write."""
     path, line = refusal_log_path(database), (entry.as_json() + "\n").encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)  # as the run lock does: a first run may find no folder yet
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    # Owner-only like the database, in a folder made 0700 if a first run finds none yet.
+    descriptor = open_owner_only(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         size = os.fstat(descriptor).st_size

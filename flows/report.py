@@ -56,12 +56,13 @@ class ReportTable:
 
 @dataclass(frozen=True)
 class RunReport:
-    """A run's report: a heading line, notes (the analyst copy) and its tables."""
+    """A run's report: a heading line, notes (the analyst copy, the workbook), its tables and pictures (Markdown images)."""
 
     settlement_date: date
     heading: str
     notes: tuple[str, ...]
     tables: tuple[ReportTable, ...]
+    pictures: tuple[str, ...] = ()
 
 
 def file_table(summary: RunSummary) -> ReportTable:
@@ -218,13 +219,14 @@ def run_report(connection: duckdb.DuckDBPyConnection, summary: RunSummary, dunni
     return RunReport(summary.settlement_date, heading, (*attention_notes(summary), f"analyst copy: {summary.analyst_copy}"), tables)
 
 
-# The files a night cannot be trusted without: said first, before any table.
+# The deliveries and files a night cannot be trusted without: said first, before any table.
 ATTENTION_STATUSES = (FileStatus.HELD, FileStatus.REJECTED, FileStatus.UNREADABLE)
 
 
 def attention_notes(summary: RunSummary) -> tuple[str, ...]:
-    """One line per file held, turned away or unreadable, with its reason (names and counts only)."""
-    return tuple(
+    """One line per expected delivery missing or rejected (SPEC §7), then per file held, turned away or unreadable, with its reason (names and counts only)."""
+    deliveries = tuple(f"ATTENTION: {warning}" for warning in summary.delivery_warnings)
+    return deliveries + tuple(
         f"ATTENTION: {outcome.file_name} {outcome.status}: {outcome.reason}" for outcome in summary.files if outcome.status in ATTENTION_STATUSES
     )
 
@@ -242,6 +244,7 @@ def report_markdown(report: RunReport) -> str:
     """The report as Markdown: a heading and one table per section."""
     lines = [f"# shuno nightly run {report.settlement_date}", "", report.heading, ""]
     lines += [f"- {note}" for note in report.notes]
+    lines += [line for picture in report.pictures for line in ("", picture)]
     for table in report.tables:
         lines += ["", f"## {table.title}", "", _markdown_row(table.columns)]
         lines.append(_markdown_row(tuple("---:" if numeric else "---" for numeric in table.numeric)))

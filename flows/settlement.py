@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
@@ -26,10 +25,12 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
 from flows.analyst import publish_analyst_copy
 from flows.audit import FileDigest, audit_entry, write_audit_entry
+from flows.backups import take_backup
 from flows.database import connect, holder_pid, latest_completed_date, query_frame, replace_rows
 from flows.ingest import FileOutcome, load_date
 from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
 from flows.partitioned import partitioned_rebuild
+from flows.pause import PAUSE_STAGES, PAUSE_VARIABLE, pause_point
 from flows.refusals import RefusalLogError, append_refusal, clear_refusals, fold_refusals
 from schemas.audit import REFUSED
 from schemas.codes import RunStatus
@@ -39,6 +40,8 @@ from schemas.layouts import LayoutError
 from schemas.rates import MissingRateError, RatesFileError, RatesTable, load_rates
 from schemas.settings import CITY_TIME_ZONE, Settings
 from schemas.tables import derived_tables
+from transforms.deliveries import delivery_warnings
+from transforms.history import DatedHistory
 from transforms.rebuild import STORED_COLUMNS, DerivedTables, derived_state
 
 
@@ -56,6 +59,8 @@ class RunSummary:
     files: list[FileOutcome]
     outcome_counts: dict[str, dict[str, int]]
     analyst_copy: str = "not published"
+    # SPEC §7: one line per expected delivery missing or rejected ("no NOFU_NYUKIN for 2026-06-04").
+    delivery_warnings: tuple[str, ...] = ()
 
 
 def as_of_date(connection: duckdb.DuckDBPyConnection, settlement_date: date) -> date:
@@ -108,22 +113,39 @@ def load_law_tables(settings: Settings) -> LawTables:
     return LawTables(load_rates(settings.rates_path), load_exemption_kinds(settings.exemptions_path))
 
 
+# The settlement dates whose last completed-or-voided run completed: the dates `history` has rows for.
+STANDING_DATES = """
+SELECT settlement_date FROM runs WHERE status IN (?, ?)
+GROUP BY settlement_date HAVING arg_max(status, started_at) = ? ORDER BY settlement_date
+"""
+
+
+def standing_dates(connection: duckdb.DuckDBPyConnection) -> list[date]:
+    """Every settlement date whose run stands (completed and not voided since)."""
+    found = connection.execute(STANDING_DATES, [RunStatus.COMPLETED, RunStatus.VOIDED, RunStatus.COMPLETED]).fetchall()
+    return [day for (day,) in found]
+
+
 def rebuild_derived(
     connection: duckdb.DuckDBPyConnection,
     as_of: date,
     law: LawTables,
     settings: Settings,
     step: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
+    settlement_date: date | None = None,
 ) -> DerivedTables:
     """Rebuilds every derived table from the stored inputs as of as_of, checks their contracts and writes them (in the caller's transaction).
 
-    With the setting rebuild_partitions above 1 the rebuild runs a part at a time (flows/partitioned.py):
-    the same tables, and a result that holds, of the large ones, only the rows the decisions name.
+    settlement_date: the date being run, which joins the standing dates in `history`. With the setting
+    rebuild_partitions above 1 the rebuild runs a part at a time (flows/partitioned.py): the same
+    tables, and a result that holds, of the large ones, only the rows the decisions name.
     """
+    dates = standing_dates(connection) + ([settlement_date] if settlement_date else [])
+    kept = DatedHistory(query_frame(connection, 'SELECT * FROM "history"'), query_frame(connection, 'SELECT * FROM "history_days"'))
     if settings.rebuild_partitions > 1:
-        return partitioned_rebuild(connection, as_of, law.rates, law.exemption_kinds, settings, step)
+        return partitioned_rebuild(connection, as_of, law.rates, law.exemption_kinds, settings, step, dates, kept)
     # Handed over, not kept here: derived_state lets each stored frame go once its step is done.
-    derived = derived_state(stored_inputs(connection, step), as_of, law.rates, settings, step, law.exemption_kinds)
+    derived = derived_state(stored_inputs(connection, step), as_of, law.rates, settings, step, law.exemption_kinds, dates, kept)
     pause_point("derived")
     with step("checking the derived tables' contracts"):
         check_derived(derived)
@@ -166,15 +188,17 @@ def run_settlement_date(
         if gap is not None:
             connection.close()
             _refuse_date(settlement_date, inbox, database, command, gap)
+        with logged_outside_database(settlement_date, inbox, database, command):
+            take_backup(connection, database, settings.backups_kept)
         try:
             connection.begin()
             with step("loading the date's files"):
                 outcomes = load_date(connection, inbox, settlement_date, run_id, Fraction(settings.snapshot_drop_share))
             pause_point("loaded")
             as_of = as_of_date(connection, settlement_date)
-            derived = rebuild_derived(connection, as_of, law, settings, step)
+            derived = rebuild_derived(connection, as_of, law, settings, step, settlement_date)
             pause_point("written")
-            summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts)
+            summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts, delivery_warnings=delivery_warnings(derived.deliveries))
             connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), RunStatus.COMPLETED, _summary_json(summary)])
             folded_size = fold_refusals(connection, database)
             pause_point("before-commit")
@@ -332,27 +356,12 @@ def open_database(settlement_date: date, database: Path, wait_seconds: int = 0) 
         ) from None
 
 
-# A test-only hook for tests/flows/test_atomic_runs.py, which kills `shuno run` with SIGKILL at
-# each named stage to show that a killed run leaves the database as before it or as after it.
-# With SHUNO_PAUSE_AT=<stage> the run announces the stage on stderr and waits for a line on stdin
-# (the test then kills it or lets it go on); unset, the hook does nothing.
-PAUSE_VARIABLE = "SHUNO_PAUSE_AT"
-PAUSE_STAGES = ("loaded", "derived", "written", "before-commit", "committed")
-
-
 def check_pause_stage() -> None:
     """Fails the run before it starts when SHUNO_PAUSE_AT is set to a name that is no stage (a typo would never pause)."""
     stage = os.environ.get(PAUSE_VARIABLE)
     if stage and stage not in PAUSE_STAGES:
         raise RunFailed(f"{PAUSE_VARIABLE}={stage!r} is none of the stages {', '.join(PAUSE_STAGES)}")
 
-
-def pause_point(stage: str) -> None:
-    """Waits for a line on stdin when SHUNO_PAUSE_AT names `stage` (the kill test's hook); otherwise returns at once."""
-    if os.environ.get(PAUSE_VARIABLE) != stage:
-        return
-    print(f"shuno: paused at {stage} ({PAUSE_VARIABLE})", file=sys.stderr, flush=True)
-    sys.stdin.readline()
 
 
 # Errors whose messages shuno writes itself from keys, dates and paths; any other error's message

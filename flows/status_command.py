@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flows.database import DEFAULT_DATABASE, holder_pid, latest_completed_date
+from flows.database import DEFAULT_DATABASE, connect_read_only, holder_pid, latest_completed_date
 from flows.refusals import RefusalLogError, logged_refusals
 from flows.settings_option import DatabaseOption
 from schemas.settings import CITY_TIME_ZONE
@@ -66,7 +66,7 @@ def _read(database: Path) -> tuple[tuple[pl.DataFrame, pl.DataFrame, pl.DataFram
     if not database.is_file():
         return empty, None
     try:
-        connection = duckdb.connect(str(database), read_only=True)
+        connection = connect_read_only(database)
     except duckdb.IOException as error:
         pid = f" (pid {holder_pid(error)})" if holder_pid(error) else ""
         typer.echo(f"shuno status: a run holds {database}{pid} now; ask again when it ends", err=True)

@@ -2,7 +2,8 @@
 
 An impossible date, a half-width byte in a `K` field and a cut double-byte character are patched
 into written records at offsets from the layouts; a re-delivered file, a file whose trailer
-miscounts and a file of no inbox name are added to the inbox; the 仮登録 files carry 髙 as the
+miscounts (numbered 003: 002 never comes) and a 納付日 file of the business day before the first
+date, rejected whole, are added to the inbox; the 仮登録 files carry 髙 as the
 NEC-selected 0xEEE0 where the writer puts the IBM extension 0xFBFC.
 """
 
@@ -15,7 +16,7 @@ from functools import cache
 import numpy as np
 import polars as pl
 
-from sample_data.common import BytePatch, SampleFile, inbox_file_name
+from sample_data.common import BytePatch, SampleFile, inbox_file_name, previous_business_day
 from schemas.inbox import FileKind
 from schemas.layouts import Layout, load_payment_file_layouts
 from transforms import text_codec
@@ -23,8 +24,13 @@ from transforms.fixed_width import encoded_field
 
 # The files delivered with a twist: (kind, index of the settlement date).
 REDELIVERED_FILE = (FileKind.PAYMENT_BY_PAYMENT_DATE, 1)  # delivered again as 002 with a new header
-REJECTED_FILE = (FileKind.PAYMENT_BY_DEPOSIT, 2)  # an extra 002 whose trailer miscounts
+REJECTED_FILE = (FileKind.PAYMENT_BY_DEPOSIT, 2)  # an extra file whose trailer miscounts
+# Numbered 003: delivery 002 never comes, the gap in delivery numbers SPEC §7 names.
+REJECTED_FILE_DELIVERY = 3
 REJECTED_FILE_RECORDS = 3
+# The business day before the first date brings only a 納付日 file, rejected whole (its trailer
+# miscounts): its 納付日 delivery is rejected and its 入金日 delivery missing (SPEC §7).
+EARLY_REJECTED_KIND = FileKind.PAYMENT_BY_PAYMENT_DATE
 CRLF_FILE = (FileKind.PAYMENT_BY_DEPOSIT, 1)  # the one file whose records end in CR LF
 # The writer, like Windows, writes 髙 as the IBM extension 0xFBFC; the legacy system sending the
 # 仮登録 exports writes the NEC-selected 0xEEE0, as Python's codec does. Both decode to 髙.
@@ -44,26 +50,27 @@ def record_patch(anomaly: str, record: int, layout: Layout, paid_on: date) -> By
 
 
 def twisted_files(files: list[SampleFile], dates: tuple[date, ...]) -> list[SampleFile]:
-    """The re-delivered file, the file rejected whole, and a file of no inbox name."""
+    """The re-delivered file, the file rejected whole, and the rejected file of the business day before the first date."""
     by_name = {file.name: file for file in files}
     kind, index = REDELIVERED_FILE
     original = by_name[inbox_file_name(kind, dates[index])]
     new_header = original.header | {"created_at": time(6, 45), "file_serial": 2}
     redelivered = replace(original, name=inbox_file_name(kind, dates[index], 2), header=new_header)
     kind, index = REJECTED_FILE
-    original = by_name[inbox_file_name(kind, dates[index])]
+    rejected = _miscounted(by_name[inbox_file_name(kind, dates[index])], inbox_file_name(kind, dates[index], REJECTED_FILE_DELIVERY), dates[index])
+    rejected = replace(rejected, header=rejected.header | {"created_at": time(7, 10), "file_serial": REJECTED_FILE_DELIVERY})
+    early_day = previous_business_day(dates[0])
+    early = _miscounted(by_name[inbox_file_name(EARLY_REJECTED_KIND, dates[0])], inbox_file_name(EARLY_REJECTED_KIND, early_day), early_day)
+    return [redelivered, rejected, early]
+
+
+def _miscounted(original: SampleFile, name: str, day: date) -> SampleFile:
+    """A payment file named `name` for `day` with the first records of `original` and a trailer that counts one more: rejected whole."""
     records = original.records.head(REJECTED_FILE_RECORDS)
     count = load_payment_file_layouts().trailer.field("data_count")
     miscount = BytePatch(-2, count.offset, encoded_field(pl.Series([records.height + 1]), count).tobytes())
-    rejected = replace(
-        original,
-        name=inbox_file_name(kind, dates[index], 2),
-        records=records,
-        header=original.header | {"created_at": time(7, 10), "file_serial": 2},
-        crlf=False,
-        patches=(miscount,),
-    )
-    return [redelivered, rejected]
+    header = original.header | {"base_date": day, "created_on": day}
+    return replace(original, name=name, records=records, header=header, crlf=False, patches=(miscount,))
 
 
 def with_nec_selected_codes(records: np.ndarray, layout: Layout) -> np.ndarray:

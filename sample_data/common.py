@@ -13,7 +13,7 @@ import polars as pl
 
 from schemas import codes
 from schemas.inbox import FileKind, InboxName
-from transforms.calendar import add_business_days
+from transforms.calendar import add_business_days, is_closed_day
 
 COLLECTOR_CODE = 132071
 COLLECTOR_NAME = "昭島市"
@@ -178,6 +178,15 @@ class SampleFile:
 def settlement_dates(first: date, count: int) -> tuple[date, ...]:
     """`count` consecutive business days, the first of them `first`."""
     return tuple(add_business_days(first, offset) if offset else first for offset in range(count))
+
+
+def previous_business_day(day: date, count: int = 1) -> date:
+    """The business day `count` business days before `day`."""
+    for _ in range(count):
+        day -= timedelta(days=1)
+        while is_closed_day(day):
+            day -= timedelta(days=1)
+    return day
 
 
 def sighting_dates(paid_on: date) -> tuple[date, date]:

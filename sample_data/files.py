@@ -337,7 +337,7 @@ def _management_payments(sightings: pl.DataFrame, day: date, last: bool, redeliv
 
 def sample_file_bytes(file: SampleFile) -> bytes:
     """The bytes of one sample file: its records through the project's writer, then damaged as planted."""
-    if file.kind == FileKind.RECEIVABLES:
+    if file.kind.is_csv:
         return file.records.write_csv(date_format="%Y-%m-%d").encode("utf-8")
     if file.kind.has_control_records:
         layouts = load_payment_file_layouts()

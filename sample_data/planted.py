@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 import polars as pl
 
-from sample_data.anomalies import CRLF_FILE, REDELIVERED_FILE, REJECTED_FILE
+from sample_data.anomalies import CRLF_FILE, REDELIVERED_FILE, REJECTED_FILE, REJECTED_FILE_DELIVERY
 from sample_data.common import (
     BANKS,
     DEPOSIT_BUSINESS_DAYS,
@@ -25,13 +25,14 @@ from sample_data.common import (
     corporate_numbers,
     inbox_file_name,
     ordinance_due_dates,
+    previous_business_day,
     sighting_dates,
 )
 from sample_data.names import ADDRESSES, CORPORATE_FORMS, CORPORATE_STEMS, INDIVIDUAL_NAMES
 from schemas import codes
 from schemas.inbox import FileKind, parse_inbox_name
 from schemas.rates import RatesTable
-from transforms.calendar import add_business_days, effective_due_date, is_closed_day
+from transforms.calendar import add_business_days, effective_due_date
 from transforms.late_fee import LateFeeCase, late_fee
 
 PLANTED_KEYS = 9_000_000_000  # payment and record keys of planted cases; bulk keys stay far below
@@ -224,11 +225,7 @@ class _Planter:
 
     def previous_business_day(self, day: date, count: int = 1) -> date:
         """The business day `count` business days before `day`."""
-        for _ in range(count):
-            day -= timedelta(days=1)
-            while is_closed_day(day):
-                day -= timedelta(days=1)
-        return day
+        return previous_business_day(day, count)
 
     def frames(self) -> PlantedCases:
         """What was planted, as frames."""
@@ -453,7 +450,7 @@ def _plant_files(p: _Planter) -> None:
     redelivered = inbox_file_name(kind, p.dates[index], 2)
     p.case("redelivery", None, "the same 納付日 records delivered again with a new header", redelivered)
     kind, index = REJECTED_FILE
-    rejected = inbox_file_name(kind, p.dates[index], 2)
+    rejected = inbox_file_name(kind, p.dates[index], REJECTED_FILE_DELIVERY)
     p.case("rejected_file", None, "trailer データ件数 one more than the data records: rejected whole", rejected)
     kind, index = CRLF_FILE
     p.case("crlf_file", None, "records followed by CR LF (the other files have no terminators)", inbox_file_name(kind, p.dates[index]))

@@ -26,6 +26,7 @@ from sample_data.city import (
     with_dunning,
 )
 from sample_data.common import FIRST_SETTLEMENT_DATE, SAMPLE_RECEIVABLE_SCHEMA, SETTLEMENT_DAYS, SampleFile, settlement_dates
+from sample_data.credits import bank_credit_files
 from sample_data.files import sample_files
 from sample_data.planted import located_cases, planted_cases
 from schemas.rates import RatesTable
@@ -57,6 +58,7 @@ def sample_inbox(payments: int, seed: int, rates: RatesTable, settlement_days: i
     all_receivables = pl.concat([receivables.cast(dict(SAMPLE_RECEIVABLE_SCHEMA)), planted.receivables], how="vertical")
     case_keys = planted.cases["record_key"].drop_nulls().to_list()
     files, locations = sample_files(sightings, all_receivables, links, dates, planted.management_redeliveries, case_keys)
+    files += bank_credit_files(sightings, dates)
     return SampleInbox(dates, tuple(files), located_cases(planted.cases, sightings, locations))
 
 

@@ -18,6 +18,7 @@ from schemas.codes import (
     TAX_CODES,
     CandidateStatus,
     DecisionKind,
+    DeliveryStatus,
     ErrorClass,
     FileStatus,
     LateFeeStatus,
@@ -26,6 +27,7 @@ from schemas.codes import (
     PaymentSource,
     PaymentStatus,
     ReceiptYearClass,
+    ReconciliationStatus,
     RefundKind,
     RunStatus,
     SuggestionReason,
@@ -46,6 +48,9 @@ ANALYST_TABLES = (
     "offsets",
     "decisions",
     "work_queue",
+    "history",
+    "deliveries",
+    "deposit_reconciliation",
     "rejected_records",
     "ingested_files",
     "runs",
@@ -74,14 +79,18 @@ class CodeList:
 # The copy's table `codes` (CONTRACT v2): one row per code of these lists, in this order, then
 # the codes met in the listed columns but absent from their list, named `不明 (<code>)`, so an
 # unknown チャネル区分 (which only warns, SPEC §1) shows up instead of joining to nothing.
-# 領収区分 and 支払方法 are no column of the copy (a 取消 is a payment's status): listed for reference.
+# 領収区分 is no column of the copy (a 取消 is a payment's status): listed for reference.
 CODE_LISTS = (
-    CodeList("tax_code", TAX_CODES, (("receivables", "tax_code"), ("arrears", "tax_code"), ("provisional_payments", "tax_code"))),
+    CodeList(
+        "tax_code",
+        TAX_CODES,
+        (("receivables", "tax_code"), ("arrears", "tax_code"), ("provisional_payments", "tax_code"), ("history", "tax_code")),
+    ),
     CodeList("channel_class", CHANNEL_CLASSES, (("payments", "channel_class"),)),
     CodeList("payment_scheme", PAYMENT_SCHEMES, (("payments", "payment_scheme"),)),
     CodeList("payment_class", PAYMENT_CLASSES, (("payments", "payment_class"), ("provisional_payments", "payment_class"))),
     CodeList("receipt_class", RECEIPT_CLASSES, ()),
-    CodeList("payment_method", PAYMENT_METHODS, ()),
+    CodeList("payment_method", PAYMENT_METHODS, (("payments", "payment_method"),)),
     CodeList(
         "error_class",
         code_labels(ErrorClass),
@@ -98,7 +107,9 @@ CODE_LISTS = (
     CodeList("matched_by", code_labels(MatchedBy), (("payments", "matched_by"),)),
     CodeList("payment_source", code_labels(PaymentSource), (("payments", "source"),)),
     CodeList("suggestion_reason", code_labels(SuggestionReason), (("work_queue", "suggestion_reason"),)),
-    CodeList("current_or_arrears", code_labels(ReceiptYearClass), (("applications", "current_or_arrears"),)),
+    CodeList("current_or_arrears", code_labels(ReceiptYearClass), (("applications", "current_or_arrears"), ("history", "current_or_arrears"))),
+    CodeList("delivery_status", code_labels(DeliveryStatus), (("deliveries", "status"),)),
+    CodeList("reconciliation_status", code_labels(ReconciliationStatus), (("deposit_reconciliation", "status"),)),
 )
 CODES_COMMENT = "コード表 (税目・チャネル区分・納付方式・エラー区分・状態などのコードと名称; 一覧にないコードは 不明 (コード))"
 CODES_COLUMNS = (
@@ -137,13 +148,23 @@ def _sql_codes(*statuses: PaymentStatus) -> str:
 # `held` (error 40, sightings that disagree) waits for the staff like `pending` does.
 AWAITING_STAFF = (PaymentStatus.PENDING, PaymentStatus.HELD)
 
+def _named(code_list: str, column: str) -> str:
+    """A scalar subquery: the `codes` name of `column`'s code in `code_list` (every code met has one, 不明 (…) included)."""
+    return f"(SELECT name_ja FROM codes WHERE code_list = '{code_list}' AND code = {column})"
+
+
+# A 仮登録 payment has no チャネル区分 (its layout has no such field, SPEC §1): its file tells only
+# that it came outside eLTAX (口座振替, 窓口, コンビニ …), and that is what its channel says.
+PROVISIONAL_CHANNEL = "仮登録"
+PROVISIONAL_CHANNEL_NAME = "仮登録 (eLTAX 外: 口座振替・窓口・コンビニなど)"
+
 # Sums are cast back to BIGINT yen, like every amount of the database: DuckDB widens sum(BIGINT)
 # to HUGEINT, which reaches pandas as float.
 
 # Age in whole calendar months since the effective 納期限 (days_overdue = as_of − effective_due_date,
 # CONTRACT.md): months, not 30-day blocks, because 地方税法 counts the 延滞金 lower-rate period
 # ("納期限の翌日から1月を経過する日まで") in calendar months too.
-ARREARS_BY_TAX_CODE_AND_AGING = """
+ARREARS_AGING = """
 WITH aged AS (
     SELECT
         *,
@@ -171,6 +192,10 @@ SELECT
 FROM aged
 GROUP BY tax_code, aging_order
 """
+# The view names the 税目 from `codes`, a table of the analyst copy only; the run report reads ARREARS_AGING.
+ARREARS_BY_TAX_CODE_AND_AGING = f"""
+SELECT tax_code, {_named("tax_code", "aging.tax_code")} AS tax_name, * EXCLUDE (tax_code) FROM ({ARREARS_AGING}) AS aging
+"""
 
 # For an applied payment 今回支払金額合計 = Σ applications + overpayment (docs/reconciliation.md),
 # so the split columns add up to paid_total.
@@ -178,6 +203,7 @@ RECEIPTS_BY_DAY_AND_CHANNEL = f"""
 WITH applied AS (
     SELECT
         payment_key,
+        any_value(fiscal_year) AS fiscal_year,
         sum(principal_applied)::BIGINT AS principal_applied,
         sum(dunning_fee_applied)::BIGINT AS dunning_fee_applied,
         sum(late_fee_applied)::BIGINT AS late_fee_applied
@@ -187,7 +213,9 @@ WITH applied AS (
 SELECT
     payments.paid_on,
     payments.deposited_on,
+    applied.fiscal_year,
     payments.channel_class,
+    coalesce({_named("channel_class", "payments.channel_class")}, '{PROVISIONAL_CHANNEL_NAME}') AS channel_name,
     count(*) AS payment_count,
     sum(payments.paid_total)::BIGINT AS paid_total,
     sum(coalesce(applied.principal_applied, 0))::BIGINT AS principal_applied,
@@ -197,7 +225,7 @@ SELECT
 FROM payments
 LEFT JOIN applied USING (payment_key)
 WHERE payments.status = {_sql_codes(PaymentStatus.APPLIED)}
-GROUP BY payments.paid_on, payments.deposited_on, payments.channel_class
+GROUP BY payments.paid_on, payments.deposited_on, applied.fiscal_year, payments.channel_class, channel_name
 """
 
 REFUND_CANDIDATES_BY_KIND = """
@@ -239,6 +267,8 @@ SELECT
     offsets.receivable_id,
     receivables.taxpayer_id,
     receivables.tax_code,
+    {_named("tax_code", "receivables.tax_code")} AS tax_name,
+    receivables.fiscal_year,
     offsets.principal_offset,
     offsets.dunning_fee_offset,
     offsets.late_fee_offset,
@@ -247,6 +277,86 @@ SELECT
 FROM offsets
 LEFT JOIN receivables USING (receivable_id)
 WHERE offsets.status = '{OffsetStatus.PROPOSED.value}'
+"""
+
+# CONTRACT v2: 収納率 (収入額 / 調定額) of the latest date run, from `history` (transforms/history.py
+# says what its 調定額 and 収入額 are). Two decimals, as 決算 tables give it.
+COLLECTION_RATE = f"""
+SELECT
+    fiscal_year,
+    tax_code,
+    {_named("tax_code", "history.tax_code")} AS tax_name,
+    current_or_arrears,
+    assessed,
+    collected,
+    CASE WHEN assessed > 0 THEN round(collected * 100.0 / assessed, 2)::DECIMAL(7, 2) END AS rate,
+    as_of
+FROM history
+WHERE as_of = (SELECT max(as_of) FROM history) AND current_or_arrears IS NOT NULL
+"""
+
+# 二重納付: a receivable with two or more applied payments that together paid more than it owed
+# (instalments that add up to the 本税 are not double payments).
+DOUBLE_PAYMENTS = f"""
+WITH applied AS (
+    SELECT
+        receivable_id,
+        paid_total,
+        coalesce(overpaid_amount, 0) AS overpaid_amount,
+        coalesce(channel_class, '{PROVISIONAL_CHANNEL}') AS channel,
+        coalesce({_named("channel_class", "payments.channel_class")}, '{PROVISIONAL_CHANNEL_NAME}') AS channel_name
+    FROM payments
+    WHERE status = {_sql_codes(PaymentStatus.APPLIED)}
+)
+SELECT
+    applied.receivable_id,
+    receivables.tax_code,
+    {_named("tax_code", "receivables.tax_code")} AS tax_name,
+    receivables.fiscal_year,
+    count(*) AS payments,
+    sum(applied.paid_total)::BIGINT AS paid_total,
+    sum(applied.overpaid_amount)::BIGINT AS overpaid_amount,
+    string_agg(DISTINCT applied.channel, ', ' ORDER BY applied.channel) AS channels,
+    string_agg(DISTINCT applied.channel_name, ', ' ORDER BY applied.channel_name) AS channel_names
+FROM applied
+LEFT JOIN receivables USING (receivable_id)
+GROUP BY applied.receivable_id, receivables.tax_code, receivables.fiscal_year
+HAVING count(*) > 1 AND sum(applied.overpaid_amount) > 0
+"""
+
+# 納税証明 (評価書 I-2 機能3): the 調定年度 of the date the copy is as of and the two before it. Paid
+# counts the 本税 of payments and of executed 充当; a proposed one is not yet a payment to certify.
+TAX_CERTIFICATE = f"""
+WITH as_of AS (
+    SELECT as_of, year(as_of) - CASE WHEN month(as_of) < 4 THEN 1 ELSE 0 END AS fiscal_year FROM about
+),
+paid AS (
+    SELECT receivable_id, sum(principal_applied) AS paid FROM applications GROUP BY receivable_id
+    UNION ALL
+    SELECT receivable_id, sum(principal_offset) FROM offsets WHERE status = '{OffsetStatus.EXECUTED.value}' GROUP BY receivable_id
+),
+owed AS (
+    SELECT
+        receivables.taxpayer_id,
+        receivables.tax_code,
+        receivables.fiscal_year,
+        receivables.principal,
+        coalesce((SELECT sum(paid.paid) FROM paid WHERE paid.receivable_id = receivables.receivable_id), 0) AS paid
+    FROM receivables, as_of
+    WHERE receivables.fiscal_year BETWEEN as_of.fiscal_year - 2 AND as_of.fiscal_year
+)
+SELECT
+    taxpayer_id,
+    tax_code,
+    {_named("tax_code", "owed.tax_code")} AS tax_name,
+    fiscal_year,
+    sum(principal)::BIGINT AS assessed,
+    sum(least(paid, principal))::BIGINT AS paid,
+    sum(principal - least(paid, principal))::BIGINT AS unpaid,
+    sum(principal - least(paid, principal)) = 0 AS fully_paid,
+    (SELECT as_of FROM as_of) AS as_of
+FROM owed
+GROUP BY taxpayer_id, tax_code, fiscal_year
 """
 
 DECISIONS_BY_KIND = """
@@ -264,6 +374,53 @@ GROUP BY kind
 
 ANALYST_VIEWS = (
     AnalystView(
+        "collection_rate",
+        "収納率 (会計年度・税目・現年/滞繰別, 最新の処理対象日時点, history から)",
+        COLLECTION_RATE,
+        (
+            ("fiscal_year", "会計年度"),
+            ("tax_code", "税目コード"),
+            ("tax_name", "税目名"),
+            ("current_or_arrears", coded_comment("", ReceiptYearClass)),
+            ("assessed", "調定額 (円, 本税)"),
+            ("collected", "収入額 (円, 本税)"),
+            ("rate", "収納率 (%, 収入額 ÷ 調定額, 小数2桁)"),
+            ("as_of", "基準日"),
+        ),
+    ),
+    AnalystView(
+        "double_payments",
+        "二重納付 (消込済みの納付が2件以上あり, 合計が納付すべき額を超えた調定)",
+        DOUBLE_PAYMENTS,
+        (
+            ("receivable_id", "調定番号"),
+            ("tax_code", "税目コード"),
+            ("tax_name", "税目名"),
+            ("fiscal_year", "調定年度"),
+            ("payments", "納付件数"),
+            ("paid_total", "今回支払金額合計の合計 (円)"),
+            ("overpaid_amount", "過誤納額 (円)"),
+            ("channels", f"チャネル区分 (仮登録は {PROVISIONAL_CHANNEL}: チャネル区分の項目がない)"),
+            ("channel_names", "チャネル名"),
+        ),
+    ),
+    AnalystView(
+        "tax_certificate",
+        "納税証明 (義務者・税目・調定年度別, 基準日の年度と前2年度: 調定額・納付済額・未納額)",
+        TAX_CERTIFICATE,
+        (
+            ("taxpayer_id", "義務者住民コード"),
+            ("tax_code", "税目コード"),
+            ("tax_name", "税目名"),
+            ("fiscal_year", "調定年度"),
+            ("assessed", "調定額 (円, 本税)"),
+            ("paid", "納付済額 (円, 本税: 納付と執行済みの充当)"),
+            ("unpaid", "未納額 (円, 本税)"),
+            ("fully_paid", "完納"),
+            ("as_of", "基準日"),
+        ),
+    ),
+    AnalystView(
         "offsets_pending",
         "未執行の充当案 (充当先つき): 滞納額は充当案を差し引いて計上するため, ここで確認する",
         OFFSETS_PENDING,
@@ -272,6 +429,8 @@ ANALYST_VIEWS = (
             ("receivable_id", "充当先の調定番号"),
             ("taxpayer_id", "義務者住民コード"),
             ("tax_code", "充当先の税目コード"),
+            ("tax_name", "充当先の税目名"),
+            ("fiscal_year", "充当先の調定年度"),
             ("principal_offset", "本税への充当額 (円)"),
             ("dunning_fee_offset", "督促手数料への充当額 (円)"),
             ("late_fee_offset", "延滞金への充当額 (円)"),
@@ -299,6 +458,7 @@ ANALYST_VIEWS = (
         ARREARS_BY_TAX_CODE_AND_AGING,
         (
             ("tax_code", "税目コード"),
+            ("tax_name", "税目名"),
             ("aging_order", "経過区分の並び順 (1〜4)"),
             (
                 "aging_bucket",
@@ -322,7 +482,9 @@ ANALYST_VIEWS = (
         (
             ("paid_on", "納付年月日"),
             ("deposited_on", "入金年月日 (確報未着は空)"),
+            ("fiscal_year", "会計年度 (納付の属する年度, 出納整理期間の前年度以前の調定分は前年度)"),
             ("channel_class", "チャネル区分 (仮登録からの移行分は空)"),
+            ("channel_name", f"チャネル名 (仮登録は {PROVISIONAL_CHANNEL_NAME})"),
             ("payment_count", "納付件数"),
             ("paid_total", "今回支払金額合計 (円)"),
             ("principal_applied", "本税への充当額 (円)"),

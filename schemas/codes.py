@@ -194,6 +194,23 @@ class ReceiptYearClass(LabelledCode):
     ARREARS = "滞繰", "滞納繰越分 (調定年度 < 会計年度)"
 
 
+class DeliveryStatus(LabelledCode):
+    """How an expected delivery of one kind and business day stands (`deliveries.status`, SPEC §7)."""
+
+    RECEIVED = "received", "受信済"
+    REJECTED = "rejected", "不受理 (届いたファイルがどれも取り込めない)"
+    MISSING = "missing", "未着 (ファイルなし, または配信番号の欠番)"
+
+
+class ReconciliationStatus(LabelledCode):
+    """How the bank's credit of one 入金日 compares with the payments delivered for it (`deposit_reconciliation.status`, SPEC §7)."""
+
+    MATCHED = "matched", "一致"
+    DIFFERS = "differs", "差額あり"
+    NO_CREDIT = "no_credit", "入金報告なし (納付データのみ)"
+    NO_DELIVERY = "no_delivery", "納付データなし (入金報告のみ: ファイル未着)"
+
+
 class RunStatus(LabelledCode):
     """How a run ended (`runs.status`; `audit_log.outcome` adds `refused`)."""
 

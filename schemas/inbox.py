@@ -21,11 +21,17 @@ class FileKind(str, Enum):
     MANAGEMENT = "KANRI"
     LINK_HISTORY = "HIMOZUKE"
     RECEIVABLES = "CHOTEI"
+    BANK_CREDITS = "GINKO"
 
     @property
     def layout(self) -> LayoutName | None:
-        """The record layout of this kind's data records; None for the receivables CSV."""
+        """The record layout of this kind's data records; None for the CSV kinds."""
         return _LAYOUTS[self]
+
+    @property
+    def is_csv(self) -> bool:
+        """True for the CSV kinds of CONTRACT's inbox: the receivables snapshot and the bank's credits."""
+        return self in (FileKind.RECEIVABLES, FileKind.BANK_CREDITS)
 
     @property
     def has_control_records(self) -> bool:
@@ -54,10 +60,11 @@ _LAYOUTS = {
     FileKind.MANAGEMENT: LayoutName.MANAGEMENT,
     FileKind.LINK_HISTORY: LayoutName.LINK_HISTORY,
     FileKind.RECEIVABLES: None,
+    FileKind.BANK_CREDITS: None,
 }
 
 _NAME = re.compile(
-    r"^(?P<kind>NOFU_NYUKIN|NOFU_NOFUBI|KARI_NYUKIN|KARI_NOFUBI|KANRI|HIMOZUKE|CHOTEI)"
+    r"^(?P<kind>NOFU_NYUKIN|NOFU_NOFUBI|KARI_NYUKIN|KARI_NOFUBI|KANRI|HIMOZUKE|CHOTEI|GINKO)"
     r"_(?P<collector>\d{6})_(?P<date>\d{8})_(?P<delivery>\d{3})\.(?P<extension>dat|csv)$"
 )
 
@@ -73,7 +80,7 @@ class InboxName:
 
     def file_name(self) -> str:
         """The file name these parts make."""
-        extension = "csv" if self.kind == FileKind.RECEIVABLES else "dat"
+        extension = "csv" if self.kind.is_csv else "dat"
         day = self.settlement_date.strftime("%Y%m%d")
         return f"{self.kind.value}_{self.collector_code:06d}_{day}_{self.delivery_number:03d}.{extension}"
 
@@ -84,7 +91,7 @@ def parse_inbox_name(name: str) -> InboxName | None:
     if match is None:
         return None
     kind = FileKind(match["kind"])
-    if (match["extension"] == "csv") != (kind == FileKind.RECEIVABLES):
+    if (match["extension"] == "csv") != kind.is_csv:
         return None
     try:
         settlement_date = date(int(match["date"][:4]), int(match["date"][4:6]), int(match["date"][6:]))

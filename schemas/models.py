@@ -18,7 +18,7 @@ import polars as pl
 
 from schemas import codes
 from schemas.layouts import Layout, LayoutName
-from schemas.tables import RECEIVABLE_COLUMNS, Table
+from schemas.tables import BANK_CREDIT_COLUMNS, RECEIVABLE_COLUMNS, Column, Table
 
 RECORD_NUMBER = "record_number"
 FIRST_DATA_SEQUENCE, LAST_DATA_SEQUENCE = 1, 999_997
@@ -197,16 +197,33 @@ def _receivable_rules() -> list[RecordRule]:
 
 def receivable_schema() -> pa.DataFrameSchema:
     """The strict pandera schema of a typed receivables snapshot (CONTRACT.md columns)."""
-    columns = {RECORD_NUMBER: pa.Column(pl.Int64, nullable=False, description="行番号 (見出し行が 1)")}
-    schema = Table("receivables", "", RECEIVABLE_COLUMNS).polars_schema
-    columns |= {
-        column.name: pa.Column(schema[column.name], nullable=True, description=column.comment)
-        for column in RECEIVABLE_COLUMNS
-    }
-    checks = [_frame_check(rule) for rule in _receivable_rules()]
-    return pa.DataFrameSchema(columns, checks=checks, strict=True, ordered=True, name="receivables")
+    return _csv_schema("receivables", RECEIVABLE_COLUMNS, _receivable_rules())
 
 
 def receivable_rules() -> list[RecordRule]:
     """The rules a receivables snapshot row must keep."""
     return _receivable_rules()
+
+
+def bank_credit_rules() -> list[RecordRule]:
+    """The rules a row of the bank's credits (GINKO CSV, CONTRACT v2) must keep."""
+    return [
+        RecordRule("入金日 is missing", "deposited_on", pl.col("deposited_on").is_not_null()),
+        RecordRule("入金日 repeats an earlier row", "deposited_on", pl.col("deposited_on").cum_count().over("deposited_on") == 1),
+        RecordRule("入金額 is missing or negative", "amount", pl.col("amount") >= 0),
+        RecordRule("件数 is negative", "count", pl.col("count").is_null() | (pl.col("count") >= 0)),
+    ]
+
+
+def bank_credit_schema() -> pa.DataFrameSchema:
+    """The strict pandera schema of the typed rows of the bank's credits (CONTRACT v2 columns)."""
+    return _csv_schema("bank_credits", BANK_CREDIT_COLUMNS, bank_credit_rules())
+
+
+def _csv_schema(name: str, table_columns: tuple[Column, ...], rules: list[RecordRule]) -> pa.DataFrameSchema:
+    """The strict pandera schema of a typed CSV input: its line number, then its columns, each described, and its rules."""
+    columns = {RECORD_NUMBER: pa.Column(pl.Int64, nullable=False, description="行番号 (見出し行が 1)")}
+    schema = Table(name, "", table_columns).polars_schema
+    columns |= {column.name: pa.Column(schema[column.name], nullable=True, description=column.comment) for column in table_columns}
+    checks = [_frame_check(rule) for rule in rules]
+    return pa.DataFrameSchema(columns, checks=checks, strict=True, ordered=True, name=name)

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from schemas.inbox import FileKind
+
 # The city's time zone: "today", yesterday's settlement date and decisions' days are taken in it.
 CITY_TIME_ZONE = ZoneInfo("Asia/Tokyo")
 # The settings file read when none is named: shuno.toml in the working directory (a deployment's
@@ -25,6 +27,8 @@ SETTINGS_VARIABLE = "SHUNO_SETTINGS"
 DEFAULT_LOW_RATE_MONTHS = 1
 
 TaxCode = Annotated[str, StringConstraints(pattern=r"^\d{3}$")]
+# SPEC §7: every business day the city expects a 納付情報ファイル by 入金日 and one by 納付日.
+DEFAULT_EXPECTED_KINDS = (FileKind.PAYMENT_BY_DEPOSIT, FileKind.PAYMENT_BY_PAYMENT_DATE)
 
 
 class OffsetOrder(StrEnum):
@@ -61,6 +65,14 @@ class Settings(BaseModel):
     )
     business_days_to_confirm: int = Field(
         5, ge=0, description="business days after 納付日 before a payment without 確報 is reported as unconfirmed"
+    )
+    expected_kinds: tuple[FileKind, ...] = Field(
+        DEFAULT_EXPECTED_KINDS, description="the inbox file kinds (name prefixes) expected every business day (SPEC §7)"
+    )
+    # Personal data at rest (SPEC §8; issue 14).
+    backups_kept: int = Field(7, ge=1, description="backups kept of the database (one is taken before each run); older ones are removed")
+    retention_years: int = Field(
+        5, ge=1, description="years personal fields of stored records are kept (評価書 II-3: 過去5年間) before shuno purge may erase them"
     )
     rebuild_partitions: int = Field(
         1, ge=1, description="parts of the taxpayers the rebuild settles one at a time; 1: the whole history in one pass, more: less memory"

@@ -14,6 +14,7 @@ import polars as pl
 from schemas.codes import (
     CandidateStatus,
     DecisionKind,
+    DeliveryStatus,
     ErrorClass,
     FileStatus,
     LabelledCode,
@@ -24,6 +25,7 @@ from schemas.codes import (
     PaymentSource,
     PaymentStatus,
     ReceiptYearClass,
+    ReconciliationStatus,
     RefundKind,
     RunStatus,
     SuggestionReason,
@@ -145,6 +147,12 @@ RECEIVABLE_COLUMNS = _columns(
     ("dunning_sent_on", "DATE", "督促状発付日"),
     ("changed_on", "DATE", "更正日"),
 )
+# The bank's credits file (GINKO CSV, CONTRACT v2): one row per 入金日.
+BANK_CREDIT_COLUMNS = _columns(
+    ("deposited_on", "DATE", "入金日", REQUIRED),
+    ("amount", "BIGINT", "入金額 (円)", AMOUNT),
+    ("count", "BIGINT", "件数 (空は不明)", Contract(minimum=0)),
+)
 SNAPSHOT_ORIGIN = _columns(
     ("file_name", "VARCHAR", "ファイル名"),
     ("snapshot_date", "DATE", "調定抽出日 (ファイル名の日付)"),
@@ -192,6 +200,7 @@ def stored_input_tables() -> list[Table]:
         _stored_records("management_records", "納付情報管理ファイルの受付済みレコード", LayoutName.MANAGEMENT, False),
         _stored_records("link_records", "納付情報紐付履歴の受付済みレコード", LayoutName.LINK_HISTORY, False),
         Table("receivable_snapshots", "調定スナップショット (全世代を保持)", SNAPSHOT_ORIGIN + RECEIVABLE_COLUMNS),
+        Table("bank_credits", "指定金融機関の入金報告 (GINKO, 入金日ごとの入金額) の受付済み行", FILE_ORIGIN + BANK_CREDIT_COLUMNS),
         Table(
             "record_warnings",
             "未知のコード値の警告 (レコードは受付済み)",
@@ -215,6 +224,13 @@ def stored_input_tables() -> list[Table]:
                 ("field", "VARCHAR", "不合格の項目"),
                 ("reason", "VARCHAR", "理由"),
                 ("raw", "BLOB", "レコードの生バイト (CP932, パスワードは空白)"),
+                # Read back from the bytes (transforms/rejected_keys.py): the money a rejected record holds and what it is.
+                ("amount", "BIGINT", "金額 (今回支払金額合計; 調定は本税; 読めなければ空)"),
+                ("common_tax_id", "VARCHAR", "共通納税ID"),
+                ("sequence_number", "BIGINT", "連番"),
+                ("payment_info_sequence", "BIGINT", "納付情報シーケンス (仮登録)"),
+                ("paid_on", "DATE", "納付年月日"),
+                ("receivable_id", "VARCHAR", "調定番号 (調定スナップショット)"),
             ),
         ),
     ]
@@ -239,6 +255,10 @@ def log_tables() -> list[Table]:
                 ("rejected_count", "BIGINT", "不合格レコード件数"),
                 ("warning_count", "BIGINT", "警告件数"),
                 ("run_id", "VARCHAR", "最後に読んだ実行の ID"),
+                ("trailer_count", "BIGINT", "トレーラのデータ件数 (納付情報ファイル; 不受理でもトレーラが読めれば)"),
+                ("trailer_amount", "BIGINT", "トレーラの今回支払金額合計_合計 (円)"),
+                ("trailer_cancel_count", "BIGINT", "トレーラの取消件数"),
+                ("trailer_cancel_amount", "BIGINT", "トレーラの取消金額 (円)"),
             ),
         ),
         Table(
@@ -345,6 +365,9 @@ def _payments() -> Table:
             # Unknown チャネル区分 and 納付方式 only warn (SPEC §1: money is never turned away): no code list.
             ("channel_class", "VARCHAR", "チャネル区分"),
             ("payment_scheme", "VARCHAR", "納付方式"),
+            ("payment_method", "VARCHAR", "支払方法"),
+            ("bank_code", "VARCHAR", "金融機関コード"),
+            ("interbank_settlement_date", "DATE", "決済単位年月日"),
             ("history_number", "BIGINT", "決定した履歴番号", NUMBER),
             ("response_code", "VARCHAR", "レスポンスコード", REQUIRED),
             ("mpn_processed_on", "DATE", "MPN処理年月日"),
@@ -421,6 +444,8 @@ def _arrears() -> Table:
             ("days_overdue", "BIGINT", "経過日数 (as_of − 納期限)", Contract(nullable=False, minimum=1)),
             ("dunning_due", "BOOLEAN", "督促状の発付が必要 (本税未納・未発付・納期限経過)", REQUIRED),
             ("dunning_deadline", "DATE", "督促状の発付期限 (納期限後20日)", REQUIRED),
+            ("dunning_ready", "BOOLEAN", "督促状を発付してよい (督促が必要で, 納期限から基準日までの納付データに未着・不受理がない)", REQUIRED),
+            ("dunning_hold_reason", "VARCHAR", "督促を保留する理由 (未着・不受理の納付データ)"),
             ("dunning_sent_on", "DATE", "督促状発付日"),
             ("as_of", "DATE", "基準日 (処理済みの最新処理対象日)", REQUIRED),
         ),
@@ -529,6 +554,72 @@ def _work_queue() -> Table:
     )
 
 
+def _history() -> Table:
+    # CONTRACT v2: one row per settlement date run × 税目 × 会計年度 × 現年/滞繰 (transforms/history.py).
+    return Table(
+        "history",
+        "推移 (処理対象日ごと・税目・会計年度・現年/滞繰別の調定額・収入額・還付額・滞納額; 現在の記録をその日で切った額)",
+        _columns(
+            ("as_of", "DATE", "基準日 (実行した処理対象日)", REQUIRED),
+            ("tax_code", "VARCHAR", "税目コード", REQUIRED),
+            ("fiscal_year", "INTEGER", "会計年度", REQUIRED),
+            # Null only for receipts to a receivable without 調定年度.
+            ("current_or_arrears", "VARCHAR", "", Contract(codes=ReceiptYearClass)),
+            ("assessed", "BIGINT", "調定額 (現年: その年度の調定の本税, 滞繰: 前年度以前の調定のうち前年度までに収入されなかった本税; 基準日時点)", AMOUNT),
+            ("collected", "BIGINT", "収入額 (基準日までに納付日のある納付の本税への充当額; 過誤納金の充当は含まない)", AMOUNT),
+            ("refunded", "BIGINT", "還付額 (基準日までの支出決定日の還付, 支出決定日の年度)", AMOUNT),
+            ("arrears_principal", "BIGINT", "滞納 本税未納額 (基準日時点)", AMOUNT),
+            ("arrears_late_fee", "BIGINT", "滞納 延滞金未納額 (基準日時点, 見込と確定の合計)", AMOUNT),
+            ("refund_candidates_open", "BIGINT", "未還付の還付・充当候補の還付額 (基準日時点, 返還分を除く)", AMOUNT),
+        ),
+        key=("as_of", "tax_code", "fiscal_year", "current_or_arrears"),
+    )
+
+
+def _history_days() -> Table:
+    # Not in the analyst copy: which dates of `history` must be computed again (transforms/history.py).
+    return Table(
+        "history_days",
+        "推移の各基準日の指紋 (その日までの記録と計算規則の要約; 変わった日だけ推移を計算し直す)",
+        _columns(
+            ("as_of", "DATE", "基準日 (実行した処理対象日)", REQUIRED),
+            ("fingerprint", "VARCHAR", "その日で切った記録の行ハッシュの和と計算規則の要約", REQUIRED),
+        ),
+        key=("as_of",),
+    )
+
+
+def _deliveries() -> Table:
+    return Table(
+        "deliveries",
+        "予定された納付データの受信状況 (営業日・ファイル種別ごと)",
+        _columns(
+            ("settlement_date", "DATE", "処理対象日 (営業日)", REQUIRED),
+            ("kind", "VARCHAR", "ファイル種別 (ファイル名の接頭辞)", REQUIRED),
+            ("status", "VARCHAR", "", one_of(DeliveryStatus)),
+            ("delivery_numbers", "VARCHAR", "届いた配信番号 (カンマ区切り)"),
+            ("reason", "VARCHAR", "未着・不受理の理由 (欠番・不受理の配信番号)"),
+        ),
+        key=("settlement_date", "kind"),
+    )
+
+
+def _deposit_reconciliation() -> Table:
+    return Table(
+        "deposit_reconciliation",
+        "入金日ごとの指定金融機関の入金額と納付データの照合",
+        _columns(
+            ("deposited_on", "DATE", "入金日", REQUIRED),
+            ("credited_amount", "BIGINT", "金融機関の入金額 (円, 入金報告なしは空)", Contract(minimum=0)),
+            # Unlike the other amounts, a day's deliveries can be negative: a 取消 subtracts on its own 入金日 (SPEC §7).
+            ("delivered_amount", "BIGINT", "納付データの金額 (円: 入金日ファイルの領収 − 取消)", Contract(nullable=False)),
+            ("difference", "BIGINT", "差額 (入金額 − 納付データの金額, 円)"),
+            ("status", "VARCHAR", "", one_of(ReconciliationStatus)),
+        ),
+        key=("deposited_on",),
+    )
+
+
 def derived_tables() -> list[Table]:
     """The tables rebuilt from the stored inputs at every run (CONTRACT.md)."""
     return [
@@ -541,6 +632,10 @@ def derived_tables() -> list[Table]:
         _offsets(),
         _decisions(),
         _work_queue(),
+        _history(),
+        _history_days(),
+        _deliveries(),
+        _deposit_reconciliation(),
     ]
 
 

@@ -13,6 +13,8 @@ environment is set in `pytest_configure`, before collection.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import tempfile
@@ -23,6 +25,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from flows.keys import KEY_BYTES, KEY_FILE_VARIABLE, write_key
 from flows.settlement import run_settlement_date
 from sample_data import COMMITTED_INBOX, COMMITTED_PAYMENTS, COMMITTED_SEED
 from sample_data.sample_inbox import SampleInbox, sample_inbox
@@ -33,14 +36,21 @@ from schemas.rates import load_rates
 PREFECT_TEST_SETTINGS = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 # A developer's own server must not receive the tests' flow runs either: tests that want one set it themselves.
 PREFECT_UNSET = ("PREFECT_API_URL",)
+# The tests' key: fixed, so that every worker of a run opens the databases the others wrote.
+TEST_KEY = hashlib.sha256(b"shuno tests").hexdigest()[: 2 * KEY_BYTES]
 PREFECT_HOME_KEY = pytest.StashKey[Path]()
 SAVED_ENVIRONMENT_KEY = pytest.StashKey[dict[str, str | None]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Points PREFECT_HOME at a new temporary folder, before any test module imports prefect."""
+    """Points PREFECT_HOME at a new temporary folder, before any test module imports prefect; one key opens every test database."""
     home = Path(tempfile.mkdtemp(prefix="shuno-tests-prefect-home-"))
-    settings = PREFECT_TEST_SETTINGS | {"PREFECT_HOME": str(home)}
+    # One key for the session, as production names one (SHUNO_KEY_FILE): the tests copy databases
+    # from folder to folder, and a key beside each would have to travel with it. The same key in
+    # every xdist worker, which open the one run of the sample's nights the first worker made.
+    key = home / "shuno-tests.key"
+    write_key(key, TEST_KEY)
+    settings = PREFECT_TEST_SETTINGS | {"PREFECT_HOME": str(home), KEY_FILE_VARIABLE: str(key)}
     config.stash[PREFECT_HOME_KEY] = home
     config.stash[SAVED_ENVIRONMENT_KEY] = {name: os.environ.get(name) for name in [*settings, *PREFECT_UNSET]}
     os.environ.update(settings)
@@ -80,12 +90,8 @@ def committed_sample() -> SampleInbox:
 @pytest.fixture(scope="session")
 def sample_inbox_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A read-only copy of the committed inbox, shared by every test that runs the sample."""
-    # A copy, so that a run that wrongly wrote into its inbox could not change the repository's.
     folder = tmp_path_factory.mktemp("committed_sample") / "inbox"
-    shutil.copytree(COMMITTED_INBOX, folder)
-    for path in folder.iterdir():
-        path.chmod(0o444)
-    folder.chmod(0o555)
+    _read_only_copy(COMMITTED_INBOX, folder)
     return folder
 
 
@@ -107,16 +113,41 @@ class SampleNights:
 
 
 @pytest.fixture(scope="session")
-def sample_nights(sample_inbox_folder, committed_sample, tmp_path_factory) -> SampleNights:
-    """The committed sample's dates run in order once per test process, for the tests that only read or start from the result."""
-    folder = tmp_path_factory.mktemp("sample_nights")
-    database, databases = folder / "shuno.duckdb", {}
-    for night in committed_sample.settlement_dates:
-        run_settlement_date(night, sample_inbox_folder, database)
+def sample_nights(committed_sample, tmp_path_factory) -> SampleNights:
+    """The committed sample's dates run in order once per test run, for the tests that only read or start from the result."""
+    # `make test`'s workers (pytest-xdist) share one run: the first to get here runs the nights under
+    # a lock in the folder common to the run's workers (pytest-xdist's documented recipe), the others
+    # wait for it and read the same read-only files. A run without workers keeps them in its own folder.
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else tmp_path_factory.getbasetemp()
+    folder = shared / "sample_nights"
+    with (shared / "sample_nights.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if folder.exists() and not (folder / "complete").exists():
+            pytest.fail("the sample's nights failed in another worker of this test run: its error says why")
+        if not folder.exists():
+            _run_sample_nights(committed_sample.settlement_dates, folder)
+    databases = {night: folder / f"after-{night.isoformat()}.duckdb" for night in committed_sample.settlement_dates}
+    return SampleNights(folder / "inbox", committed_sample.settlement_dates, databases)
+
+
+def _run_sample_nights(nights: tuple[date, ...], folder: Path) -> None:
+    inbox = folder / "inbox"
+    _read_only_copy(COMMITTED_INBOX, inbox)
+    database = folder / "shuno.duckdb"
+    for night in nights:
+        run_settlement_date(night, inbox, database)
         # The run closed its connection, which checkpoints DuckDB's log into the file: the file is the whole database.
-        databases[night] = shutil.copyfile(database, folder / f"after-{night.isoformat()}.duckdb")
-        databases[night].chmod(0o444)  # a test that wrongly wrote to it would fail, not change what the others read
-    return SampleNights(sample_inbox_folder, committed_sample.settlement_dates, databases)
+        after = shutil.copyfile(database, folder / f"after-{night.isoformat()}.duckdb")
+        after.chmod(0o444)  # a test that wrongly wrote to it would fail, not change what the others read
+    (folder / "complete").touch()
+
+
+def _read_only_copy(source: Path, folder: Path) -> None:
+    # A copy, so that a run that wrongly wrote into its inbox could not change the repository's.
+    shutil.copytree(source, folder)
+    for path in folder.iterdir():
+        path.chmod(0o444)
+    folder.chmod(0o555)
 
 
 # Hypothesis's deadline (200 ms an example) and its too-slow health check time the examples by the

@@ -25,11 +25,14 @@ def arrears(
     rates: RatesTable,
     low_rate_months: Mapping[str, int] | None = None,
     exemption_periods: pl.DataFrame | None = None,
+    incomplete_deliveries: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The `arrears` table: receivables past their effective 納期限 with 本税 or 延滞金 unpaid as of as_of.
 
     Arrears are net of every 充当, proposed or executed (§17条の2 makes it mandatory); offset_pending
     shows what proposed, not yet executed 充当 covers. Exemption periods (SPEC §6.1) lower 延滞金.
+    incomplete_deliveries (settlement_date, reason; `transforms.deliveries.incomplete_deliveries`)
+    hold 督促 back (SPEC §7); None: every expected delivery came.
     """
     balances = settled_balances(current.filter(pl.col("effective_due_date") < as_of), ledger, offsets)
     # Only a receivable with 本税 unpaid, or settled after its 納期限, can be in arrears: the millions
@@ -42,7 +45,27 @@ def arrears(
     rows = bearing.join(owed, on="receivable_id", how="left", maintain_order="left")
     rows = rows.join(_offset_pending(offsets), on="receivable_id", how="left", maintain_order="left").with_columns(_outstanding(as_of))
     unpaid = rows.filter((pl.col("principal_outstanding") > 0) | (pl.col("late_fee") > 0))
-    return conformed(unpaid, "arrears").sort("receivable_id")
+    return conformed(dunning_readiness(unpaid, incomplete_deliveries), "arrears").sort("receivable_id")
+
+
+def dunning_readiness(arrears: pl.DataFrame, incomplete_deliveries: pl.DataFrame | None) -> pl.DataFrame:
+    """arrears with dunning_ready and dunning_hold_reason: a receivable due a 督促状 is ready only when no
+    expected delivery from its effective 納期限 on is missing or rejected (SPEC §7).
+
+    The reason names the first such delivery and how many more there are: the payment that would
+    make the 督促状 wrong may be in any of them.
+    """
+    incomplete = incomplete_deliveries if incomplete_deliveries is not None else pl.DataFrame(schema={"settlement_date": pl.Date, "reason": pl.String})
+    ordered = incomplete.sort("settlement_date").with_row_index("position").select(
+        pl.col("settlement_date").alias("hold_from"), "reason", (incomplete.height - 1 - pl.col("position").cast(pl.Int64)).alias("more")
+    )
+    by_due = arrears.with_row_index("arrears_row").sort("effective_due_date")
+    held = by_due.join_asof(ordered, left_on="effective_due_date", right_on="hold_from", strategy="forward").sort("arrears_row")
+    hold = pl.col("dunning_due") & pl.col("hold_from").is_not_null()
+    reason = pl.when(pl.col("more") > 0).then(pl.format("{} (and {} more)", pl.col("reason"), pl.col("more"))).otherwise(pl.col("reason"))
+    return held.with_columns(
+        (pl.col("dunning_due") & ~hold).alias("dunning_ready"), pl.when(hold).then(reason).alias("dunning_hold_reason")
+    ).drop("arrears_row", "hold_from", "reason", "more")
 
 
 def settled_balances(receivables: pl.DataFrame, ledger: pl.DataFrame, offsets: pl.DataFrame) -> pl.DataFrame:

@@ -11,14 +11,18 @@ any taxpayer's receivables) and the decisions table. Each part leaves the few ro
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, fields
 from datetime import date
 
 import polars as pl
 
-from transforms.decisions import decisions_table
+from schemas.rates import RatesTable
+from schemas.settings import Settings
+from transforms.decisions import DecisionEffects, decisions_table
+from transforms.history import Pricing, SettledState, arrears_receipt_years, dated_hashes, dated_rows
 from transforms.payments import KEY
-from transforms.rebuild import TaxpayerTables
+from transforms.rebuild import COUNTED_COLUMNS, ReceivableState, TaxpayerTables, taxpayer_tables
 from transforms.work_queue import WAITING, unpaid_principals, work_queue_of_unpaid
 
 PART = "part"
@@ -96,3 +100,67 @@ def cross_taxpayer_tables(
     decided = rows.decided
     decisions = decisions_table(entries, decided.receivables, decided.payments, decided.refund_candidates, decided.offsets, decided.arrears)
     return decisions, work_queue_of_unpaid(waiting, reissued, filing_numbers, rows.unpaid, as_of)
+
+
+@dataclass(frozen=True)
+class PartInputs:
+    """What one part of the taxpayers is settled from: its matched payments and its receivables (transforms.rebuild.ReceivableState but re-issued numbers)."""
+
+    matched: pl.DataFrame
+    versions: pl.DataFrame
+    principals: pl.DataFrame
+    current: pl.DataFrame
+    first_delivered: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class PartContext:
+    """What every part is settled with: the date, the law tables, the settings, the decisions, the deliveries missing, and what the cross-taxpayer tables read."""
+
+    as_of: date
+    rates: RatesTable
+    settings: Settings
+    decisions: DecisionEffects
+    incomplete: pl.DataFrame
+    entries: pl.DataFrame
+    waiting: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class SettledPart:
+    """One part's tables and ledger; the rows the cross-taxpayer tables, the counts and `history` read of it."""
+
+    tables: TaxpayerTables
+    ledger: pl.DataFrame
+    left: CrossTaxpayerRows
+    counted: dict[str, pl.DataFrame]
+    # transforms.history.dated_hashes and arrears_receipt_years of the part's state.
+    hashes: pl.DataFrame
+    arrears_years: pl.DataFrame
+
+
+def settled_part(context: PartContext, inputs: PartInputs) -> SettledPart:
+    """The tables of one part of the taxpayers, and what the end of the rebuild reads of it (a pure function: a part may run anywhere)."""
+    no_reissued = pl.DataFrame()  # taxpayer_tables does not read them: the work queue is made at the end
+    receivables = ReceivableState(inputs.current, inputs.versions, inputs.principals, no_reissued, inputs.first_delivered)
+    settings, decisions = context.settings, context.decisions
+    settled = taxpayer_tables(inputs.matched, receivables, context.as_of, context.rates, settings, lambda name: nullcontext(), decisions, context.incomplete)
+    tables, state = settled.tables, settled.state
+    counted = {name: getattr(tables, name).select(columns) for name, columns in COUNTED_COLUMNS.items() if hasattr(tables, name)}
+    left = cross_taxpayer_rows(tables, context.entries, context.waiting, context.as_of)
+    return SettledPart(tables, state.ledger, left, counted, dated_hashes(state), arrears_receipt_years(state))
+
+
+@dataclass(frozen=True)
+class HistoryContext:
+    """What every part's `history` rows are made with: the days to compute, the pricing, the 滞繰 receipts' years of every part."""
+
+    as_of: date
+    days: list[date]
+    pricing: Pricing
+    arrears_years: pl.DataFrame
+
+
+def history_of_part(context: HistoryContext, state: SettledState) -> pl.DataFrame:
+    """The `history` figures of one part of the taxpayers on each day to compute, summed per key (the parts' are summed again)."""
+    return dated_rows(context.days, state, context.pricing, context.arrears_years)

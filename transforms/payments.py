@@ -22,6 +22,8 @@ KEY = "payment_key"
 # payment_key of a 仮登録 record without 共通納税ID: the prefix, then its 納付情報シーケンス.
 SEQUENCE_KEY_PREFIX = "SEQ-"
 DELIVERED_RECORD = "delivered_record"
+# 決済単位年月日: the layout's settlement_date, renamed in `payments`, where a settlement date is shuno's (the file's date).
+BANK_SETTLEMENT_DATE, PAYMENTS_BANK_SETTLEMENT_DATE = "settlement_date", "interbank_settlement_date"
 SIGHTING_ORDER = ["file_date", "delivery_number", "file_name", "record_number"]
 # SPEC §2: sightings that disagree on an amount or 領収区分 are a conflict.
 CONFLICT_VALUES = ["receipt_class", "paid_total", "paid_principal", "paid_late_fee", "paid_dunning_fee", "paid_additional_charge"]
@@ -93,6 +95,9 @@ def sighting_schema() -> pl.Schema:
             "mpn_serial": string,
             "channel_class": string,
             "payment_scheme": string,
+            "payment_method": string,
+            "bank_code": string,
+            BANK_SETTLEMENT_DATE: day,
             **{key: string for key in MATCHING_KEYS},
             "collector_code": number,
             "tax_fee_number": number,
@@ -167,6 +172,7 @@ def _payment_file_sightings(records: pl.DataFrame) -> pl.DataFrame:
 
 def _provisional_sightings(records: pl.DataFrame) -> pl.DataFrame:
     absent = ["mpn_processed_on", "mpn_processed_at", "mpn_serial", "channel_class", "payment_scheme", "payer_name_kana"]
+    absent += ["payment_method", "bank_code", BANK_SETTLEMENT_DATE]
     return records.with_columns(
         _provisional_key().alias(KEY),
         pl.lit(PaymentSource.PROVISIONAL).alias("source"),
@@ -196,7 +202,7 @@ def payments(
     undisputed = _payment_decisions(decisive.filter(~disputed).with_columns(pl.lit(False).alias("held")))
     standing = _standing_sightings(decisive.filter(disputed), chosen_sightings)
     decisions = undisputed.merge_sorted(_payment_decisions(standing), key=KEY)
-    decided = _with_values(decisions, sightings)
+    decided = _with_values(decisions, sightings).rename({BANK_SETTLEMENT_DATE: PAYMENTS_BANK_SETTLEMENT_DATE})
     deadline = _confirmation_deadlines(decided["paid_on"], business_days_to_confirm)
     return decided.with_columns(
         _status().alias("status"),

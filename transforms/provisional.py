@@ -4,7 +4,8 @@ A delivered 仮登録 record keeps what its sender said, except エラー区分,
 payment-file payment gets a built row: each field from the payment, its 管理 record, the link or
 the receivable it was applied to; a field none of them gives is blank (null), or zero for a
 number. Its dates are settlement dates (first and last file date the payment was seen on), never
-the clock, so a re-run writes the same row.
+the clock, so a re-run writes the same row; its 会計年度 is the receipt's, by the rule
+`applications` uses (transforms/fiscal_year.py).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import polars as pl
 
 from schemas.codes import TAX_CODE_BY_ELTAX_CLASS, DeleteFlag, PaymentSource
 from schemas.tables import derived_tables
-from transforms.fiscal_year import fiscal_year_of_day
+from transforms.fiscal_year import receipt_fiscal_year
 from transforms.payments import DELIVERED_RECORD, KEY
 
-RECEIVABLE_FIELDS = ["tax_code", "tax_year", "notice_number", "installment", "taxpayer_id", "filing_receipt_number"]
+RECEIVABLE_FIELDS = ["tax_code", "fiscal_year", "tax_year", "notice_number", "installment", "taxpayer_id", "filing_receipt_number"]
 
 
 @cache
@@ -81,7 +82,9 @@ def _built_fields() -> dict[str, pl.Expr]:
         "payment_category": pl.format(
             "{}{}", pl.col("tax_fee_number").cast(pl.String).str.zfill(3), pl.col("filing_period_code").fill_null("")
         ),
-        "fiscal_year": fiscal_year_of_day(pl.coalesce("deposited_on", "paid_on")),
+        # The 会計年度 of the receipt as `applications` gives it (出納整理期間 included); a payment
+        # applied to nothing takes the fiscal year of its 納付日.
+        "fiscal_year": receipt_fiscal_year(pl.col("paid_on"), pl.col("receivable_fiscal_year"))[0],
         "specific_key_1": pl.coalesce("specific_key_1", "management_specific_key_1"),
         "delete_next_run_flag": pl.lit(DeleteFlag.NORMAL),
         "created_on": pl.col("first_seen_on"),

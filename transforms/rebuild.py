@@ -56,11 +56,14 @@ Where each rule of SPEC §3 and §4 lives:
 | §4.2 | expiry: arose + 5 years (2/29 → 2/28) | `transforms.late_fee.expires_on` |
 | §4.3 | arrears: past due, 本税 or 延滞金 unpaid after payments and 充当 | `transforms.arrears.arrears` |
 | §4.3 | dunning_due and the 20th-day deadline | `transforms.arrears._outstanding` |
+| §7 | expected deliveries: business days × kinds, gaps in delivery numbers | `transforms.deliveries.deliveries` |
+| §7 | 督促 waits for every delivery from the 納期限 on | `transforms.arrears.dunning_readiness` |
+| §7 | 入金日 deliveries (領収 − 取消, each payment once) against the bank's credit | `transforms.deposits.deposit_reconciliation` |
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -71,10 +74,13 @@ from schemas.codes import PaymentStatus
 from schemas.exemptions import ExemptionKinds, load_exemption_kinds
 from schemas.rates import RatesTable
 from schemas.settings import Settings
-from schemas.tables import decision_entries_table, stored_input_tables
+from schemas.tables import decision_entries_table, log_tables, stored_input_tables
 from transforms.application import application_ledger, applications, overpaid_amounts, principal_ledger
 from transforms.arrears import arrears
 from transforms.decisions import DecisionEffects, decision_effects, decisions_table, no_decisions, no_entries
+from transforms.deliveries import deliveries, incomplete_deliveries
+from transforms.deposits import delivered_amounts, reconciliation
+from transforms.history import DatedHistory, Pricing, SettledState, first_delivered, history
 from transforms.late_fees_owed import ledger_late_fees
 from transforms.ledger import conformed
 from transforms.matching import ReceivableKeys, matched_payments
@@ -86,7 +92,7 @@ from transforms.receivables import current_receivables, principal_history, recei
 from transforms.refunds import refund_candidates
 from transforms.work_queue import reissued_numbers, work_queue
 
-TABLES = {table.name: table for table in [*stored_input_tables(), decision_entries_table()]}
+TABLES = {table.name: table for table in [*stored_input_tables(), decision_entries_table(), *log_tables()]}
 # What the rebuild reads of each stored table: payment_records' opaque system areas stay on disk.
 STORED_COLUMNS = {
     "payment_records": [name for name in sighting_schema() if name in TABLES["payment_records"].column_names],
@@ -95,9 +101,16 @@ STORED_COLUMNS = {
     "link_records": TABLES["link_records"].column_names,
     "receivable_snapshots": TABLES["receivable_snapshots"].column_names,
     "decision_entries": TABLES["decision_entries"].column_names,
+    "bank_credits": TABLES["bank_credits"].column_names,
+    # What a run saw of each file: the deliveries expected of it (SPEC §7) are read from it.
+    "ingested_files": ["kind", "settlement_date", "delivery_number", "status", "run_id"],
+    # A voided date's files are withdrawn: its deliveries are missing again until it is run again.
+    "runs": ["run_id", "settlement_date", "started_at", "status"],
 }
 
 Step = Callable[[str], AbstractContextManager]
+# The step that makes `history`, by name: the benchmark times it on its own.
+HISTORY_STEP = "history: every date run, as of itself"
 
 
 @dataclass(frozen=True)
@@ -113,6 +126,10 @@ class DerivedTables:
     offsets: pl.DataFrame
     decisions: pl.DataFrame
     work_queue: pl.DataFrame
+    history: pl.DataFrame
+    history_days: pl.DataFrame
+    deliveries: pl.DataFrame
+    deposit_reconciliation: pl.DataFrame
     outcome_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -125,6 +142,8 @@ class Settlement:
     refund_candidates: pl.DataFrame
     offsets: pl.DataFrame
     arrears: pl.DataFrame
+    # The application ledger, which history cuts at each earlier date.
+    ledger: pl.DataFrame
 
 
 def derived_state(
@@ -134,39 +153,60 @@ def derived_state(
     settings: Settings = Settings(),
     step: Step = lambda name: nullcontext(),
     exemption_kinds: ExemptionKinds | None = None,
+    history_dates: Sequence[date] = (),
+    kept_history: DatedHistory | None = None,
 ) -> DerivedTables:
     """All derived tables from the stored inputs (payment, 仮登録, 管理, 紐付 records, snapshots, decisions).
 
-    `inputs` (STORED_COLUMNS' tables; `decision_entries` may be left out: no decision) is read,
+    `inputs` (STORED_COLUMNS' tables; `decision_entries`, `bank_credits`, `ingested_files` and `runs`
+    may be left out: no decision, no credit, no file seen, no run) is read,
     never changed. Each frame is referenced here only until the step that reads it ends, so a caller
     that keeps no reference of its own to `inputs` holds one stage at a time. `step(name)` wraps
     each stage (the benchmark times them with it). exemption_kinds: the table of SPEC §6.1, the
-    packaged one when None.
+    packaged one when None. history_dates: the settlement dates run (as_of is always one);
+    kept_history: the `history` and `history_days` stored before, whose unchanged dates are kept.
     """
     snapshots = inputs["receivable_snapshots"]
     payment_records, provisional_records = inputs["payment_records"], inputs["provisional_records"]
     management_records, link_records = inputs["management_records"], inputs["link_records"]
     entries = inputs["decision_entries"] if "decision_entries" in inputs else no_entries()
+    credits, files, runs = _stored(inputs, "bank_credits"), _stored(inputs, "ingested_files"), _stored(inputs, "runs")
     del inputs
+    with step("expected deliveries"):
+        expected = deliveries(files, as_of, [kind.value for kind in settings.expected_kinds], runs)
     with step("decisions in force"):
         decisions = decision_effects(entries, exemption_kinds or load_exemption_kinds())
     with step(RECEIVABLES_STEP):
         state = receivable_state(snapshots)
         del snapshots
-        current, versions, history, reissued = state.current, state.versions, state.history, state.reissued
-        del state
     records = {"payment_records": payment_records, "provisional_records": provisional_records}
     del payment_records, provisional_records
-    matched = matched_of(records, management_records, link_records, versions, as_of, settings, step, decisions)
+    matched = matched_of(records, management_records, link_records, state.versions, as_of, settings, step, decisions)
     del management_records, link_records
-    settled = taxpayer_tables(matched, versions, history, current, as_of, rates, settings, step, decisions)
+    with step("payments: bank reconciliation"):
+        reconciled = reconciliation(matched.delivered, credits)
+    settled = taxpayer_tables(matched.payments, state, as_of, rates, settings, step, decisions, incomplete_deliveries(expected))
+    with step(HISTORY_STEP):
+        dated = history([*history_dates, as_of], settled.state, Pricing(rates, settings.low_rate_months, decisions.exemption_periods), kept_history)
+    own = settled.tables
     with step("decisions and work queue tables"):
         tables = DerivedTables(
-            **vars(settled),
-            decisions=decisions_table(entries, settled.receivables, settled.payments, settled.refund_candidates, settled.offsets, settled.arrears),
-            work_queue=work_queue(matched, reissued, versions, current, settled.applications, settled.offsets, settled.arrears, as_of),
+            **vars(own),
+            decisions=decisions_table(entries, own.receivables, own.payments, own.refund_candidates, own.offsets, own.arrears),
+            work_queue=work_queue(matched.payments, state.reissued, state.versions, state.current, own.applications, own.offsets, own.arrears, as_of),
+            history=dated.rows,
+            history_days=dated.days,
+            deliveries=expected,
+            deposit_reconciliation=reconciled,
         )
-    return DerivedTables(**{**vars(tables), "outcome_counts": outcome_counts(tables.payments, tables.arrears, tables.refund_candidates)})
+    return DerivedTables(**{**vars(tables), "outcome_counts": outcome_counts(tables)})
+
+
+def _stored(inputs: Mapping[str, pl.DataFrame], name: str) -> pl.DataFrame:
+    """The stored table `name` of inputs; with no row when inputs leave it out (a caller with no files seen, no credits)."""
+    if name in inputs:
+        return inputs[name]
+    return pl.DataFrame(schema={column: TABLES[name].polars_schema[column] for column in STORED_COLUMNS[name]})
 
 
 RECEIVABLES_STEP = "receivables: newest versions, 本税 history, effective 納期限"
@@ -174,12 +214,13 @@ RECEIVABLES_STEP = "receivables: newest versions, 本税 history, effective 納�
 
 @dataclass(frozen=True)
 class ReceivableState:
-    """What the rebuild reads of the snapshots: the newest receivables, every one's newest version, 本税 history, re-issued numbers."""
+    """What the rebuild reads of the snapshots: the newest receivables, every one's newest version, 本税 history, re-issued numbers, first deliveries."""
 
     current: pl.DataFrame
     versions: pl.DataFrame
-    history: pl.DataFrame
+    principals: pl.DataFrame
     reissued: pl.DataFrame
+    first_delivered: pl.DataFrame
 
 
 def receivable_state(snapshots: pl.DataFrame, deliveries: pl.DataFrame | None = None) -> ReceivableState:
@@ -191,7 +232,16 @@ def receivable_state(snapshots: pl.DataFrame, deliveries: pl.DataFrame | None = 
     versions = receivable_versions(snapshots, deliveries)
     # The work queue needs the earlier versions' numbers only: a few rows, where snapshots are millions.
     reissued = reissued_numbers(snapshots, versions)
-    return ReceivableState(current_receivables(snapshots, deliveries), versions, principal_history(snapshots, versions), reissued)
+    principals = principal_history(snapshots, versions)
+    return ReceivableState(current_receivables(snapshots, deliveries), versions, principals, reissued, first_delivered(snapshots))
+
+
+@dataclass(frozen=True)
+class MatchedPayments:
+    """The payments decided and matched, and what their records delivered per 入金日 (transforms.deposits.delivered_amounts)."""
+
+    payments: pl.DataFrame
+    delivered: pl.DataFrame
 
 
 def matched_of(
@@ -203,7 +253,7 @@ def matched_of(
     settings: Settings,
     step: Step,
     decisions: DecisionEffects,
-) -> pl.DataFrame:
+) -> MatchedPayments:
     """The payments of the payment-file and 仮登録 records, decided and matched.
 
     Every record of a payment, and its 管理 record, must be among them. The records are taken out
@@ -211,10 +261,11 @@ def matched_of(
     """
     with step("payments: sightings decided"):
         seen = sightings(records.pop("payment_records"), records.pop("provisional_records"))
+        delivered = delivered_amounts(seen)
         decided = payments(seen, as_of, settings.business_days_to_confirm, decisions.sightings_chosen)
         del seen
     with step("matching (routes 1–3, decisions)"):
-        return matched_payments(decided, management_records, link_records, versions, decisions.payments_decided)
+        return MatchedPayments(matched_payments(decided, management_records, link_records, versions, decisions.payments_decided), delivered)
 
 
 @dataclass(frozen=True)
@@ -230,25 +281,34 @@ class TaxpayerTables:
     offsets: pl.DataFrame
 
 
+@dataclass(frozen=True)
+class SettledTaxpayers:
+    """Some taxpayers' tables, and the state `history` cuts at each earlier date."""
+
+    tables: TaxpayerTables
+    state: SettledState
+
+
 def taxpayer_tables(
     matched: pl.DataFrame,
-    versions: pl.DataFrame,
-    history: pl.DataFrame,
-    current: pl.DataFrame,
+    receivables: ReceivableState,
     as_of: date,
     rates: RatesTable,
     settings: Settings,
     step: Step,
     decisions: DecisionEffects,
-) -> TaxpayerTables:
-    """The tables of the matched payments and of the receivables (versions, history, current) of the same taxpayers.
+    incomplete: pl.DataFrame | None = None,
+) -> SettledTaxpayers:
+    """The tables of the matched payments and of the receivables of the same taxpayers.
 
-    Every applied payment's receivable must be among versions, and with it every receivable of its
-    taxpayer (充当 looks for them in current); a payment applied to none may come with any taxpayers.
+    Every applied payment's receivable must be among the receivables, and with it every receivable of
+    its taxpayer (充当 looks for them in current); a payment applied to none may come with any taxpayers.
+    incomplete: the expected deliveries missing or rejected, which hold 督促 back (SPEC §7).
     """
-    settled = settlement(matched, versions, history, current, as_of, rates, settings, step, decisions)
+    versions, current = receivables.versions, receivables.current
+    settled = settlement(matched, versions, receivables.principals, current, as_of, rates, settings, step, decisions, incomplete)
     with step("payments and 仮登録 tables"):
-        return TaxpayerTables(
+        tables = TaxpayerTables(
             receivables=conformed(current, "receivables"),
             payments=payments_table(matched, settled.overpaid_amounts),
             provisional_payments=conformed(provisional_payments(matched, versions), "provisional_payments"),
@@ -257,6 +317,10 @@ def taxpayer_tables(
             refund_candidates=settled.refund_candidates,
             offsets=settled.offsets,
         )
+    state = SettledState(
+        versions, receivables.principals, receivables.first_delivered, settled.ledger, settled.applications, settled.offsets, settled.refund_candidates, settled.arrears, as_of
+    )
+    return SettledTaxpayers(tables, state)
 
 
 def settlement(
@@ -269,8 +333,12 @@ def settlement(
     settings: Settings = Settings(),
     step: Step = lambda name: nullcontext(),
     decisions: DecisionEffects | None = None,
+    incomplete: pl.DataFrame | None = None,
 ) -> Settlement:
-    """Applications, overpayments, refund candidates, 充当 and arrears of the matched payments as of as_of."""
+    """Applications, overpayments, refund candidates, 充当 and arrears of the matched payments as of as_of.
+
+    incomplete: the expected deliveries missing or rejected, which hold 督促 back (SPEC §7).
+    """
     low_rate_months, decisions = settings.low_rate_months, decisions or no_decisions()
     exemptions = decisions.exemption_periods
     with step("application: 本税 waterfall"):
@@ -288,8 +356,8 @@ def settlement(
     with step("refunds and 還付加算金"):
         refunds = refund_candidates(arising, offset_rows, as_of, rates, decisions.refunds_paid)
     with step("arrears"):
-        unpaid = arrears(current, ledger, offset_rows, as_of, rates, low_rate_months, exemptions)
-    return Settlement(applications(ledger), overpaid_amounts(ledger), refunds, offset_rows, unpaid)
+        unpaid = arrears(current, ledger, offset_rows, as_of, rates, low_rate_months, exemptions, incomplete)
+    return Settlement(applications(ledger), overpaid_amounts(ledger), refunds, offset_rows, unpaid, ledger)
 
 
 def payments_table(matched: pl.DataFrame, overpaid_amounts: pl.DataFrame) -> pl.DataFrame:
@@ -301,11 +369,12 @@ def payments_table(matched: pl.DataFrame, overpaid_amounts: pl.DataFrame) -> pl.
     return conformed(merged, "payments").sort("payment_key")
 
 
-def outcome_counts(payments: pl.DataFrame, arrears: pl.DataFrame, refund_candidates: pl.DataFrame) -> dict[str, dict[str, int]]:
-    """Counts and yen totals per outcome: payments by status and error class, arrears, refunds.
+def outcome_counts(tables: DerivedTables | CountedRows) -> dict[str, dict[str, int]]:
+    """Counts and yen totals per outcome: payments by status and error class, arrears, deliveries, bank reconciliation, refunds.
 
-    Of each table only the columns counted and summed are read (a partitioned rebuild keeps no more).
+    Of each table only the columns counted and summed are read (a partitioned rebuild keeps no more: `CountedRows`).
     """
+    payments, refund_candidates = tables.payments, tables.refund_candidates
     payments_by_status = payments.group_by("status").agg(pl.len(), pl.col("paid_total").sum()).sort("status")
     pending = payments.filter(pl.col("status") == PaymentStatus.PENDING).group_by("error_class").agg(pl.len()).sort("error_class")
     return {
@@ -314,10 +383,13 @@ def outcome_counts(payments: pl.DataFrame, arrears: pl.DataFrame, refund_candida
         "pending by error class": {row["error_class"]: row["len"] for row in pending.iter_rows(named=True)},
         "unconfirmed (no 確報 five business days after 納付日)": {"payments": int(payments["unconfirmed"].sum())},
         "arrears": {
-            "receivables": arrears.height,
-            "principal outstanding yen": int(arrears["principal_outstanding"].sum()),
-            "late fee yen": int(arrears["late_fee"].sum()),
+            "receivables": tables.arrears.height,
+            "principal outstanding yen": int(tables.arrears["principal_outstanding"].sum()),
+            "late fee yen": int(tables.arrears["late_fee"].sum()),
+            "dunning held for incomplete deliveries": int(tables.arrears["dunning_hold_reason"].is_not_null().sum()),
         },
+        "deliveries": _counts_by_status(tables.deliveries),
+        "bank reconciliation (入金日)": _counts_by_status(tables.deposit_reconciliation),
         "refund candidates": {
             "candidates": refund_candidates.height,
             "overpaid yen": int(refund_candidates["overpaid_amount"].sum()),
@@ -325,3 +397,28 @@ def outcome_counts(payments: pl.DataFrame, arrears: pl.DataFrame, refund_candida
             "refund yen": int(refund_candidates["refund_amount"].sum()),
         },
     }
+
+
+@dataclass(frozen=True)
+class CountedRows:
+    """The columns `outcome_counts` reads of the tables it counts (COUNTED_COLUMNS)."""
+
+    payments: pl.DataFrame
+    arrears: pl.DataFrame
+    refund_candidates: pl.DataFrame
+    deliveries: pl.DataFrame
+    deposit_reconciliation: pl.DataFrame
+
+
+COUNTED_COLUMNS = {
+    "payments": ["status", "error_class", "paid_total", "unconfirmed"],
+    "arrears": ["principal_outstanding", "late_fee", "dunning_hold_reason"],
+    "refund_candidates": ["overpaid_amount", "offset_amount", "refund_amount"],
+    "deliveries": ["status"],
+    "deposit_reconciliation": ["status"],
+}
+
+
+def _counts_by_status(table: pl.DataFrame) -> dict[str, int]:
+    """How many rows of a table have each status, in the order of the statuses found."""
+    return {row["status"]: row["len"] for row in table.group_by("status").len().sort("status").iter_rows(named=True)}

@@ -4,55 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from schemas.models import RECORD_NUMBER, receivable_rules, receivable_schema
 from schemas.tables import RECEIVABLE_COLUMNS, Table
 from transforms.calendar import effective_due_dates
-from transforms.validation import VIOLATION_SCHEMA, rule_violations
 
 RECEIVABLE_SCHEMA = Table("receivables", "", RECEIVABLE_COLUMNS).polars_schema
-DATE_FORMAT = "%Y-%m-%d"
-
-
-def typed_receivables(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The snapshot's text columns typed, and one violation per row a value could not be read in.
-
-    `text` holds the CSV's columns as strings and `record_number` (the header row is 1).
-    """
-    text = text.select(RECORD_NUMBER, *[_blank_as_null(name) for name in RECEIVABLE_SCHEMA])
-    typed = text.select(RECORD_NUMBER, *[_typed(name, dtype) for name, dtype in RECEIVABLE_SCHEMA.items()])
-    unreadable = [
-        text.filter(pl.col(name).is_not_null() & typed[name].is_null()).select(
-            RECORD_NUMBER, pl.lit(name).alias("field"), pl.lit(f"{name}: {_expected(dtype)}").alias("reason")
-        )
-        for name, dtype in RECEIVABLE_SCHEMA.items()
-        if dtype != pl.String
-    ]
-    problems = pl.concat([pl.DataFrame(schema=VIOLATION_SCHEMA), *unreadable]).sort(RECORD_NUMBER)
-    return typed, problems.unique(RECORD_NUMBER, keep="first", maintain_order=True)
-
-
-def _blank_as_null(name: str) -> pl.Expr:
-    text = pl.col(name).str.strip_chars()
-    return pl.when(text == "").then(None).otherwise(text).alias(name)
-
-
-def _typed(name: str, dtype: pl.DataType) -> pl.Expr:
-    text = pl.col(name)
-    if dtype == pl.Date:
-        return text.str.strptime(pl.Date, DATE_FORMAT, strict=False).alias(name)
-    if dtype == pl.String:
-        return text.alias(name)
-    number = text.cast(dtype, strict=False)
-    return (number.fill_null(0) if name == "dunning_fee" else number).alias(name)
-
-
-def _expected(dtype: pl.DataType) -> str:
-    return "not a date YYYY-MM-DD" if dtype == pl.Date else "not a whole number"
-
-
-def receivable_violations(typed: pl.DataFrame) -> pl.DataFrame:
-    """One row per snapshot row that breaks a rule (blank key, repeated id, bad 期別, …)."""
-    return rule_violations(typed, receivable_schema(), receivable_rules())
 
 
 SNAPSHOT_ORDER = ["snapshot_date", "delivery_number"]

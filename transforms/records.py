@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 import numpy as np
 import pandera.polars as pa
@@ -61,6 +61,9 @@ class RecordRules:
         return pl.Schema({RECORD_NUMBER: pl.Int64(), **self.layout.schema})
 
 
+# Built once a process: pandera copies every column of a schema it builds, a tenth of a small run's
+# time when each file of every run built its layout's schema again. The rules are constants.
+@cache
 def record_rules_for(layout_name: LayoutName) -> RecordRules:
     """The checks a record of `layout_name` must pass."""
     layout = load_layout(layout_name)

@@ -17,17 +17,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 
-from flows.settlement import PAUSE_VARIABLE
+from flows.database import open_database
+from flows.pause import PAUSE_VARIABLE
 from schemas.tables import all_tables
+from tests.databases import read_only_database
 
 ROOT = Path(__file__).resolve().parents[2]
 SHUNO = [sys.executable, "-m", "flows.cli"]
@@ -63,7 +64,7 @@ def database_state(database: Path, read_only: bool = False) -> dict[str, pl.Data
     """Every table's rows, sorted, without the volatile columns."""
     # audit_log records every attempt (who, when, which process): a killed run and its re-run are two.
     tables = [table for table in all_tables() if table.name not in OPERATION_LOGS]
-    with duckdb.connect(str(database), read_only=read_only) as connection:
+    with (read_only_database(database) if read_only else open_database(database)) as connection:
         return {table.name: connection.sql(_select_stable(table)).pl().sort(pl.all()) for table in tables}
 
 
@@ -100,10 +101,15 @@ def bare_run(states: States, database: Path) -> list[str]:
     return [sys.executable, "-c", BARE_RUN, states.settlement_date.isoformat(), str(states.inbox), str(database)]
 
 
-@contextmanager
-def paused_run(states: States, command: list[str], stage: str) -> Iterator[subprocess.Popen]:
+def paused_run(states: States, command: list[str], stage: str) -> AbstractContextManager[subprocess.Popen]:
     """`command` stopped at `stage` by the pause hook; killed on the way out if still alive."""
-    environment = states.environment | {PAUSE_VARIABLE: stage}
+    return paused_command(states.environment, command, stage)
+
+
+@contextmanager
+def paused_command(environment: dict[str, str], command: list[str], stage: str) -> Iterator[subprocess.Popen]:
+    """`command` (a run, a restore, a rekey) run with `environment`, stopped at `stage` by the pause hook; killed on the way out if still alive."""
+    environment = environment | {PAUSE_VARIABLE: stage}
     run = subprocess.Popen(command, cwd=ROOT, env=environment, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, bufsize=0)
     try:
         _await_marker(run, f"paused at {stage}")
@@ -134,7 +140,7 @@ def wal_path(database: Path) -> Path:
 
 
 def refused_reasons(database: Path) -> list[str]:
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         return [reason for (reason,) in connection.execute("SELECT reason FROM audit_log WHERE outcome = 'refused'").fetchall()]
 
 

@@ -7,17 +7,19 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from flows.analyst import AnalystCopyError, publish_analyst_copy
-from flows.database import connect
+from flows.database import connect, open_database
 from flows.decide import take_decisions
 from schemas.analyst import ABOUT_COLUMNS, ANALYST_TABLES, ANALYST_VIEWS, CODE_LISTS, CODES_COLUMNS, EXCLUDED_COLUMNS
 from sample_data.names import SAMPLE_NAMES
 from schemas.decisions import Decision
+from tests.databases import read_only_database
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 HERE = "WHERE database_name = current_database() AND schema_name = 'main'"
@@ -50,7 +52,7 @@ def published(sample_nights, tmp_path_factory) -> Published:
 
 
 def _rows(path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(path), read_only=True) as connection:
+    with read_only_database(path) as connection:
         return connection.execute(sql, params or []).fetchall()
 
 
@@ -79,7 +81,7 @@ def test_the_copy_holds_every_contract_table_with_its_rows_and_no_personal_colum
 
 def _text_values(path: Path) -> list[str]:
     values: list[str] = []
-    with duckdb.connect(str(path), read_only=True) as connection:
+    with read_only_database(path) as connection:
         for table, column, data_type, _ in connection.execute(COLUMNS).fetchall():
             if data_type == "VARCHAR":
                 distinct = f'SELECT DISTINCT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL'
@@ -93,6 +95,9 @@ NUMBERS = "SELECT payment_number, confirmation_number FROM receivables UNION SEL
 def test_no_name_address_or_payment_number_of_the_sample_reaches_the_copy(published):
     source_text, copy_values = "\n".join(_text_values(published.database)), _text_values(published.copy)
     copy_text = "\n".join(copy_values)
+    # The scan reads every text column of every table and view of the copy, the v2 ones included.
+    scanned = {table for table, _, data_type, _ in _rows(published.copy, COLUMNS) if data_type == "VARCHAR"}
+    assert {"history", "codes", "collection_rate", "double_payments", "tax_certificate", "offsets_pending"} <= scanned
     assert len([name for name in SAMPLE_NAMES if name in source_text]) > 10  # the scan sees what is there
     assert [name for name in SAMPLE_NAMES if name in copy_text] == []
     numbers = _rows(published.database, NUMBERS)
@@ -137,6 +142,21 @@ RECONCILIATIONS = {
         "SELECT candidate_id, receivable_id, principal_offset + dunning_fee_offset + late_fee_offset FROM offsets"
         " WHERE status = 'proposed' ORDER BY ALL",
     ),
+    "collection_rate": (
+        "SELECT sum(assessed), sum(collected), max(as_of) FROM collection_rate",
+        "SELECT sum(assessed), sum(collected), max(as_of) FROM history"
+        " WHERE as_of = (SELECT max(as_of) FROM history) AND current_or_arrears IS NOT NULL",
+    ),
+    "double_payments": (
+        "SELECT receivable_id, payments, overpaid_amount FROM double_payments ORDER BY ALL",
+        "SELECT receivable_id, count(*), sum(overpaid_amount) FROM payments WHERE status = 'applied'"
+        " GROUP BY receivable_id HAVING count(*) > 1 AND sum(overpaid_amount) > 0 ORDER BY ALL",
+    ),
+    "tax_certificate": (
+        "SELECT sum(assessed), sum(paid + unpaid), count(*) FILTER (WHERE fully_paid) FROM tax_certificate",
+        "SELECT sum(principal), sum(principal), (SELECT count(*) FROM tax_certificate WHERE unpaid = 0) FROM receivables"
+        " WHERE fiscal_year BETWEEN 2024 AND 2026",
+    ),
     "decisions_by_kind": (
         "SELECT kind, decision_count, moved_yen FROM decisions_by_kind ORDER BY ALL",
         "SELECT kind, count(*), sum(moved_yen) FROM decisions GROUP BY kind ORDER BY ALL",
@@ -167,27 +187,85 @@ def test_the_views_reconcile_with_the_base_tables(published):
         low, high = AGING_DAYS[bucket]
         assert shortest >= low and (high is None or longest <= high), bucket
     assert _rows(copy, UNBALANCED_RECEIPTS) == [(0,)]
-    # Amounts stay BIGINT yen (a bare sum() would be HUGEINT, a float in pandas).
+    # Amounts stay BIGINT yen (a bare sum() would be HUGEINT, a float in pandas); 収納率 is a
+    # two-decimal percentage and 完納 a yes or no.
     view_types = {data_type for table, _, data_type, _ in _rows(copy, COLUMNS) if table in RECONCILIATIONS}
-    assert view_types <= {"VARCHAR", "BIGINT", "INTEGER", "DATE"}
+    assert view_types <= {"VARCHAR", "BIGINT", "INTEGER", "DATE", "DECIMAL(7,2)", "BOOLEAN"}
 
 
-def _readme_queries() -> list[str]:
+# 個人市民税 普通徴収 of 2025, 現年, on 2026-05-13 (the sample's last date): its receivables' 本税
+# and the 本税 its receipts of the 2025 会計年度 paid them (April–May receipts included), from
+# the base tables; 1,459,200 / 2,331,100 = 62.597…% → 62.60.
+HAND_ASSESSED = "SELECT sum(principal) FROM receivables WHERE tax_code = '010' AND fiscal_year = 2025"
+HAND_COLLECTED = (
+    "SELECT sum(principal_applied) FROM applications JOIN receivables USING (receivable_id)"
+    " WHERE receivables.tax_code = '010' AND receivables.fiscal_year = 2025 AND applications.fiscal_year = 2025"
+)
+RATE_OF_010_2025 = "SELECT assessed, collected, rate FROM collection_rate WHERE tax_code = '010' AND fiscal_year = 2025 AND current_or_arrears = '現年'"
+
+
+def test_the_collection_rate_of_one_tax_and_year_by_hand(published):
+    assessed, collected = _rows(published.copy, HAND_ASSESSED)[0][0], _rows(published.copy, HAND_COLLECTED)[0][0]
+    assert (assessed, collected) == (2_331_100, 1_459_200)
+    assert _rows(published.copy, RATE_OF_010_2025) == [(2_331_100, 1_459_200, Decimal("62.60"))]
+
+
+# history's rows of the latest date are the derived tables' figures: 現年 調定額 the receivables'
+# 本税, 滞納 the arrears table, 収入額 the 本税 applied.
+LATEST_HISTORY = (
+    "SELECT sum(assessed) FILTER (WHERE current_or_arrears = '現年'), sum(collected), sum(arrears_principal), sum(arrears_late_fee)"
+    " FROM history WHERE as_of = (SELECT max(as_of) FROM history)"
+)
+LATEST_TABLES = (
+    "SELECT (SELECT sum(principal) FROM receivables WHERE fiscal_year IS NOT NULL), (SELECT sum(principal_applied) FROM applications),"
+    " (SELECT sum(principal_outstanding) FROM arrears), (SELECT sum(late_fee) FROM arrears)"
+)
+
+
+def test_the_latest_history_rows_are_the_derived_tables_figures(published):
+    assert _rows(published.copy, "SELECT DISTINCT as_of FROM history ORDER BY 1") == [(day,) for day in published.dates]
+    assert _rows(published.copy, LATEST_HISTORY) == _rows(published.copy, LATEST_TABLES)
+
+
+def _readme_examples() -> list[tuple[str, str]]:
+    """The analyst section's examples: each SQL block and the output block printed after it."""
     section = README.read_text().split("## Analyst copy", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
+    return re.findall(r"```sql\n(.*?)```\n\n```text\n(.*?)```", section, flags=re.DOTALL)
 
 
-def test_the_readme_queries_run_on_the_copy(published):
-    queries = _readme_queries()
-    assert len(queries) == 5
-    for query in queries:
-        rows = _rows(published.copy, query)
-        # The sample's overpayments all arose in May 2026: none is near its five-year limit.
-        assert rows or "expires_on" in query, query
+def rendered(connection: duckdb.DuckDBPyConnection, query: str) -> str:
+    """A query's result as the README prints it: the column names, then one line per row, ` | ` between values."""
+    result = connection.execute(query)
+    lines = [[column for column, *_ in result.description]] + [[_shown(value) for value in row] for row in result.fetchall()]
+    return "".join(" | ".join(line) + "\n" for line in lines)
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+@pytest.fixture(scope="module")
+def plain_copy(sample_nights, tmp_path_factory) -> Path:
+    """The analyst copy of the sample as `make run` leaves it (no decision taken)."""
+    target = tmp_path_factory.mktemp("plain") / "analyst.duckdb"
+    publish_analyst_copy(sample_nights.database_after(), target)
+    return target
+
+
+def test_every_readme_query_prints_what_the_readme_says_on_the_sample(plain_copy):
+    examples = _readme_examples()
+    assert len(examples) == 10
+    with duckdb.connect(str(plain_copy), read_only=True) as connection:
+        for query, output in examples:
+            assert rendered(connection, query) == output, query
 
 
 def test_the_copy_opens_read_only_and_refuses_writes(published):
-    with duckdb.connect(str(published.copy), read_only=True) as connection:
+    with read_only_database(published.copy) as connection:
         assert connection.execute("SELECT count(*) FROM arrears").fetchone()[0] > 0
         with pytest.raises(duckdb.Error, match="read-only"):
             connection.execute("DELETE FROM arrears")
@@ -207,7 +285,7 @@ def test_publishing_again_replaces_the_copy_while_readers_keep_the_one_they_open
     sample_nights.copy_after(published.dates[0], database)
     publish_analyst_copy(database, target)
     reader = subprocess.Popen([sys.executable, "-c", READER, str(target)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    in_process = duckdb.connect(str(target), read_only=True)
+    in_process = read_only_database(target)
     try:
         assert reader.stdout.readline().strip() == "1"
         sample_nights.copy_after(published.dates[1], database)  # the database after the next night's run
@@ -216,7 +294,7 @@ def test_publishing_again_replaces_the_copy_while_readers_keep_the_one_they_open
         assert in_process.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
         # DuckDB shares one open database per path within a process: a second connection made
         # while the first is open still reads the old copy.
-        with duckdb.connect(str(target), read_only=True) as second:
+        with read_only_database(target) as second:
             assert second.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
         assert reader.communicate("next\n", timeout=30)[0].strip() == "1"
     finally:
@@ -231,9 +309,12 @@ def test_publishing_again_replaces_the_copy_while_readers_keep_the_one_they_open
 def test_publishing_from_an_open_connection_leaves_it_as_it_was(sample_nights, tmp_path):
     database = sample_nights.copy_after(sample_nights.dates[0], tmp_path / "shuno.duckdb")
     connection = connect(database)
+    attached = "SELECT database_name FROM duckdb_databases() WHERE NOT internal ORDER BY ALL"
     try:
+        # The encrypted database is attached to an in-memory one (flows/database.py): both are there before, and only they after.
+        assert [name for (name,) in connection.execute(attached).fetchall()] == ["memory", "shuno"]
         counts = publish_analyst_copy(connection, tmp_path / "analyst.duckdb")
-        assert [name for (name,) in connection.execute("SELECT database_name FROM duckdb_databases() WHERE NOT internal").fetchall()] == ["shuno"]
+        assert [name for (name,) in connection.execute(attached).fetchall()] == ["memory", "shuno"]
         assert counts["payments"] == connection.execute("SELECT count(*) FROM payments").fetchone()[0] > 0
     finally:
         connection.close()
@@ -244,13 +325,13 @@ def test_a_publish_that_fails_leaves_the_published_copy_untouched(published, tmp
     publish_analyst_copy(published.database, target)
     before = target.read_bytes()
     empty = tmp_path / "empty.duckdb"
-    duckdb.connect(str(empty)).close()
+    open_database(empty).close()
     with pytest.raises(AnalystCopyError, match="no table receivables"):
         publish_analyst_copy(empty, target)
     # A failure half-way: the tables are copied, then a view cannot be created.
     broken = tmp_path / "broken.duckdb"
     broken.write_bytes(published.database.read_bytes())
-    with duckdb.connect(str(broken)) as connection:
+    with open_database(broken) as connection:
         connection.execute("ALTER TABLE refund_candidates DROP COLUMN kind")
     with pytest.raises(duckdb.BinderException, match="kind"):
         publish_analyst_copy(broken, target)
@@ -260,7 +341,7 @@ def test_a_publish_that_fails_leaves_the_published_copy_untouched(published, tmp
 
 def test_the_copy_is_read_only_and_says_what_it_is_as_of(published, sample_nights):
     assert published.copy.stat().st_mode & 0o777 == 0o444
-    with duckdb.connect(str(published.database), read_only=True) as connection:
+    with read_only_database(published.database) as connection:
         last_run = connection.execute("SELECT run_id FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1").fetchall()[0][0]
     [(as_of, published_at, run_id, version)] = _rows(published.copy, "SELECT as_of, published_at, run_id, shuno_version FROM about")
     assert (as_of, run_id) == (sample_nights.dates[-1], last_run)
@@ -291,7 +372,7 @@ def test_the_codes_table_names_every_listed_code_and_every_unknown_one_met(publi
 def test_an_unknown_code_inserted_before_publishing_is_named_unknown(published, tmp_path):
     source, copy = tmp_path / "shuno.duckdb", tmp_path / "analyst.duckdb"
     source.write_bytes(published.database.read_bytes())
-    with duckdb.connect(str(source)) as connection:
+    with open_database(source) as connection:
         connection.execute("UPDATE payments SET channel_class = '10' WHERE channel_class = '01'")
         connection.execute("UPDATE receivables SET tax_code = '999' WHERE receivable_id = (SELECT min(receivable_id) FROM receivables)")
     publish_analyst_copy(source, copy)

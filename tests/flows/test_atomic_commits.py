@@ -79,7 +79,7 @@ def test_a_refused_run_names_the_holder_and_never_opens_the_database(states, tmp
 def test_a_database_another_program_holds_fails_the_run_naming_it_and_changes_nothing(states, tmp_path):
     database = tmp_path / "shuno.duckdb"
     shutil.copy(states.before_path, database)
-    holder = "import duckdb, sys; connection = duckdb.connect(sys.argv[1], read_only=True); print('open', flush=True); sys.stdin.readline()"
+    holder = "import sys, pathlib; from flows.database import connect_read_only; connection = connect_read_only(pathlib.Path(sys.argv[1])); print('open', flush=True); sys.stdin.readline()"
     with subprocess.Popen([sys.executable, "-c", holder, str(database)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as analyst:
         assert analyst.stdout.readline() == "open\n"
         # Not waiting (the wait itself is tested in test_settlement.py): the failure is shuno's line, not DuckDB's.

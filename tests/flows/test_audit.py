@@ -10,19 +10,19 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
 from flows.audit import FileDigest, audit_entry, file_digest, write_audit_entry
 from flows.cli import app
-from flows.database import connect
+from flows.database import connect, open_database
 from flows.lock import acquire_run_lock
 from flows.settlement import RunFailed, RunRefused, failure_reason, run_settlement_date
 from flows.refusals import logged_refusals, refusal_log_path
 from sample_data.names import SAMPLE_NAMES
 from schemas.rates import RatesFileError
 from schemas.settings import Settings
+from tests.databases import read_only_database
 
 RUN_FILES = "SELECT file_name, sha256 FROM ingested_files WHERE run_id = ? AND settlement_date = ?"
 AUDIT_COMMENTS = "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'audit_log'"
@@ -35,13 +35,13 @@ def sample(sample_inbox_folder, committed_sample):
 
 
 def _date_files(inbox: Path, database: Path, settlement_date) -> list[Path]:
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         names = connection.execute("SELECT file_name FROM ingested_files WHERE settlement_date = ? ORDER BY file_name", [settlement_date]).fetchall()
     return [inbox / name for (name,) in names]
 
 
 def _audit_rows(database: Path) -> list[dict]:
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         result = connection.execute(AUDIT_ROWS)
         names = [column[0] for column in result.description]
         return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
@@ -59,7 +59,7 @@ def test_a_completed_run_is_logged_with_the_os_user_and_the_sha256_of_its_files(
     database = tmp_path / "shuno.duckdb"
     summary = run_settlement_date(dates[0], inbox, database)
     files = _date_files(inbox, database, dates[0])
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         sha256 = dict(connection.execute(RUN_FILES, [summary.run_id, dates[0]]).fetchall())
         comments = connection.execute(AUDIT_COMMENTS).fetchall()
     [entry] = _audit_rows(database)
@@ -100,7 +100,7 @@ def test_personal_parameters_unknown_outcomes_and_odd_values_are_refused(tmp_pat
     with pytest.raises(TypeError, match="object"):
         audit_entry("run", "completed", {"what": object()})
     database = tmp_path / "audit.duckdb"
-    with duckdb.connect(str(database)) as connection:
+    with open_database(database) as connection:
         with pytest.raises(ValueError):
             write_audit_entry(connection, audit_entry("run", "completed", {"password": "x"}))
         assert connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'audit_log'").fetchone()[0] == 0

@@ -31,7 +31,7 @@ def test_the_log_lists_runs_and_refusals_waiting_in_the_refusal_log_and_since_fi
 
 def test_a_database_a_run_holds_is_named_with_the_holders_pid_and_the_refusal_log_still_shown(sample_nights, tmp_path):
     database = sample_nights.copy_after(sample_nights.dates[-1], tmp_path / "shuno.duckdb")
-    holder = "import duckdb, sys; connection = duckdb.connect(sys.argv[1]); print('open', flush=True); sys.stdin.readline()"
+    holder = "import sys, pathlib; from flows.database import open_database; connection = open_database(pathlib.Path(sys.argv[1])); print('open', flush=True); sys.stdin.readline()"
     with subprocess.Popen([sys.executable, "-c", holder, str(database)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as run:
         assert run.stdout.readline() == "open\n"
         result = CliRunner().invoke(app, ["audit", "--db", str(database)])

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import duckdb
-
-from flows.database import stored_tables, connect
+from flows.database import connect, open_database, stored_tables
 from schemas.tables import all_tables, schema_statements
 
 COMMENTS = "SELECT comment FROM duckdb_columns() WHERE table_name = ? AND column_name = ?"
@@ -21,7 +19,7 @@ def test_a_new_database_has_every_table_and_then_needs_no_statement(tmp_path):
 def test_an_older_database_gains_the_new_columns_with_their_comments_and_keeps_its_rows(tmp_path):
     database = tmp_path / "shuno.duckdb"
     connect(database).close()
-    with duckdb.connect(str(database)) as older:
+    with open_database(database) as older:
         older.execute('ALTER TABLE arrears DROP COLUMN late_fee_exempted')
         older.execute("INSERT INTO runs (run_id, status) VALUES ('R1', 'completed')")
         older.execute("COMMENT ON COLUMN payments.status IS 'old words'")

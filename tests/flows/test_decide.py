@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -25,19 +24,20 @@ from flows.settlement import run_settlement_date
 from schemas.codes import CandidateStatus, DecisionKind, MatchedBy, OffsetStatus, PaymentStatus
 from schemas.decisions import Decision
 from schemas.tables import derived_tables
+from tests.databases import read_only_database
 
 TODAY = date(2026, 5, 13)
 STATE_TABLES = [table.name for table in derived_tables()] + ["decision_entries"]
 
 
 def _query(database: Path, sql: str, params: list | None = None) -> pl.DataFrame:
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         return connection.sql(sql, params=params or []).pl()
 
 
 def _state(database: Path) -> dict[str, pl.DataFrame]:
     """Every derived table and the decisions entered, sorted, without the moment they were entered."""
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         tables = {name: connection.sql(f'SELECT * FROM "{name}"').pl() for name in STATE_TABLES}
     tables["decision_entries"] = tables["decision_entries"].drop("entered_at")
     return {name: frame.sort(pl.all()) for name, frame in tables.items()}

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.database import connect
+from flows.database import connect, open_database
 from flows.explain_command import explanation, read_only
 from flows.settlement import load_law_tables, rebuild_derived
 from schemas.exemptions import load_exemption_kinds
@@ -18,6 +17,7 @@ from schemas.rates import load_rates
 from schemas.settings import Settings
 from tests.flows.test_nightly import assert_nothing_personal, personal_strings
 from transforms.explanation import LateFeeLaw
+from tests.databases import read_only_database
 
 LAW = LateFeeLaw(load_rates(), load_exemption_kinds(), {})
 # A receivable in arrears with a partial payment and 延滞金 (the 本税 left bears it); the first such, by id.
@@ -41,7 +41,7 @@ def invoke(*arguments: str):
 
 
 def first(database, sql: str) -> str:
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         return connection.execute(sql).fetchall()[0][0]
 
 
@@ -54,7 +54,7 @@ def database(sample_nights):
 def explained(database, committed_sample) -> dict[str, tuple[str, ...]]:
     """The arguments of the explanations the tests read: a receivable in arrears, the offset case's candidate, a pending payment."""
     offset = committed_sample.cases.filter(committed_sample.cases["case"] == "offset").row(0, named=True)
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         [candidate] = connection.execute(
             "SELECT candidate_id FROM refund_candidates WHERE receivable_id = ?", [offset["receivable_id"]]
         ).fetchall()[0]
@@ -130,7 +130,7 @@ def test_a_database_another_process_writes_is_one_line(database, tmp_path):
     writable = tmp_path / "shuno.duckdb"
     writable.write_bytes(database.read_bytes())
     # A second connection of this process to a file it holds writable: DuckDB refuses the read-only one, as it does a second process.
-    with duckdb.connect(str(writable)):
+    with open_database(writable):
         result = invoke("R1", "--db", str(writable))
     assert result.exit_code == 1 and len(result.output.splitlines()) == 1 and "cannot be read" in result.output
 

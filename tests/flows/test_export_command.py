@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -16,6 +15,7 @@ from flows.analyst import publish_analyst_copy
 from flows.cli import app
 from flows.export_command import header_names, write_xlsx
 from flows.settlement import analyst_copy_path
+from tests.databases import read_only_database
 
 runner = CliRunner()
 BOM = b"\xef\xbb\xbf"
@@ -35,7 +35,7 @@ def _export(database: Path, *arguments: str):
 
 
 def _copy_rows(database: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(analyst_copy_path(database)), read_only=True) as connection:
+    with read_only_database(analyst_copy_path(database)) as connection:
         return connection.execute(sql).fetchall()
 
 
@@ -59,12 +59,14 @@ def test_csv_of_codes_names_the_unknown_channel(database, tmp_path):
     assert rows[("channel_class", "09")] == "不明 (09)" and rows[("channel_class", "01")] == "ATM"
 
 
-def test_parquet_reads_back_equal_to_the_table(database, tmp_path):
+def test_parquet_reads_back_equal_to_the_table_its_rows_sorted(database, tmp_path):
     out = tmp_path / "payments.parquet"
     assert _export(database, "payments", "--format", "parquet", "--out", str(out)).exit_code == 0
-    with duckdb.connect(str(analyst_copy_path(database)), read_only=True) as connection:
-        expected = connection.sql("SELECT * FROM payments").arrow().read_all()
-    assert pq.read_table(out).equals(expected)
+    with read_only_database(analyst_copy_path(database)) as connection:
+        expected = connection.sql("SELECT * FROM payments ORDER BY ALL").arrow().read_all()
+        stored_in_another_order = connection.sql("SELECT * FROM payments ORDER BY paid_total DESC").arrow().read_all()
+    exported = pq.read_table(out)
+    assert exported.equals(expected) and not exported.equals(stored_in_another_order)
 
 
 def test_a_view_exports_too_with_japanese_headers(database, tmp_path):

@@ -67,6 +67,16 @@ def test_every_file_of_the_date_is_loaded_rejected_duplicate_or_unrecognised(tmp
         ("NOFU_NYUKIN_132071_20260501_001.dat", 3, "paid_on", 700),
     ]
     assert query_frame(connection, "SELECT receivable_id FROM receivable_snapshots")["receivable_id"].to_list() == ["R1"]
+    # Stuck yen is visible: what each rejected record holds and is about (its broken 納付日 reads as null) …
+    keys = "SELECT amount, common_tax_id, sequence_number, paid_on, receivable_id FROM rejected_records ORDER BY file_name"
+    assert query_frame(connection, keys).rows() == [(10000, None, None, None, "R2"), (10000, "CT0000000000000001", 2, None, None)]
+    # … and each payment file's trailer totals, those of a file whose records were not all loaded too.
+    trailers = "SELECT file_name, trailer_count, trailer_amount, trailer_cancel_count, trailer_cancel_amount FROM ingested_files WHERE kind LIKE 'NOFU%' ORDER BY 1"
+    assert query_frame(connection, trailers).rows() == [
+        ("NOFU_NOFUBI_132071_20260501_001.dat", None, None, None, None),  # no end record: its control records cannot be trusted
+        ("NOFU_NYUKIN_132071_20260501_001.dat", 3, 30000, 0, 0),
+        ("NOFU_NYUKIN_132071_20260501_002.dat", None, None, None, None),  # a duplicate: counted once, under the first
+    ]
 
 
 def test_an_entry_with_a_delivery_name_that_is_no_readable_file_is_listed_unreadable_with_its_reason(tmp_path, inbox):

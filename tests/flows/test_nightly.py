@@ -60,6 +60,7 @@ from flows.nightly import (
 from flows.report import DUNNING_TITLE, RunReport
 from sample_data.names import SAMPLE_NAMES
 from schemas.settings import Settings, SettingsError
+from tests.databases import read_only_database
 
 # One of the longest modules: `make test` starts it first (tests/conftest.py).
 pytestmark = pytest.mark.long_running
@@ -81,8 +82,9 @@ HARNESS_START_SECONDS = 120
 # without the harness would pay for Prefect's server and its migrations, about ten seconds). The
 # tests here that only read a run's results (the report's tables, the inbox listing, what the
 # command printed) read the databases the flows made for the first tests: running the dates again
-# without Prefect would cost more than it saves.
-@pytest.fixture(scope="session")
+# without Prefect would cost more than it saves. The server stops with the module: `make test`'s
+# worker goes on with other modules, which the server's idle services would take CPU from.
+@pytest.fixture(scope="module")
 def prefect_harness():
     # Imported here: the harness module takes a second and a half to import (Prefect's server), which
     # every test process would pay while collecting, and only the process that runs this module needs it.
@@ -190,7 +192,7 @@ def flow_run_log(flow_run: FlowRun) -> list[str]:
 
 
 def _dump(database: Path) -> dict[str, pl.DataFrame]:
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         return {table: connection.sql(f'SELECT * FROM "{table}"').pl().sort(pl.all()) for table in OUTCOME_TABLES}
 
 
@@ -198,11 +200,11 @@ def test_nightly_for_each_date_and_backfill_over_the_range_give_the_same_databas
     expected, found = _dump(runs.nightly_database), _dump(runs.backfill_database)
     assert expected["payments"].height > 100 and expected["applications"].height > 100
     assert [table for table in OUTCOME_TABLES if not found[table].equals(expected[table])] == []
-    with duckdb.connect(str(runs.backfill_database), read_only=True) as connection:
+    with read_only_database(runs.backfill_database) as connection:
         completed = connection.sql("SELECT settlement_date FROM runs WHERE status = 'completed' ORDER BY started_at").fetchall()
     assert [row[0] for row in completed] == runs.dates
     assert [summary.settlement_date for summary in runs.backfill_summaries] == runs.dates[BACKFILL_FROM:]
-    with duckdb.connect(str(runs.backfill_database), read_only=True) as connection:
+    with read_only_database(runs.backfill_database) as connection:
         assert connection.sql("SELECT DISTINCT command FROM audit_log").fetchall() == [("flow nightly",)]
     assert runs.backfill_summaries[-1].files == []  # the day after the sample's: no file, none unrecognised
 
@@ -218,7 +220,7 @@ def test_each_run_publishes_its_report_with_a_row_per_file(runs):
     artifact = Artifact.get(f"run-report-{last_with_files.settlement_date.isoformat()}")
     assert artifact is not None and artifact.type == "markdown"
     assert last_with_files.run_id in artifact.data
-    with duckdb.connect(str(runs.backfill_database), read_only=True) as connection:
+    with read_only_database(runs.backfill_database) as connection:
         ingested = connection.sql(
             "SELECT file_name, coalesce(kind, ''), record_count, rejected_count, status FROM ingested_files WHERE settlement_date = ?",
             params=[last_with_files.settlement_date],
@@ -263,7 +265,7 @@ def test_the_days_receipts_add_up_to_the_payments_first_seen_that_day(runs):
     day = runs.dates[1]
     report = report_from_database.fn(runs.nightly_database, runs.summaries[1], DUNNING_FEE)
     receipts = next(table for table in report.tables if table.title.startswith("収納日計表"))
-    with duckdb.connect(str(runs.nightly_database), read_only=True) as connection:
+    with read_only_database(runs.nightly_database) as connection:
         expected = connection.sql(
             "SELECT count(*), sum(paid_total) FROM payments WHERE first_seen_on = ? AND status IN ('applied', 'pending', 'held')", params=[day]
         ).fetchall()[0]
@@ -336,6 +338,10 @@ def test_a_night_that_fails_for_any_cause_logs_one_line_and_no_traceback_and_the
     assert post["message"] == line and post["text"] == f"shuno: nightly-{day} ended Failed: {line}"
 
 
+# The gap in the committed sample's delivery numbers (SPEC §7), warned every night after its last date.
+MISSING_IN_SAMPLE = "NOFU_NYUKIN for 2026-05-13: delivery 002 missing (003 rejected)"
+
+
 @pytest.fixture(scope="module")
 def warned_inbox(runs, tmp_path_factory) -> Path:
     """An inbox whose only entry for the sample's day after its last is a folder named like a 管理 file: unreadable, a warning."""
@@ -351,11 +357,13 @@ def test_a_warned_night_ends_warned_exits_0_logs_its_summary_and_the_webhook_hea
     result = CliRunner().invoke(app, ["run", "--date", day.isoformat(), "--inbox", str(warned_inbox), "--db", str(database)])
     assert result.exit_code == 0, result.output
     warning = f"ATTENTION: KANRI_132071_{day:%Y%m%d}_001.dat unreadable: a folder, not a file"
+    # SPEC §7: the sample's gap (delivery 002 of the last date's 入金日 file) and this day's payment files, which never came, warn first.
+    missing = [f"ATTENTION: {MISSING_IN_SAMPLE}", f"ATTENTION: no NOFU_NOFUBI for {day}", f"ATTENTION: no NOFU_NYUKIN for {day}"]
     flow_run = latest_flow_run(f"nightly-{day}", "Warned")
-    assert (flow_run.state.type.value, flow_run.state.message) == ("COMPLETED", f"run of {day} completed with 1 warning: {warning}")
+    assert (flow_run.state.type.value, flow_run.state.message) == ("COMPLETED", f"run of {day} completed with 4 warnings: " + "; ".join([*missing, warning]))
     logged = flow_run_log(flow_run)
     assert warning in logged and "files: 1 unreadable" in logged
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         receivables, late_fee = connection.sql("SELECT count(*), sum(late_fee) FROM arrears").fetchall()[0]
     assert any(line.startswith(f"arrears: receivables {receivables:,}, ") and f"late fee yen {late_fee:,}" in line for line in logged), logged
     post = alert_webhook.post_for(f"nightly-{day}", "Warned")
@@ -366,7 +374,7 @@ def test_a_warned_night_ends_warned_exits_0_logs_its_summary_and_the_webhook_hea
 def test_a_backfill_is_named_for_its_range_and_ends_warned_when_a_night_did(runs, alert_webhook, warned_inbox, tmp_path):
     day, database = runs.dates[-1], shutil.copyfile(runs.nightly_database, tmp_path / "shuno.duckdb")
     state = backfill(day, day, warned_inbox, database, return_state=True)
-    assert (state.type.value, state.name, state.message) == ("COMPLETED", "Warned", f"backfill of {day} to {day} completed; nights with warnings: {day} (1 warning)")
+    assert (state.type.value, state.name, state.message) == ("COMPLETED", "Warned", f"backfill of {day} to {day} completed; nights with warnings: {day} (4 warnings)")
     assert [summary.settlement_date for summary in state.result()] == [day]
     assert latest_flow_run(f"backfill-{day}-{day}", "Warned").state.message == state.message
     alert_webhook.post_for(f"backfill-{day}-{day}", "Warned")
@@ -393,7 +401,7 @@ def test_alerts_apply_declares_one_automation_for_failed_crashed_and_warned_nigh
 def test_the_published_report_shows_what_a_dunning_letter_to_each_receivable_due_one_would_add(runs):
     # The runs read the committed shuno.toml: its 督促手数料 of the ordinance.
     artifact = Artifact.get(f"run-report-{runs.dates[-1].isoformat()}")
-    with duckdb.connect(str(runs.backfill_database), read_only=True) as connection:
+    with read_only_database(runs.backfill_database) as connection:
         due = connection.sql("SELECT count(*) FROM arrears WHERE dunning_due").fetchall()[0][0]
     assert due > 0
     assert _markdown_section(artifact.data, DUNNING_TITLE) == [[f"{due:,}", f"{DUNNING_FEE:,}", f"{due * DUNNING_FEE:,}"]]
@@ -492,7 +500,7 @@ def test_the_run_command_reports_to_the_prefect_api_it_is_given(command_run):
     assert result.exit_code == 0, result.output
     run_id = re.search(r"run ([0-9a-f]{32}) of", result.output).group(1)
     assert run_id in command_run.report
-    with duckdb.connect(str(command_run.database), read_only=True) as connection:
+    with read_only_database(command_run.database) as connection:
         assert connection.sql("SELECT command, run_id FROM audit_log").fetchall() == [("shuno run", run_id)]
 
 
@@ -516,7 +524,7 @@ def test_the_run_command_prints_a_summary_and_refuses_bad_input(runs, command_ru
 def personal_strings(database: Path) -> tuple[set[str], set[str]]:
     """Every 納付番号 and every 確認番号 the database holds, in its snapshots and records."""
     sources = ("receivable_snapshots", "payment_records", "provisional_records", "management_records")
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         numbers = pl.concat([connection.sql(f'SELECT payment_number, confirmation_number FROM "{source}"').pl() for source in sources])
     payment_numbers = set(numbers["payment_number"].drop_nulls().str.strip_chars()) - {""}
     confirmation_numbers = set(numbers["confirmation_number"].drop_nulls().str.strip_chars()) - {""}
@@ -544,7 +552,7 @@ def test_the_run_summary_and_the_check_report_name_no_one(runs, command_run):
     check = CliRunner().invoke(app, ["check", *sorted(str(path) for path in runs.inbox.iterdir())])
     assert check.exit_code == 1
     assert "has rejected records" in check.output and "rejected record" in check.output
-    with duckdb.connect(str(runs.backfill_database), read_only=True) as connection:
+    with read_only_database(runs.backfill_database) as connection:
         summaries = "\n".join(summary for (summary,) in connection.sql("SELECT summary FROM runs").fetchall())
     for text in (run.output, check.output, summaries):
         assert_nothing_personal(text, payment_numbers, confirmation_numbers)
@@ -561,7 +569,7 @@ def test_a_run_whose_report_cannot_be_read_back_has_committed_and_exits_0_with_a
     database = tmp_path / "shuno.duckdb"
     result = CliRunner().invoke(app, ["run", "--date", runs.dates[0].isoformat(), "--inbox", str(runs.inbox), "--db", str(database)])
     assert result.exit_code == 0, result.output
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         [(run_id, status)] = connection.sql("SELECT run_id, status FROM runs").fetchall()
         audit = connection.sql("SELECT outcome, run_id FROM audit_log").fetchall()
         payments = connection.sql("SELECT count(*) FROM payments").fetchall()[0][0]
@@ -635,11 +643,11 @@ def test_yesterday_in_tokyo_from_prefects_own_datetime_after_midnight_in_tokyo()
 def test_the_decide_flow_stores_a_decision_from_its_typed_parameters_and_is_refused_while_a_run_holds_the_lock(runs, tmp_path):
     database = tmp_path / "shuno.duckdb"
     database.write_bytes(runs.nightly_database.read_bytes())
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         receivable_id = connection.execute("SELECT receivable_id FROM arrears WHERE late_fee > 0 ORDER BY 1 LIMIT 1").fetchall()[0][0]
     taken = decide(kind="exempt", reason_code="STOP", receivable_id=receivable_id, exemption_kind="suspension", start_on=date(2020, 1, 1), database=database)
     assert taken.decision_ids == ["D000001"]
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         charged = connection.execute("SELECT late_fee FROM arrears WHERE receivable_id = ?", [receivable_id]).fetchall()
         logged = connection.execute("SELECT command, outcome FROM audit_log WHERE command = 'deployment decide'").fetchall()
     # Exempted on every day: no 延滞金 is owed any more (the receivable leaves arrears unless 本税 is unpaid).
@@ -676,7 +684,7 @@ def test_shuno_run_refuses_a_date_after_today_at_once_and_waits_then_names_a_rea
     assert future.exit_code == 1 and f"{tomorrow} is after today" in future.stderr
     settings = tmp_path / "shuno.toml"
     settings.write_text("reader_wait_seconds = 1\n", encoding="utf-8")
-    reader = "import duckdb, sys; connection = duckdb.connect(sys.argv[1], read_only=True); print('open', flush=True); sys.stdin.readline()"
+    reader = "import sys, pathlib; from flows.database import connect_read_only; connection = connect_read_only(pathlib.Path(sys.argv[1])); print('open', flush=True); sys.stdin.readline()"
     with subprocess.Popen([sys.executable, "-c", reader, str(database)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holding:
         assert holding.stdout.readline() == "open\n"
         day = runs.dates[-1]

@@ -8,17 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from flows.database import open_database
 from flows.cli import app
 from flows.pending_command import stored_work_queue
 from flows.settlement import stored_inputs
 from schemas.codes import PaymentStatus, SuggestionReason
 from schemas.rates import load_rates
 from transforms.rebuild import derived_state
+from tests.databases import read_only_database
 
 WAITING_CASES = ("conflict", "unknown_payment", "missing_management", "unlinked_taxpayer", "link_released")
 # Each planted case the queue must point at its own receivable, and why (SPEC §6.2).
@@ -50,7 +51,7 @@ def queue(database) -> pl.DataFrame:
 
 
 def test_every_pending_and_held_payment_is_in_the_queue_oldest_first(queue, database, committed_sample):
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         waiting = connection.sql("SELECT payment_key FROM payments WHERE status IN ('pending', 'held')").pl()
     assert set(queue["payment_key"]) == set(waiting["payment_key"])
     assert {payment_key(case_of(committed_sample, name)) for name in WAITING_CASES} <= set(queue["payment_key"])
@@ -69,7 +70,7 @@ def test_a_bill_reissued_with_new_numbers_after_it_was_paid_is_suggested_for_its
     # The sample plants no re-issued bill: re-issue qr_full's (paid by 納付番号 and 確認番号) in a
     # second delivery of the last snapshot, and rebuild from what is stored.
     case = case_of(committed_sample, "qr_full")
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         inputs = stored_inputs(connection)
     snapshots = inputs["receivable_snapshots"]
     last = snapshots.filter(pl.col("snapshot_date") == pl.col("snapshot_date").max())
@@ -98,7 +99,7 @@ def test_shuno_pending_prints_the_queue_and_a_count_line_without_personal_data(d
     assert [line.split("│")[3].strip() for line in result.output.splitlines() if any(key in line for key in waiting)] == waiting
     assert f"{len(waiting)} payments waiting" in result.output
     assert "未紐付の納税者の申告受付番号" in result.output
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         personal = connection.sql(
             "SELECT payer_name, payment_number, confirmation_number FROM provisional_payments WHERE payment_key IN ?", params=[waiting]
         ).fetchall()
@@ -124,7 +125,7 @@ def test_a_missing_database_is_one_line_and_exit_2(tmp_path):
 
 def test_a_database_from_before_the_work_queue_is_one_line_and_exit_1(tmp_path):
     older = tmp_path / "older.duckdb"
-    with duckdb.connect(str(older)) as connection:
+    with open_database(older) as connection:
         connection.execute("CREATE TABLE payments (payment_key VARCHAR)")
     result = CliRunner().invoke(app, ["pending", "--db", str(older)])
     assert result.exit_code == 1
@@ -133,7 +134,7 @@ def test_a_database_from_before_the_work_queue_is_one_line_and_exit_1(tmp_path):
 
 def test_a_database_another_process_is_writing_is_one_line_and_exit_1(sample_nights, tmp_path):
     busy = sample_nights.copy_after(sample_nights.dates[-1], tmp_path / "busy.duckdb")
-    holder = "import duckdb, sys, time; connection = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(60)"
+    holder = "import sys, time, pathlib; from flows.database import open_database; connection = open_database(pathlib.Path(sys.argv[1])); print('open', flush=True); time.sleep(60)"
     writer = subprocess.Popen([sys.executable, "-c", holder, str(busy)], stdout=subprocess.PIPE, text=True)
     try:
         assert writer.stdout.readline().strip() == "open"

@@ -11,6 +11,7 @@ import pytest
 from flows.audit import AuditEntry, audit_entry
 from flows.database import connect
 from flows.refusals import RefusalLogError, append_refusal, clear_refusals, fold_refusals, logged_refusals, refusal_log_path
+from tests.databases import read_only_database
 
 REFUSED_ROWS = "SELECT entry_id, outcome, reason FROM audit_log ORDER BY recorded_at"
 
@@ -32,7 +33,7 @@ def folded_and_committed(database: Path) -> int:
 
 
 def audit_rows(database: Path) -> list[tuple]:
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         return connection.execute(REFUSED_ROWS).fetchall()
 
 

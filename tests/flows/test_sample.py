@@ -15,6 +15,8 @@ from tests.flows.test_files import read_whole_file
 from schemas.inbox import FileKind, parse_inbox_name
 from schemas.layouts import LayoutName, load_layout
 from sample_data import COMMITTED_PAYMENTS, COMMITTED_SEED
+from sample_data.anomalies import EARLY_REJECTED_KIND
+from sample_data.common import FIRST_SETTLEMENT_DATE, inbox_file_name, previous_business_day
 from sample_data.names import SAMPLE_NAMES
 
 PAYMENTS, SEED = COMMITTED_PAYMENTS, COMMITTED_SEED
@@ -47,7 +49,15 @@ def accepted_records(path: Path) -> pl.DataFrame:
 
 def files_of(directory: Path, kind: FileKind, delivery: int = 1) -> list[Path]:
     found = [(parse_inbox_name(path.name), path) for path in directory.iterdir()]
-    return sorted(path for name, path in found if name and name.kind == kind and name.delivery_number == delivery)
+    # The rejected file of the business day before the first date is no delivery of the sample's dates.
+    return sorted(
+        path for name, path in found if name and name.kind == kind and name.delivery_number == delivery and name.settlement_date >= FIRST_SETTLEMENT_DATE
+    )
+
+
+def early_rejected_file(inbox) -> str:
+    """The name of the 納付日 file of the business day before the sample's first date, rejected whole."""
+    return inbox_file_name(EARLY_REJECTED_KIND, previous_business_day(inbox.settlement_dates[0]))
 
 
 def test_the_same_seed_writes_the_same_bytes_and_another_seed_other_bytes(written, tmp_path):
@@ -68,7 +78,8 @@ def test_every_file_kind_comes_for_every_settlement_date(written):
     out, inbox = written
     names = {path.name: parse_inbox_name(path.name) for path in out.iterdir()}
     delivered = {(name.kind, name.settlement_date) for name in names.values() if name and name.delivery_number == 1}
-    assert delivered == {(kind, day) for kind in FileKind for day in inbox.settlement_dates}
+    early = {(EARLY_REJECTED_KIND, previous_business_day(inbox.settlement_dates[0]))}
+    assert delivered == {(kind, day) for kind in FileKind for day in inbox.settlement_dates} | early
     # Inbox files only: a run of the sample lists nothing as not recognised.
     assert [file_name for file_name, name in names.items() if name is None] == []
 
@@ -78,6 +89,7 @@ def test_check_rejects_the_planted_file_and_records_and_warns_on_the_unknown_cha
     found = {path.name: check_file(path) for path in out.iterdir()}
     rejected_file = case(inbox, "rejected_file")["file_name"]
     assert found.pop(rejected_file).verdict == "rejected"
+    assert found.pop(early_rejected_file(inbox)).verdict == "rejected"
 
     invalid = {"invalid_impossible_date": "paid_on", "invalid_half_width_in_k": "payer_name", "invalid_split_double_byte": "payer_name_kana"}
     invalid_cases = inbox.cases.filter(pl.col("case").is_in(list(invalid)))
@@ -96,7 +108,7 @@ def test_check_rejects_the_planted_file_and_records_and_warns_on_the_unknown_cha
         records = accepted_records(out / name)
         assert records.filter(pl.col("channel_class") == "09")["common_tax_id"].to_list() == [channel["common_tax_id"]]
 
-    receivables = [name for name in found if name.startswith("CHOTEI_")]
+    receivables = [name for name in found if name.startswith(("CHOTEI_", "GINKO_"))]
     assert {found.pop(name).verdict for name in receivables} == {"not checked"}
     assert {name: check.verdict for name, check in found.items() if check.verdict != "ok"} == {}
 
@@ -207,4 +219,5 @@ def test_the_sample_command_writes_an_inbox(tmp_path):
     result = CliRunner().invoke(app, ["sample", "--out", str(tmp_path / "inbox"), "--payments", "40", "--seed", "3"])
     assert result.exit_code == 0, result.output
     assert "2026-05-11" in result.stdout
-    assert len(list((tmp_path / "inbox").iterdir())) == 23  # every kind for three dates, a re-delivery and a rejected file
+    # Every kind for three dates (the bank's credits included), a re-delivery, a rejected file and the early rejected file.
+    assert len(list((tmp_path / "inbox").iterdir())) == 27

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -28,6 +27,7 @@ from schemas.rates import load_rates
 from sample_data.outcomes import PLANTED_OUTCOMES
 from tests.transforms.test_late_fee import refund_interest
 from transforms.late_fee import LateFeeCase, late_fee
+from tests.databases import read_only_database
 
 FIRST, SECOND, THIRD = date(2026, 5, 11), date(2026, 5, 12), date(2026, 5, 13)
 DERIVED = ("receivables", "payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets")
@@ -90,12 +90,12 @@ class SampleRun:
 
     def query(self, sql: str, parameters: list | None = None) -> pl.DataFrame:
         """A query on the final database, read-only."""
-        with duckdb.connect(str(self.database), read_only=True) as connection:
+        with read_only_database(self.database) as connection:
             return connection.sql(sql, params=parameters).pl()
 
 
 def read_tables(database: Path, names: tuple[str, ...] = DERIVED) -> dict[str, pl.DataFrame]:
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         return {name: connection.sql(f'SELECT * FROM "{name}"').pl() for name in names}
 
 

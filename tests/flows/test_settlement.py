@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -27,8 +26,12 @@ from schemas.derived import broken_rules
 from schemas.settings import Settings
 from schemas.tables import derived_tables
 from transforms.rebuild import DerivedTables, derived_state
+from tests.databases import read_only_database
 
-OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "decisions", "work_queue", "rejected_records", "receivables"]
+OUTCOME_TABLES = [
+    "payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "decisions", "work_queue", "rejected_records",
+    "receivables", "deliveries", "deposit_reconciliation", "history", "history_days",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,7 @@ def sample(sample_inbox_folder, committed_sample):
 
 
 def _dump(database: Path) -> dict[str, pl.DataFrame]:
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         return {table: connection.sql(f'SELECT * FROM "{table}"').pl().sort(pl.all()) for table in OUTCOME_TABLES}
 
 
@@ -87,7 +90,7 @@ def test_a_run_that_cannot_complete_leaves_the_database_as_it_was(sample, sample
     with pytest.raises(RunFailed, match="2026"):
         run_settlement_date(dates[1], inbox, database, Settings(rates_path=rates))
     assert all(_dump(database)[table].equals(before[table]) for table in OUTCOME_TABLES)
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         statuses = connection.sql("SELECT settlement_date, status FROM runs ORDER BY started_at").fetchall()
         files = connection.sql("SELECT count(*) FROM ingested_files WHERE settlement_date = ?", params=[dates[1]]).fetchall()
     assert statuses == [(dates[0], "completed"), (dates[1], "failed")]
@@ -104,7 +107,7 @@ def test_each_completed_run_publishes_the_analyst_copy_without_personal_columns(
     summary = run_settlement_date(dates[0], inbox, database)
     copy = tmp_path / "analyst.duckdb"
     assert summary.analyst_copy == f"published to {copy}"
-    with duckdb.connect(str(copy), read_only=True) as connection:
+    with read_only_database(copy) as connection:
         payments = connection.sql("SELECT count(*) FROM payments").fetchall()[0][0]
         personal = connection.sql(
             "SELECT count(*) FROM duckdb_columns() WHERE column_name IN ('payer_name', 'payer_name_kana', 'payer_address', 'payment_number', 'confirmation_number', 'raw')"
@@ -160,7 +163,7 @@ def test_a_run_whose_derived_tables_break_their_contract_fails_in_one_line_and_c
     assert "\n" not in message
     assert f"run of {dates[1]} failed and changed nothing: ContractBroken: payments: paid_total ≠ Σ applications + overpaid_amount (1 row: " in message
     assert all(_dump(database)[table].equals(before[table]) for table in OUTCOME_TABLES)
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         reasons = connection.sql("SELECT outcome, reason FROM audit_log WHERE outcome = 'failed'").fetchall()
     assert len(reasons) == 1 and reasons[0][1].startswith("ContractBroken: payments: paid_total ≠ Σ applications")
 
@@ -191,7 +194,7 @@ def test_a_date_far_after_the_latest_run_needs_confirming_and_then_runs(sample, 
 def test_a_run_waits_for_a_reader_to_let_go_then_fails_naming_its_pid(sample, sample_nights, tmp_path):
     inbox, dates = sample
     database = sample_nights.copy_after(dates[0], tmp_path / "shuno.duckdb")
-    reader = "import duckdb, sys, time; connection = duckdb.connect(sys.argv[1], read_only=True); print('open', flush=True); time.sleep(float(sys.argv[2])); connection.close(); time.sleep(60)"
+    reader = "import sys, time, pathlib; from flows.database import connect_read_only; connection = connect_read_only(pathlib.Path(sys.argv[1])); print('open', flush=True); time.sleep(float(sys.argv[2])); connection.close(); time.sleep(60)"
     with subprocess.Popen([sys.executable, "-c", reader, str(database), "60"], stdout=subprocess.PIPE, text=True) as holding:
         assert holding.stdout.readline() == "open\n"
         started = time.monotonic()
@@ -204,3 +207,32 @@ def test_a_run_waits_for_a_reader_to_let_go_then_fails_naming_its_pid(sample, sa
         assert letting_go.stdout.readline() == "open\n"
         assert run_settlement_date(dates[1], inbox, database, Settings(reader_wait_seconds=30)).settlement_date == dates[1]
         letting_go.kill()
+
+
+def test_the_sample_shows_every_delivery_and_reconciliation_status_and_holds_dunning_until_its_deliveries_are_complete(sample, sample_nights, tmp_path):
+    inbox, dates = sample
+    with read_only_database(sample_nights.database_after()) as connection:
+        incomplete = connection.sql("SELECT settlement_date, kind, status, reason FROM deliveries WHERE status <> 'received'").fetchall()
+        reconciled = connection.sql("SELECT * FROM deposit_reconciliation WHERE deposited_on >= DATE '2026-05-07'").fetchall()
+        holds = connection.sql("SELECT DISTINCT dunning_ready, dunning_hold_reason FROM arrears WHERE dunning_due").fetchall()
+        [(due,)] = connection.sql("SELECT count(*) FROM arrears WHERE dunning_due").fetchall()
+    # The rejected 入金日 file of the last date is numbered 003: delivery 002 never came.
+    gap = "NOFU_NYUKIN for 2026-05-13: delivery 002 missing (003 rejected)"
+    assert incomplete == [(dates[2], "NOFU_NYUKIN", "missing", gap)]
+    assert reconciled == [
+        (date(2026, 5, 7), 483_200, 0, 483_200, "no_delivery"),
+        (date(2026, 5, 8), 685_500, 685_500, 0, "matched"),
+        (dates[0], 1_094_800, 1_093_800, 1_000, "differs"),
+        (dates[1], 2_675_900, 2_675_900, 0, "matched"),
+        (dates[2], None, 1_298_900, None, "no_credit"),
+    ]
+    assert holds == [(False, gap)]
+    # The business day before the first date brought only a 納付日 file, rejected whole: run it late.
+    summary = run_settlement_date(date(2026, 5, 8), inbox, sample_nights.copy_after(dates[-1], tmp_path / "shuno.duckdb"))
+    assert summary.as_of == dates[-1]
+    assert summary.delivery_warnings == ("NOFU_NOFUBI for 2026-05-08: every file rejected (001)", "no NOFU_NYUKIN for 2026-05-08", gap)
+    with read_only_database(tmp_path / "shuno.duckdb") as connection:
+        held = dict(connection.sql("SELECT dunning_hold_reason, count(*) FROM arrears WHERE dunning_due AND NOT dunning_ready GROUP BY ALL").fetchall())
+    assert due > 10 and sum(held.values()) == due
+    assert set(held) <= {"NOFU_NOFUBI for 2026-05-08: every file rejected (001) (and 2 more)", gap}
+    assert held["NOFU_NOFUBI for 2026-05-08: every file rejected (001) (and 2 more)"] > 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -14,12 +13,13 @@ from flows.operation import OperationRefused
 from flows.settlement import run_settlement_date
 from flows.void import void_date
 from schemas.tables import derived_tables
+from tests.databases import read_only_database
 
 STATE_TABLES = [table.name for table in derived_tables()] + ["payment_records", "provisional_records", "receivable_snapshots", "management_records", "link_records"]
 
 
 def _state(database: Path) -> dict[str, pl.DataFrame]:
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with read_only_database(database) as connection:
         return {name: connection.sql(f'SELECT * FROM "{name}"').pl().sort(pl.all()) for name in STATE_TABLES}
 
 

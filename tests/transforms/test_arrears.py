@@ -4,15 +4,20 @@
 2.8% (5/1..5/31) and 91 yen at 9.1% (from 6/1).
 """
 
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from schemas.rates import MissingRateError
-from tests.transforms.test_application import AS_OF, DUE, SNAPSHOT_DAY, one_receivable, payment, payments_frame, receivable, settle, snapshot
+from schemas.settings import Settings
+from tests.transforms.test_application import AS_OF, DUE, RATES, SNAPSHOT_DAY, one_receivable, payment, payments_frame, receivable, settle, snapshot
+from transforms.calendar import is_closed_day
+from transforms.deliveries import deliveries, incomplete_deliveries
 from transforms.ledger import TABLE_SCHEMAS
+from transforms.rebuild import settlement
+from transforms.receivables import current_receivables, principal_history, receivable_versions
 
 LATE_DAY = date(2026, 6, 9)  # 延滞金 to 6/9: 31 × 28 + 9 × 91 = 1,687 → 1,600
 OUTSTANDING = ["receivable_id", "principal_outstanding", "dunning_fee_outstanding", "late_fee", "late_fee_status", "dunning_due"]
@@ -47,6 +52,8 @@ def test_partial_payment_leaves_principal_and_estimated_late_fee_as_of_the_run()
                 "dunning_due": True,
                 "dunning_deadline": date(2026, 5, 20),
                 "dunning_sent_on": None,
+                "dunning_ready": True,
+                "dunning_hold_reason": None,
                 "as_of": AS_OF,
             }
         ],
@@ -123,3 +130,53 @@ def test_arrears_follow_the_latest_assessment():
 def test_estimated_late_fee_needs_the_rates_of_the_run_year():
     with pytest.raises(MissingRateError, match="2027"):
         settle(one_receivable(), payments_frame(), as_of=date(2027, 1, 10))
+
+
+KINDS = ["NOFU_NYUKIN", "NOFU_NOFUBI"]
+MISSING_DAY = date(2026, 5, 15)
+# R1 due 4/30, before the missing day; R2 due 5/31, a Sunday, so 6/1: after it. R3 was sent its 督促状.
+TWO_RECEIVABLES = [
+    snapshot(
+        SNAPSHOT_DAY,
+        receivable("R1"),
+        receivable("R2", due_date=date(2026, 5, 31)),
+        receivable("R3", dunning_fee=100, dunning_sent_on=date(2026, 5, 15)),
+    )
+]
+
+
+def business_days_files(first: date, last: date, *left_out: tuple[str, date]) -> pl.DataFrame:
+    """ingested_files rows of both expected kinds loaded for every business day from first to last, but those left out."""
+    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+    rows = [(kind, day, 1, "loaded") for day in days if not is_closed_day(day) for kind in KINDS if (kind, day) not in left_out]
+    return pl.DataFrame(rows, schema={"kind": pl.String, "settlement_date": pl.Date, "delivery_number": pl.Int32, "status": pl.String}, orient="row")
+
+
+def dunning(files: pl.DataFrame) -> list[tuple]:
+    """receivable_id, dunning_due, dunning_ready and dunning_hold_reason of each arrear when `files` were seen."""
+    stored = pl.concat(TWO_RECEIVABLES)
+    versions = receivable_versions(stored)
+    incomplete = incomplete_deliveries(deliveries(files, AS_OF, KINDS))
+    settled = settlement(payments_frame(), versions, principal_history(stored, versions), current_receivables(stored), AS_OF, RATES, Settings(), incomplete=incomplete)
+    return settled.arrears.select("receivable_id", "dunning_due", "dunning_ready", "dunning_hold_reason").rows()
+
+
+def test_a_receivable_due_before_a_missing_delivery_is_held_from_dunning_with_the_reason():
+    files = business_days_files(date(2026, 4, 1), AS_OF, ("NOFU_NYUKIN", MISSING_DAY))
+    assert dunning(files) == [
+        ("R1", True, False, "no NOFU_NYUKIN for 2026-05-15"),
+        ("R2", True, True, None),
+        ("R3", False, False, None),
+    ]
+
+
+def test_the_hold_names_the_first_incomplete_delivery_and_counts_the_others():
+    files = business_days_files(date(2026, 4, 1), AS_OF, ("NOFU_NYUKIN", MISSING_DAY), ("NOFU_NOFUBI", date(2026, 6, 5)))
+    assert dunning(files)[0] == ("R1", True, False, "no NOFU_NYUKIN for 2026-05-15 (and 1 more)")
+
+
+def test_a_held_receivable_is_ready_once_the_missing_file_is_delivered_and_its_date_run_again():
+    before = business_days_files(date(2026, 4, 1), AS_OF, ("NOFU_NYUKIN", MISSING_DAY))
+    after_rerun = pl.concat([before, pl.DataFrame([("NOFU_NYUKIN", MISSING_DAY, 1, "loaded")], schema=before.schema, orient="row")])
+    assert [row[2] for row in dunning(before)] == [False, True, False]
+    assert dunning(after_rerun) == [("R1", True, True, None), ("R2", True, True, None), ("R3", False, False, None)]

@@ -108,10 +108,33 @@ def test_built_row_of_an_unlinked_eltax_payment_still_names_its_tax_from_the_man
 
 
 @pytest.mark.parametrize(("paid_on", "fiscal_year"), [(date(2026, 3, 31), 2025), (date(2026, 4, 1), 2026)])
-def test_built_row_fiscal_year_runs_april_to_march(paid_on, fiscal_year):
+def test_built_row_of_a_payment_applied_to_nothing_takes_the_fiscal_year_of_its_payment_day(paid_on, fiscal_year):
     unconfirmed = payments_of(payment_file(paid_on, paid_on=[paid_on], deposited_on=[None]))
     result = provisional_payments(matched(unconfirmed, receivable_versions({})), receivable_versions({}))
     assert result.select("deposited_on", "fiscal_year").row(0) == (None, fiscal_year)
+
+
+# A receivable of 調定年度 2025 (現年 until 出納閉鎖 on 2026-05-31) and one of 2023 (滞繰): the
+# built row's 会計年度 is the one `applications` gives the receipt (transforms/fiscal_year.py).
+@pytest.mark.parametrize(
+    ("paid_on", "assessed_year", "fiscal_year"),
+    [
+        (date(2026, 3, 31), 2025, 2025),
+        (date(2026, 4, 1), 2025, 2025),
+        (date(2026, 5, 31), 2025, 2025),
+        (date(2026, 6, 1), 2025, 2026),
+        (date(2026, 3, 31), 2023, 2025),
+        (date(2026, 4, 1), 2023, 2025),
+        (date(2026, 5, 31), 2023, 2025),
+        (date(2026, 6, 1), 2023, 2026),
+    ],
+)
+def test_built_row_fiscal_year_is_the_receipts_around_the_closing_period(paid_on, assessed_year, fiscal_year):
+    numbers = {"payment_number": "1234567890123456", "confirmation_number": "123456"}
+    receivables = receivable_versions(numbers | {"fiscal_year": assessed_year, "due_date": date(2026, 2, 28)})
+    applied = matched(payments_of(payment_file(paid_on, paid_on=[paid_on], deposited_on=[paid_on])), receivables)
+    result = provisional_payments(applied, receivables)
+    assert result.select("error_class", "fiscal_year").row(0) == ("00", fiscal_year)
 
 
 def test_delivered_row_keeps_what_its_sender_said_except_the_error_class():
