@@ -8,15 +8,20 @@ never a value.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
 
+from flows.database import connect, latest_completed_date
 from flows.keys import KEY_FILE_VARIABLE
+from flows.settlement import load_law_tables, rebuild_derived
 from sample_data.names import SAMPLE_NAMES
 from schemas.privacy import PERSONAL_FIELDS
+from schemas.settings import Settings
 from schemas.tables import stored_input_tables
 from tests.databases import read_only_database
+from transforms.rebuild import HISTORY_STEP
 
 # Shorter values (a one-character name) would be met by chance in any binary file; so would a
 # 6-digit 確認番号 among the copy's other numbers: digits are searched from the 16 of a 納付番号 down to 10.
@@ -62,3 +67,24 @@ def test_no_file_shuno_wrote_holds_a_personal_value_in_utf8_or_cp932(sample_nigh
     names = {path.name for path in written}
     assert {"shuno.duckdb", "analyst.duckdb", "shuno.duckdb.lock"} <= names and any(path.parent.name == "backups" for path in written)
     assert _holding(written, patterns) == {}
+
+
+def test_the_rebuild_in_parts_spills_no_personal_value(sample_nights, tmp_path):
+    database = sample_nights.copy_after(sample_nights.dates[-1], tmp_path / "shuno.duckdb")
+    patterns = _patterns(_stored_values(database))
+    spilled: list[Path] = []
+
+    @contextmanager
+    def scan_when_every_kind_is_spilled(name: str):
+        # By history's step every kind is spilled: the stored tables split, receivables, matched payments, each part's tables and ledger.
+        if name == HISTORY_STEP:
+            spilled.extend(path for path in tmp_path.rglob("*") if path.is_file() and path.name != "shuno.duckdb")
+            assert _holding(spilled, patterns) == {}
+        yield
+
+    settings = Settings(rebuild_partitions=2)
+    with connect(database) as connection:
+        connection.begin()
+        rebuild_derived(connection, latest_completed_date(connection), load_law_tables(settings), settings, scan_when_every_kind_is_spilled)
+        connection.rollback()
+    assert len([path for path in spilled if path.suffix == ".parquet"]) > 20
