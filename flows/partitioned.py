@@ -216,11 +216,18 @@ class Spill:
         found = query_frame(self.scratch, f"SELECT {_columns(table)} FROM read_parquet(?, encryption_config = {{footer_key: '{SPILL_KEY}'}})", [[str(file) for file in files]])
         return found
 
-    def insert(self, table: str, file: Path) -> None:
-        """Appends the rows of a spilled file to a derived table, in the run's transaction."""
-        self.connection.execute(
-            f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?, encryption_config = {{footer_key: \'{SPILL_KEY}\'}})', [str(file)]
-        )
+    def insert(self, table: str, files: list[Path]) -> None:
+        """Appends the rows of spilled files to a derived table, in the run's transaction, in one statement."""
+        if not files:
+            return
+        # In no order: a derived table has none, and DuckDB's threads then write compressed row groups as they insert.
+        self.connection.execute("SET preserve_insertion_order = false")
+        try:
+            self.connection.execute(
+                f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?, encryption_config = {{footer_key: \'{SPILL_KEY}\'}})', [[str(file) for file in files]]
+            )
+        finally:
+            self.connection.execute("RESET preserve_insertion_order")
 
 
 def _literal(path: Path) -> str:
@@ -241,16 +248,23 @@ def _written_parts(spill: Spill, context: PartContext, step: Step) -> list[Settl
     """Every taxpayer part settled (`settled_part`), its contracts checked, its rows written; returns what each leaves (its tables' rows dropped)."""
     written = []
     parts = (_part_inputs(spill, part) for part in range(context.settings.rebuild_partitions))
-    for part, settled in enumerate(results_of_parts(functools.partial(settled_part, context), parts, context.settings)):
-        with step("checking and writing a part's tables"):
+    results = results_of_parts(functools.partial(settled_part, context), parts, context.settings)
+    for part in range(context.settings.rebuild_partitions):
+        with step("a part read and settled"):
+            settled = next(results)
+        with step("a part's contracts checked"):
             _check(vars(settled.tables))
+        with step("a part's tables and ledger spilled"):
             for name, frame in vars(settled.tables).items():
-                spill.insert(name, spill.write(frame.select(TABLES[name].column_names), name, f"{name}-{part}-0"))
+                spill.write(frame.select(TABLES[name].column_names), name, f"{name}-{part}-0")
             spill.write(settled.ledger, "ledger", f"ledger-{part}-0")
         empty = TaxpayerTables(**{table.name: pl.DataFrame() for table in fields(TaxpayerTables)})
         left = CrossTaxpayerRows(_compacted(settled.left.unpaid), TaxpayerTables(**{name: _compacted(frame) for name, frame in vars(settled.left.decided).items()}))
         counted = {name: _compacted(frame) for name, frame in settled.counted.items()}
         written.append(SettledPart(empty, pl.DataFrame(), left, counted, settled.hashes, settled.arrears_years))
+    with step("the parts' tables written"):
+        for table in fields(TaxpayerTables):
+            spill.insert(table.name, [file for part in range(len(written)) for file in spill.part_files(table.name, part)])
     return written
 
 
