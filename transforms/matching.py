@@ -177,7 +177,12 @@ def receivables_by(receivable_versions: pl.DataFrame, keys: dict[str, str]) -> p
 
 def _match_outcomes(linked: pl.DataFrame, receivable_versions: pl.DataFrame | ReceivableKeys) -> pl.DataFrame:
     """Per payment, in `linked`'s order: `match_error` and `match_receivable_id` by its route's keys."""
-    keys = receivable_versions if isinstance(receivable_versions, ReceivableKeys) else receivable_keys(receivable_versions)
+    if isinstance(receivable_versions, ReceivableKeys):
+        # Lookups of every receivable met by a part of the payments: narrowed first to the part's keys,
+        # so each join hashes the few found, not the millions (a semi join hashes the payments' side).
+        keys = ReceivableKeys(*(_narrowed(found, linked, route_keys) for found, route_keys in zip(vars(receivable_versions).values(), ROUTE_KEYS, strict=True)))
+    else:
+        keys = receivable_keys(receivable_versions)
     route = pl.col("route")
     # Each route looks up only its own payments; the row index puts the outcomes back in order.
     indexed = linked.with_row_index(ROW)
@@ -187,6 +192,12 @@ def _match_outcomes(linked: pl.DataFrame, receivable_versions: pl.DataFrame | Re
         *_route_3(indexed.filter(route == 3), keys.by_notice, keys.by_number),
     ]
     return pl.concat(outcomes).sort(ROW).drop(ROW)
+
+
+def _narrowed(found: pl.DataFrame, payments: pl.DataFrame, keys: dict[str, str]) -> pl.DataFrame:
+    """The rows of a route's lookup whose key some payment has."""
+    columns = list(keys.values())
+    return found.join(payments.select(columns).drop_nulls().unique(), on=columns, how="semi")
 
 
 def _looked_up(payments: pl.DataFrame, found: pl.DataFrame, keys: dict[str, str]) -> pl.DataFrame:
