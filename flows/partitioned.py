@@ -63,6 +63,7 @@ from transforms.partitions import (
     cross_taxpayer_tables,
     gathered,
     history_of_part,
+    partition_count,
     receivable_parts,
     settled_part,
     waiting_payments,
@@ -97,6 +98,18 @@ def results_of_parts(function: Callable[[Any], Any], parts: Iterable[Any], setti
     """function of each part, in order, in this process (the stand-in of flows/cluster.py's, which may run them on a cluster)."""
     for part in parts:
         yield function(part)
+
+
+# The stored rows a rebuild's memory grows with (transforms.partitions.partition_count).
+COUNTED_TABLES = ("receivable_snapshots", "payment_records", "provisional_records")
+
+
+def partitions_for(connection: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    """The parts a rebuild of the stored inputs runs in: the setting rebuild_partitions, or when 0 as many as rebuild_memory_gb needs."""
+    if settings.rebuild_partitions:
+        return settings.rebuild_partitions
+    counts = connection.execute(" UNION ALL ".join(f'SELECT count(*) FROM "{table}"' for table in COUNTED_TABLES)).fetchall()
+    return partition_count(sum(count for (count,) in counts), settings.rebuild_memory_gb)
 
 
 def partitioned_rebuild(

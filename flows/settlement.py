@@ -29,7 +29,7 @@ from flows.backups import take_backup
 from flows.database import connect, holder_pid, latest_completed_date, query_frame, replace_rows
 from flows.ingest import FileOutcome, load_date
 from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
-from flows.partitioned import partitioned_rebuild
+from flows.partitioned import partitioned_rebuild, partitions_for
 from flows.pause import PAUSE_STAGES, PAUSE_VARIABLE, pause_point
 from flows.refusals import RefusalLogError, append_refusal, clear_refusals, fold_refusals
 from schemas.audit import REFUSED
@@ -136,14 +136,17 @@ def rebuild_derived(
 ) -> DerivedTables:
     """Rebuilds every derived table from the stored inputs as of as_of, checks their contracts and writes them (in the caller's transaction).
 
-    settlement_date: the date being run, which joins the standing dates in `history`. With the setting
-    rebuild_partitions above 1 the rebuild runs a part at a time (flows/partitioned.py): the same
-    tables, and a result that holds, of the large ones, only the rows the decisions name.
+    settlement_date: the date being run, which joins the standing dates in `history`. In more than one
+    part (the setting rebuild_partitions, or rebuild_memory_gb's count when it is 0) the rebuild runs
+    a part at a time (flows/partitioned.py): the same tables, and a result that holds, of the large
+    ones, only the rows the decisions name.
     """
     dates = standing_dates(connection) + ([settlement_date] if settlement_date else [])
     kept = DatedHistory(query_frame(connection, 'SELECT * FROM "history"'), query_frame(connection, 'SELECT * FROM "history_days"'))
-    if settings.rebuild_partitions > 1:
-        return partitioned_rebuild(connection, as_of, law.rates, law.exemption_kinds, settings, step, dates, kept)
+    partitions = partitions_for(connection, settings)
+    if partitions > 1:
+        parted = settings.model_copy(update={"rebuild_partitions": partitions})
+        return partitioned_rebuild(connection, as_of, law.rates, law.exemption_kinds, parted, step, dates, kept)
     # Handed over, not kept here: derived_state lets each stored frame go once its step is done.
     derived = derived_state(stored_inputs(connection, step), as_of, law.rates, settings, step, law.exemption_kinds, dates, kept)
     pause_point("derived")

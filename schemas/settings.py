@@ -75,8 +75,9 @@ class Settings(BaseModel):
         5, ge=1, description="years personal fields of stored records are kept (評価書 II-3: 過去5年間) before shuno purge may erase them"
     )
     rebuild_partitions: int = Field(
-        1, ge=1, description="parts of the taxpayers the rebuild settles one at a time; 1: the whole history in one pass, more: less memory"
+        0, ge=0, description="parts of the taxpayers the rebuild settles one at a time; 0: as many as rebuild_memory_gb needs, 1: the whole history in one pass"
     )
+    rebuild_memory_gb: float = Field(4.0, gt=0, description="the memory a rebuild may take, GB, from which rebuild_partitions = 0 counts the parts")
 
     def low_rate_months_of(self, tax_code: str) -> int:
         """The months at the lower 延滞金 rate of one tax code."""

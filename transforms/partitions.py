@@ -26,8 +26,26 @@ from transforms.rebuild import COUNTED_COLUMNS, ReceivableState, TaxpayerTables,
 from transforms.work_queue import WAITING, unpaid_principals, work_queue_of_unpaid
 
 PART = "part"
+# What a rebuild holds per stored row (receivable snapshots, payment-file and 仮登録 records), measured
+# with benchmarks/reconcile.py at 1M and 5M: in one pass, everything; in parts, the process and its
+# libraries, what is kept of every row throughout (the routes' lookups), and a part's share.
+ONE_PASS_BYTES_PER_ROW = 1400
+BASE_BYTES = 1 << 30
+KEPT_BYTES_PER_ROW = 112
+PART_BYTES_PER_ROW = 1380
+# The least memory left for a part: below it the parts would be too many to be worth it.
+LEAST_PART_BYTES = 1 << 28
 # Any fixed seed: a part only has to be the same for a key throughout one rebuild.
 SEED = 15
+
+
+def partition_count(stored_rows: int, memory_gb: float) -> int:
+    """How many parts a rebuild of stored_rows rows needs to stay within memory_gb: 1 when one pass fits."""
+    budget = memory_gb * (1 << 30)
+    if stored_rows * ONE_PASS_BYTES_PER_ROW <= budget:
+        return 1
+    left = max(budget - BASE_BYTES - stored_rows * KEPT_BYTES_PER_ROW, LEAST_PART_BYTES)
+    return max(2, -(-stored_rows * PART_BYTES_PER_ROW // int(left)))
 
 
 def part_of(column: str, partitions: int) -> pl.Expr:

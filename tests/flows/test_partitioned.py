@@ -12,10 +12,12 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from flows.database import connect, insert_frame, latest_completed_date
+from flows.partitioned import partitions_for
 from flows.settlement import load_law_tables, rebuild_derived
 from schemas.codes import DecisionKind, PaymentStatus
 from schemas.settings import Settings
 from schemas.tables import decision_entries_table, derived_tables, stored_input_tables
+from transforms.partitions import partition_count
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from reconcile import AS_OF, city, city_decisions  # noqa: E402  (the benchmark's city, at a few hundred receivables)
@@ -109,3 +111,11 @@ def test_the_parts_spilled_beside_the_database_are_removed_and_so_is_a_killed_ru
     (stale / "matched-0-0.arrow").write_bytes(b"")
     rebuilt(small_city, AS_OF, 2)
     assert list(small_city.parent.glob(f".{small_city.name}.rebuild-*")) == []
+
+
+def test_the_parts_are_counted_from_the_memory_budget_when_not_set(small_city):
+    with connect(small_city) as connection:
+        assert partitions_for(connection, Settings()) == 1  # a small city fits in one pass
+        assert partitions_for(connection, Settings(rebuild_partitions=3)) == 3
+    # 5M receivables and payments (11.3M stored rows) in 4 GB: parts; in 8 GB fewer; a few rows: one pass.
+    assert partition_count(11_300_000, 4.0) > partition_count(11_300_000, 8.0) > 1 == partition_count(100_000, 4.0)
