@@ -207,7 +207,7 @@ class Spill:
         file = self.folder / f"{name}.parquet"
         self.scratch.register("spilled_frame", frame)
         try:
-            self.scratch.execute(f"COPY (SELECT * FROM spilled_frame) TO {_literal(file)} (FORMAT parquet, COMPRESSION lz4, {ENCRYPTED})")
+            self.scratch.execute(f"COPY (SELECT * FROM spilled_frame) TO {_literal(file)} (FORMAT parquet, COMPRESSION uncompressed, {ENCRYPTED})")
         finally:
             self.scratch.unregister("spilled_frame")
         return file
@@ -244,7 +244,7 @@ class Spill:
         # One COPY, not a query per part: each would scan the whole table again. DuckDB writes a folder
         # per part (part=N); a part without a row has none.
         select = f'SELECT {_columns(table)}, ({PART_HASH[table]}) % {partitions} AS {PART} FROM "{table}"'
-        self.connection.execute(f"COPY ({select}) TO {_literal(self.folder / table)} (FORMAT parquet, COMPRESSION lz4, PARTITION_BY ({PART}), {ENCRYPTED})")
+        self.connection.execute(f"COPY ({select}) TO {_literal(self.folder / table)} (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY ({PART}), {ENCRYPTED})")
 
     def table_part(self, table: str, part: int) -> pl.DataFrame:
         """The rows of a stored table spilled to one part by `split_table`."""

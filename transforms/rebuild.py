@@ -8,11 +8,12 @@ and are the only place that does. The ledger helpers the steps share are transfo
 The tables depend only on what is stored and on `as_of`, never on the order in which files or
 dates were processed, so a re-run gives the same database.
 
-`derived_state` runs every step over the whole history at once. With the setting rebuild_partitions
-above 1, flows/partitioned.py runs the same steps a part at a time (issue 15): `receivable_state`
-per part of the receivable ids, `matched_of` per part of the payment keys, `taxpayer_tables` per
-part of the taxpayers, and the decisions and work queue once from what the parts leave
-(transforms/partitions.py); the tables are the same.
+`derived_state` runs every step over the whole history at once. In more than one part (settings
+rebuild_partitions, rebuild_memory_gb), flows/partitioned.py runs the same steps a part at a time
+(issue 15): `receivable_state` per part of the receivable ids, `matched_of` per part of the payment
+keys, `taxpayer_tables` per part of the taxpayers (transforms.partitions.settled_part), `history`
+from the parts' summed row hashes and rows, and the decisions and work queue once from what the
+parts leave (transforms/partitions.py); the tables are the same.
 
 Where each rule of SPEC §3 and §4 lives:
 
