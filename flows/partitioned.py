@@ -282,8 +282,18 @@ def _opened_spill(connection: duckdb.DuckDBPyConnection, folder: Path) -> Iterat
         spill.close()
 
 
-def _written_parts(spill: Spill, context: PartContext, step: Step) -> list[SettledPart]:
-    """Every taxpayer part settled (`settled_part`), its contracts checked, its rows written; returns what each leaves (its tables' rows dropped)."""
+@dataclass(frozen=True)
+class PartLeft:
+    """What a written part leaves for the end: the rows the cross-taxpayer tables read, the counted columns, what `history` sums."""
+
+    left: CrossTaxpayerRows
+    counted: dict[str, pl.DataFrame]
+    hashes: pl.DataFrame
+    arrears_years: pl.DataFrame
+
+
+def _written_parts(spill: Spill, context: PartContext, step: Step) -> list[PartLeft]:
+    """Every taxpayer part settled (`settled_part`), its contracts checked, its rows written; returns what each leaves."""
     written = []
     parts = (_part_inputs(spill, part) for part in range(context.settings.rebuild_partitions))
     results = results_of_parts(functools.partial(settled_part, context), parts, context.settings)
@@ -296,14 +306,19 @@ def _written_parts(spill: Spill, context: PartContext, step: Step) -> list[Settl
             for name, frame in vars(settled.tables).items():
                 spill.write(frame.select(TABLES[name].column_names), name, f"{name}-{part}-0")
             spill.write(settled.ledger, "ledger", f"ledger-{part}-0")
-        empty = TaxpayerTables(**{table.name: pl.DataFrame() for table in fields(TaxpayerTables)})
-        left = CrossTaxpayerRows(_compacted(settled.left.unpaid), TaxpayerTables(**{name: _compacted(frame) for name, frame in vars(settled.left.decided).items()}))
-        counted = {name: _compacted(frame) for name, frame in settled.counted.items()}
-        written.append(SettledPart(empty, pl.DataFrame(), left, counted, settled.hashes, settled.arrears_years))
+        written.append(_left_of(settled))
+        del settled
     with step("the parts' tables written"):
         for table in fields(TaxpayerTables):
             spill.insert(table.name, [file for part in range(len(written)) for file in spill.part_files(table.name, part)])
     return written
+
+
+def _left_of(settled: SettledPart) -> PartLeft:
+    """What the end keeps of a settled part, each frame holding its own bytes only."""
+    decided = TaxpayerTables(**{name: _compacted(frame) for name, frame in vars(settled.left.decided).items()})
+    counted = {name: _compacted(frame) for name, frame in settled.counted.items()}
+    return PartLeft(CrossTaxpayerRows(_compacted(settled.left.unpaid), decided), counted, settled.hashes, settled.arrears_years)
 
 
 def _part_inputs(spill: Spill, part: int) -> PartInputs:
@@ -312,7 +327,7 @@ def _part_inputs(spill: Spill, part: int) -> PartInputs:
 
 
 def _partitioned_history(
-    spill: Spill, written: list[SettledPart], dates: list[date], as_of: date, pricing: Pricing, kept: DatedHistory | None, step: Step
+    spill: Spill, written: list[PartLeft], dates: list[date], as_of: date, pricing: Pricing, kept: DatedHistory | None, step: Step
 ) -> DatedHistory:
     """`history` and `history_days` of every part: the fingerprints of the summed hashes, the rows of the changed dates computed a part at a time and summed."""
     with step(HISTORY_STEP):
