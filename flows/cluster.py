@@ -1,11 +1,14 @@
 """Where the parts of a rebuild run: in this process one after another, or as Prefect tasks on a Dask cluster.
 
 The setting `cluster_address` (schemas/settings.py, docs/cluster.md) chooses. Empty, the parts
-run here, one at a time, and neither Dask nor Prefect's task machinery is imported. `local:N`
-starts a Dask cluster of N worker processes on this machine for the run (tests, benchmarks, a
-large city on one large machine); `tcp://host:port` or `tls://host:port` connects to the city's
-running Dask scheduler. On a cluster each part is one Prefect task (`part-<position>`) submitted
-through prefect-dask's `DaskTaskRunner`, so the flow run's page lists the parts with their states.
+run here, one at a time, and neither Dask nor Prefect's task engine is imported. `local:N` starts a
+Dask cluster of N worker processes on this machine for the call (tests, benchmarks, a large city on
+one large machine); `tcp://host:port` or `tls://host:port` connects to the city's running Dask
+scheduler. On a cluster each part is one Prefect task (`part-<position>`) submitted through
+prefect-dask's `DaskTaskRunner`: inside a flow run (the nightly's) the parts are task runs of that
+flow run, and the workers report them to the Prefect API the caller has (`shuno run` serves one
+on 127.0.0.1, which only workers on this machine reach; a remote cluster needs PREFECT_API_URL
+naming the city's Prefect server).
 
 Dask rather than Ray (measured on 2 cores, docs/cluster.md): a two-worker local cluster starts in
 about 3 s against 10 s for Ray (28 s through prefect-ray), a Dask worker holds about 145 MB where
@@ -19,14 +22,9 @@ parts are out at once, so the coordinator's memory holds at most that many parts
 from __future__ import annotations
 
 from collections import deque
-from contextlib import AbstractContextManager, nullcontext
-from urllib.parse import urlsplit
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
-
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-from prefect.settings import PREFECT_API_URL
+from urllib.parse import urlsplit
 
 from schemas.settings import LOCAL_CLUSTER_PREFIX, Settings
 
@@ -35,8 +33,6 @@ Result = TypeVar("Result")
 
 # Parts submitted and not yet consumed: two keep two workers busy while the coordinator writes.
 DEFAULT_IN_FLIGHT = 2
-
-
 # Hosts that name this machine: a Prefect API there serves only workers on this machine.
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -74,64 +70,57 @@ def result_of_part(function: Callable[[Part], Result], part: Part, position: int
         raise PartFailed(f"part {position} failed: {type(error).__name__} (details withheld: they may quote record values)") from None
 
 
-@task(name="part", task_run_name="part-{position}", cache_policy=NO_CACHE, persist_result=False)
-def settled_part(function: Callable[[Any], Any], part: Any, position: int) -> Any:
-    """The result of one part, computed on a worker of the cluster."""
-    # No cache and no persisted result: a part holds residents' records, which must not be written to
-    # Prefect's storage; not retried: a pure function fails the same way again.
-    return result_of_part(function, part, position)
-
-
 def _results_on_cluster(function: Callable[[Part], Result], parts: Iterable[Part], address: str, in_flight: int) -> Iterator[Result]:
-    with prefect_api_for(address), cluster_task_runner(address) as runner:
+    # Imported here: Prefect's task engine and Dask take seconds to import, and an in-process run needs neither.
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+    from prefect.settings import PREFECT_API_URL
+    from prefect_dask import DaskTaskRunner
+
+    check_prefect_api(address, PREFECT_API_URL.value())
+    # No cache and no persisted result: a part holds residents' records, which must not be written to
+    # Prefect's storage; no retries: a pure function fails the same way again.
+    part_task = task(result_of_part, name="part", task_run_name="part-{position}", cache_policy=NO_CACHE, persist_result=False)
+    with DaskTaskRunner(**dask_runner_options(address)) as runner:
         remaining, submitted = enumerate(parts), deque()
         while True:
             # A part is taken from `parts` only when a slot is free: the caller may build parts lazily.
             while len(submitted) < in_flight and (next_part := next(remaining, None)) is not None:
-                submitted.append(_submitted_part(runner, function, *next_part))
+                position, part = next_part
+                submitted.append((position, _submitted_part(runner, part_task, function, part, position)))
             if not submitted:
                 return
             yield _part_result(*submitted.popleft())
 
 
-def prefect_api_for(address: str) -> AbstractContextManager[None]:
-    """The Prefect API the workers report their task runs to: the run's own, or one served from this process for the block."""
-    # A worker runs each part through Prefect's task engine, which reports to an API; without one
+def check_prefect_api(address: str, api: str | None) -> None:
+    """Raises ClusterUnreachable unless the workers of `address` can report their task runs to the Prefect API `api`."""
+    # A worker runs each part through Prefect's task engine, which reports to an API; with none set,
     # every worker would start a Prefect server of its own (and time out doing so on a busy machine).
-    api, workers_here = PREFECT_API_URL.value(), _on_this_machine(address)
-    if api is None and workers_here:
-        # Imported here: flows.nightly imports the settlement, which runs its parts through this module.
-        from flows.nightly import local_prefect_api
-
-        return local_prefect_api()
-    if not workers_here and (api is None or urlsplit(api).hostname in LOOPBACK_HOSTS):
-        where = f"at {api}" if api else "(PREFECT_API_URL is not set)"
-        raise ClusterUnreachable(f"the workers of {address} cannot reach a Prefect API on this machine {where}: set PREFECT_API_URL to the city's Prefect server")
-    return nullcontext()
+    if api is None:
+        raise ClusterUnreachable(f"the parts on {address} run as Prefect tasks and need a Prefect API: PREFECT_API_URL is not set")
+    if not _on_this_machine(address) and urlsplit(api).hostname in LOOPBACK_HOSTS:
+        raise ClusterUnreachable(f"the workers of {address} cannot reach the Prefect API at {api}: set PREFECT_API_URL to the city's Prefect server")
 
 
 def _on_this_machine(address: str) -> bool:
     return address.startswith(LOCAL_CLUSTER_PREFIX) or urlsplit(address).hostname in LOOPBACK_HOSTS
 
 
-def cluster_task_runner(address: str):
-    """Prefect's Dask task runner for `address`: a local cluster of N worker processes for `local:N`, else the scheduler there."""
-    # Imported here: an in-process run never pays for importing Dask (about two seconds).
-    from prefect_dask import DaskTaskRunner
-
-    if address.startswith(LOCAL_CLUSTER_PREFIX):
-        workers = int(address.removeprefix(LOCAL_CLUSTER_PREFIX))
-        # One thread a worker: a part is polars work, which has its own threads; no dashboard, whose port could be taken.
-        cluster = {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
-        return DaskTaskRunner(cluster_kwargs=cluster)
-    return DaskTaskRunner(address=address)
+def dask_runner_options(address: str) -> dict[str, Any]:
+    """The options of prefect-dask's DaskTaskRunner for `address`: a local cluster of N worker processes for `local:N`, else the scheduler there."""
+    if not address.startswith(LOCAL_CLUSTER_PREFIX):
+        return {"address": address}
+    workers = int(address.removeprefix(LOCAL_CLUSTER_PREFIX))
+    # One thread a worker: a part is polars work, which has its own threads; no dashboard, whose port could be taken.
+    return {"cluster_kwargs": {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}}
 
 
-def _submitted_part(runner, function: Callable[[Any], Any], position: int, part: Any) -> tuple[int, Any]:
+def _submitted_part(runner, part_task, function: Callable[[Any], Any], part: Any, position: int):
     # Sent to the cluster on its own first: prefect-dask submits with pure=True, and Dask would hash a
     # part given inline (half a second for 500,000 rows); a future is hashed by its key.
     data = runner.client.scatter(part, hash=False)
-    return position, runner.submit(settled_part, parameters={"function": function, "part": data, "position": position})
+    return runner.submit(part_task, parameters={"function": function, "part": data, "position": position})
 
 
 def _part_result(position: int, future) -> Any:

@@ -1,5 +1,7 @@
-"""The parts of a rebuild on a local Dask cluster of two workers: the same results as in-process, in order, a bounded number out at once;
-a failing part fails in one line naming its position."""
+"""The parts of a rebuild on a local Dask cluster of two workers: the results of the process, in order, a bounded number out at once.
+
+A failing part fails its flow in one line naming its position; a remote cluster needs a Prefect API its workers reach.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import pytest
 from polars.testing import assert_frame_equal
 from prefect import flow
 
-from flows.cluster import PartFailed, results_of_parts
+from flows.cluster import ClusterUnreachable, PartFailed, check_prefect_api, dask_runner_options, results_of_parts
 from flows.nightly import local_prefect_api
 from schemas.settings import Settings
 
@@ -100,3 +102,18 @@ def test_a_failing_part_in_process_raises_the_same_line():
 def test_in_flight_below_one_is_refused():
     with pytest.raises(ValueError, match="in_flight must be at least 1, got 0"):
         results_of_parts(WITH_TWICE, _parts(), Settings(), in_flight=0)
+
+
+def test_a_remote_cluster_needs_a_prefect_api_its_workers_reach():
+    check_prefect_api("local:2", "http://127.0.0.1:4200/api")
+    check_prefect_api("tls://scheduler.city.example:8786", "https://prefect.city.example/api")
+    with pytest.raises(ClusterUnreachable, match=r"^the workers of tcp://10.0.0.5:8786 cannot reach the Prefect API at http://127.0.0.1:4200/api: set PREFECT_API_URL"):
+        check_prefect_api("tcp://10.0.0.5:8786", "http://127.0.0.1:4200/api")
+    with pytest.raises(ClusterUnreachable, match="need a Prefect API: PREFECT_API_URL is not set"):
+        check_prefect_api("local:2", None)
+
+
+def test_local_n_is_a_cluster_of_n_single_threaded_worker_processes_and_an_address_is_connected_to():
+    local = {"n_workers": 3, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+    assert dask_runner_options("local:3") == {"cluster_kwargs": local}
+    assert dask_runner_options("tls://scheduler.city.example:8786") == {"address": "tls://scheduler.city.example:8786"}
