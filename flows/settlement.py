@@ -26,6 +26,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 from flows.analyst import publish_analyst_copy
 from flows.audit import FileDigest, audit_entry, write_audit_entry
 from flows.backups import take_backup
+from flows.cluster import ClusterUnreachable, PartFailed
 from flows.database import connect, holder_pid, latest_completed_date, query_frame, replace_rows
 from flows.ingest import FileOutcome, load_date
 from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
@@ -361,7 +362,10 @@ def check_pause_stage() -> None:
 
 # Errors whose messages shuno writes itself from keys, dates and paths; any other error's message
 # may quote record values (polars and pandera do), so only its type is shown.
-SAFE_MESSAGES = (MissingRateError, RatesFileError, ExemptionsFileError, LayoutError, RefusalLogError, ContractBroken, OSError, duckdb.IOException)
+SAFE_MESSAGES = (
+    MissingRateError, RatesFileError, ExemptionsFileError, LayoutError, RefusalLogError, ContractBroken, OSError, duckdb.IOException,
+    PartFailed, ClusterUnreachable,
+)
 
 
 def failure_reason(error: Exception) -> str:
