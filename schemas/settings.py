@@ -74,6 +74,10 @@ class Settings(BaseModel):
     retention_years: int = Field(
         5, ge=1, description="years personal fields of stored records are kept (評価書 II-3: 過去5年間) before shuno purge may erase them"
     )
+    # A shared centre's inbox (issue 15): the nightly-all flow runs one collector's night per 収納団体.
+    collectors_at_once: int = Field(
+        2, ge=1, description="collectors (収納団体) whose nights the nightly-all flow runs at the same time; each takes a core and its history's memory"
+    )
 
     def low_rate_months_of(self, tax_code: str) -> int:
         """The months at the lower 延滞金 rate of one tax code."""
