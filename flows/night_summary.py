@@ -38,7 +38,7 @@ def _warning_count(count: int) -> str:
 
 
 def summary_lines(summary: RunSummary) -> list[str]:
-    """The run's summary for the flow-run log: its heading, the warnings, its files by status, then each outcome section's counts and yen."""
+    """The run's summary for the flow-run log: its heading, the warnings, its files by status (and, for one collector, the other collectors' count), then each outcome section's counts and yen."""
     statuses = Counter(outcome.status for outcome in summary.files)
     # The warnings come first, where an operator looks: a missing delivery must not hide below the counts.
     lines = [f"run {summary.run_id} of {summary.settlement_date} (as of {summary.as_of})", *night_warnings(summary)]

@@ -1,4 +1,5 @@
-"""The Prefect flows of the nightly batch: `nightly` for one settlement date, `backfill` for a range.
+"""The Prefect flows of the nightly batch: `nightly` for one settlement date, `backfill` for a range,
+`nightly-all` for one date of every collector (収納団体) of a shared centre's inbox.
 
 A run is one DuckDB transaction on one connection (`flows.settlement.run_settlement_date`), which
 the flow runs itself: splitting it would mean sharing a connection between tasks for nothing, and
