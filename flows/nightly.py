@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from uuid import UUID
 
@@ -272,8 +273,14 @@ def backfill(
 # (unless SHUNO_KEY_FILE names one), lock, backups, analyst copy and workbook are kept beside it.
 DEFAULT_COLLECTORS_ROOT = Path("data/collectors")
 COLLECTOR_DATABASE = "shuno.duckdb"
-# How a collector's night ended, as the parent's log and state say it.
-DONE, WARNED_NIGHT, FAILED_NIGHT = "done", "warned", "failed"
+
+
+class NightOutcome(StrEnum):
+    """How a collector's night ended, as the nightly-all run's log and state say it."""
+
+    DONE = "done"
+    WARNED = "warned"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -281,7 +288,7 @@ class CollectorNight:
     """How one collector's night of a nightly-all run ended: done, warned or failed, and its night's one-line message."""
 
     collector: int
-    outcome: str
+    outcome: NightOutcome
     message: str | None
     database: Path
 
@@ -326,14 +333,14 @@ def collector_night(settlement_date: date, inbox: Path, root: Path, collector: i
     """One collector's night: the `nightly` subflow into its own database. Never raises, so one collector's failure stops no other."""
     database = collector_database(root, collector)
     if not is_collector_code(collector):
-        return CollectorNight(collector, FAILED_NIGHT, f"{collector:06d} is not a 収納団体コード (its check digit is wrong): its files were not run", database)
+        return CollectorNight(collector, NightOutcome.FAILED, f"{collector:06d} is not a 収納団体コード (its check digit is wrong): its files were not run", database)
     try:
         state = nightly(settlement_date, inbox, database, collector_settings_file(root, collector, settings_file), confirm_gap, collector, return_state=True)
     except Exception as error:  # noqa: BLE001 - Prefect's own failure to start the subflow is this collector's failure alone
-        return CollectorNight(collector, FAILED_NIGHT, f"run of {settlement_date} stopped: {failure_reason(error)}", database)
+        return CollectorNight(collector, NightOutcome.FAILED, f"run of {settlement_date} stopped: {failure_reason(error)}", database)
     if not state.is_completed():
-        return CollectorNight(collector, FAILED_NIGHT, state.message or state.name, database)
-    return CollectorNight(collector, WARNED_NIGHT if state.name == WARNED else DONE, state.message, database)
+        return CollectorNight(collector, NightOutcome.FAILED, state.message or state.name, database)
+    return CollectorNight(collector, NightOutcome.WARNED if state.name == WARNED else NightOutcome.DONE, state.message, database)
 
 
 def _all_run_name() -> str:
@@ -386,15 +393,16 @@ def nightly_all(
 def log_collector_nights(nights: tuple[CollectorNight, ...]) -> None:
     """One line per collector in the flow-run log: done, warned or failed, with its night's message."""
     logger = get_run_logger()
-    levels = {DONE: logging.INFO, WARNED_NIGHT: logging.WARNING, FAILED_NIGHT: logging.ERROR}
+    levels = {NightOutcome.DONE: logging.INFO, NightOutcome.WARNED: logging.WARNING, NightOutcome.FAILED: logging.ERROR}
     for night in nights:
-        logger.log(levels[night.outcome], f"{night.collector:06d}: {night.outcome}" + (f": {night.message}" if night.message and night.outcome != DONE else ""))
+        said = f": {night.message}" if night.message and night.outcome != NightOutcome.DONE else ""
+        logger.log(levels[night.outcome], f"{night.collector:06d}: {night.outcome}{said}")
 
 
 def collectors_state(settlement_date: date, inbox: Path, root: Path, nights: tuple[CollectorNight, ...]) -> State:
     """The final state of a nightly-all run: Failed naming each failed collector with its reason; else Warned or Completed."""
-    failed = [night for night in nights if night.outcome == FAILED_NIGHT]
-    warned = [night for night in nights if night.outcome == WARNED_NIGHT]
+    failed = [night for night in nights if night.outcome == NightOutcome.FAILED]
+    warned = [night for night in nights if night.outcome == NightOutcome.WARNED]
     if failed:
         reasons = "; ".join(f"{night.collector:06d}: {night.message}" for night in failed)
         failure = CollectorsFailed(f"nightly-all of {settlement_date}: {len(failed)} of {len(nights)} collectors failed: {reasons}", nights)
