@@ -14,7 +14,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +28,7 @@ from flows.audit import FileDigest, audit_entry, write_audit_entry
 from flows.backups import take_backup
 from flows.cluster import ClusterUnreachable, PartFailed
 from flows.database import connect, holder_pid, latest_completed_date, query_frame, replace_rows
-from flows.ingest import FileOutcome, load_date
+from flows.ingest import FileOutcome, load_date, other_collectors_files
 from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
 from flows.pause import PAUSE_STAGES, PAUSE_VARIABLE, pause_point
 from flows.refusals import RefusalLogError, append_refusal, clear_refusals, fold_refusals
@@ -37,6 +37,7 @@ from schemas.codes import RunStatus
 from schemas.derived import ContractBroken, check_contracts
 from schemas.exemptions import ExemptionKinds, ExemptionsFileError, load_exemption_kinds
 from schemas.layouts import LayoutError
+from schemas.models import is_collector_code
 from schemas.rates import MissingRateError, RatesFileError, RatesTable, load_rates
 from schemas.settings import CITY_TIME_ZONE, Settings
 from schemas.tables import derived_tables
@@ -61,6 +62,10 @@ class RunSummary:
     analyst_copy: str = "not published"
     # SPEC §7: one line per expected delivery missing or rejected ("no NOFU_NYUKIN for 2026-06-04").
     delivery_warnings: tuple[str, ...] = ()
+    # A run for one 収納団体 (a shared centre's inbox): its code, and the date's files of each other
+    # collector, left unread for their own runs (counted, so none goes unsaid).
+    collector: int | None = None
+    other_collectors: dict[int, int] = field(default_factory=dict)
 
 
 def as_of_date(connection: duckdb.DuckDBPyConnection, settlement_date: date) -> date:
@@ -162,17 +167,22 @@ def run_settlement_date(
     step: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
     confirm_gap: bool = False,
     today: date | None = None,
+    collector: int | None = None,
 ) -> RunSummary:
     """The nightly run of one settlement date, in one transaction, holding the database's run lock.
 
     A date after today (Asia/Tokyo unless `today` is given) is refused; so is one more than the
-    setting gap_days_to_confirm after the latest completed run, unless confirm_gap.
+    setting gap_days_to_confirm after the latest completed run, unless confirm_gap. With a
+    collector (収納団体コード), only the files named for it are the date's: the database is that
+    collector's own; the other collectors' files are counted in the summary and left unread.
     """
     settings = settings or Settings()
     refuse_future_date(settlement_date, inbox, database, command, today)
     with logged_outside_database(settlement_date, inbox, database, command):
         if not inbox.is_dir():
             raise RunFailed(f"inbox {inbox} is not a folder")
+        if collector is not None and not is_collector_code(collector):
+            raise RunFailed(f"{collector} is not a 収納団体コード (six digits, the last its check digit)")
         check_pause_stage()
         law = load_law_tables(settings)
     # The lock comes before DuckDB opens the file, so a second run hears shuno's reason, not DuckDB's.
@@ -189,12 +199,16 @@ def run_settlement_date(
         try:
             connection.begin()
             with step("loading the date's files"):
-                outcomes = load_date(connection, inbox, settlement_date, run_id, Fraction(settings.snapshot_drop_share))
+                outcomes = load_date(connection, inbox, settlement_date, run_id, Fraction(settings.snapshot_drop_share), collector)
             pause_point("loaded")
             as_of = as_of_date(connection, settlement_date)
             derived = rebuild_derived(connection, as_of, law, settings, step, settlement_date)
             pause_point("written")
-            summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts, delivery_warnings=delivery_warnings(derived.deliveries))
+            others = other_collectors_files(inbox, settlement_date, collector)
+            summary = RunSummary(
+                run_id, settlement_date, as_of, outcomes, derived.outcome_counts,
+                delivery_warnings=delivery_warnings(derived.deliveries), collector=collector, other_collectors=others,
+            )
             connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), RunStatus.COMPLETED, _summary_json(summary)])
             folded_size = fold_refusals(connection, database)
             pause_point("before-commit")
@@ -377,4 +391,5 @@ def failure_reason(error: Exception) -> str:
 
 def _summary_json(summary: RunSummary) -> str:
     files = [{"file": outcome.file_name, "status": outcome.status, "records": outcome.record_count, "rejected": outcome.rejected_count} for outcome in summary.files]
-    return json.dumps({"as_of": summary.as_of.isoformat(), "files": files, "outcomes": summary.outcome_counts}, ensure_ascii=False)
+    collector = {} if summary.collector is None else {"collector": summary.collector, "other_collectors": summary.other_collectors}
+    return json.dumps({"as_of": summary.as_of.isoformat(), "files": files, "outcomes": summary.outcome_counts} | collector, ensure_ascii=False)

@@ -80,6 +80,10 @@ class Settings(BaseModel):
         5, ge=1, description="years personal fields of stored records are kept (評価書 II-3: 過去5年間) before shuno purge may erase them"
     )
     # Scale (issue 15; docs/cluster.md).
+    # A shared centre's inbox: the nightly-all flow runs one collector's night per 収納団体.
+    collectors_at_once: int = Field(
+        2, ge=1, description="collectors (収納団体) whose nights the nightly-all flow runs at the same time; each takes a core and its history's memory"
+    )
     cluster_address: str = Field(
         "", description="the Dask scheduler the rebuild's parts run on: tcp://host:port, tls://host:port, local:N, or empty for this process"
     )
