@@ -36,6 +36,7 @@ from schemas.audit import REFUSED
 from schemas.codes import RunStatus
 from schemas.derived import ContractBroken, check_contracts
 from schemas.exemptions import ExemptionKinds, ExemptionsFileError, load_exemption_kinds
+from schemas.inbox import parse_inbox_name
 from schemas.layouts import LayoutError
 from schemas.models import is_collector_code
 from schemas.rates import MissingRateError, RatesFileError, RatesTable, load_rates
@@ -191,9 +192,10 @@ def run_settlement_date(
             connection = open_database(settlement_date, database, settings.reader_wait_seconds)
         run_id, started_at = uuid.uuid4().hex, datetime.now()
         gap = _unconfirmed_gap(connection, settlement_date, settings.gap_days_to_confirm) if not confirm_gap else None
-        if gap is not None:
+        refusal = gap or _another_collectors_database(connection, collector)
+        if refusal is not None:
             connection.close()
-            _refuse_date(settlement_date, inbox, database, command, gap)
+            _refuse_date(settlement_date, inbox, database, command, refusal)
         with logged_outside_database(settlement_date, inbox, database, command):
             take_backup(connection, database, settings.backups_kept)
         try:
@@ -247,6 +249,22 @@ def _unconfirmed_gap(connection: duckdb.DuckDBPyConnection, settlement_date: dat
     return (
         f"{settlement_date} is {(settlement_date - latest).days} days after the latest run ({latest}), more than {gap_days}: "
         "\"as of\" would move there for good; confirm it (--confirm-gap) if that is meant"
+    )
+
+
+def _another_collectors_database(connection: duckdb.DuckDBPyConnection, collector: int | None) -> str | None:
+    """Why a run for `collector` must not write this database (it holds another collector's files), or None."""
+    # Re-running a date replaces every stored row of that date: a run for one collector on another's
+    # database would withdraw the other's records of the date.
+    if collector is None:
+        return None
+    names = connection.execute("SELECT DISTINCT file_name FROM ingested_files").fetchall()
+    others = sorted({name.collector_code for (file_name,) in names if (name := parse_inbox_name(file_name)) and name.collector_code != collector})
+    if not others:
+        return None
+    return (
+        f"the database holds the files of collector {', '.join(f'{code:06d}' for code in others)}, not {collector:06d}: "
+        "run each collector into its own database (nightly-all does)"
     )
 
 
