@@ -35,8 +35,10 @@ TEST_TMPDIR ?= $(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm || echo 
 # PYTHONDONTWRITEBYTECODE, when the environment sets it, would have each worker rewrite the asserts of
 # every test module again (pytest keeps its rewritten modules as bytecode caches, about 2.5 s of CPU
 # a worker) and every child process the tests start compile shuno again: the tests write their caches.
+# POLARS_MAX_THREADS=1: each worker's small frames on one thread, as the workers already keep the
+# cores busy; polars' pool of a thread a core cost 7% more CPU here (tests/conftest.py does the same for DuckDB).
 test: $(INSTALLED)
-	TMPDIR=$(TEST_TMPDIR) PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	TMPDIR=$(TEST_TMPDIR) PYTHONDONTWRITEBYTECODE= POLARS_MAX_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/ingest.py
