@@ -24,7 +24,8 @@ run: $(INSTALLED)
 
 # One worker a core and one more (pytest-xdist): the killed-run tests wait on child processes and
 # the Prefect tests on Prefect's server, and the extra worker keeps the cores busy meanwhile (on 2
-# cores: 99 s with 3 workers, 107 s with 2, 109 s with 4). --dist loadfile keeps each test module
+# cores: 99 s with 3 workers, 107 s with 2, 109 s with 4; with one DuckDB and polars thread a worker,
+# on 2 cores shared with other jobs: 200 s wall and 245 s CPU with 3, 217 s and 228 s with 2). --dist loadfile keeps each test module
 # on one worker: its module fixtures (a sample's runs, Prefect's test harness) are built once, and
 # its tests run in order.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
