@@ -3,7 +3,7 @@
 Prefect's server emits an event `prefect.flow-run.<state name>` at every state change of a flow
 run: `prefect.flow-run.Failed`, `prefect.flow-run.Crashed` (the process died), and
 `prefect.flow-run.Warned` for the Completed state a night with warnings ends in. The automation
-reacts to those of the `nightly` and `backfill` flows with Prefect's "call a webhook" action,
+reacts to those of the `nightly`, `backfill` and `nightly-all` flows with Prefect's "call a webhook" action,
 whose URL lives in a Webhook block, so the city's URL is kept by the server, not in this checkout.
 """
 
@@ -20,7 +20,8 @@ from flows.night_summary import WARNED
 
 AUTOMATION_NAME = "shuno: failed or warned night"
 WEBHOOK_BLOCK_NAME = "shuno-alerts"
-ALERTED_FLOWS = ["nightly", "backfill"]
+# nightly-all too: a collector whose night never started (a code that is none) has no nightly run of its own to alert.
+ALERTED_FLOWS = ["nightly", "backfill", "nightly-all"]
 ALERTED_EVENTS = {f"prefect.flow-run.{state}" for state in ("Failed", "Crashed", WARNED)}
 # JSON for the receiver, with a `text` line chat webhooks (Slack, Teams, Mattermost) show as is.
 # The state message is shuno's own line (counts, dates, file names): nothing personal.
@@ -46,7 +47,7 @@ def alert_automation(webhook_block_id: UUID) -> AutomationCore:
     """The automation: the trigger above, and a call of the webhook block with the run's name, state and message."""
     return AutomationCore(
         name=AUTOMATION_NAME,
-        description="Posts every failed, crashed or warned nightly and backfill run to the city's webhook (shuno alerts apply).",
+        description="Posts every failed, crashed or warned nightly, backfill and nightly-all run to the city's webhook (shuno alerts apply).",
         trigger=alert_trigger(),
         actions=[CallWebhook(block_document_id=webhook_block_id, payload=PAYLOAD)],
     )

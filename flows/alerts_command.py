@@ -14,7 +14,7 @@ FAILED_EXIT_CODE = 1
 
 @alerts_app.command()
 def apply(webhook: Annotated[str, typer.Option("--webhook", metavar="URL", help="the URL Prefect posts each failed or warned night to")]) -> None:
-    """Create or replace the automation that posts failed, crashed and warned nightly and backfill runs to the webhook."""
+    """Create or replace the automation that posts failed, crashed and warned nightly, backfill and nightly-all runs to the webhook."""
     if not webhook.startswith(("http://", "https://")):
         typer.echo(f"shuno alerts apply: --webhook {webhook!r} is not an http(s) URL", err=True)
         raise typer.Exit(BAD_INPUT_EXIT_CODE)
@@ -30,7 +30,7 @@ def apply(webhook: Annotated[str, typer.Option("--webhook", metavar="URL", help=
     except Exception as error:  # noqa: BLE001 - the API's failure in one line; the URL may hold a token, so it is not repeated
         typer.echo(f"shuno alerts apply: the Prefect API refused or did not answer ({type(error).__name__})", err=True)
         raise typer.Exit(FAILED_EXIT_CODE) from None
-    typer.echo(f"automation {AUTOMATION_NAME!r} ({automation_id}) posts failed, crashed and warned nightly and backfill runs to the webhook")
+    typer.echo(f"automation {AUTOMATION_NAME!r} ({automation_id}) posts failed, crashed and warned nightly, backfill and nightly-all runs to the webhook")
 
 
 def _configured_api_url() -> str | None:

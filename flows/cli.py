@@ -32,6 +32,7 @@ from flows.status_command import status
 from flows.void import void_date
 from flows.settings_option import BAD_INPUT_EXIT_CODE, DatabaseOption, SettingsOption, command_settings
 from schemas.inbox import parse_inbox_name
+from schemas.models import is_collector_code
 from schemas.settings import DEFAULT_SETTINGS_FILE
 
 DEFAULT_INBOX = Path("sample_data/inbox")
@@ -96,9 +97,15 @@ def run(
     db: DatabaseOption = DEFAULT_DATABASE,
     settings_file: SettingsOption = DEFAULT_SETTINGS_FILE,
     confirm_gap: Annotated[bool, typer.Option("--confirm-gap", help="run a date far after the latest run (the setting gap_days_to_confirm)")] = False,
+    collector: Annotated[
+        int | None, typer.Option(metavar="CODE", help="load only this 収納団体コード's files (a shared centre's inbox), into its own --db")
+    ] = None,
 ) -> None:
     """The nightly flow for one settlement date: load, validate, match, apply, rebuild, report."""
     settlement_date = _settlement_date(date)
+    if collector is not None and not is_collector_code(collector):
+        typer.echo(f"shuno run: --collector {collector} is not a 収納団体コード (six digits, the last its check digit)", err=True)
+        raise typer.Exit(BAD_INPUT_EXIT_CODE)
     # A wrong settings file is refused before Prefect starts; the flow then reads the same file the same way.
     command_settings(settings_file, "run")
     try:
@@ -107,7 +114,7 @@ def run(
         refuse_future_date(settlement_date, inbox, db, "shuno run")
         with run_lock(settlement_date, inbox, db, "shuno run"):
             pass
-        _run_nightly_flow(settlement_date, inbox, db, settings_file, confirm_gap)
+        _run_nightly_flow(settlement_date, inbox, db, settings_file, confirm_gap, collector)
     except RunFailed as failure:
         typer.echo(f"shuno run: {failure}", err=True)
         raise typer.Exit(1) from None
@@ -116,7 +123,7 @@ def run(
         raise typer.Exit(1) from None
 
 
-def _run_nightly_flow(settlement_date: dt.date, inbox: Path, database: Path, settings_file: Path, confirm_gap: bool) -> None:
+def _run_nightly_flow(settlement_date: dt.date, inbox: Path, database: Path, settings_file: Path, confirm_gap: bool, collector: int | None) -> None:
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
     # Prefect takes a second to import: only `run` needs it.
@@ -128,7 +135,7 @@ def _run_nightly_flow(settlement_date: dt.date, inbox: Path, database: Path, set
     # Python runs while it exits would take more than a second over them, to find nothing.
     atexit.register(gc.freeze)
     with local_prefect_api(), tags(COMMAND_TAG):
-        nightly(settlement_date, inbox, database, settings_file, confirm_gap)
+        nightly(settlement_date, inbox, database, settings_file, confirm_gap, collector)
 
 
 @app.command()

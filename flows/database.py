@@ -62,11 +62,30 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# The extension files (by their identity on disk) whose signature DuckDB checked in this process.
+VERIFIED_EXTENSIONS: set[tuple[str, int, int, int, int]] = set()
+
+
+def _file_identity(path: Path) -> tuple[str, int, int, int, int]:
+    status = path.stat()
+    return (str(path), status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
 def crypto_connection(database: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory connection able to write encrypted files, spilling encrypted beside `database`; nothing attached."""
-    connection = duckdb.connect()
+    extension = crypto_extension()
+    identity = _file_identity(extension)
+    # DuckDB checks the extension's signature at every LOAD by hashing its 25 MB (0.1 s of CPU an
+    # open, hundreds of opens a day). The first LOAD in a process checks it; the library then stays
+    # mapped in the process, and a later LOAD of the same unchanged file, which runs that same code,
+    # skips the check, which is switched back on at once for anything else loaded on the connection.
+    checked = identity in VERIFIED_EXTENSIONS
+    connection = duckdb.connect(config={"allow_unsigned_extensions": True} if checked else {})
     try:
-        connection.execute(f"LOAD {_literal(str(crypto_extension()))}")
+        connection.execute(f"LOAD {_literal(str(extension))}")
+        if checked:
+            connection.execute("SET allow_unsigned_extensions = false")
+        VERIFIED_EXTENSIONS.add(identity)
         # Spill files hold rows in clear unless asked; beside the database, in its owner-only folder.
         connection.execute("SET temp_file_encryption = true")
         connection.execute(f"SET temp_directory = {_literal(str(database.resolve()) + '.tmp')}")

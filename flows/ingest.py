@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date
 from fractions import Fraction
@@ -73,20 +74,28 @@ def file_sha256(path: Path) -> str:
 @dataclass(frozen=True)
 class InboxListing:
     """What the inbox holds for a date: its readable files (receivables first), the entries of
-    its names that cannot be read (with why), and every entry whose name is not recognised."""
+    its names that cannot be read (with why), every entry whose name is not recognised, and, in a
+    run for one collector, the date's entries named for other collectors (theirs to run)."""
 
     recognised: list[tuple[Path, InboxName]]
     unreadable: list[tuple[Path, InboxName, str]]
     unrecognised: list[Path]
+    other_collectors: list[InboxName] = field(default_factory=list)
 
 
-def inbox_listing(inbox: Path, settlement_date: date) -> InboxListing:
-    """Every entry of the inbox that concerns the date, each in one of three lists: nothing is skipped unsaid."""
+def inbox_listing(inbox: Path, settlement_date: date, collector: int | None = None) -> InboxListing:
+    """Every entry of the inbox that concerns the date, each in one of four lists: nothing is skipped unsaid.
+
+    collector: the 収納団体コード of the run; the date's entries named for another collector are
+    listed apart, unread. None: every collector's files are the run's, as in a city's own inbox.
+    """
     listing = InboxListing([], [], [])
     for path in sorted(inbox.iterdir()):
         name = parse_inbox_name(path.name)
         if name is None:
             listing.unrecognised.append(path)
+        elif name.settlement_date == settlement_date and collector is not None and name.collector_code != collector:
+            listing.other_collectors.append(name)
         elif name.settlement_date == settlement_date:
             reason = unreadable_reason(path)
             if reason is None:
@@ -95,6 +104,20 @@ def inbox_listing(inbox: Path, settlement_date: date) -> InboxListing:
                 listing.unreadable.append((path, name, reason))
     listing.recognised.sort(key=lambda item: (item[1].kind != FileKind.RECEIVABLES, item[0].name))
     return listing
+
+
+def collectors_of_date(inbox: Path, settlement_date: date) -> Counter[int]:
+    """The 収納団体コード of the date's inbox entries with a recognised name, each with how many entries it names."""
+    listing = inbox_listing(inbox, settlement_date)
+    names = [name for _, name in listing.recognised] + [name for _, name, _ in listing.unreadable]
+    return Counter(name.collector_code for name in names)
+
+
+def other_collectors_files(inbox: Path, settlement_date: date, collector: int | None) -> dict[int, int]:
+    """How many of the date's inbox entries each other collector has: none are a run's for one collector, so it counts them."""
+    if collector is None:
+        return {}
+    return dict(sorted(Counter(name.collector_code for name in inbox_listing(inbox, settlement_date, collector).other_collectors).items()))
 
 
 def unreadable_reason(path: Path) -> str | None:
@@ -321,15 +344,21 @@ def demote_later_copies(connection: duckdb.DuckDBPyConnection, outcome: FileOutc
 
 
 def load_date(
-    connection: duckdb.DuckDBPyConnection, inbox: Path, settlement_date: date, run_id: str, largest_drop: Fraction = Fraction(1)
+    connection: duckdb.DuckDBPyConnection,
+    inbox: Path,
+    settlement_date: date,
+    run_id: str,
+    largest_drop: Fraction = Fraction(1),
+    collector: int | None = None,
 ) -> list[FileOutcome]:
     """Replaces the stored inputs of `settlement_date` with what its inbox files say now.
 
     largest_drop: the share of the receivables in force a snapshot may drop before it is held
     (the setting snapshot_drop_share); snapshots accepted by a decision are never held.
+    collector: only the files named for this 収納団体コード are the date's (None: every file).
     """
     forget_date(connection, settlement_date)
-    listing = inbox_listing(inbox, settlement_date)
+    listing = inbox_listing(inbox, settlement_date, collector)
     guard = SnapshotGuard(largest_drop, accepted_snapshots(connection))
     outcomes = []
     for path, name in listing.recognised:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from flows.report import attention_notes
+from flows.report import attention_notes, collector_notes
 from flows.settlement import RunSummary
 
 # The name of the Completed state a night with warnings ends in (README, "Operations with Prefect").
@@ -38,11 +38,12 @@ def _warning_count(count: int) -> str:
 
 
 def summary_lines(summary: RunSummary) -> list[str]:
-    """The run's summary for the flow-run log: its heading, the warnings, its files by status, then each outcome section's counts and yen."""
+    """The run's summary for the flow-run log: its heading, the warnings, its files by status (and, for one collector, the other collectors' count), then each outcome section's counts and yen."""
     statuses = Counter(outcome.status for outcome in summary.files)
     # The warnings come first, where an operator looks: a missing delivery must not hide below the counts.
     lines = [f"run {summary.run_id} of {summary.settlement_date} (as of {summary.as_of})", *night_warnings(summary)]
     lines.append("files: " + (", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "none"))
+    lines += collector_notes(summary)
     for section, counts in summary.outcome_counts.items():
         lines.append(f"{section}: " + (", ".join(f"{key} {value:,}" for key, value in counts.items()) or "none"))
     return lines

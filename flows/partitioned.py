@@ -30,17 +30,17 @@ import io
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import polars as pl
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from flows.cluster import results_of_parts
 from flows.database import crypto_connection, crypto_extension, insert_frame, query_frame
 from schemas.derived import check_contracts
 from schemas.exemptions import ExemptionKinds
@@ -94,12 +94,6 @@ ENCRYPTED = f"ENCRYPTION_CONFIG {{footer_key: '{SPILL_KEY}'}}"
 NONCE_BYTES = 12
 
 
-def results_of_parts(function: Callable[[Any], Any], parts: Iterable[Any], settings: Settings, in_flight: int = 2) -> Iterator[Any]:
-    """function of each part, in order, in this process (the stand-in of flows/cluster.py's, which may run them on a cluster)."""
-    for part in parts:
-        yield function(part)
-
-
 # The stored rows a rebuild's memory grows with (transforms.partitions.partition_count).
 COUNTED_TABLES = ("receivable_snapshots", "payment_records", "provisional_records")
 
@@ -145,7 +139,7 @@ def partitioned_rebuild(
         context = PartContext(as_of, rates, settings, decisions, incomplete_deliveries(expected), entries, paid.waiting)
         written = _written_parts(spill, context, step)
         pricing = Pricing(rates, settings.low_rate_months, decisions.exemption_periods)
-        dated = _partitioned_history(spill, written, [*(history_dates or []), as_of], as_of, pricing, kept_history, step)
+        dated = _partitioned_history(spill, written, [*(history_dates or []), as_of], context, pricing, kept_history, step)
     with step("decisions, work queue, history, deliveries and bank reconciliation tables"):
         rows = gathered([part.left for part in written])
         decided, queue = cross_taxpayer_tables(rows, entries, paid.waiting, reissued, filing_numbers, as_of)
@@ -327,16 +321,17 @@ def _part_inputs(spill: Spill, part: int) -> PartInputs:
 
 
 def _partitioned_history(
-    spill: Spill, written: list[PartLeft], dates: list[date], as_of: date, pricing: Pricing, kept: DatedHistory | None, step: Step
+    spill: Spill, written: list[PartLeft], dates: list[date], parts: PartContext, pricing: Pricing, kept: DatedHistory | None, step: Step
 ) -> DatedHistory:
     """`history` and `history_days` of every part: the fingerprints of the summed hashes, the rows of the changed dates computed a part at a time and summed."""
     with step(HISTORY_STEP):
         days = sorted(set(dates))
         fingerprints = day_fingerprints(days, pl.concat([part.hashes for part in written]), pricing)
+        as_of = parts.as_of
         unchanged = unchanged_days(fingerprints, kept, as_of)
         context = HistoryContext(as_of, [day for day in days if day not in unchanged], pricing, combined_arrears_years([part.arrears_years for part in written]))
         states = (_settled_state(spill, part, as_of) for part in range(len(written)))
-        rows = pl.concat(list(results_of_parts(functools.partial(history_of_part, context), states, Settings())))
+        rows = pl.concat(list(results_of_parts(functools.partial(history_of_part, context), states, parts.settings)))
         return dated_history(rows, fingerprints, kept, unchanged)
 
 

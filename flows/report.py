@@ -216,7 +216,8 @@ def run_report(connection: duckdb.DuckDBPyConnection, summary: RunSummary, dunni
         decisions_table(connection),
         work_queue_table(connection),
     )
-    return RunReport(summary.settlement_date, heading, (*attention_notes(summary), f"analyst copy: {summary.analyst_copy}"), tables)
+    notes = (*attention_notes(summary), *collector_notes(summary), f"analyst copy: {summary.analyst_copy}")
+    return RunReport(summary.settlement_date, heading, notes, tables)
 
 
 # The deliveries and files a night cannot be trusted without: said first, before any table.
@@ -229,6 +230,16 @@ def attention_notes(summary: RunSummary) -> tuple[str, ...]:
     return deliveries + tuple(
         f"ATTENTION: {outcome.file_name} {outcome.status}: {outcome.reason}" for outcome in summary.files if outcome.status in ATTENTION_STATUSES
     )
+
+
+def collector_notes(summary: RunSummary) -> tuple[str, ...]:
+    """In a run for one 収納団体: one line naming it and counting the date's files of other collectors, left for their own runs."""
+    if summary.collector is None:
+        return ()
+    count = sum(summary.other_collectors.values())
+    by_collector = ", ".join(f"{code:06d}: {files}" for code, files in summary.other_collectors.items())
+    others = f"{count} ({by_collector}), left for their own runs" if count else "none"
+    return (f"collector {summary.collector:06d}; files of other collectors: {others}",)
 
 
 def unshown_report_warning(summary: RunSummary, database: Path, reason: str) -> str:

@@ -14,7 +14,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -26,8 +26,9 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 from flows.analyst import publish_analyst_copy
 from flows.audit import FileDigest, audit_entry, write_audit_entry
 from flows.backups import take_backup
+from flows.cluster import ClusterUnreachable, PartFailed
 from flows.database import connect, holder_pid, latest_completed_date, query_frame, replace_rows
-from flows.ingest import FileOutcome, load_date
+from flows.ingest import FileOutcome, load_date, other_collectors_files
 from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
 from flows.partitioned import partitioned_rebuild, partitions_for
 from flows.pause import PAUSE_STAGES, PAUSE_VARIABLE, pause_point
@@ -36,7 +37,9 @@ from schemas.audit import REFUSED
 from schemas.codes import RunStatus
 from schemas.derived import ContractBroken, check_contracts
 from schemas.exemptions import ExemptionKinds, ExemptionsFileError, load_exemption_kinds
+from schemas.inbox import parse_inbox_name
 from schemas.layouts import LayoutError
+from schemas.models import is_collector_code
 from schemas.rates import MissingRateError, RatesFileError, RatesTable, load_rates
 from schemas.settings import CITY_TIME_ZONE, Settings
 from schemas.tables import derived_tables
@@ -61,6 +64,10 @@ class RunSummary:
     analyst_copy: str = "not published"
     # SPEC §7: one line per expected delivery missing or rejected ("no NOFU_NYUKIN for 2026-06-04").
     delivery_warnings: tuple[str, ...] = ()
+    # A run for one 収納団体 (a shared centre's inbox): its code, and the date's files of each other
+    # collector, left unread for their own runs (counted, so none goes unsaid).
+    collector: int | None = None
+    other_collectors: dict[int, int] = field(default_factory=dict)
 
 
 def as_of_date(connection: duckdb.DuckDBPyConnection, settlement_date: date) -> date:
@@ -169,17 +176,22 @@ def run_settlement_date(
     step: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
     confirm_gap: bool = False,
     today: date | None = None,
+    collector: int | None = None,
 ) -> RunSummary:
     """The nightly run of one settlement date, in one transaction, holding the database's run lock.
 
     A date after today (Asia/Tokyo unless `today` is given) is refused; so is one more than the
-    setting gap_days_to_confirm after the latest completed run, unless confirm_gap.
+    setting gap_days_to_confirm after the latest completed run, unless confirm_gap. With a
+    collector (収納団体コード), only the files named for it are the date's: the database is that
+    collector's own; the other collectors' files are counted in the summary and left unread.
     """
     settings = settings or Settings()
     refuse_future_date(settlement_date, inbox, database, command, today)
     with logged_outside_database(settlement_date, inbox, database, command):
         if not inbox.is_dir():
             raise RunFailed(f"inbox {inbox} is not a folder")
+        if collector is not None and not is_collector_code(collector):
+            raise RunFailed(f"{collector} is not a 収納団体コード (six digits, the last its check digit)")
         check_pause_stage()
         law = load_law_tables(settings)
     # The lock comes before DuckDB opens the file, so a second run hears shuno's reason, not DuckDB's.
@@ -188,20 +200,25 @@ def run_settlement_date(
             connection = open_database(settlement_date, database, settings.reader_wait_seconds)
         run_id, started_at = uuid.uuid4().hex, datetime.now()
         gap = _unconfirmed_gap(connection, settlement_date, settings.gap_days_to_confirm) if not confirm_gap else None
-        if gap is not None:
+        refusal = gap or _another_collectors_database(connection, collector)
+        if refusal is not None:
             connection.close()
-            _refuse_date(settlement_date, inbox, database, command, gap)
+            _refuse_date(settlement_date, inbox, database, command, refusal)
         with logged_outside_database(settlement_date, inbox, database, command):
             take_backup(connection, database, settings.backups_kept)
         try:
             connection.begin()
             with step("loading the date's files"):
-                outcomes = load_date(connection, inbox, settlement_date, run_id, Fraction(settings.snapshot_drop_share))
+                outcomes = load_date(connection, inbox, settlement_date, run_id, Fraction(settings.snapshot_drop_share), collector)
             pause_point("loaded")
             as_of = as_of_date(connection, settlement_date)
             derived = rebuild_derived(connection, as_of, law, settings, step, settlement_date)
             pause_point("written")
-            summary = RunSummary(run_id, settlement_date, as_of, outcomes, derived.outcome_counts, delivery_warnings=delivery_warnings(derived.deliveries))
+            others = other_collectors_files(inbox, settlement_date, collector)
+            summary = RunSummary(
+                run_id, settlement_date, as_of, outcomes, derived.outcome_counts,
+                delivery_warnings=delivery_warnings(derived.deliveries), collector=collector, other_collectors=others,
+            )
             connection.execute(INSERT_RUN, [run_id, settlement_date, started_at, datetime.now(), RunStatus.COMPLETED, _summary_json(summary)])
             folded_size = fold_refusals(connection, database)
             pause_point("before-commit")
@@ -240,6 +257,22 @@ def _unconfirmed_gap(connection: duckdb.DuckDBPyConnection, settlement_date: dat
     return (
         f"{settlement_date} is {(settlement_date - latest).days} days after the latest run ({latest}), more than {gap_days}: "
         "\"as of\" would move there for good; confirm it (--confirm-gap) if that is meant"
+    )
+
+
+def _another_collectors_database(connection: duckdb.DuckDBPyConnection, collector: int | None) -> str | None:
+    """Why a run for `collector` must not write this database (it holds another collector's files), or None."""
+    # Re-running a date replaces every stored row of that date: a run for one collector on another's
+    # database would withdraw the other's records of the date.
+    if collector is None:
+        return None
+    names = connection.execute("SELECT DISTINCT file_name FROM ingested_files").fetchall()
+    others = sorted({name.collector_code for (file_name,) in names if (name := parse_inbox_name(file_name)) and name.collector_code != collector})
+    if not others:
+        return None
+    return (
+        f"the database holds the files of collector {', '.join(f'{code:06d}' for code in others)}, not {collector:06d}: "
+        "run each collector into its own database (nightly-all does)"
     )
 
 
@@ -369,7 +402,10 @@ def check_pause_stage() -> None:
 
 # Errors whose messages shuno writes itself from keys, dates and paths; any other error's message
 # may quote record values (polars and pandera do), so only its type is shown.
-SAFE_MESSAGES = (MissingRateError, RatesFileError, ExemptionsFileError, LayoutError, RefusalLogError, ContractBroken, OSError, duckdb.IOException)
+SAFE_MESSAGES = (
+    MissingRateError, RatesFileError, ExemptionsFileError, LayoutError, RefusalLogError, ContractBroken, OSError, duckdb.IOException,
+    PartFailed, ClusterUnreachable,
+)
 
 
 def failure_reason(error: Exception) -> str:
@@ -381,4 +417,5 @@ def failure_reason(error: Exception) -> str:
 
 def _summary_json(summary: RunSummary) -> str:
     files = [{"file": outcome.file_name, "status": outcome.status, "records": outcome.record_count, "rejected": outcome.rejected_count} for outcome in summary.files]
-    return json.dumps({"as_of": summary.as_of.isoformat(), "files": files, "outcomes": summary.outcome_counts}, ensure_ascii=False)
+    collector = {} if summary.collector is None else {"collector": summary.collector, "other_collectors": summary.other_collectors}
+    return json.dumps({"as_of": summary.as_of.isoformat(), "files": files, "outcomes": summary.outcome_counts} | collector, ensure_ascii=False)

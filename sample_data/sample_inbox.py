@@ -4,12 +4,13 @@ Pure generation: frames and bytes, no I/O and no clock; the seed decides everyth
 (`sample_data.city`) is drawn column-wise; the anomalies real deliveries bring are planted row by
 row on taxpayers and receivables of their own (`sample_data.planted`), so `SampleInbox.cases`
 points a test at each of them; the bytes no writer produces are patched in last
-(`sample_data.anomalies`).
+(`sample_data.anomalies`). `under_collector` delivers the same city under another 収納団体コード,
+as a shared centre's inbox holds several collectors' files.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -29,6 +30,8 @@ from sample_data.common import FIRST_SETTLEMENT_DATE, SAMPLE_RECEIVABLE_SCHEMA, 
 from sample_data.credits import bank_credit_files
 from sample_data.files import sample_files
 from sample_data.planted import located_cases, planted_cases
+from schemas.inbox import parse_inbox_name
+from schemas.models import is_collector_code
 from schemas.rates import RatesTable
 
 @dataclass(frozen=True)
@@ -62,3 +65,23 @@ def sample_inbox(payments: int, seed: int, rates: RatesTable, settlement_days: i
     return SampleInbox(dates, tuple(files), located_cases(planted.cases, sightings, locations))
 
 
+
+
+def under_collector(sample: SampleInbox, collector: int) -> SampleInbox:
+    """The same sample delivered under another 収納団体コード: in every file's name, payment file header and records."""
+    if not is_collector_code(collector):
+        raise ValueError(f"{collector} is not a 収納団体コード (six digits, the last its check digit)")
+    names = {file.name: replace(parse_inbox_name(file.name), collector_code=collector).file_name() for file in sample.files}
+    files = tuple(replace(file, name=names[file.name], **_collector_parts(file, collector)) for file in sample.files)
+    return replace(sample, files=files, cases=sample.cases.with_columns(pl.col("file_name").replace(names)))
+
+
+def _collector_parts(file: SampleFile, collector: int) -> dict:
+    """The records and header of `file` with the collector's fields set to `collector`; the writer writes them as any other value."""
+    # 団体番号 (collector_number) is the 収納団体コード without its check digit.
+    values = {"collector_code": collector, "local_government_code": collector, "collector_number": f"{collector:06d}"[:5]}
+    records = file.records
+    if records is not None:
+        records = records.with_columns(pl.lit(value, records.schema[column]).alias(column) for column, value in values.items() if column in records.columns)
+    header = file.header | {"collector_code": collector} if file.header else file.header
+    return {"records": records, "header": header}

@@ -47,6 +47,11 @@ def collector_code_is_valid(code: pl.Expr) -> pl.Expr:
     return (code > 0) & ((11 - weighted % 11) % 10 == code % 10)
 
 
+def is_collector_code(code: int) -> bool:
+    """True for a six-digit 収納団体コード that carries its check digit (SPEC §5)."""
+    return 0 < code < 10**6 and pl.select(collector_code_is_valid(pl.lit(code, pl.Int64))).item()
+
+
 def _sum_equals(total: str, parts: list[str]) -> pl.Expr:
     return pl.col(total) == pl.sum_horizontal(pl.col(part) for part in parts)
 

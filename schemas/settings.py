@@ -6,6 +6,7 @@ the command line and the scheduler compute the same 延滞金 from the same file
 
 from __future__ import annotations
 
+import re
 import tomllib
 from decimal import Decimal
 from enum import StrEnum
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from schemas.inbox import FileKind
 
@@ -29,6 +30,10 @@ DEFAULT_LOW_RATE_MONTHS = 1
 TaxCode = Annotated[str, StringConstraints(pattern=r"^\d{3}$")]
 # SPEC §7: every business day the city expects a 納付情報ファイル by 入金日 and one by 納付日.
 DEFAULT_EXPECTED_KINDS = (FileKind.PAYMENT_BY_DEPOSIT, FileKind.PAYMENT_BY_PAYMENT_DATE)
+# `local:N`: a Dask cluster of N worker processes on this machine, started for the run (docs/cluster.md).
+LOCAL_CLUSTER_PREFIX = "local:"
+# A running Dask scheduler, plain or under TLS; or a local cluster; empty: every part in the run's own process.
+CLUSTER_ADDRESS = re.compile(r"(tcp|tls)://[^\s/:]+:\d{1,5}|local:[1-9]\d{0,2}")
 
 
 class OffsetOrder(StrEnum):
@@ -74,10 +79,26 @@ class Settings(BaseModel):
     retention_years: int = Field(
         5, ge=1, description="years personal fields of stored records are kept (評価書 II-3: 過去5年間) before shuno purge may erase them"
     )
+    # Scale (issue 15; docs/cluster.md).
     rebuild_partitions: int = Field(
         0, ge=0, description="parts of the taxpayers the rebuild settles one at a time; 0: as many as rebuild_memory_gb needs, 1: the whole history in one pass"
     )
     rebuild_memory_gb: float = Field(4.0, gt=0, description="the memory a rebuild may take, GB, from which rebuild_partitions = 0 counts the parts")
+    # A shared centre's inbox: the nightly-all flow runs one collector's night per 収納団体.
+    collectors_at_once: int = Field(
+        2, ge=1, description="collectors (収納団体) whose nights the nightly-all flow runs at the same time; each takes a core and its history's memory"
+    )
+    cluster_address: str = Field(
+        "", description="the Dask scheduler the rebuild's parts run on: tcp://host:port, tls://host:port, local:N, or empty for this process"
+    )
+
+    @field_validator("cluster_address")
+    @classmethod
+    def _dask_address(cls, address: str) -> str:
+        # Refused when the settings are read, before a run starts, rather than when the rebuild connects.
+        if address and not CLUSTER_ADDRESS.fullmatch(address):
+            raise ValueError("expected a Dask scheduler tcp://host:port or tls://host:port, local:N for N local workers, or empty")
+        return address
 
     def low_rate_months_of(self, tax_code: str) -> int:
         """The months at the lower 延滞金 rate of one tax code."""

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN_PARAMETERS = {
     "nightly": {"settlement_date": "2026-05-12"},
     "backfill": {"start": "2026-05-11", "end": "2026-05-13"},
+    "nightly-all": {"settlement_date": "2026-05-12"},
     "decide": {"kind": "exempt", "reason_code": "STOP", "receivable_id": "R1", "exemption_kind": "suspension", "start_on": "2026-05-11"},
 }
 
@@ -30,14 +31,15 @@ def deployments() -> dict[str, dict]:
     return {deployment["name"]: deployment for deployment in found}
 
 
-def test_the_nightly_backfill_and_decide_deployments_are_declared(deployments):
-    assert set(deployments) == {"nightly", "backfill", "decide"}
+def test_the_nightly_backfill_nightly_all_and_decide_deployments_are_declared(deployments):
+    assert set(deployments) == {"nightly", "backfill", "nightly-all", "decide"}
+    assert deployments["nightly-all"]["entrypoint"] == "flows/nightly.py:nightly_all"
     assert deployments["decide"]["entrypoint"] == "flows/decide_flow.py:decide"
     assert deployments["nightly"]["entrypoint"] == "flows/nightly.py:nightly"
     assert deployments["backfill"]["entrypoint"] == "flows/nightly.py:backfill"
 
 
-@pytest.mark.parametrize("name", ["nightly", "backfill"])
+@pytest.mark.parametrize("name", ["nightly", "backfill", "nightly-all"])
 def test_each_entrypoint_imports_and_its_parameters_validate(deployments, name, monkeypatch):
     monkeypatch.chdir(ROOT)  # entrypoints are relative to the project, as for `prefect deploy`
     deployment = deployments[name]
@@ -61,7 +63,7 @@ def test_the_decide_deployment_takes_the_decision_fields_typed(deployments, monk
     assert "match, resolve, return" in flow.parameters.properties["kind"]["description"]
 
 
-@pytest.mark.parametrize("name", ["nightly", "backfill"])
+@pytest.mark.parametrize("name", ["nightly", "backfill", "nightly-all"])
 def test_each_deployment_reads_the_committed_settings_file_that_shuno_run_reads(deployments, name, monkeypatch):
     monkeypatch.chdir(ROOT)  # a deployment's runs start in the checkout (the pull step)
     settings_file = Path(deployments[name]["parameters"]["settings_file"])
@@ -82,9 +84,12 @@ def test_nightly_runs_at_two_in_tokyo_and_backfill_only_on_demand(deployments):
     (schedule,) = deployments["nightly"]["schedules"]
     assert CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"]) == CronSchedule(cron="0 2 * * *", timezone="Asia/Tokyo")
     assert not deployments["backfill"].get("schedules")
+    # A shared centre turns nightly-all's schedule on instead of nightly's: both at once would run every file twice.
+    (schedule,) = deployments["nightly-all"]["schedules"]
+    assert schedule["cron"] == "0 2 * * *" and schedule["active"] is False
 
 
-@pytest.mark.parametrize("name", ["nightly", "backfill"])
+@pytest.mark.parametrize("name", ["nightly", "backfill", "nightly-all"])
 def test_a_run_that_finds_another_in_progress_is_cancelled_not_queued(deployments, name):
     deployment = deployments[name]
     assert deployment["concurrency_limit"]["limit"] == 1

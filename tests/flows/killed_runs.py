@@ -14,7 +14,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -29,9 +28,10 @@ from flows.database import open_database
 from flows.pause import PAUSE_VARIABLE
 from schemas.tables import all_tables
 from tests.databases import read_only_database
+from tests.without_pandas import PYTHON_WITHOUT_PANDAS
 
 ROOT = Path(__file__).resolve().parents[2]
-SHUNO = [sys.executable, "-m", "flows.cli"]
+SHUNO = [*PYTHON_WITHOUT_PANDAS, "-m", "flows.cli"]
 BARE_RUN = (
     "import sys, datetime, pathlib; from flows.settlement import run_settlement_date; "
     "run_settlement_date(datetime.date.fromisoformat(sys.argv[1]), pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3]))"
@@ -98,7 +98,7 @@ def shuno_run(states: States, database: Path) -> list[str]:
 
 
 def bare_run(states: States, database: Path) -> list[str]:
-    return [sys.executable, "-c", BARE_RUN, states.settlement_date.isoformat(), str(states.inbox), str(database)]
+    return [*PYTHON_WITHOUT_PANDAS, "-c", BARE_RUN, states.settlement_date.isoformat(), str(states.inbox), str(database)]
 
 
 def paused_run(states: States, command: list[str], stage: str) -> AbstractContextManager[subprocess.Popen]:

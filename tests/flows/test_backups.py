@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 
@@ -15,6 +14,7 @@ from flows.pause import RESTORE_STAGE
 from flows.restore import restore_backup
 from tests.databases import read_only_database
 from tests.flows.killed_runs import database_state, differing_tables, kill, paused_command
+from tests.without_pandas import PYTHON_WITHOUT_PANDAS
 
 RESTORE = "import sys, pathlib; from flows.restore import restore_backup; restore_backup(pathlib.Path(sys.argv[1]), sys.argv[2], 7)"
 
@@ -57,7 +57,7 @@ def test_a_restore_is_refused_for_an_unknown_backup_and_while_a_run_holds_the_lo
 def test_a_restore_killed_before_its_rename_leaves_the_database_as_it_was_and_a_second_restore_completes(two_nights):
     database, backup, backed_up = two_nights
     before = database_state(database, read_only=True)
-    command = [sys.executable, "-c", RESTORE, str(database), backup.name]
+    command = [*PYTHON_WITHOUT_PANDAS, "-c", RESTORE, str(database), backup.name]
     with paused_command(dict(os.environ), command, RESTORE_STAGE) as restore:
         kill(restore)
     assert differing_tables(database_state(database), before) == []

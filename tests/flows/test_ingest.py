@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.database import connect, query_frame
-from flows.ingest import load_date
+from flows.ingest import collectors_of_date, load_date, other_collectors_files
 from flows.settlement import run_settlement_date
 from schemas.layouts import load_layout
 from tests.records import patched, payment_file_bytes_for, record_frame
@@ -144,3 +144,24 @@ def test_a_snapshot_cut_in_half_is_held_until_accepted_and_its_date_run_again(sa
     connection = connect(database)
     assert query_frame(connection, "SELECT count(*) FROM receivables").item() == len(lines) // 2 - 1  # the header line is no receivable
     connection.close()
+
+
+def test_a_run_for_one_collector_loads_its_files_counts_the_others_and_still_checks_the_header_against_the_name(tmp_path, inbox):
+    # Another collector's files of the date, and one named for it whose header says 132071 (a misdelivery).
+    other = 132012
+    (inbox / f"CHOTEI_{other}_20260501_001.csv").write_text(RECEIVABLES_CSV, encoding="utf-8")
+    (inbox / f"NOFU_NYUKIN_{other}_20260501_001.dat").write_bytes(payment_file_bytes_for(record_frame("payment", 2)))
+    connection = connect(tmp_path / "shuno.duckdb")
+    mine = _load_for(connection, inbox, 132071)
+    assert sorted(mine) == ["CHOTEI_132071_20260501_001.csv", "HIMOZUKE_132071_20260501_001.dat", "NOFU_NOFUBI_132071_20260501_001.dat",
+                            "NOFU_NYUKIN_132071_20260501_001.dat", "NOFU_NYUKIN_132071_20260501_002.dat", "README.txt"]
+    assert other_collectors_files(inbox, DAY, 132071) == {other: 2}
+    assert other_collectors_files(inbox, DAY, None) == {} and collectors_of_date(inbox, DAY) == {132071: 5, other: 2}
+    theirs = _load_for(connect(tmp_path / "theirs.duckdb"), inbox, other)
+    misdelivered = theirs[f"NOFU_NYUKIN_{other}_20260501_001.dat"]
+    assert misdelivered.status == "rejected" and "収納団体コード" in misdelivered.reason
+    assert theirs[f"CHOTEI_{other}_20260501_001.csv"].status == "loaded" and theirs["README.txt"].status == "unrecognised"
+
+
+def _load_for(connection, inbox, collector: int) -> dict:
+    return {outcome.file_name: outcome for outcome in load_date(connection, inbox, DAY, "run", collector=collector)}

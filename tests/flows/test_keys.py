@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from flows.keys import KEY_FILE_VARIABLE, DatabaseKeyError, key_path, new_key, w
 from flows.lock import acquire_run_lock, lock_path
 from flows.refusals import append_refusal, refusal_log_path
 from tests.flows.killed_runs import ROOT
+from tests.without_pandas import PYTHON_WITHOUT_PANDAS
 
 LOOSEST_UMASK = 0o000
 
@@ -90,7 +90,7 @@ def test_the_command_line_says_a_wrong_key_in_one_line(sample_nights, tmp_path):
     database = sample_nights.copy_after(sample_nights.dates[0], tmp_path / "shuno.duckdb")
     write_key(tmp_path / "wrong.key", new_key())
     environment = os.environ | {KEY_FILE_VARIABLE: str(tmp_path / "wrong.key")}
-    done = subprocess.run([sys.executable, "-m", "flows.cli", "pending", "--db", str(database)], cwd=ROOT, env=environment, capture_output=True, text=True)
+    done = subprocess.run([*PYTHON_WITHOUT_PANDAS, "-m", "flows.cli", "pending", "--db", str(database)], cwd=ROOT, env=environment, capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0 and "does not open" in done.stderr, done.stderr[-300:]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 
 import duckdb
 import pytest
@@ -15,6 +14,7 @@ from flows.keys import KEY_FILE_VARIABLE, DatabaseKeyError, new_key, read_key, w
 from flows.pause import REKEY_STAGES
 from flows.rekey import rekey_database
 from tests.flows.killed_runs import database_state, differing_tables, kill, paused_command
+from tests.without_pandas import PYTHON_WITHOUT_PANDAS
 
 REKEY = "import sys, pathlib; from flows.rekey import rekey_database; rekey_database(pathlib.Path(sys.argv[1]))"
 
@@ -57,7 +57,7 @@ def test_a_rekey_keeps_every_row_and_only_the_new_key_opens_the_database_and_its
 def test_a_rekey_killed_at_a_stage_loses_no_row_and_the_database_opens(keyed, stage):
     database, key, state = keyed
     old = read_key(key)
-    with paused_command(dict(os.environ), [sys.executable, "-c", REKEY, str(database)], stage) as rekey:
+    with paused_command(dict(os.environ), [*PYTHON_WITHOUT_PANDAS, "-c", REKEY, str(database)], stage) as rekey:
         kill(rekey)
     # Before its commit point the old key still opens the file; after it, the first open finishes the rekey.
     assert differing_tables(database_state(database, read_only=True), state) == []

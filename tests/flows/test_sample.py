@@ -221,3 +221,5 @@ def test_the_sample_command_writes_an_inbox(tmp_path):
     assert "2026-05-11" in result.stdout
     # Every kind for three dates (the bank's credits included), a re-delivery, a rejected file and the early rejected file.
     assert len(list((tmp_path / "inbox").iterdir())) == 27
+    refused = CliRunner().invoke(app, ["sample", "--out", str(tmp_path / "other"), "--collector", "132070"])
+    assert refused.exit_code == 2 and "132070 is not a 収納団体コード" in refused.stderr and not (tmp_path / "other").exists()

@@ -145,6 +145,28 @@ def test_the_run_command_refuses_a_wrong_settings_file_in_one_line_before_the_ru
     assert list(tmp_path.glob("shuno.duckdb*")) == []
 
 
+def test_a_run_for_a_code_that_is_no_collector_is_refused_as_bad_input_and_opens_nothing(sample, tmp_path):
+    inbox, dates = sample
+    database = tmp_path / "shuno.duckdb"
+    arguments = ["run", "--date", dates[0].isoformat(), "--inbox", str(inbox), "--db", str(database), "--collector", "132070"]
+    result = CliRunner().invoke(app, arguments)
+    assert (result.exit_code, result.stderr) == (2, "shuno run: --collector 132070 is not a 収納団体コード (six digits, the last its check digit)\n")
+    with pytest.raises(RunFailed, match="132070 is not a 収納団体コード"):
+        run_settlement_date(dates[0], inbox, database, collector=132070)
+    assert [path.name for path in tmp_path.glob("shuno.duckdb*")] == ["shuno.duckdb.refused.jsonl"]  # the refusal is logged, no database made
+
+
+def test_a_run_for_one_collector_is_refused_on_a_database_that_holds_another_collectors_files(sample, sample_nights, tmp_path):
+    inbox, dates = sample
+    database = sample_nights.copy_after(dates[0], tmp_path / "shuno.duckdb")
+    before = _dump(database)
+    with pytest.raises(RunFailed, match="the database holds the files of collector 132071, not 132012: run each collector into its own database"):
+        run_settlement_date(dates[0], inbox, database, collector=132012)
+    after = _dump(database)  # a re-run of the date would have withdrawn 132071's records of it
+    assert all(after[table].equals(before[table]) for table in OUTCOME_TABLES)
+    assert run_settlement_date(dates[0], inbox, database, collector=132071).collector == 132071
+
+
 def test_a_run_whose_derived_tables_break_their_contract_fails_in_one_line_and_changes_nothing(sample, sample_nights, tmp_path, monkeypatch):
     inbox, dates = sample
     database = sample_nights.copy_after(dates[0], tmp_path / "shuno.duckdb")

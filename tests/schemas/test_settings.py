@@ -36,12 +36,13 @@ def test_a_file_sets_each_setting_and_a_rates_path_is_relative_to_the_file(tmp_p
     path.parent.mkdir()
     path.write_text(
         'rates_path = "rates/2027.csv"\noffset_order = "oldest_due_first"\ndunning_fee = 150\n'
-        'business_days_to_confirm = 3\n[low_rate_months]\n"090" = 3\n',
+        'business_days_to_confirm = 3\ncluster_address = "tls://scheduler.city.example:8786"\n[low_rate_months]\n"090" = 3\n',
         encoding="utf-8",
     )
     settings = load_settings(path)
     assert settings == Settings(
-        rates_path=tmp_path / "city" / "rates" / "2027.csv", low_rate_months={"090": 3}, dunning_fee=150, business_days_to_confirm=3
+        rates_path=tmp_path / "city" / "rates" / "2027.csv", low_rate_months={"090": 3}, dunning_fee=150, business_days_to_confirm=3,
+        cluster_address="tls://scheduler.city.example:8786",
     )
     assert settings.offset_order is OffsetOrder.OLDEST_DUE_FIRST
     assert (settings.low_rate_months_of("090"), settings.low_rate_months_of("010")) == (3, 1)
@@ -56,6 +57,8 @@ def test_a_file_sets_each_setting_and_a_rates_path_is_relative_to_the_file(tmp_p
         ('dunning_fee = "100 yen"\n', "dunning_fee: Input should be a valid integer"),
         ('[low_rate_months]\n"60" = 3\n', "low_rate_months.60.[key]: String should match pattern"),
         ('[low_rate_months]\n"060" = 0\n', "low_rate_months.060: Input should be greater than or equal to 1 (got 0)"),
+        ('cluster_address = "ray://head:10001"\n', "cluster_address: Value error, expected a Dask scheduler tcp://host:port"),
+        ('cluster_address = "local:0"\n', "cluster_address: Value error, expected a Dask scheduler"),
         ("dunning_fee = \n", "is not TOML: Invalid value (at line 1, column 15)"),
     ],
 )
