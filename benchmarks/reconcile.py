@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from memory import peak_resident_mb, resident_mb  # noqa: E402
 
 from flows.database import connect, insert_frame  # noqa: E402
+from flows.nightly import local_prefect_api  # noqa: E402
 from flows.partitioned import partitions_for  # noqa: E402
 from flows.settlement import load_law_tables, rebuild_derived  # noqa: E402
 from schemas.settings import Settings  # noqa: E402
@@ -300,9 +301,18 @@ def generate(size: int, database: Path, decisions: int = 0) -> dict:
     return {"timings": step.timings, "peak_rss_mb": peak_rss_mb()}
 
 
-def rebuild(database: Path, partitions: int) -> dict:
-    """The run's rebuild of the stored city (read, rebuild, check, write, commit), in this process: seconds per phase, CPU seconds, peak RSS."""
-    step, settings = PhaseTimer(), Settings(rebuild_partitions=partitions)
+def rebuild(database: Path, partitions: int, cluster_address: str = "") -> dict:
+    """The run's rebuild of the stored city (read, rebuild, check, write, commit), in this process: seconds per phase, CPU seconds, peak RSS.
+
+    cluster_address: the Dask cluster the parts run on (`local:2`: two worker processes started for the
+    rebuild, with a Prefect API of this process); CPU seconds and peak RSS are then this process's only.
+    """
+    with local_prefect_api() if cluster_address else nullcontext():
+        return _rebuilt(database, Settings(rebuild_partitions=partitions, cluster_address=cluster_address))
+
+
+def _rebuilt(database: Path, settings: Settings) -> dict:
+    step = PhaseTimer()
     start, cpu = time.perf_counter(), time.process_time()
     connection = connect(database)
     parts = partitions_for(connection, settings)
@@ -329,6 +339,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--decisions", type=int, nargs="+", default=[0])
     parser.add_argument("--partitions", type=int, nargs="+", default=[0], help="rebuild_partitions of each rebuild (one run each; 0: from rebuild_memory_gb)")
+    parser.add_argument("--cluster-address", default="", help="the setting cluster_address of each rebuild (local:2: two local Dask workers)")
     parser.add_argument("--folder", type=Path, help="where the stored cities go (default: a temporary folder)")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rebuild", type=Path, help=argparse.SUPPRESS)
@@ -337,7 +348,7 @@ def main() -> None:
         print(json.dumps(generate(arguments.generate, arguments.folder, arguments.decisions[0])))
         return
     if arguments.rebuild:
-        print(json.dumps(rebuild(arguments.rebuild, arguments.partitions[0])))
+        print(json.dumps(rebuild(arguments.rebuild, arguments.partitions[0], arguments.cluster_address)))
         return
     with tempfile.TemporaryDirectory(dir=arguments.folder) as folder:
         results = []
@@ -346,7 +357,7 @@ def main() -> None:
                 database = Path(folder) / f"city-{size}-{decisions}.duckdb"
                 run_child("--generate", str(size), "--folder", str(database), "--decisions", str(decisions))
                 for partitions in arguments.partitions:
-                    result = run_child("--rebuild", str(database), "--partitions", str(partitions))
+                    result = run_child("--rebuild", str(database), "--partitions", str(partitions), "--cluster-address", arguments.cluster_address)
                     results.append(result | {"size": size, "decisions": decisions, "partitions": partitions})
                 database.unlink()
     report(results)

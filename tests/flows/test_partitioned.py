@@ -12,6 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from flows.database import connect, insert_frame, latest_completed_date
+from flows.nightly import local_prefect_api
 from flows.partitioned import partitions_for
 from flows.settlement import load_law_tables, rebuild_derived
 from schemas.codes import DecisionKind, PaymentStatus
@@ -23,14 +24,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from reconcile import AS_OF, city, city_decisions  # noqa: E402  (the benchmark's city, at a few hundred receivables)
 
 TABLES = {table.name: table for table in stored_input_tables()}
+# The sample rebuilt four times and a Dask cluster started: among the longest modules.
+pytestmark = pytest.mark.long_running
 
 
-def rebuilt(database: Path, as_of: date, partitions: int, history_kept: bool = True) -> tuple[dict[str, pl.DataFrame], dict]:
+def rebuilt(database: Path, as_of: date, partitions: int, history_kept: bool = True, cluster_address: str = "") -> tuple[dict[str, pl.DataFrame], dict]:
     """Every derived table as a rebuild at `partitions` parts writes it (rolled back after), rows sorted, and the outcome counts.
 
     history_kept: False computes every date's `history` rows again (no fingerprint stored matches).
+    cluster_address: the Dask scheduler the parts run on (this process when empty).
     """
-    settings = Settings(rebuild_partitions=partitions)
+    settings = Settings(rebuild_partitions=partitions, cluster_address=cluster_address)
     connection = connect(database)
     connection.begin()
     if not history_kept:
@@ -93,6 +97,14 @@ def test_the_small_city_has_what_the_parts_must_keep_together(small_city_in_one_
 @pytest.mark.parametrize("partitions", [2, 5])
 def test_a_small_city_rebuilt_in_parts_has_the_tables_of_one_pass(small_city, small_city_in_one_pass, partitions):
     assert_same_tables(small_city_in_one_pass, rebuilt(small_city, AS_OF, partitions))
+
+
+def test_a_small_city_rebuilt_in_parts_on_a_local_dask_cluster_has_the_tables_of_one_pass(small_city, small_city_in_one_pass):
+    # Imported here: only this test starts a cluster, and Dask takes seconds to import.
+    from distributed import LocalCluster
+
+    with local_prefect_api(), LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        assert_same_tables(small_city_in_one_pass, rebuilt(small_city, AS_OF, 2, cluster_address=cluster.scheduler_address))
 
 
 @pytest.mark.parametrize("history_kept", [True, False])
