@@ -225,7 +225,7 @@ def test_a_run_waits_for_a_reader_to_let_go_then_fails_naming_its_pid(sample, sa
         assert time.monotonic() - started >= 1
         holding.kill()
     # A reader that lets go within the wait: the run goes on.
-    with subprocess.Popen([sys.executable, "-c", reader, str(database), "1"], stdout=subprocess.PIPE, text=True) as letting_go:
+    with subprocess.Popen([sys.executable, "-c", reader, str(database), "0.3"], stdout=subprocess.PIPE, text=True) as letting_go:
         assert letting_go.stdout.readline() == "open\n"
         assert run_settlement_date(dates[1], inbox, database, Settings(reader_wait_seconds=30)).settlement_date == dates[1]
         letting_go.kill()
