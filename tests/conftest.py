@@ -81,6 +81,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _longest_first(item: pytest.Item) -> float:
+    """The sort key of `item`: minus its module's `long_running` seconds, -1 for a mark without them, 0 unmarked."""
     marker = item.get_closest_marker("long_running")
     if marker is None:
         return 0.0
@@ -122,9 +123,10 @@ def migrated_prefect_database(tmp_path_factory) -> Path:
 def prefect_api(prefect_home, migrated_prefect_database) -> Iterator[None]:
     """Prefect's API served from this test process while the module runs, as `shuno run` serves it, over the session's PREFECT_HOME."""
     # For the modules that run flows against a server (their runs, logs, artifacts). A thread of the
-    # test process, as in production: Prefect's test harness would start a second interpreter and
-    # migrate a new database (8 s of CPU), this about one; it stops with the module, whose settings
-    # (PREFECT_API_URL) it leaves to no other module.
+    # test process, as in production: Prefect's test harness starts a second interpreter and migrates
+    # a new database (11 s of CPU), this costs about one; test_nightly took 62 s of CPU against 66
+    # with the harness even given a migrated copy (one run each, on a busy machine). It stops with
+    # the module, whose settings (PREFECT_API_URL) it leaves to no other module.
     # Imported here: Prefect's server takes seconds to import, and most test processes never serve it.
     from flows.nightly import local_prefect_api
 
