@@ -18,6 +18,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -32,6 +33,7 @@ from flows.settlement import run_settlement_date
 from sample_data import COMMITTED_INBOX, COMMITTED_PAYMENTS, COMMITTED_SEED
 from sample_data.sample_inbox import SampleInbox, sample_inbox
 from schemas.rates import load_rates
+from tests.prefect_homes import PREFECT_DATABASE, migrate_prefect_database, migrated_prefect_home
 
 # The Prefect settings every test process and its children get. Analytics would call home and
 # write to the SQLite file at start-up, as `shuno run` knows (flows.cli.PREFECT_DEFAULTS).
@@ -71,10 +73,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Puts the modules marked `long_running` first, keeping the order of the tests within each module."""
-    # `make test` hands whole modules to its workers in this order: a long module started last
-    # would leave the other workers idle while it runs alone.
-    items.sort(key=lambda item: item.get_closest_marker("long_running") is None)
+    """Puts the modules marked `long_running` first, the longest first, keeping the order of the tests within each module."""
+    # `make test` hands whole modules to its workers in this order, the next to the first worker with
+    # two tests or fewer left: a long module started last would leave the other workers idle while it
+    # runs alone, and the longest queued behind another long one would end the run alone.
+    items.sort(key=_longest_first)
+
+
+def _longest_first(item: pytest.Item) -> float:
+    """The sort key of `item`: minus its module's `long_running` seconds, -1 for a mark without them, 0 unmarked."""
+    marker = item.get_closest_marker("long_running")
+    if marker is None:
+        return 0.0
+    return -float(marker.args[0]) if marker.args else -1.0
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -100,6 +111,28 @@ def one_duckdb_thread():
 def prefect_home(pytestconfig: pytest.Config) -> Path:
     """The temporary PREFECT_HOME of this test session."""
     return pytestconfig.stash[PREFECT_HOME_KEY]
+
+
+@pytest.fixture(scope="session")
+def migrated_prefect_database(tmp_path_factory) -> Path:
+    """A Prefect database migrated once per test run (by the first worker to ask), which each new PREFECT_HOME of the tests starts from."""
+    return _built_once(tmp_path_factory, "prefect_home", migrate_prefect_database) / PREFECT_DATABASE
+
+
+@pytest.fixture(scope="module")
+def prefect_api(prefect_home, migrated_prefect_database) -> Iterator[None]:
+    """Prefect's API served from this test process while the module runs, as `shuno run` serves it, over the session's PREFECT_HOME."""
+    # For the modules that run flows against a server (their runs, logs, artifacts). A thread of the
+    # test process, as in production: Prefect's test harness starts a second interpreter and migrates
+    # a new database (11 s of CPU), this costs about one; test_nightly took 62 s of CPU against 66
+    # with the harness even given a migrated copy (one run each, on a busy machine). It stops with
+    # the module, whose settings (PREFECT_API_URL) it leaves to no other module.
+    # Imported here: Prefect's server takes seconds to import, and most test processes never serve it.
+    from flows.nightly import local_prefect_api
+
+    migrated_prefect_home(prefect_home, migrated_prefect_database)
+    with local_prefect_api():
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -136,19 +169,27 @@ class SampleNights:
 @pytest.fixture(scope="session")
 def sample_nights(committed_sample, tmp_path_factory) -> SampleNights:
     """The committed sample's dates run in order once per test run, for the tests that only read or start from the result."""
-    # `make test`'s workers (pytest-xdist) share one run: the first to get here runs the nights under
-    # a lock in the folder common to the run's workers (pytest-xdist's documented recipe), the others
-    # wait for it and read the same read-only files. A run without workers keeps them in its own folder.
-    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else tmp_path_factory.getbasetemp()
-    folder = shared / "sample_nights"
-    with (shared / "sample_nights.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if folder.exists() and not (folder / "complete").exists():
-            pytest.fail("the sample's nights failed in another worker of this test run: its error says why")
-        if not folder.exists():
-            _run_sample_nights(committed_sample.settlement_dates, folder)
+    folder = _built_once(tmp_path_factory, "sample_nights", lambda folder: _run_sample_nights(committed_sample.settlement_dates, folder))
     databases = {night: folder / f"after-{night.isoformat()}.duckdb" for night in committed_sample.settlement_dates}
     return SampleNights(folder / "inbox", committed_sample.settlement_dates, databases)
+
+
+def _built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder `name` that `build` filled, built by the first process of the test run to ask for it."""
+    # `make test`'s workers (pytest-xdist) share it: the first to get here builds it under a lock in the
+    # folder common to the run's workers (pytest-xdist's documented recipe), the others wait for it and
+    # read the same files. A run without workers keeps it in its own folder.
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else tmp_path_factory.getbasetemp()
+    folder = shared / name
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if folder.exists() and not (folder / "complete").exists():
+            pytest.fail(f"{name} failed in another worker of this test run: its error says why")
+        if not folder.exists():
+            folder.mkdir()
+            build(folder)
+            (folder / "complete").touch()
+    return folder
 
 
 def _run_sample_nights(nights: tuple[date, ...], folder: Path) -> None:
@@ -160,7 +201,6 @@ def _run_sample_nights(nights: tuple[date, ...], folder: Path) -> None:
         # The run closed its connection, which checkpoints DuckDB's log into the file: the file is the whole database.
         after = shutil.copyfile(database, folder / f"after-{night.isoformat()}.duckdb")
         after.chmod(0o444)  # a test that wrongly wrote to it would fail, not change what the others read
-    (folder / "complete").touch()
 
 
 def _read_only_copy(source: Path, folder: Path) -> None:

@@ -32,7 +32,7 @@ from tests.flows.killed_runs import (
 )
 
 # One of the longest modules: `make test` starts it first (tests/conftest.py).
-pytestmark = pytest.mark.long_running
+pytestmark = pytest.mark.long_running(45)
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.008, 0.015, 0.03])

@@ -36,7 +36,7 @@ from tests.flows.killed_runs import (
 )
 
 # One of the longest modules: `make test` starts it first (tests/conftest.py).
-pytestmark = pytest.mark.long_running
+pytestmark = pytest.mark.long_running(60)
 
 
 @pytest.mark.parametrize("stage", PAUSE_STAGES)

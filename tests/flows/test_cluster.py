@@ -15,7 +15,6 @@ from polars.testing import assert_frame_equal
 from prefect import flow
 
 from flows.cluster import ClusterUnreachable, PartFailed, check_prefect_api, dask_runner_options, results_of_parts
-from flows.nightly import local_prefect_api
 from schemas.settings import Settings
 
 pytestmark = pytest.mark.long_running
@@ -33,12 +32,12 @@ def _parts() -> list[pl.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def cluster_settings() -> Iterator[Settings]:
-    """Settings naming a Dask scheduler of two worker processes on this machine, started once for the module, and a Prefect API."""
+def cluster_settings(prefect_api) -> Iterator[Settings]:
+    """Settings naming a Dask scheduler of two worker processes on this machine, started once for the module, and a Prefect API (tests/conftest.py)."""
     # Imported here: only this fixture starts a cluster, and Dask takes seconds to import.
     from distributed import LocalCluster
 
-    with local_prefect_api(), LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         yield Settings(cluster_address=cluster.scheduler_address)
 
 

@@ -70,7 +70,7 @@ from schemas.tables import derived_tables
 from tests.databases import read_only_database
 
 # One of the longest modules: `make test` starts it first (tests/conftest.py).
-pytestmark = pytest.mark.long_running
+pytestmark = pytest.mark.long_running(90)
 
 OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "rejected_records", "receivables"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,29 +79,15 @@ RATES = ROOT / "schemas" / "rates" / "rates.csv"
 DUNNING_FEE = 100
 # One pass over megabytes instead of one per name.
 NAMES = re.compile("|".join(re.escape(name) for name in SAMPLE_NAMES).encode())
-HARNESS_START_SECONDS = 120
 
 
-# Only this module starts Prefect's test harness (a server in a child process, some seconds):
-# the tests here test the flows, their tasks, `shuno run` and the local API. Other modules call
-# `run_settlement_date` without Prefect (but for one `shuno run` in test_atomic_runs, killed in a
-# child process, which serves its own API as the command does: a `shuno run` in a test process
-# without the harness would pay for Prefect's server and its migrations, about ten seconds). The
+# The tests here test the flows, their tasks, `shuno run` and the local API against Prefect's API,
+# served from the test process for the module (tests/conftest.py `prefect_api`) as `shuno run` serves
+# it. Other modules call `run_settlement_date` without Prefect (but for one `shuno run` in
+# test_atomic_runs, killed in a child process, which serves its own API as the command does). The
 # tests here that only read a run's results (the report's tables, the inbox listing, what the
 # command printed) read the databases the flows made for the first tests: running the dates again
-# without Prefect would cost more than it saves. The server stops with the module: `make test`'s
-# worker goes on with other modules, which the server's idle services would take CPU from.
-@pytest.fixture(scope="module")
-def prefect_harness():
-    # Imported here: the harness module takes a second and a half to import (Prefect's server), which
-    # every test process would pay while collecting, and only the process that runs this module needs it.
-    from prefect.testing.utilities import prefect_test_harness
-
-    # As `shuno run` sets it: Prefect's analytics write to its SQLite file at start-up and call home.
-    # The server's start (an interpreter, Prefect's migrations) took 7 s on a busy 2-core machine:
-    # Prefect's default patience of 30 s would fail a correct run on a busier one.
-    with temporary_settings(updates={PREFECT_SERVER_ANALYTICS_ENABLED: False}), prefect_test_harness(server_startup_timeout=HARNESS_START_SECONDS):
-        yield
+# without Prefect would cost more than it saves.
 
 
 @dataclass(frozen=True)
@@ -125,7 +111,7 @@ BACKFILL_FROM = 2
 
 
 @pytest.fixture(scope="module")
-def runs(prefect_harness, sample_inbox_folder, committed_sample, tmp_path_factory) -> Runs:
+def runs(prefect_api, sample_inbox_folder, committed_sample, tmp_path_factory) -> Runs:
     folder, inbox, sample = tmp_path_factory.mktemp("pipeline"), sample_inbox_folder, committed_sample
     # A day after the sample's last, with no files: it still runs and moves as_of.
     dates = settlement_dates(sample.settlement_dates[0], sample.settlement_dates[-1] + timedelta(days=1))
@@ -170,12 +156,12 @@ class WebhookReceiver:
 
 
 @pytest.fixture(scope="module")
-def alert_webhook(prefect_harness) -> Iterator[WebhookReceiver]:
-    """A receiver on 127.0.0.1 and the repository's alert automation applied to the harness's server with its URL, by the command the README gives."""
+def alert_webhook(prefect_api) -> Iterator[WebhookReceiver]:
+    """A receiver on 127.0.0.1 and the repository's alert automation applied to the module's Prefect API with its URL, by the command the README gives."""
     receiver = WebhookReceiver()
     thread = threading.Thread(target=receiver.server.serve_forever, name="webhook", daemon=True)
     thread.start()
-    # The harness's server runs Prefect's triggers and actions services (they run in ephemeral servers too).
+    # The API runs Prefect's triggers and actions services (they run in ephemeral servers too).
     result = CliRunner().invoke(app, ["alerts", "apply", "--webhook", receiver.url])
     assert result.exit_code == 0, result.output
     yield receiver
@@ -631,7 +617,7 @@ def test_without_a_prefect_api_the_flow_runs_against_one_served_from_this_proces
 
 def test_nothing_prefect_stored_names_a_person(runs):
     # Flow and task runs, their parameters, states, logs (a failed run's traceback too) and artifacts
-    # all live in the harness's SQLite file; this test runs last to see what the others stored.
+    # all live in the API's SQLite file (the session's PREFECT_HOME); this test runs last to see what the others stored.
     stored = Path(PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split(":///", 1)[1])
     found = b"".join(path.read_bytes() for path in stored.parent.glob(stored.name + "*"))
     assert runs.summaries[0].run_id.encode() in found
@@ -723,7 +709,7 @@ class SharedCentre:
 
 
 @pytest.fixture(scope="module")
-def shared_centre(prefect_harness, committed_sample, sample_inbox_folder, tmp_path_factory) -> SharedCentre:
+def shared_centre(prefect_api, committed_sample, sample_inbox_folder, tmp_path_factory) -> SharedCentre:
     folder = tmp_path_factory.mktemp("shared_centre")
     inbox, root, other_inbox, day = folder / "inbox", folder / "root", folder / "other", committed_sample.settlement_dates[0]
     write_sample_files(under_collector(committed_sample, OTHER_COLLECTOR), other_inbox)

@@ -1,7 +1,7 @@
 """The settlement run on the sample inbox: re-runs and out-of-order runs give the same database, a failed run changes nothing.
 
 These call `run_settlement_date` without Prefect; the `shuno run` command, which runs it through
-Prefect's flow, is tested with Prefect's test harness in tests/flows/test_nightly.py.
+Prefect's flow, is tested against Prefect's API served as the command serves it, in tests/flows/test_nightly.py.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def test_a_run_waits_for_a_reader_to_let_go_then_fails_naming_its_pid(sample, sa
         assert time.monotonic() - started >= 1
         holding.kill()
     # A reader that lets go within the wait: the run goes on.
-    with subprocess.Popen([sys.executable, "-c", reader, str(database), "1"], stdout=subprocess.PIPE, text=True) as letting_go:
+    with subprocess.Popen([sys.executable, "-c", reader, str(database), "0.3"], stdout=subprocess.PIPE, text=True) as letting_go:
         assert letting_go.stdout.readline() == "open\n"
         assert run_settlement_date(dates[1], inbox, database, Settings(reader_wait_seconds=30)).settlement_date == dates[1]
         letting_go.kill()
