@@ -34,6 +34,7 @@ from schemas.analyst import (
     AnalystView,
     CodeList,
 )
+from schemas.tables import sql_literal
 
 COPY = "analyst_copy"
 # With a read-only source connection DuckDB attaches read-only too unless told otherwise. No key:
@@ -100,7 +101,7 @@ def _source_connection(source: duckdb.DuckDBPyConnection | Path | str) -> Iterat
 def _write_copy(connection: duckdb.DuckDBPyConnection, temporary: Path) -> dict[str, int]:
     catalog, schema = connection.execute(SOURCE_CATALOG).fetchone()
     table_comments, columns = _source_catalog(connection, catalog, schema)
-    connection.execute(ATTACH_COPY.format(path=_literal(str(temporary))))
+    connection.execute(ATTACH_COPY.format(path=sql_literal(str(temporary))))
     try:
         _copy_in_one_transaction(connection, catalog, schema, table_comments, columns)
         counts = {table: _copied_rows(connection, table) for table in ANALYST_TABLES}
@@ -159,7 +160,7 @@ def unknown_codes_select(code_list: CodeList) -> str:
     met = " UNION ".join(f"SELECT {_identifier(column)} AS code FROM {COPY}.main.{_identifier(table)}" for table, column in code_list.columns)
     prefix, suffix = UNKNOWN_CODE_NAME.split("{code}")
     return (
-        f"SELECT DISTINCT ?, code, {_literal(prefix)} || code || {_literal(suffix)} FROM ({met})"
+        f"SELECT DISTINCT ?, code, {sql_literal(prefix)} || code || {sql_literal(suffix)} FROM ({met})"
         f" WHERE code IS NOT NULL AND code NOT IN (SELECT code FROM {COPY}.main.codes WHERE code_list = ?) ORDER BY code"
     )
 
@@ -168,9 +169,9 @@ def _create_commented_table(connection: duckdb.DuckDBPyConnection, name: str, co
     """Creates the copy's own table `name` (columns: name, DuckDB type, Japanese COMMENT) with its COMMENTs; returns its qualified name."""
     table = f"{COPY}.main.{_identifier(name)}"
     connection.execute(f"CREATE TABLE {table} ({', '.join(f'{_identifier(column)} {kind}' for column, kind, _ in columns)})")
-    connection.execute(f"COMMENT ON TABLE {table} IS {_literal(comment)}")
+    connection.execute(f"COMMENT ON TABLE {table} IS {sql_literal(comment)}")
     for column, _, text in columns:
-        connection.execute(f"COMMENT ON COLUMN {table}.{_identifier(column)} IS {_literal(text)}")
+        connection.execute(f"COMMENT ON COLUMN {table}.{_identifier(column)} IS {sql_literal(text)}")
     return table
 
 
@@ -195,8 +196,8 @@ def copy_statements(catalog: str, schema: str, table: str, comment: str | None, 
     copied = f"{COPY}.main.{_identifier(table)}"
     statements = [f"CREATE TABLE {copied} AS SELECT {selected} FROM {_identifier(catalog)}.{_identifier(schema)}.{_identifier(table)}"]
     if comment is not None:
-        statements.append(f"COMMENT ON TABLE {copied} IS {_literal(comment)}")
-    statements += [f"COMMENT ON COLUMN {copied}.{_identifier(name)} IS {_literal(text)}" for name, text in kept if text is not None]
+        statements.append(f"COMMENT ON TABLE {copied} IS {sql_literal(comment)}")
+    statements += [f"COMMENT ON COLUMN {copied}.{_identifier(name)} IS {sql_literal(text)}" for name, text in kept if text is not None]
     return statements
 
 
@@ -205,8 +206,8 @@ def view_statements(view: AnalystView) -> list[str]:
     # A view's unqualified table names bind in the view's own catalog (checked on DuckDB 2.0.1),
     # so the view reads the copy's tables, under whatever name the analyst opens the file.
     created = f"{COPY}.main.{_identifier(view.name)}"
-    statements = [f"CREATE VIEW {created} AS {view.select}", f"COMMENT ON VIEW {created} IS {_literal(view.comment)}"]
-    statements += [f"COMMENT ON COLUMN {created}.{_identifier(name)} IS {_literal(text)}" for name, text in view.column_comments]
+    statements = [f"CREATE VIEW {created} AS {view.select}", f"COMMENT ON VIEW {created} IS {sql_literal(view.comment)}"]
+    statements += [f"COMMENT ON COLUMN {created}.{_identifier(name)} IS {sql_literal(text)}" for name, text in view.column_comments]
     return statements
 
 
@@ -216,10 +217,6 @@ def _copied_rows(connection: duckdb.DuckDBPyConnection, table: str) -> int:
 
 def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _replace(temporary: Path, target: Path) -> None:

@@ -23,7 +23,7 @@ from flows.backups import backups, hidden_copy
 from flows.keys import DatabaseKeyError, database_key, key_path, pending_key_path, read_key
 from flows.owner_only import OWNER_ONLY_FILE, narrow_umask, owner_only_folder
 from schemas.codes import RunStatus
-from schemas.tables import StoredTable, Table, all_tables, schema_statements
+from schemas.tables import StoredTable, Table, all_tables, schema_statements, sql_literal
 
 INCOMING = "incoming_frame"
 # The database every command and flow uses unless told otherwise (CONTRACT: `--db`, `SHUNO_DB`).
@@ -57,11 +57,6 @@ def crypto_extension() -> Path:
     return found[0]
 
 
-def _literal(text: str) -> str:
-    # LOAD, SET temp_directory and ATTACH take no bound parameters; the texts are shuno's own paths.
-    return "'" + text.replace("'", "''") + "'"
-
-
 # The extension files (by their identity on disk) whose signature DuckDB checked in this process.
 VERIFIED_EXTENSIONS: set[tuple[str, int, int, int, int]] = set()
 
@@ -82,13 +77,13 @@ def crypto_connection(database: Path) -> duckdb.DuckDBPyConnection:
     checked = identity in VERIFIED_EXTENSIONS
     connection = duckdb.connect(config={"allow_unsigned_extensions": True} if checked else {})
     try:
-        connection.execute(f"LOAD {_literal(str(extension))}")
+        connection.execute(f"LOAD {sql_literal(extension)}")
         if checked:
             connection.execute("SET allow_unsigned_extensions = false")
         VERIFIED_EXTENSIONS.add(identity)
         # Spill files hold rows in clear unless asked; beside the database, in its owner-only folder.
         connection.execute("SET temp_file_encryption = true")
-        connection.execute(f"SET temp_directory = {_literal(str(database.resolve()) + '.tmp')}")
+        connection.execute(f"SET temp_directory = {sql_literal(str(database.resolve()) + '.tmp')}")
     except BaseException:
         connection.close()
         raise
@@ -102,7 +97,7 @@ def attach(connection: duckdb.DuckDBPyConnection, path: Path, alias: str, key: s
     if key is not None:
         connection.execute(SET_KEY, [key])
     try:
-        connection.execute(f"ATTACH {_literal(str(path))} AS {alias}" + (f" ({', '.join(options)})" if options else ""))
+        connection.execute(f"ATTACH {sql_literal(path)} AS {alias}" + (f" ({', '.join(options)})" if options else ""))
     finally:
         if key is not None:
             connection.execute(FORGET_KEY)

@@ -46,7 +46,7 @@ from schemas.derived import check_contracts
 from schemas.exemptions import ExemptionKinds
 from schemas.rates import RatesTable
 from schemas.settings import Settings
-from schemas.tables import derived_tables
+from schemas.tables import derived_tables, sql_literal
 from transforms.decisions import DecisionEffects, decision_effects
 from transforms.deliveries import deliveries, incomplete_deliveries
 from transforms.deposits import reconciliation
@@ -201,7 +201,7 @@ class Spill:
         file = self.folder / f"{name}.parquet"
         self.scratch.register("spilled_frame", frame)
         try:
-            self.scratch.execute(f"COPY (SELECT * FROM spilled_frame) TO {_literal(file)} (FORMAT parquet, COMPRESSION uncompressed, {ENCRYPTED})")
+            self.scratch.execute(f"COPY (SELECT * FROM spilled_frame) TO {sql_literal(file)} (FORMAT parquet, COMPRESSION uncompressed, {ENCRYPTED})")
         finally:
             self.scratch.unregister("spilled_frame")
         return file
@@ -238,7 +238,7 @@ class Spill:
         # One COPY, not a query per part: each would scan the whole table again. DuckDB writes a folder
         # per part (part=N); a part without a row has none.
         select = f'SELECT {_columns(table)}, ({PART_HASH[table]}) % {partitions} AS {PART} FROM "{table}"'
-        self.connection.execute(f"COPY ({select}) TO {_literal(self.folder / table)} (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY ({PART}), {ENCRYPTED})")
+        self.connection.execute(f"COPY ({select}) TO {sql_literal(self.folder / table)} (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY ({PART}), {ENCRYPTED})")
 
     def table_part(self, table: str, part: int) -> pl.DataFrame:
         """The rows of a stored table spilled to one part by `split_table`."""
@@ -260,11 +260,6 @@ class Spill:
             )
         finally:
             self.connection.execute("RESET preserve_insertion_order")
-
-
-def _literal(path: Path) -> str:
-    # COPY takes no bound parameter; the paths are shuno's own.
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 @contextmanager

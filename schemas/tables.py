@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -301,9 +302,9 @@ def create_statements(table: Table) -> list[str]:
     """CREATE TABLE and COMMENT ON statements for one table (names and comments are constants)."""
     columns = ", ".join(f'"{column.name}" {column.type}' for column in table.columns)
     statements = [f'CREATE TABLE IF NOT EXISTS "{table.name}" ({columns})']
-    statements.append(f'COMMENT ON TABLE "{table.name}" IS {_literal(table.comment)}')
+    statements.append(f'COMMENT ON TABLE "{table.name}" IS {sql_literal(table.comment)}')
     statements += [
-        f'COMMENT ON COLUMN "{table.name}"."{column.name}" IS {_literal(column.comment)}' for column in table.columns
+        f'COMMENT ON COLUMN "{table.name}"."{column.name}" IS {sql_literal(column.comment)}' for column in table.columns
     ]
     return statements
 
@@ -326,17 +327,19 @@ def schema_statements(table: Table, stored: StoredTable | None) -> list[str]:
     if stored is None:
         return create_statements(table)
     added = [f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {column.type}' for column in table.columns if column.name not in stored.column_comments]
-    table_comment = [] if stored.comment == table.comment else [f'COMMENT ON TABLE "{table.name}" IS {_literal(table.comment)}']
+    table_comment = [] if stored.comment == table.comment else [f'COMMENT ON TABLE "{table.name}" IS {sql_literal(table.comment)}']
     column_comments = [
-        f'COMMENT ON COLUMN "{table.name}"."{column.name}" IS {_literal(column.comment)}'
+        f'COMMENT ON COLUMN "{table.name}"."{column.name}" IS {sql_literal(column.comment)}'
         for column in table.columns
         if stored.column_comments.get(column.name) != column.comment
     ]
     return added + table_comment + column_comments
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def sql_literal(text: str | Path) -> str:
+    """`text` as a quoted SQL string literal, for statements that take no bound parameter (COMMENT, LOAD, SET, ATTACH, COPY)."""
+    # Only shuno's own texts go through here: comments, paths and code prefixes, never record values.
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 PAYMENT_IDENTITY = _columns(
