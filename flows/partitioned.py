@@ -90,6 +90,8 @@ DUCKDB_MEMORY_LIMIT = "256MB"
 # The name the spill's key is registered under (PRAGMA add_parquet_key); the key itself is random.
 SPILL_KEY = "shuno_rebuild_spill"
 ENCRYPTED = f"ENCRYPTION_CONFIG {{footer_key: '{SPILL_KEY}'}}"
+# The spilled Parquet files bound as the one parameter (a list of paths), read under the spill's key.
+SPILLED_PARQUET = f"read_parquet(?, encryption_config = {{footer_key: '{SPILL_KEY}'}})"
 # AES-GCM's nonce: 96 bits, random per file (a key of this rebuild seals a few hundred files).
 NONCE_BYTES = 12
 
@@ -181,7 +183,7 @@ class Spill:
         # 32 hex digits: an AES-256 key. PRAGMA takes no bound parameter; the text is hex digits only.
         key = secrets.token_hex(16)
         for each in (connection, self.scratch):
-            each.execute(f"LOAD '{crypto_extension()}'")
+            each.execute(f"LOAD {sql_literal(crypto_extension())}")
             each.execute(f"PRAGMA add_parquet_key('{SPILL_KEY}', '{key}')")
         self.sealer = AESGCM(AESGCM.generate_key(bit_length=256))
         self.schemas: dict[str, pl.Schema] = {}
@@ -226,7 +228,7 @@ class Spill:
             return pl.DataFrame(schema=schema)
         if kind not in TABLES:
             return pl.concat([self._opened(file) for file in files]).cast(dict(schema))
-        found = query_frame(self.scratch, f"SELECT * FROM read_parquet(?, encryption_config = {{footer_key: '{SPILL_KEY}'}})", [[str(file) for file in files]])
+        found = query_frame(self.scratch, f"SELECT * FROM {SPILLED_PARQUET}", [[str(file) for file in files]])
         return found.cast(dict(schema))
 
     def part_files(self, kind: str, part: int) -> list[Path]:
@@ -245,7 +247,7 @@ class Spill:
         files = sorted((self.folder / table / f"{PART}={part}").glob("*.parquet"))
         if not files:
             return query_frame(self.connection, f'SELECT {_columns(table)} FROM "{table}" LIMIT 0')
-        found = query_frame(self.scratch, f"SELECT {_columns(table)} FROM read_parquet(?, encryption_config = {{footer_key: '{SPILL_KEY}'}})", [[str(file) for file in files]])
+        found = query_frame(self.scratch, f"SELECT {_columns(table)} FROM {SPILLED_PARQUET}", [[str(file) for file in files]])
         return found
 
     def insert(self, table: str, files: list[Path]) -> None:
@@ -256,7 +258,7 @@ class Spill:
         self.connection.execute("SET preserve_insertion_order = false")
         try:
             self.connection.execute(
-                f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?, encryption_config = {{footer_key: \'{SPILL_KEY}\'}})', [[str(file) for file in files]]
+                f'INSERT INTO "{table}" BY NAME SELECT * FROM {SPILLED_PARQUET}', [[str(file) for file in files]]
             )
         finally:
             self.connection.execute("RESET preserve_insertion_order")
