@@ -14,6 +14,11 @@ def peak_resident_mb() -> float:
     return _status_mb("VmHWM")
 
 
+def reset_peak_resident() -> None:
+    """Starts this process's peak resident memory (VmHWM) again from what it holds now (Linux: clear_refs 5)."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
 def resident_mb() -> float:
     """VmRSS of this process now, MB: what a phase left held, where the peak says what it needed at most."""
     return _status_mb("VmRSS")

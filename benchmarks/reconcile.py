@@ -25,19 +25,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from memory import peak_resident_mb, resident_mb  # noqa: E402
+from memory import peak_resident_mb, reset_peak_resident, resident_mb  # noqa: E402
 
-from flows.database import connect, insert_frame  # noqa: E402
+from flows.database import connect, insert_frame, query_frame  # noqa: E402
 from flows.nightly import local_prefect_api  # noqa: E402
 from flows.partitioned import partitions_for  # noqa: E402
 from flows.settlement import load_law_tables, rebuild_derived  # noqa: E402
@@ -47,6 +49,12 @@ from schemas.tables import decision_entries_table, stored_input_tables  # noqa: 
 AS_OF = date(2026, 5, 13)
 TABLES = {table.name: table for table in stored_input_tables()}
 ELTAX_TAX_CODES = ["020", "030", "070"]
+# Receivables per taxpayer: a chunk of the city holds whole taxpayers.
+TAXPAYER_RECEIVABLES = 20
+# The tables whose records the city numbers within their file (one file per table and date).
+# Receivables generated and stored at a time (--chunk-size): about 1 GB of generation's peak RSS.
+CHUNK_SIZE = 1_000_000
+NUMBERED_TABLES = ("payment_records", "provisional_records", "management_records", "link_records")
 QR_TAX_CODES = ["010", "040", "050", "060"]
 
 
@@ -63,13 +71,13 @@ def _left_out(dtype: pl.DataType) -> pl.Expr:
     return pl.lit(0 if dtype.is_integer() else None, dtype=dtype)
 
 
-def city_receivables(rng: np.random.Generator, count: int) -> pl.DataFrame:
-    """`count` receivables over fiscal 2022–2026, one taxpayer per 20, 10% of them 申告 taxes."""
+def city_receivables(rng: np.random.Generator, count: int, start: int = 0) -> pl.DataFrame:
+    """`count` receivables over fiscal 2022–2026, numbered from `start`, one taxpayer per 20, 10% of them 申告 taxes."""
     eltax = rng.random(count) < 0.1
     due = np.datetime64("2022-04-30") + rng.integers(0, 4 * 365 + 360, count).astype("timedelta64[D]")
     base = pl.DataFrame(
         {
-            "index": np.arange(count),
+            "index": np.arange(start, start + count),
             "eltax": eltax,
             "tax_code": np.where(eltax, rng.choice(ELTAX_TAX_CODES, count), rng.choice(QR_TAX_CODES, count)),
             "fiscal_year": due.astype("datetime64[Y]").astype(np.int32) + 1970,
@@ -81,7 +89,7 @@ def city_receivables(rng: np.random.Generator, count: int) -> pl.DataFrame:
     number = pl.col("index").cast(pl.String)
     return base.select(
         receivable_id=pl.format("R{}", number.str.zfill(10)),
-        taxpayer_id=pl.format("T{}", (pl.col("index") // 20).cast(pl.String).str.zfill(9)),
+        taxpayer_id=pl.format("T{}", (pl.col("index") // TAXPAYER_RECEIVABLES).cast(pl.String).str.zfill(9)),
         tax_code="tax_code",
         fiscal_year="fiscal_year",
         tax_year="fiscal_year",
@@ -108,8 +116,8 @@ def city_snapshots(rng: np.random.Generator, receivables: pl.DataFrame) -> pl.Da
     return _conform(pl.concat([older, newest], how="diagonal").with_columns(delivery_number=pl.lit(1)), "receivable_snapshots")
 
 
-def city_payment_plan(rng: np.random.Generator, receivables: pl.DataFrame, count: int) -> pl.DataFrame:
-    """`count` payments: a first payment for 84% of receivables (a fifth of them half the 本税),
+def city_payment_plan(rng: np.random.Generator, receivables: pl.DataFrame, count: int, start: int = 0) -> pl.DataFrame:
+    """`count` payments numbered from `start`: a first payment for 84% of receivables (a fifth of them half the 本税),
     a second half for most of those, 1% paid twice (誤納); a tenth of payments are late with 延滞金."""
     first_count = int(count * 0.84)
     first = rng.permutation(receivables.height)[:first_count]
@@ -123,7 +131,7 @@ def city_payment_plan(rng: np.random.Generator, receivables: pl.DataFrame, count
     late_days[first_count : first_count + len(second)] += 30  # the second half comes later
     paid = np.where(halves, plan["principal"].to_numpy() // 2, plan["principal"].to_numpy())
     return plan.with_columns(
-        payment_index=np.arange(count),
+        payment_index=np.arange(start, start + count),
         paid_principal=paid,
         paid_late_fee=np.where(late_days > 30, (paid // 1000) * 3, 0),
         paid_on=(plan["due_date"].to_numpy().astype("datetime64[D]") + late_days.astype("timedelta64[D]")).clip(None, np.datetime64(AS_OF)),
@@ -200,7 +208,7 @@ def city_management_and_links(plan: pl.DataFrame) -> tuple[pl.DataFrame, pl.Data
         principal_total="paid_principal",
         amount_1="paid_principal",
     ).with_columns(file_name=pl.lit("KANRI_132071_20260513_001.dat"), **origin, record_number=pl.int_range(pl.len()) + 1)
-    links = management.select("eltax_taxpayer_id", "eltax_tax_class").unique().with_columns(
+    links = management.select("eltax_taxpayer_id", "eltax_tax_class").unique(maintain_order=True).with_columns(
         specific_key_1=pl.col("eltax_taxpayer_id").str.slice(1),
         local_government_code=pl.lit(132071),
         registration_class=pl.lit("1"),
@@ -212,18 +220,44 @@ def city_management_and_links(plan: pl.DataFrame) -> tuple[pl.DataFrame, pl.Data
 
 
 def city(size: int, seed: int = 1) -> dict[str, pl.DataFrame]:
-    """The stored inputs of a city of `size` receivables and `size` payments."""
+    """The stored inputs of a city of `size` receivables and `size` payments, in one chunk."""
+    return next(city_chunks(size, size, seed))
+
+
+def city_chunks(size: int, chunk_size: int, seed: int = 1) -> Iterator[dict[str, pl.DataFrame]]:
+    """The stored inputs of a city of `size` receivables and payments, `chunk_size` receivables and their payments at a time.
+
+    One random stream drawn chunk after chunk, so a city of one chunk is the city of `city`; the
+    ids, keys and record numbers run on across the chunks. A chunk holds whole taxpayers (a
+    multiple of 20 receivables): a taxpayer's 紐付履歴 is then in one chunk only.
+    """
+    if chunk_size < TAXPAYER_RECEIVABLES or (chunk_size % TAXPAYER_RECEIVABLES and chunk_size < size):
+        raise ValueError(f"a chunk holds whole taxpayers: a multiple of {TAXPAYER_RECEIVABLES} receivables")
     rng = np.random.default_rng(seed)
-    receivables = city_receivables(rng, size)
-    plan = city_payment_plan(rng, receivables, size)
-    management, links = city_management_and_links(plan)
-    return {
-        "receivable_snapshots": city_snapshots(rng, receivables),
-        "payment_records": city_payment_records(plan),
-        "provisional_records": city_provisional_records(plan),
-        "management_records": management,
-        "link_records": links,
-    }
+    numbered = dict.fromkeys(NUMBERED_TABLES, 0)
+    for start in range(0, size, chunk_size):
+        count = min(chunk_size, size - start)
+        receivables = city_receivables(rng, count, start)
+        plan = city_payment_plan(rng, receivables, count, start)
+        management, links = city_management_and_links(plan)
+        chunk = {
+            "receivable_snapshots": city_snapshots(rng, receivables),
+            "payment_records": city_payment_records(plan),
+            "provisional_records": city_provisional_records(plan),
+            "management_records": management,
+            "link_records": links,
+        }
+        # Only the chunk in hand is held: the caller stores it and lets it go before asking for the next.
+        del receivables, plan, management, links
+        heights = {name: chunk[name].height for name in NUMBERED_TABLES}
+        yield renumbered(chunk, numbered)
+        del chunk
+        numbered = {name: numbered[name] + heights[name] for name in numbered}
+
+
+def renumbered(chunk: dict[str, pl.DataFrame], numbered: dict[str, int]) -> dict[str, pl.DataFrame]:
+    """The chunk with its records numbered on after the `numbered` records of each file the chunks before stored."""
+    return {name: frame.with_columns(pl.col("record_number") + numbered[name]) if name in numbered else frame for name, frame in chunk.items()}
 
 
 def city_decisions(rng: np.random.Generator, inputs: dict[str, pl.DataFrame], count: int) -> pl.DataFrame:
@@ -286,19 +320,39 @@ class PhaseTimer:
         print(f"{phase}: {time.perf_counter() - start:.1f} s, {time.process_time() - cpu:.1f} CPU s, RSS {resident_mb():.0f} MB, peak {self.peaks[phase]:.0f} MB", file=sys.stderr)
 
 
-def generate(size: int, database: Path, decisions: int = 0) -> dict:
-    """Stores a city of `size` receivables and payments (with `decisions` decisions of the office) in `database`."""
+def generate(size: int, database: Path, decisions: int = 0, chunk_size: int = 0) -> dict:
+    """Stores a city of `size` receivables and payments (with `decisions` decisions of the office) in `database`, `chunk_size` receivables at a time (0: in one chunk)."""
     step = PhaseTimer()
-    with step("generate city (not part of shuno)"):
-        inputs = city(size)
-        entries = city_decisions(np.random.default_rng(3), inputs, decisions)
     connection = connect(database)
-    with step("load: store inputs in DuckDB"):
-        for name, frame in inputs.items():
-            insert_frame(connection, TABLES[name], frame)
-        insert_frame(connection, decision_entries_table(), entries)
+    chunk_peaks = []
+    chunks = city_chunks(size, chunk_size or size)
+    while True:
+        # The peak of each chunk on its own (VmHWM reset): bounded by the chunk, not by the city.
+        reset_peak_resident()
+        with step("generate city (not part of shuno)"):
+            inputs = next(chunks, None)
+        if inputs is None:
+            break
+        with step("load: store inputs in DuckDB"):
+            for name, frame in inputs.items():
+                insert_frame(connection, TABLES[name], frame)
+        del inputs
+        chunk_peaks.append(peak_rss_mb())
+        print(f"chunk {len(chunk_peaks)}: peak RSS {chunk_peaks[-1]:.0f} MB", file=sys.stderr)
+    with step("generate and store the decisions"):
+        insert_frame(connection, decision_entries_table(), city_decisions(np.random.default_rng(3), decided_keys(connection, decisions), decisions))
     connection.close()
-    return {"timings": step.timings, "peak_rss_mb": peak_rss_mb()}
+    return {"timings": step.timings, "cpu": step.cpu, "chunk_peaks_mb": chunk_peaks, "peak_rss_mb": max(chunk_peaks + [peak_rss_mb()])}
+
+
+def decided_keys(connection: duckdb.DuckDBPyConnection, decisions: int) -> dict[str, pl.DataFrame]:
+    """The stored receivable ids and payment keys the decisions are drawn from (none when there are none to draw)."""
+    if not decisions:
+        return {}
+    return {
+        "receivable_snapshots": query_frame(connection, "SELECT DISTINCT receivable_id FROM receivable_snapshots"),
+        "payment_records": query_frame(connection, "SELECT DISTINCT common_tax_id, sequence_number FROM payment_records"),
+    }
 
 
 def rebuild(database: Path, partitions: int, cluster_address: str = "") -> dict:
@@ -341,26 +395,36 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, nargs="+", default=[0], help="rebuild_partitions of each rebuild (one run each; 0: from rebuild_memory_gb)")
     parser.add_argument("--cluster-address", default="", help="the setting cluster_address of each rebuild (local:2: two local Dask workers)")
     parser.add_argument("--folder", type=Path, help="where the stored cities go (default: a temporary folder)")
+    parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="receivables (and their payments) generated and stored at a time, a multiple of 20; 0: the whole city at once")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rebuild", type=Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.generate:
-        print(json.dumps(generate(arguments.generate, arguments.folder, arguments.decisions[0])))
+        print(json.dumps(generate(arguments.generate, arguments.folder, arguments.decisions[0], arguments.chunk_size)))
         return
     if arguments.rebuild:
         print(json.dumps(rebuild(arguments.rebuild, arguments.partitions[0], arguments.cluster_address)))
         return
     with tempfile.TemporaryDirectory(dir=arguments.folder) as folder:
-        results = []
+        results, generated = [], []
         for size in arguments.sizes:
             for decisions in arguments.decisions:
                 database = Path(folder) / f"city-{size}-{decisions}.duckdb"
-                run_child("--generate", str(size), "--folder", str(database), "--decisions", str(decisions))
+                generated.append(run_child("--generate", str(size), "--folder", str(database), "--decisions", str(decisions), "--chunk-size", str(arguments.chunk_size)) | {"size": size})
                 for partitions in arguments.partitions:
                     result = run_child("--rebuild", str(database), "--partitions", str(partitions), "--cluster-address", arguments.cluster_address)
                     results.append(result | {"size": size, "decisions": decisions, "partitions": partitions})
                 database.unlink()
+    report_generation(generated, arguments.chunk_size)
     report(results)
+
+
+def report_generation(generated: list[dict], chunk_size: int) -> None:
+    """Per stored city: its chunks, the seconds of generating and storing them, and the highest peak RSS of a chunk."""
+    for result in generated:
+        seconds = " ".join(f"{phase.split(':')[0].split(' (')[0]} {result['timings'][phase]:.1f} s ({result['cpu'][phase]:.1f} CPU s)" for phase in result["timings"])
+        peaks = ", ".join(f"{peak / 1024:.2f}" for peak in result["chunk_peaks_mb"])
+        print(f"generation {result['size']:,} in chunks of {chunk_size or result['size']:,}: {seconds}; peak RSS per chunk (GB) {peaks}")
 
 
 def report(results: list[dict]) -> None:
