@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -39,10 +41,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from memory import peak_resident_mb, reset_peak_resident, resident_mb  # noqa: E402
 
+from flows import ingest, settlement  # noqa: E402
 from flows.database import connect, insert_frame, query_frame  # noqa: E402
+from flows.keys import key_path  # noqa: E402
 from flows.nightly import local_prefect_api  # noqa: E402
 from flows.partitioned import partitions_for  # noqa: E402
-from flows.settlement import load_law_tables, rebuild_derived  # noqa: E402
+from flows.sample import write_sample_files  # noqa: E402
+from flows.settlement import load_law_tables, rebuild_derived, run_settlement_date  # noqa: E402
+from sample_data.common import RECEIVABLE_COLUMNS  # noqa: E402
+from sample_data.sample_inbox import sample_inbox  # noqa: E402
+from schemas.inbox import FileKind, InboxName, parse_inbox_name  # noqa: E402
+from schemas.rates import load_rates  # noqa: E402
 from schemas.settings import Settings  # noqa: E402
 from schemas.tables import decision_entries_table, stored_input_tables  # noqa: E402
 
@@ -381,6 +390,135 @@ def _rebuilt(database: Path, settings: Settings) -> dict:
     return {"timings": step.timings, "cpu": step.cpu, "peaks": step.peaks, "rebuild_seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mb": peak_rss_mb(), "counts": counts, "parts": parts}
 
 
+# The night measured by --nightly: the business day after the city's last date. A city of N
+# receivables takes about N / 250 payments a business day (250 business days a year: a year's
+# payments are about as many as its receivables).
+NIGHT_DATE = date(2026, 5, 14)
+DAY_SHARE = 250
+# The sample's files of NIGHT_DATE: its fourth settlement date, which carries about one payment-file or
+# 仮登録 record per 15 payments of the sample (the others: its migrated history and its other days).
+SAMPLE_DAYS = 4
+SAMPLE_PAYMENTS_PER_DAY_RECORD = 15
+
+
+def write_day_files(database: Path, inbox: Path, payments: int) -> dict:
+    """Writes NIGHT_DATE's files into `inbox` with the sample's writer: about `payments` payments of the sample's
+    own taxpayers, and a receivables snapshot of the stored city's receivables and the sample's (a full extract, CONTRACT.md)."""
+    sample = sample_inbox(payments * SAMPLE_PAYMENTS_PER_DAY_RECORD, seed=15, rates=load_rates(), settlement_days=SAMPLE_DAYS)
+    day_files = [file for file in sample.files if parse_inbox_name(file.name).settlement_date == NIGHT_DATE]
+    write_sample_files(replace(sample, files=tuple(file for file in day_files if file.kind is not FileKind.RECEIVABLES)), inbox)
+    connection = connect(database)
+    stored = query_frame(connection, DAY_SNAPSHOT, [AS_OF])
+    connection.close()
+    snapshot = next(file for file in day_files if file.kind is FileKind.RECEIVABLES)
+    with (inbox / snapshot.name).open("wb") as out:
+        # Two writes, not one frame: the city's columns and the sample's need not share their types.
+        stored.write_csv(out, date_format="%Y-%m-%d")
+        snapshot.records.select(SNAPSHOT_COLUMNS).write_csv(out, date_format="%Y-%m-%d", include_header=False)
+    records = {file.name: file.records.height for file in day_files if file.records is not None}
+    return {"files": len(day_files), "records": records | {snapshot.name: stored.height + snapshot.records.height}}
+
+
+SNAPSHOT_COLUMNS = list(RECEIVABLE_COLUMNS)
+# The city's receivables of its last snapshot, in the columns of a receivables extract.
+DAY_SNAPSHOT = "SELECT " + ", ".join(f'"{name}"' for name in SNAPSHOT_COLUMNS) + " FROM receivable_snapshots WHERE snapshot_date = ? ORDER BY receivable_id"
+
+
+def night(database: Path, inbox: Path, partitions: int, cluster_address: str = "") -> dict:
+    """The real run of NIGHT_DATE (`run_settlement_date`) on `database`, in this process: seconds per step, CPU seconds, peak RSS."""
+    with local_prefect_api() if cluster_address else nullcontext():
+        settings = Settings(rebuild_partitions=partitions, cluster_address=cluster_address)
+        step = PhaseTimer()
+        with timed_outside_steps(step):
+            start, cpu = time.perf_counter(), time.process_time()
+            summary = run_settlement_date(NIGHT_DATE, inbox, database, settings, "benchmarks/reconcile.py", step, today=NIGHT_DATE)
+            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    statuses = [outcome.status for outcome in summary.files]
+    counts = {name: values for name, values in summary.outcome_counts.items() if name in ("arrears", "refund candidates")}
+    return {
+        "timings": step.timings, "cpu": step.cpu, "peaks": step.peaks, "night_seconds": seconds, "cpu_seconds": cpu_seconds,
+        "peak_rss_mb": peak_rss_mb(), "counts": counts, "files": {status: statuses.count(status) for status in dict.fromkeys(statuses)},
+    }
+
+
+@contextmanager
+def timed_outside_steps(step: PhaseTimer):
+    """Times, as steps of the run, what run_settlement_date does outside its own: the commit, and the analyst copy after it."""
+    # Through the run's hooks and names, for this measuring process only: production code unchanged.
+    hook, publish, load = settlement.pause_point, settlement.published_analyst_copy, ingest.load_file
+    commit = step("commit")
+
+    def pause_point(stage: str) -> None:
+        if stage == "before-commit":
+            commit.__enter__()
+        if stage == "committed":
+            commit.__exit__(None, None, None)
+        hook(stage)
+
+    def published_analyst_copy(connection: duckdb.DuckDBPyConnection, database: Path) -> str:
+        with step("publishing the analyst copy"):
+            return publish(connection, database)
+
+    def load_file(connection: duckdb.DuckDBPyConnection, path: Path, name: InboxName, *rest) -> ingest.FileOutcome:
+        with step(SNAPSHOT_STEP if name.kind is FileKind.RECEIVABLES else FILES_STEP):
+            return load(connection, path, name, *rest)
+
+    settlement.pause_point, settlement.published_analyst_copy, ingest.load_file = pause_point, published_analyst_copy, load_file
+    try:
+        yield
+    finally:
+        settlement.pause_point, settlement.published_analyst_copy, ingest.load_file = hook, publish, load
+
+
+def night_split(result: dict) -> dict[str, tuple[float, float]]:
+    """The night's wall and CPU seconds in four: the day's files, the rebuild of the whole history, the commit and copy, and the rest."""
+    groups = {"the day's files (loading the date's files)": [DAY_STEP], "write, commit, analyst copy": list(WRITE_STEPS)}
+    groups["rebuild of the whole history (every other step)"] = [phase for phase in result["timings"] if not phase.startswith(DAY_STEP) and phase not in WRITE_STEPS]
+    split = {label: tuple(sum(result[kind].get(phase, 0.0) for phase in phases) for kind in ("timings", "cpu")) for label, phases in groups.items()}
+    steps = [sum(pair[index] for pair in split.values()) for index in (0, 1)]
+    split["outside the steps (lock, open, gap check, audit, summary)"] = (result["night_seconds"] - steps[0], result["cpu_seconds"] - steps[1])
+    return split
+
+
+DAY_STEP = "loading the date's files"
+# Within it: the receivables snapshot (a full extract, as large as the city) and the day's other files.
+SNAPSHOT_STEP, FILES_STEP = f"{DAY_STEP}: the receivables snapshot", f"{DAY_STEP}: payment, 仮登録, 管理, 紐付 and bank files"
+# The steps that write what the rebuild made: in one pass the derived tables, in parts each part's (flows/partitioned.py).
+WRITE_STEPS = ("writing the derived tables", "the parts' tables written", "commit", "publishing the analyst copy")
+
+
+def report_nights(results: list[dict]) -> None:
+    """Each night's steps, then its split between the day's files and the rebuild of the whole history (issue 15), and its peak RSS."""
+    for result in results:
+        print(f"night of {NIGHT_DATE} on the city of {result['size']:,} ({result['decisions']:,} decisions, rebuild_partitions = {result['partitions']}): "
+              f"day's files {result['day']['records']}, statuses {result['files']}; copying the stored database (what the run's backup costs) {result['copy_seconds']:.1f} s")
+        for phase, seconds in result["timings"].items():
+            print(f"  {phase:<70}{seconds:>9.1f} s{result['cpu'][phase]:>9.1f} CPU s")
+        for label, (seconds, cpu) in night_split(result).items():
+            print(f"  = {label:<68}{seconds:>9.1f} s{cpu:>9.1f} CPU s  ({seconds / result['night_seconds']:.0%} of the wall)")
+        print(f"  night (run_settlement_date), wall {result['night_seconds']:.1f} s, CPU {result['cpu_seconds']:.1f} s; {result['counts']}")
+    for result in results:
+        print(f"peak RSS (night)  {result['size']}  {result['peak_rss_mb'] / 1024:.2f}GB  (rebuild_partitions = {result['partitions']})")
+
+
+def measured_night(database: Path, size: int, partitions: int, cluster_address: str) -> dict:
+    """A night of the stored city `database` on a copy of it, its day's files written by one fresh process and run by another."""
+    # A folder of its own: the run leaves its lock, analyst copy and refusal log beside the database.
+    folder = database.parent / f"night-{database.stem}"
+    night_database, inbox = folder / database.name, folder / "inbox"
+    folder.mkdir()
+    try:
+        start = time.perf_counter()
+        shutil.copyfile(database, night_database)
+        copy_seconds = time.perf_counter() - start
+        shutil.copyfile(key_path(database), key_path(night_database))
+        day = run_child("--day-files", str(night_database), str(inbox), str(max(size // DAY_SHARE, 1)))
+        result = run_child("--night", str(night_database), str(inbox), "--partitions", str(partitions), "--cluster-address", cluster_address)
+    finally:
+        shutil.rmtree(folder)
+    return result | {"day": day, "copy_seconds": copy_seconds}
+
+
 def run_child(*arguments: str) -> dict:
     """One phase of the benchmark in a fresh process, so that its peak RSS is its own."""
     command = [sys.executable, __file__, *arguments]
@@ -397,13 +535,23 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, help="where the stored cities go (default: a temporary folder)")
     parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="receivables (and their payments) generated and stored at a time, a multiple of 20; 0: the whole city at once")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--nightly", action="store_true", help="per partition count, a night of the stored city (its day's files loaded, the whole history rebuilt) in place of the rebuild alone")
     parser.add_argument("--rebuild", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--day-files", nargs=3, metavar=("DATABASE", "INBOX", "PAYMENTS"), help=argparse.SUPPRESS)
+    parser.add_argument("--night", nargs=2, type=Path, metavar=("DATABASE", "INBOX"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.generate:
         print(json.dumps(generate(arguments.generate, arguments.folder, arguments.decisions[0], arguments.chunk_size)))
         return
     if arguments.rebuild:
         print(json.dumps(rebuild(arguments.rebuild, arguments.partitions[0], arguments.cluster_address)))
+        return
+    if arguments.day_files:
+        database, inbox, payments = arguments.day_files
+        print(json.dumps(write_day_files(Path(database), Path(inbox), int(payments))))
+        return
+    if arguments.night:
+        print(json.dumps(night(*arguments.night, arguments.partitions[0], arguments.cluster_address)))
         return
     with tempfile.TemporaryDirectory(dir=arguments.folder) as folder:
         results, generated = [], []
@@ -412,11 +560,14 @@ def main() -> None:
                 database = Path(folder) / f"city-{size}-{decisions}.duckdb"
                 generated.append(run_child("--generate", str(size), "--folder", str(database), "--decisions", str(decisions), "--chunk-size", str(arguments.chunk_size)) | {"size": size})
                 for partitions in arguments.partitions:
-                    result = run_child("--rebuild", str(database), "--partitions", str(partitions), "--cluster-address", arguments.cluster_address)
+                    if arguments.nightly:
+                        result = measured_night(database, size, partitions, arguments.cluster_address)
+                    else:
+                        result = run_child("--rebuild", str(database), "--partitions", str(partitions), "--cluster-address", arguments.cluster_address)
                     results.append(result | {"size": size, "decisions": decisions, "partitions": partitions})
                 database.unlink()
     report_generation(generated, arguments.chunk_size)
-    report(results)
+    report_nights(results) if arguments.nightly else report(results)
 
 
 def report_generation(generated: list[dict], chunk_size: int) -> None:
