@@ -1,6 +1,7 @@
 """Reconciliation benchmark: a generated city, stored in DuckDB, then every derived table rebuilt.
 
     python benchmarks/reconcile.py [--sizes 1000000 5000000] [--partitions 1 5] [--decisions 0 10000]
+        [--chunk-size 1000000] [--nightly] [--cluster-address local:2] [--folder DIR]
 
 For each size N the city has N receivables and N payments (a city twice Akishima's size over five
 years is about 5,000,000 of each): eL-QR payments matched by 納付番号 (route 1), eLTAX 申告
@@ -14,7 +15,20 @@ of the last run to the first, and last, per run, `peak RSS (rebuild)  <size>  <G
 `--decisions 0 10000` each size runs once per count of stored decisions of the office (SPEC §6:
 延滞金 exemptions, manual matches, revokes), and the rebuild with decisions is compared with the
 one without (issue 10: at most 5 % slower with 10,000). `--folder` puts the stored cities on a
-disk with room (5M takes a few GB).
+disk with room.
+
+The city is generated and stored `--chunk-size` receivables (and their payments, 管理 records and
+links) at a time, so generation's peak RSS is bounded by the chunk (about 1.7 GB for a chunk of
+1,000,000), not by the size: a city of one chunk is the city generated whole, and more chunks
+draw on from the same random stream, ids, keys and record numbers running on.
+
+`--nightly` measures, in place of each rebuild alone, a night of the stored city (issue 15: how a
+nightly run's time splits between the day's new files and the rebuild of the whole history): the
+business day after the city's last date, about size / 250 payments written as real files by the
+sample's writer with a receivables snapshot of every receivable (a full extract, CONTRACT.md), then
+the real `run_settlement_date` on a copy of the stored database in a fresh process; printed: each
+step's wall and CPU seconds (loading split into the snapshot and the other files; the commit and
+the analyst copy timed through the run's own hooks), their split, and `peak RSS (night)  <size>  <GB>GB`.
 """
 
 from __future__ import annotations
@@ -63,6 +77,7 @@ TAXPAYER_RECEIVABLES = 20
 # The tables whose records the city numbers within their file (one file per table and date).
 # Receivables generated and stored at a time (--chunk-size): about 1 GB of generation's peak RSS.
 CHUNK_SIZE = 1_000_000
+GENERATION_DUCKDB_MEMORY = "512MB"
 NUMBERED_TABLES = ("payment_records", "provisional_records", "management_records", "link_records")
 QR_TAX_CODES = ["010", "040", "050", "060"]
 
@@ -333,6 +348,9 @@ def generate(size: int, database: Path, decisions: int = 0, chunk_size: int = 0)
     """Stores a city of `size` receivables and payments (with `decisions` decisions of the office) in `database`, `chunk_size` receivables at a time (0: in one chunk)."""
     step = PhaseTimer()
     connection = connect(database)
+    # DuckDB's buffer pool keeps the blocks it wrote, up to its limit (80% of the machine by default):
+    # held low, generation's memory stays the chunk's whatever the size of the city stored.
+    connection.execute(f"SET memory_limit = '{GENERATION_DUCKDB_MEMORY}'")
     chunk_peaks = []
     chunks = city_chunks(size, chunk_size or size)
     while True:
