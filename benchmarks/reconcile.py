@@ -255,7 +255,7 @@ def city_chunks(size: int, chunk_size: int, seed: int = 1) -> Iterator[dict[str,
     ids, keys and record numbers run on across the chunks. A chunk holds whole taxpayers (a
     multiple of 20 receivables): a taxpayer's 紐付履歴 is then in one chunk only.
     """
-    if chunk_size < TAXPAYER_RECEIVABLES or (chunk_size % TAXPAYER_RECEIVABLES and chunk_size < size):
+    if chunk_size < size and chunk_size % TAXPAYER_RECEIVABLES:
         raise ValueError(f"a chunk holds whole taxpayers: a multiple of {TAXPAYER_RECEIVABLES} receivables")
     rng = np.random.default_rng(seed)
     numbered = dict.fromkeys(NUMBERED_TABLES, 0)
@@ -382,14 +382,19 @@ def decided_keys(connection: duckdb.DuckDBPyConnection, decisions: int) -> dict[
     }
 
 
-def rebuild(database: Path, partitions: int, cluster_address: str = "") -> dict:
+def settings_of(arguments: argparse.Namespace) -> Settings:
+    """The settings of a measured rebuild or night: its partitions, memory and cluster."""
+    return Settings(rebuild_partitions=arguments.partitions[0], rebuild_memory_gb=arguments.rebuild_memory_gb, cluster_address=arguments.cluster_address)
+
+
+def rebuild(database: Path, settings: Settings) -> dict:
     """The run's rebuild of the stored city (read, rebuild, check, write, commit), in this process: seconds per phase, CPU seconds, peak RSS.
 
-    cluster_address: the Dask cluster the parts run on (`local:2`: two worker processes started for the
+    settings.cluster_address: the Dask cluster the parts run on (`local:2`: two worker processes started for the
     rebuild, with a Prefect API of this process); CPU seconds and peak RSS are then this process's only.
     """
-    with local_prefect_api() if cluster_address else nullcontext():
-        return _rebuilt(database, Settings(rebuild_partitions=partitions, cluster_address=cluster_address))
+    with local_prefect_api() if settings.cluster_address else nullcontext():
+        return _rebuilt(database, settings)
 
 
 def _rebuilt(database: Path, settings: Settings) -> dict:
@@ -442,20 +447,23 @@ SNAPSHOT_COLUMNS = list(RECEIVABLE_COLUMNS)
 DAY_SNAPSHOT = "SELECT " + ", ".join(f'"{name}"' for name in SNAPSHOT_COLUMNS) + " FROM receivable_snapshots WHERE snapshot_date = ? ORDER BY receivable_id"
 
 
-def night(database: Path, inbox: Path, partitions: int, cluster_address: str = "") -> dict:
+def night(database: Path, inbox: Path, settings: Settings) -> dict:
     """The real run of NIGHT_DATE (`run_settlement_date`) on `database`, in this process: seconds per step, CPU seconds, peak RSS."""
-    with local_prefect_api() if cluster_address else nullcontext():
-        settings = Settings(rebuild_partitions=partitions, cluster_address=cluster_address)
+    with local_prefect_api() if settings.cluster_address else nullcontext():
         step = PhaseTimer()
         with timed_outside_steps(step):
             start, cpu = time.perf_counter(), time.process_time()
             summary = run_settlement_date(NIGHT_DATE, inbox, database, settings, "benchmarks/reconcile.py", step, today=NIGHT_DATE)
             seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    # The parts the run's rebuild took, counted as it counted them: with the day's files stored.
+    connection = connect(database)
+    parts = partitions_for(connection, settings)
+    connection.close()
     statuses = [outcome.status for outcome in summary.files]
     counts = {name: values for name, values in summary.outcome_counts.items() if name in ("arrears", "refund candidates")}
     return {
         "timings": step.timings, "cpu": step.cpu, "peaks": step.peaks, "night_seconds": seconds, "cpu_seconds": cpu_seconds,
-        "peak_rss_mb": peak_rss_mb(), "counts": counts, "files": {status: statuses.count(status) for status in dict.fromkeys(statuses)},
+        "peak_rss_mb": peak_rss_mb(), "counts": counts, "parts": parts, "files": {status: statuses.count(status) for status in dict.fromkeys(statuses)},
     }
 
 
@@ -508,7 +516,7 @@ WRITE_STEPS = ("writing the derived tables", "the parts' tables written", "commi
 def report_nights(results: list[dict]) -> None:
     """Each night's steps, then its split between the day's files and the rebuild of the whole history (issue 15), and its peak RSS."""
     for result in results:
-        print(f"night of {NIGHT_DATE} on the city of {result['size']:,} ({result['decisions']:,} decisions, rebuild_partitions = {result['partitions']}): "
+        print(f"night of {NIGHT_DATE} on the city of {result['size']:,} ({result['decisions']:,} decisions, rebuild_partitions = {result['partitions']}: {result['parts']} parts): "
               f"day's files {result['day']['records']}, statuses {result['files']}; copying the stored database (what the run's backup costs) {result['copy_seconds']:.1f} s")
         for phase, seconds in result["timings"].items():
             print(f"  {phase:<70}{seconds:>9.1f} s{result['cpu'][phase]:>9.1f} CPU s")
@@ -516,10 +524,10 @@ def report_nights(results: list[dict]) -> None:
             print(f"  = {label:<68}{seconds:>9.1f} s{cpu:>9.1f} CPU s  ({seconds / result['night_seconds']:.0%} of the wall)")
         print(f"  night (run_settlement_date), wall {result['night_seconds']:.1f} s, CPU {result['cpu_seconds']:.1f} s; {result['counts']}")
     for result in results:
-        print(f"peak RSS (night)  {result['size']}  {result['peak_rss_mb'] / 1024:.2f}GB  (rebuild_partitions = {result['partitions']})")
+        print(f"peak RSS (night)  {result['size']}  {result['peak_rss_mb'] / 1024:.2f}GB  (rebuild_partitions = {result['partitions']}: {result['parts']} parts)")
 
 
-def measured_night(database: Path, size: int, partitions: int, cluster_address: str) -> dict:
+def measured_night(database: Path, size: int, settings: list[str]) -> dict:
     """A night of the stored city `database` on a copy of it, its day's files written by one fresh process and run by another."""
     # A folder of its own: the run leaves its lock, analyst copy and refusal log beside the database.
     folder = database.parent / f"night-{database.stem}"
@@ -531,7 +539,7 @@ def measured_night(database: Path, size: int, partitions: int, cluster_address: 
         copy_seconds = time.perf_counter() - start
         shutil.copyfile(key_path(database), key_path(night_database))
         day = run_child("--day-files", str(night_database), str(inbox), str(max(size // DAY_SHARE, 1)))
-        result = run_child("--night", str(night_database), str(inbox), "--partitions", str(partitions), "--cluster-address", cluster_address)
+        result = run_child("--night", str(night_database), str(inbox), *settings)
     finally:
         shutil.rmtree(folder)
     return result | {"day": day, "copy_seconds": copy_seconds}
@@ -549,6 +557,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--decisions", type=int, nargs="+", default=[0])
     parser.add_argument("--partitions", type=int, nargs="+", default=[0], help="rebuild_partitions of each rebuild (one run each; 0: from rebuild_memory_gb)")
+    parser.add_argument("--rebuild-memory-gb", type=float, default=Settings().rebuild_memory_gb, help="the setting rebuild_memory_gb of each rebuild, from which --partitions 0 counts the parts")
     parser.add_argument("--cluster-address", default="", help="the setting cluster_address of each rebuild (local:2: two local Dask workers)")
     parser.add_argument("--folder", type=Path, help="where the stored cities go (default: a temporary folder)")
     parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="receivables (and their payments) generated and stored at a time, a multiple of 20; 0: the whole city at once")
@@ -562,14 +571,14 @@ def main() -> None:
         print(json.dumps(generate(arguments.generate, arguments.folder, arguments.decisions[0], arguments.chunk_size)))
         return
     if arguments.rebuild:
-        print(json.dumps(rebuild(arguments.rebuild, arguments.partitions[0], arguments.cluster_address)))
+        print(json.dumps(rebuild(arguments.rebuild, settings_of(arguments))))
         return
     if arguments.day_files:
         database, inbox, payments = arguments.day_files
         print(json.dumps(write_day_files(Path(database), Path(inbox), int(payments))))
         return
     if arguments.night:
-        print(json.dumps(night(*arguments.night, arguments.partitions[0], arguments.cluster_address)))
+        print(json.dumps(night(*arguments.night, settings_of(arguments))))
         return
     with tempfile.TemporaryDirectory(dir=arguments.folder) as folder:
         results, generated = [], []
@@ -578,10 +587,11 @@ def main() -> None:
                 database = Path(folder) / f"city-{size}-{decisions}.duckdb"
                 generated.append(run_child("--generate", str(size), "--folder", str(database), "--decisions", str(decisions), "--chunk-size", str(arguments.chunk_size)) | {"size": size})
                 for partitions in arguments.partitions:
+                    settings = ["--partitions", str(partitions), "--rebuild-memory-gb", str(arguments.rebuild_memory_gb), "--cluster-address", arguments.cluster_address]
                     if arguments.nightly:
-                        result = measured_night(database, size, partitions, arguments.cluster_address)
+                        result = measured_night(database, size, settings)
                     else:
-                        result = run_child("--rebuild", str(database), "--partitions", str(partitions), "--cluster-address", arguments.cluster_address)
+                        result = run_child("--rebuild", str(database), *settings)
                     results.append(result | {"size": size, "decisions": decisions, "partitions": partitions})
                 database.unlink()
     report_generation(generated, arguments.chunk_size)
