@@ -460,10 +460,11 @@ def night(database: Path, inbox: Path, settings: Settings) -> dict:
     parts = partitions_for(connection, settings)
     connection.close()
     statuses = [outcome.status for outcome in summary.files]
+    records = {kind: sum(getattr(outcome, f"{kind}_count") for outcome in summary.files) for kind in ("accepted", "rejected")}
     counts = {name: values for name, values in summary.outcome_counts.items() if name in ("arrears", "refund candidates")}
     return {
         "timings": step.timings, "cpu": step.cpu, "peaks": step.peaks, "night_seconds": seconds, "cpu_seconds": cpu_seconds,
-        "peak_rss_mb": peak_rss_mb(), "counts": counts, "parts": parts, "files": {status: statuses.count(status) for status in dict.fromkeys(statuses)},
+        "peak_rss_mb": peak_rss_mb(), "counts": counts, "parts": parts, "files": {status: statuses.count(status) for status in dict.fromkeys(statuses)} | records,
     }
 
 
@@ -517,7 +518,7 @@ def report_nights(results: list[dict]) -> None:
     """Each night's steps, then its split between the day's files and the rebuild of the whole history (issue 15), and its peak RSS."""
     for result in results:
         print(f"night of {NIGHT_DATE} on the city of {result['size']:,} ({result['decisions']:,} decisions, rebuild_partitions = {result['partitions']}: {result['parts']} parts): "
-              f"day's files {result['day']['records']}, statuses {result['files']}; copying the stored database (what the run's backup costs) {result['copy_seconds']:.1f} s")
+              f"day's files {result['day']['records']}, their statuses and records {result['files']}; copying the stored database (what the run's backup costs) {result['copy_seconds']:.1f} s")
         for phase, seconds in result["timings"].items():
             print(f"  {phase:<70}{seconds:>9.1f} s{result['cpu'][phase]:>9.1f} CPU s")
         for label, (seconds, cpu) in night_split(result).items():
