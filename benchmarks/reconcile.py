@@ -1,7 +1,7 @@
 """Reconciliation benchmark: a generated city, stored in DuckDB, then every derived table rebuilt.
 
     python benchmarks/reconcile.py [--sizes 1000000 5000000] [--partitions 1 5] [--decisions 0 10000]
-        [--chunk-size 1000000] [--nightly] [--cluster-address local:2] [--folder DIR]
+        [--chunk-size 1000000] [--rebuild-memory-gb 4] [--nightly] [--cluster-address '' local:2] [--folder DIR]
 
 For each size N the city has N receivables and N payments (a city twice Akishima's size over five
 years is about 5,000,000 of each): eL-QR payments matched by 納付番号 (route 1), eLTAX 申告
@@ -15,7 +15,8 @@ of the last run to the first, and last, per run, `peak RSS (rebuild)  <size>  <G
 `--decisions 0 10000` each size runs once per count of stored decisions of the office (SPEC §6:
 延滞金 exemptions, manual matches, revokes), and the rebuild with decisions is compared with the
 one without (issue 10: at most 5 % slower with 10,000). `--folder` puts the stored cities on a
-disk with room.
+disk with room. `--cluster-address '' local:2` rebuilds the same stored city once in this process and
+once on a local Dask cluster of two workers per partition count (the ratio: the last run's over the first).
 
 The city is generated and stored `--chunk-size` receivables (and their payments, 管理 records and
 links) at a time, so generation's peak RSS is bounded by the chunk (about 1.7 GB for a chunk of
@@ -34,6 +35,7 @@ the analyst copy timed through the run's own hooks), their split, and `peak RSS 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import subprocess
@@ -384,7 +386,7 @@ def decided_keys(connection: duckdb.DuckDBPyConnection, decisions: int) -> dict[
 
 def settings_of(arguments: argparse.Namespace) -> Settings:
     """The settings of a measured rebuild or night: its partitions, memory and cluster."""
-    return Settings(rebuild_partitions=arguments.partitions[0], rebuild_memory_gb=arguments.rebuild_memory_gb, cluster_address=arguments.cluster_address)
+    return Settings(rebuild_partitions=arguments.partitions[0], rebuild_memory_gb=arguments.rebuild_memory_gb, cluster_address=arguments.cluster_address[0])
 
 
 def rebuild(database: Path, settings: Settings) -> dict:
@@ -517,7 +519,7 @@ WRITE_STEPS = ("writing the derived tables", "the parts' tables written", "commi
 def report_nights(results: list[dict]) -> None:
     """Each night's steps, then its split between the day's files and the rebuild of the whole history (issue 15), and its peak RSS."""
     for result in results:
-        print(f"night of {NIGHT_DATE} on the city of {result['size']:,} ({result['decisions']:,} decisions, rebuild_partitions = {result['partitions']}: {result['parts']} parts): "
+        print(f"night of {NIGHT_DATE} on the city of {result['size']:,} ({result['decisions']:,} decisions, rebuild_partitions = {result['partitions']}: {result['parts']} parts {result['engine']}): "
               f"day's files {result['day']['records']}, their statuses and records {result['files']}; copying the stored database (what the run's backup costs) {result['copy_seconds']:.1f} s")
         for phase, seconds in result["timings"].items():
             print(f"  {phase:<70}{seconds:>9.1f} s{result['cpu'][phase]:>9.1f} CPU s")
@@ -525,7 +527,7 @@ def report_nights(results: list[dict]) -> None:
             print(f"  = {label:<68}{seconds:>9.1f} s{cpu:>9.1f} CPU s  ({seconds / result['night_seconds']:.0%} of the wall)")
         print(f"  night (run_settlement_date), wall {result['night_seconds']:.1f} s, CPU {result['cpu_seconds']:.1f} s; {result['counts']}")
     for result in results:
-        print(f"peak RSS (night)  {result['size']}  {result['peak_rss_mb'] / 1024:.2f}GB  (rebuild_partitions = {result['partitions']}: {result['parts']} parts)")
+        print(f"peak RSS (night)  {result['size']}  {result['peak_rss_mb'] / 1024:.2f}GB  (rebuild_partitions = {result['partitions']}: {result['parts']} parts {result['engine']})")
 
 
 def measured_night(database: Path, size: int, settings: list[str]) -> dict:
@@ -546,6 +548,11 @@ def measured_night(database: Path, size: int, settings: list[str]) -> dict:
     return result | {"day": day, "copy_seconds": copy_seconds}
 
 
+def engine_of(address: str) -> str:
+    """Where a measured run's parts ran, for the report."""
+    return f"on {address}" if address else "in process"
+
+
 def run_child(*arguments: str) -> dict:
     """One phase of the benchmark in a fresh process, so that its peak RSS is its own."""
     command = [sys.executable, __file__, *arguments]
@@ -559,7 +566,7 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, nargs="+", default=[0])
     parser.add_argument("--partitions", type=int, nargs="+", default=[0], help="rebuild_partitions of each rebuild (one run each; 0: from rebuild_memory_gb)")
     parser.add_argument("--rebuild-memory-gb", type=float, default=Settings().rebuild_memory_gb, help="the setting rebuild_memory_gb of each rebuild, from which --partitions 0 counts the parts")
-    parser.add_argument("--cluster-address", default="", help="the setting cluster_address of each rebuild (local:2: two local Dask workers)")
+    parser.add_argument("--cluster-address", nargs="+", default=[""], help="the setting cluster_address of each rebuild, one run each ('' in this process, local:2: two local Dask workers)")
     parser.add_argument("--folder", type=Path, help="where the stored cities go (default: a temporary folder)")
     parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="receivables (and their payments) generated and stored at a time, a multiple of 20; 0: the whole city at once")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
@@ -587,13 +594,13 @@ def main() -> None:
             for decisions in arguments.decisions:
                 database = Path(folder) / f"city-{size}-{decisions}.duckdb"
                 generated.append(run_child("--generate", str(size), "--folder", str(database), "--decisions", str(decisions), "--chunk-size", str(arguments.chunk_size)) | {"size": size})
-                for partitions in arguments.partitions:
-                    settings = ["--partitions", str(partitions), "--rebuild-memory-gb", str(arguments.rebuild_memory_gb), "--cluster-address", arguments.cluster_address]
+                for partitions, address in itertools.product(arguments.partitions, arguments.cluster_address):
+                    settings = ["--partitions", str(partitions), "--rebuild-memory-gb", str(arguments.rebuild_memory_gb), "--cluster-address", address]
                     if arguments.nightly:
                         result = measured_night(database, size, settings)
                     else:
                         result = run_child("--rebuild", str(database), *settings)
-                    results.append(result | {"size": size, "decisions": decisions, "partitions": partitions})
+                    results.append(result | {"size": size, "decisions": decisions, "partitions": partitions, "engine": engine_of(address)})
                 database.unlink()
     report_generation(generated, arguments.chunk_size)
     report_nights(results) if arguments.nightly else report(results)
@@ -622,17 +629,17 @@ def report(results: list[dict]) -> None:
         print(f"{label:<60}" + "".join(f"{result[key]:>15.1f}s" for result in results) + f"{results[-1][key] / results[0][key]:>8.1f}")
     print("peak RSS after each phase (GB): " + "; ".join(f"{phase}: " + " / ".join(f"{result['peaks'].get(phase, 0) / 1024:.1f}" for result in results) for phase in phases))
     for result in results:
-        print(f"{result['size']:,} with {result['decisions']:,} decisions, {result['parts']} parts: {result['counts']}")
+        print(f"{result['size']:,} with {result['decisions']:,} decisions, {result['parts']} parts {result['engine']}: {result['counts']}")
     for size in dict.fromkeys(result["size"] for result in results):
         runs = {result["decisions"]: result["rebuild_seconds"] for result in results if result["size"] == size}
         for decisions, seconds in runs.items():
             if decisions and 0 in runs:
                 print(f"decisions at {size:,}: rebuild {runs[0]:.1f} s without, {seconds:.1f} s with {decisions:,}: ratio {seconds / runs[0]:.3f} (goal ≤ 1.05)")
     for result in results:
-        print(f"rebuild {result['size']:,} in {result['parts']} parts: {result['rebuild_seconds']:.1f} s (goal ≤ 40 s at 5,000,000)")
+        print(f"rebuild {result['size']:,} in {result['parts']} parts {result['engine']}: {result['rebuild_seconds']:.1f} s, {result['cpu_seconds']:.1f} CPU s of this process (goal ≤ 40 s at 5,000,000)")
     # Issue 15: the rebuild's peak in a fresh process that opens the stored database, the last such lines.
     for result in results:
-        print(f"peak RSS (rebuild)  {result['size']}  {result['peak_rss_mb'] / 1024:.2f}GB  (rebuild_partitions = {result['partitions']}: {result['parts']} parts)")
+        print(f"peak RSS (rebuild)  {result['size']}  {result['peak_rss_mb'] / 1024:.2f}GB  (rebuild_partitions = {result['partitions']}: {result['parts']} parts {result['engine']})")
 
 
 if __name__ == "__main__":
