@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -395,8 +396,17 @@ def rebuild(database: Path, settings: Settings) -> dict:
     settings.cluster_address: the Dask cluster the parts run on (`local:2`: two worker processes started for the
     rebuild, with a Prefect API of this process); CPU seconds and peak RSS are then this process's only.
     """
+    children = children_cpu_seconds()
     with local_prefect_api() if settings.cluster_address else nullcontext():
-        return _rebuilt(database, settings)
+        rebuilt = _rebuilt(database, settings)
+    # A local cluster's workers are this process's children, waited for when the cluster closed.
+    return rebuilt | {"children_cpu_seconds": children_cpu_seconds() - children}
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds of this process's children that have ended and been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _rebuilt(database: Path, settings: Settings) -> dict:
@@ -636,7 +646,7 @@ def report(results: list[dict]) -> None:
             if decisions and 0 in runs:
                 print(f"decisions at {size:,}: rebuild {runs[0]:.1f} s without, {seconds:.1f} s with {decisions:,}: ratio {seconds / runs[0]:.3f} (goal ≤ 1.05)")
     for result in results:
-        print(f"rebuild {result['size']:,} in {result['parts']} parts {result['engine']}: {result['rebuild_seconds']:.1f} s, {result['cpu_seconds']:.1f} CPU s of this process (goal ≤ 40 s at 5,000,000)")
+        print(f"rebuild {result['size']:,} in {result['parts']} parts {result['engine']}: {result['rebuild_seconds']:.1f} s, {result['cpu_seconds']:.1f} CPU s of this process and {result.get('children_cpu_seconds', 0.0):.1f} of its workers (goal ≤ 40 s at 5,000,000)")
     # Issue 15: the rebuild's peak in a fresh process that opens the stored database, the last such lines.
     for result in results:
         print(f"peak RSS (rebuild)  {result['size']}  {result['peak_rss_mb'] / 1024:.2f}GB  (rebuild_partitions = {result['partitions']}: {result['parts']} parts {result['engine']})")
