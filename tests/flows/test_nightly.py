@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -10,12 +9,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
 from prefect import flow
 from prefect.artifacts import Artifact
-from typer.testing import CliRunner
 
-from flows.cli import PREFECT_DEFAULTS, app
 from flows.nightly import backfill, nightly, published_report, report_from_database, settlement_dates
 from flows.report import DUNNING_TITLE, RunReport
 from flows.settlement import RunSummary
@@ -24,11 +20,10 @@ from tests.flows.flow_records import NAMES, markdown_section, prefect_stored_byt
 
 # The longest of the nightly modules: `make test` starts it first (tests/conftest.py). Alone, on a
 # quiet machine, about 30 s with Prefect's database migrated for the test run (10 s of it, paid by
-# the first module to serve Prefect's API), 20 s of CPU in this process.
+# the first module to serve Prefect's API), 16 s of CPU in this process.
 pytestmark = pytest.mark.long_running(30)
 
 OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "rejected_records", "receivables"]
-ROOT = Path(__file__).resolve().parents[2]
 # The 督促手数料 of the committed shuno.toml, which the runs below read.
 DUNNING_FEE = 100
 
@@ -157,42 +152,6 @@ def test_the_published_report_shows_what_a_dunning_letter_to_each_receivable_due
         due = connection.sql("SELECT count(*) FROM arrears WHERE dunning_due").fetchall()[0][0]
     assert due > 0
     assert markdown_section(artifact.data, DUNNING_TITLE) == [[f"{due:,}", f"{DUNNING_FEE:,}", f"{due * DUNNING_FEE:,}"]]
-
-
-def _deployment_parameters(name: str) -> dict:
-    """The parameters prefect.yaml gives the deployment `name`."""
-    found = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
-    return next(deployment["parameters"] for deployment in found if deployment["name"] == name)
-
-
-def test_a_deployments_settings_file_and_shuno_run_settings_give_the_same_late_fees(runs, tmp_path, monkeypatch):
-    for name, value in PREFECT_DEFAULTS.items():
-        monkeypatch.setenv(name, value)
-    # Every tax code 3 months at the lower rate, and another 督促手数料: both paths read them from one file.
-    settings = tmp_path / "city.toml"
-    settings.write_text("dunning_fee = 250\n[low_rate_months]\n" + "".join(f'"0{code}0" = 3\n' for code in range(1, 8)), encoding="utf-8")
-    # Every run rebuilds the derived tables from all the stored inputs (test_settlement: re-runs and
-    # out-of-order runs give the same database), so the last night's run decides them: each path runs
-    # that night with the file, on a copy of a database the defaults made of the earlier nights.
-    deployment = shutil.copyfile(runs.nightly_database, tmp_path / "deployment.duckdb")
-    command = shutil.copyfile(runs.backfill_database, tmp_path / "command.duckdb")
-    last = runs.dates[-1].isoformat()
-    # The backfill deployment's parameters, run through the flow function itself (no deployment server).
-    given = {"start": last, "end": last, "inbox": str(runs.inbox), "database": str(deployment), "settings_file": str(settings)}
-    backfill(**backfill.validate_parameters(_deployment_parameters("backfill") | given))
-    result = CliRunner().invoke(app, ["run", "--date", last, "--inbox", str(runs.inbox), "--db", str(command), "--settings", str(settings)])
-    assert result.exit_code == 0, result.output
-    arrears = {database: _dump(database)["arrears"] for database in (deployment, command, runs.backfill_database)}
-    assert arrears[deployment].height > 100 and arrears[deployment].equals(arrears[command])
-    # The defaults (the committed shuno.toml, which runs.backfill_database read) give more 延滞金: the
-    # same receivables have 本税 unpaid, and one paid late can owe under 1,000 yen of 延滞金 (none) at the lower rate.
-    unpaid = {database: set(frame.filter(pl.col("principal_outstanding") > 0)["receivable_id"]) for database, frame in arrears.items()}
-    assert unpaid[deployment] == unpaid[runs.backfill_database]
-    assert set(arrears[deployment]["receivable_id"]) <= set(arrears[runs.backfill_database]["receivable_id"])
-    assert arrears[deployment]["late_fee"].sum() < arrears[runs.backfill_database]["late_fee"].sum()
-    # The last run's report shows the file's 督促手数料.
-    due = arrears[command]["dunning_due"].sum()
-    assert re.search(rf"│\s*{due:,}\s*│\s*250\s*│\s*{due * 250:,}\s*│", result.output), result.output
 
 
 def test_nothing_prefect_stored_names_a_person(runs):

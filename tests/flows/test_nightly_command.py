@@ -11,21 +11,25 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
+import yaml
 from prefect.artifacts import Artifact
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from typer.testing import CliRunner, Result
 
 import flows.report
 from flows.cli import PREFECT_DEFAULTS, app
-from flows.nightly import yesterday_in_tokyo
+from flows.nightly import backfill, yesterday_in_tokyo
 from tests.databases import read_only_database
 from tests.flows.flow_records import NAMES, assert_nothing_personal, latest_flow_run, personal_strings, prefect_stored_bytes
 
-# Alone, on a quiet machine, about 20 s (the sample's nights run once per test run, and Prefect's
+# Alone, on a quiet machine, about 25 s (the sample's nights run once per test run, and Prefect's
 # database migrated once, are paid by the first module to ask): `make test` starts it early.
 # Every test reports to the module's Prefect API, as `shuno run` does to the city's server.
-pytestmark = [pytest.mark.long_running(20), pytest.mark.usefixtures("prefect_api")]
+pytestmark = [pytest.mark.long_running(25), pytest.mark.usefixtures("prefect_api")]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # The command runs in this process (typer's CliRunner) and reports to the module's Prefect API
@@ -168,6 +172,47 @@ def test_shuno_run_refuses_a_date_after_today_at_once_and_waits_then_names_a_rea
         holding.stdin.flush()
     assert held.exit_code == 1 and f"another process (pid {holding.pid}) holds it and did not let go within 1 s" in held.stderr
     assert "Traceback" not in held.output
+
+
+def _arrears(database: Path) -> pl.DataFrame:
+    with read_only_database(database) as connection:
+        return connection.sql("SELECT * FROM arrears").pl().sort(pl.all())
+
+
+def _deployment_parameters(name: str) -> dict:
+    """The parameters prefect.yaml gives the deployment `name`."""
+    found = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
+    return next(deployment["parameters"] for deployment in found if deployment["name"] == name)
+
+
+def test_a_deployments_settings_file_and_shuno_run_settings_give_the_same_late_fees(sample_nights, tmp_path, monkeypatch):
+    for name, value in PREFECT_DEFAULTS.items():
+        monkeypatch.setenv(name, value)
+    # Every tax code 3 months at the lower rate, and another 督促手数料: both paths read them from one file.
+    settings = tmp_path / "city.toml"
+    settings.write_text("dunning_fee = 250\n[low_rate_months]\n" + "".join(f'"0{code}0" = 3\n' for code in range(1, 8)), encoding="utf-8")
+    # Every run rebuilds the derived tables from all the stored inputs (test_settlement: re-runs and
+    # out-of-order runs give the same database), so the last night's run decides them: each path runs
+    # that night with the file, on a copy of a database the defaults made of the earlier nights.
+    before, last, defaults = sample_nights.dates[-2], sample_nights.dates[-1].isoformat(), sample_nights.database_after()
+    deployment = sample_nights.copy_after(before, tmp_path / "deployment.duckdb")
+    command = sample_nights.copy_after(before, tmp_path / "command.duckdb")
+    # The backfill deployment's parameters, run through the flow function itself (no deployment server).
+    given = {"start": last, "end": last, "inbox": str(sample_nights.inbox), "database": str(deployment), "settings_file": str(settings)}
+    backfill(**backfill.validate_parameters(_deployment_parameters("backfill") | given))
+    result = CliRunner().invoke(app, ["run", "--date", last, "--inbox", str(sample_nights.inbox), "--db", str(command), "--settings", str(settings)])
+    assert result.exit_code == 0, result.output
+    arrears = {database: _arrears(database) for database in (deployment, command, defaults)}
+    assert arrears[deployment].height > 100 and arrears[deployment].equals(arrears[command])
+    # The defaults (those of the committed shuno.toml, which the sample's nights ran with) give more 延滞金: the
+    # same receivables have 本税 unpaid, and one paid late can owe under 1,000 yen of 延滞金 (none) at the lower rate.
+    unpaid = {database: set(frame.filter(pl.col("principal_outstanding") > 0)["receivable_id"]) for database, frame in arrears.items()}
+    assert unpaid[deployment] == unpaid[defaults]
+    assert set(arrears[deployment]["receivable_id"]) <= set(arrears[defaults]["receivable_id"])
+    assert arrears[deployment]["late_fee"].sum() < arrears[defaults]["late_fee"].sum()
+    # The last run's report shows the file's 督促手数料.
+    due = arrears[command]["dunning_due"].sum()
+    assert re.search(rf"│\s*{due:,}\s*│\s*250\s*│\s*{due * 250:,}\s*│", result.output), result.output
 
 
 def test_nothing_prefect_stored_names_a_person(command_run):
