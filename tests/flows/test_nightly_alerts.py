@@ -37,6 +37,7 @@ pytestmark = [pytest.mark.long_running(15), pytest.mark.usefixtures("prefect_api
 ROOT = Path(__file__).resolve().parents[2]
 RATES = ROOT / "schemas" / "rates" / "rates.csv"
 
+
 class WebhookReceiver:
     """A webhook on 127.0.0.1 that keeps the JSON bodies posted to it, as the city's receiver would get them."""
 

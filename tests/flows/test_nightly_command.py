@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # (tests/conftest.py `prefect_api`), as it would to the city's server. The runs that need a database
 # of earlier nights start from a copy of the sample's nights, run once per test run (`sample_nights`).
 
+
 @dataclass(frozen=True)
 class CommandRun:
     """`shuno run` of the sample's last night alone into a new database: what it printed, the database, and the report it published."""
@@ -124,6 +125,7 @@ def test_a_run_whose_report_cannot_be_read_back_has_committed_and_exits_0_with_a
         f"database, SELECT status, summary FROM runs WHERE run_id = '{run_id}', and its audit_log entry\n"
     )
     assert "収納日計表" not in result.stdout
+
 
 def test_the_run_command_refuses_a_prefect_api_that_does_not_answer_in_one_line(sample_nights, tmp_path, monkeypatch):
     for name, value in PREFECT_DEFAULTS.items():
