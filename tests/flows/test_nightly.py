@@ -18,9 +18,9 @@ from flows.settlement import RunSummary
 from tests.databases import read_only_database
 from tests.flows.flow_records import NAMES, markdown_section, prefect_stored_bytes
 
-# The longest of the nightly modules: `make test` starts it first (tests/conftest.py). Alone, on a
-# quiet machine, about 30 s with Prefect's database migrated for the test run (10 s of it, paid by
-# the first module to serve Prefect's API), 16 s of CPU in this process.
+# The longest of the nightly modules: `make test` starts it first (tests/conftest.py). Alone it took
+# 29 s of CPU (61 s wall on 2 busy cores), 11 of them migrating Prefect's database, which `make test`
+# does once for every module that serves Prefect's API, and 14 the flow runs of the `runs` fixture.
 pytestmark = pytest.mark.long_running(30)
 
 OUTCOME_TABLES = ["payments", "provisional_payments", "applications", "arrears", "refund_candidates", "offsets", "rejected_records", "receivables"]

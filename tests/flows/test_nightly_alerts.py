@@ -29,8 +29,8 @@ from schemas.settings import Settings, SettingsError
 from tests.databases import read_only_database
 from tests.flows.flow_records import NAMES, assert_nothing_personal, flow_run_log, latest_flow_run, personal_strings, prefect_stored_bytes
 
-# Alone, on a quiet machine, about 15 s (the sample's nights run once per test run, and Prefect's
-# database migrated once, are paid by the first module to ask): `make test` starts it early.
+# Alone it took 27 s of CPU (66 s wall on 2 busy cores), 15 of them migrating Prefect's database and
+# running the sample's nights, which `make test` does once for every module: `make test` starts it early.
 # Every test runs its flows against the module's Prefect API, whose automations post the alerts.
 pytestmark = [pytest.mark.long_running(15), pytest.mark.usefixtures("prefect_api")]
 

@@ -24,10 +24,10 @@ from flows.nightly import backfill, yesterday_in_tokyo
 from tests.databases import read_only_database
 from tests.flows.flow_records import NAMES, assert_nothing_personal, latest_flow_run, personal_strings, prefect_stored_bytes
 
-# Alone, on a quiet machine, about 25 s (the sample's nights run once per test run, and Prefect's
-# database migrated once, are paid by the first module to ask): `make test` starts it early.
+# Alone it took 31 s of CPU (74 s wall on 2 busy cores), 16 of them migrating Prefect's database and
+# running the sample's nights, which `make test` does once for every module: `make test` starts it early.
 # Every test reports to the module's Prefect API, as `shuno run` does to the city's server.
-pytestmark = [pytest.mark.long_running(25), pytest.mark.usefixtures("prefect_api")]
+pytestmark = [pytest.mark.long_running(20), pytest.mark.usefixtures("prefect_api")]
 
 ROOT = Path(__file__).resolve().parents[2]
 
