@@ -15,7 +15,7 @@ from flows.settlement import load_law_tables, rebuild_derived
 from schemas.exemptions import load_exemption_kinds
 from schemas.rates import load_rates
 from schemas.settings import Settings
-from tests.flows.test_nightly import assert_nothing_personal, personal_strings
+from tests.flows.flow_records import assert_nothing_personal, personal_strings
 from transforms.explanation import LateFeeLaw
 from tests.databases import read_only_database
 

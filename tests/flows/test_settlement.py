@@ -1,7 +1,7 @@
 """The settlement run on the sample inbox: re-runs and out-of-order runs give the same database, a failed run changes nothing.
 
 These call `run_settlement_date` without Prefect; the `shuno run` command, which runs it through
-Prefect's flow, is tested against Prefect's API served as the command serves it, in tests/flows/test_nightly.py.
+Prefect's flow, is tested against Prefect's API served as the command serves it, in tests/flows/test_nightly_command.py.
 """
 
 from __future__ import annotations
