@@ -521,11 +521,15 @@ def test_the_redelivered_file_is_loaded(sample_run):
     assert redelivered["record_count"] == redelivered["accepted_count"] == original["record_count"] > 0
 
 
-def test_the_redelivered_file_changes_nothing_but_the_sighting_counts(sample_run, tmp_path):
+def test_the_redelivered_file_changes_nothing_but_the_sighting_counts(sample_run, sample_nights, tmp_path):
     redelivered = sample_run.case("redelivery")["file_name"]
     inbox = tmp_path / "inbox"
     shutil.copytree(sample_run.inbox, inbox, ignore=shutil.ignore_patterns(redelivered))
-    without, with_it = run_nights(inbox, tmp_path / "shuno.duckdb", sample_run.dates)[THIRD], sample_run.tables()
+    # The first night did not read the file (it comes on a later date): the inbox without it runs on from that night's database.
+    database = sample_nights.copy_after(FIRST, tmp_path / "shuno.duckdb")
+    with read_only_database(database) as connection:
+        assert connection.execute("SELECT count(*) FROM ingested_files WHERE file_name = ?", [redelivered]).fetchone() == (0,)
+    without, with_it = run_nights(inbox, database, (SECOND, THIRD))[THIRD], sample_run.tables()
     for table in DERIVED:
         columns = pl.exclude("sighting_count")
         assert_frame_equal(with_it[table].select(columns), without[table].select(columns), check_row_order=False)
