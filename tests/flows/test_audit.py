@@ -142,10 +142,9 @@ def test_a_run_the_cli_refuses_is_logged_beside_the_database_and_folded_once_by_
     assert logged_refusals(database) == ([], 0) and refusal_log_path(database).exists()
 
 
-def test_a_refused_run_stays_in_the_log_through_a_failed_run_and_is_folded_by_the_next_completed_one(sample, tmp_path):
+def test_a_refused_run_stays_in_the_log_through_a_failed_run_and_is_folded_by_the_next_completed_one(sample, sample_nights, tmp_path):
     inbox, dates = sample
-    database = tmp_path / "shuno.duckdb"
-    run_settlement_date(dates[0], inbox, database)
+    database = sample_nights.copy_after(dates[0], tmp_path / "shuno.duckdb")  # as a completed run of the first date left it
     with acquire_run_lock(database), pytest.raises(RunRefused, match="refused and changed nothing"):
         run_settlement_date(dates[1], inbox, database, command="flow nightly")
     logged = logged_refusals(database)[0]
