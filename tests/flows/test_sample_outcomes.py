@@ -13,10 +13,12 @@ yen, otherwise floored to 100 yen.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -79,6 +81,8 @@ class SampleRun:
     dates: tuple[date, ...]
     cases: pl.DataFrame
     after: dict[date, dict[str, pl.DataFrame]]
+    # Opened once for the module's hundred queries: opening the encrypted database costs more than most of them.
+    reader: duckdb.DuckDBPyConnection
 
     def case(self, name: str) -> dict:
         """The planted case `name`."""
@@ -90,8 +94,7 @@ class SampleRun:
 
     def query(self, sql: str, parameters: list | None = None) -> pl.DataFrame:
         """A query on the final database, read-only."""
-        with read_only_database(self.database) as connection:
-            return connection.sql(sql, params=parameters).pl()
+        return self.reader.sql(sql, params=parameters).pl()
 
 
 def read_tables(database: Path, names: tuple[str, ...] = DERIVED) -> dict[str, pl.DataFrame]:
@@ -108,11 +111,12 @@ def run_nights(inbox: Path, database: Path, dates: tuple[date, ...]) -> dict[dat
 
 
 @pytest.fixture(scope="module")
-def sample_run(sample_nights, committed_sample) -> SampleRun:
+def sample_run(sample_nights, committed_sample) -> Iterator[SampleRun]:
     # The expected amounts below are worked out for these nights.
     assert sample_nights.dates == (FIRST, SECOND, THIRD)
     after = {night: read_tables(sample_nights.database_after(night)) for night in sample_nights.dates}
-    return SampleRun(sample_nights.inbox, sample_nights.database_after(), sample_nights.dates, committed_sample.cases, after)
+    with read_only_database(sample_nights.database_after()) as reader:
+        yield SampleRun(sample_nights.inbox, sample_nights.database_after(), sample_nights.dates, committed_sample.cases, after, reader)
 
 
 def payment_of(tables: dict[str, pl.DataFrame], case: dict) -> dict | None:
