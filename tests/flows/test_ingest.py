@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 from datetime import date
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -43,18 +42,9 @@ def inbox(tmp_path):
     return folder
 
 
-@pytest.fixture(scope="module")
-def declared_database(tmp_path_factory) -> Path:
-    """A new database with every table as declared, made once for the module: the tests start from copies of it."""
-    # Declaring the tables in a new file costs a fifth of a second of CPU, copying the file almost nothing.
-    path = tmp_path_factory.mktemp("declared") / "shuno.duckdb"
-    connect(path).close()
-    return path
-
-
 @pytest.fixture
 def new_database(declared_database, tmp_path):
-    """A connection to a new database at a name in the test's folder (shuno.duckdb by default)."""
+    """A connection to a new database at a name in the test's folder (shuno.duckdb by default), a copy of the session's declared one."""
     return lambda name="shuno.duckdb": connect(shutil.copyfile(declared_database, tmp_path / name))
 
 
