@@ -586,9 +586,9 @@ def test_the_raw_bytes_of_a_rejected_record_carry_no_password(sample_run):
         assert raw == record[: password.offset] + b" " * password.width + record[password.end :]
 
 
-def test_a_reversal_of_a_payment_never_received_is_pending(sample_run, tmp_path):
+def test_a_reversal_of_a_payment_never_received_is_pending(sample_run, declared_database, tmp_path):
     # The last night's files hold the 取消's 確報, not the 領収 it reverses (SPEC §3: 50): run alone into a new database.
-    database = tmp_path / "shuno.duckdb"
+    database = shutil.copyfile(declared_database, tmp_path / "shuno.duckdb")
     run_settlement_date(THIRD, sample_run.inbox, database)
     tables = read_tables(database, ("payments", "provisional_payments", "applications"))
     payment = payment_of(tables, sample_run.case("reversal"))
