@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -54,9 +55,9 @@ def _rates_without_2026(folder: Path) -> Path:
     return rates
 
 
-def test_a_completed_run_is_logged_with_the_os_user_and_the_sha256_of_its_files(sample, tmp_path):
+def test_a_completed_run_is_logged_with_the_os_user_and_the_sha256_of_its_files(sample, declared_database, tmp_path):
     inbox, dates = sample
-    database = tmp_path / "shuno.duckdb"
+    database = shutil.copyfile(declared_database, tmp_path / "shuno.duckdb")  # a new database, its tables declared
     summary = run_settlement_date(dates[0], inbox, database)
     files = _date_files(inbox, database, dates[0])
     with read_only_database(database) as connection:
@@ -73,9 +74,9 @@ def test_a_completed_run_is_logged_with_the_os_user_and_the_sha256_of_its_files(
     assert len(comments) == 11 and all(comment for _, comment in comments)
 
 
-def test_a_failed_run_is_logged_after_its_rollback_and_nothing_personal_is(sample, tmp_path):
+def test_a_failed_run_is_logged_after_its_rollback_and_nothing_personal_is(sample, declared_database, tmp_path):
     inbox, dates = sample
-    database = tmp_path / "shuno.duckdb"
+    database = shutil.copyfile(declared_database, tmp_path / "shuno.duckdb")  # a new database, its tables declared
     with pytest.raises(RunFailed):
         run_settlement_date(dates[0], inbox, database, Settings(rates_path=_rates_without_2026(tmp_path)))
     connection = connect(database)
@@ -142,10 +143,9 @@ def test_a_run_the_cli_refuses_is_logged_beside_the_database_and_folded_once_by_
     assert logged_refusals(database) == ([], 0) and refusal_log_path(database).exists()
 
 
-def test_a_refused_run_stays_in_the_log_through_a_failed_run_and_is_folded_by_the_next_completed_one(sample, tmp_path):
+def test_a_refused_run_stays_in_the_log_through_a_failed_run_and_is_folded_by_the_next_completed_one(sample, sample_nights, tmp_path):
     inbox, dates = sample
-    database = tmp_path / "shuno.duckdb"
-    run_settlement_date(dates[0], inbox, database)
+    database = sample_nights.copy_after(dates[0], tmp_path / "shuno.duckdb")  # as a completed run of the first date left it
     with acquire_run_lock(database), pytest.raises(RunRefused, match="refused and changed nothing"):
         run_settlement_date(dates[1], inbox, database, command="flow nightly")
     logged = logged_refusals(database)[0]

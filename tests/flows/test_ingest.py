@@ -42,12 +42,18 @@ def inbox(tmp_path):
     return folder
 
 
+@pytest.fixture
+def new_database(declared_database, tmp_path):
+    """A connection to a new database at a name in the test's folder (shuno.duckdb by default), a copy of the session's declared one."""
+    return lambda name="shuno.duckdb": connect(shutil.copyfile(declared_database, tmp_path / name))
+
+
 def _load(connection, inbox, day=DAY):
     return {outcome.file_name: outcome for outcome in load_date(connection, inbox, day, "run")}
 
 
-def test_every_file_of_the_date_is_loaded_rejected_duplicate_or_unrecognised(tmp_path, inbox):
-    connection = connect(tmp_path / "shuno.duckdb")
+def test_every_file_of_the_date_is_loaded_rejected_duplicate_or_unrecognised(new_database, inbox):
+    connection = new_database()
     outcomes = _load(connection, inbox)
     assert {name: outcome.status for name, outcome in outcomes.items()} == {
         "CHOTEI_132071_20260501_001.csv": "loaded",
@@ -79,11 +85,11 @@ def test_every_file_of_the_date_is_loaded_rejected_duplicate_or_unrecognised(tmp
     ]
 
 
-def test_an_entry_with_a_delivery_name_that_is_no_readable_file_is_listed_unreadable_with_its_reason(tmp_path, inbox):
+def test_an_entry_with_a_delivery_name_that_is_no_readable_file_is_listed_unreadable_with_its_reason(tmp_path, inbox, new_database):
     (inbox / "KANRI_132071_20260501_001.dat").mkdir()
     (inbox / "KARI_NYUKIN_132071_20260501_001.dat").symlink_to(tmp_path / "unmounted" / "share.dat")
     (inbox / "archive").mkdir()
-    connection = connect(tmp_path / "shuno.duckdb")
+    connection = new_database()
     outcomes = _load(connection, inbox)
     unreadable = {name: (outcome.status, outcome.kind, outcome.reason) for name, outcome in outcomes.items() if outcome.status == "unreadable"}
     assert unreadable == {
@@ -95,8 +101,8 @@ def test_an_entry_with_a_delivery_name_that_is_no_readable_file_is_listed_unread
     assert stored.rows() == [("KANRI_132071_20260501_001.dat", "unreadable"), ("KARI_NYUKIN_132071_20260501_001.dat", "unreadable")]
 
 
-def test_a_rerun_replaces_the_dates_rows_and_nothing_else(tmp_path, inbox):
-    connection = connect(tmp_path / "shuno.duckdb")
+def test_a_rerun_replaces_the_dates_rows_and_nothing_else(new_database, inbox):
+    connection = new_database()
     _load(connection, inbox, date(2026, 5, 2))
     _load(connection, inbox)
     before = query_frame(connection, "SELECT * FROM payment_records ORDER BY file_name, record_number")
@@ -106,8 +112,8 @@ def test_a_rerun_replaces_the_dates_rows_and_nothing_else(tmp_path, inbox):
     assert query_frame(connection, "SELECT count(*) AS n FROM ingested_files")["n"][0] == 7
 
 
-def test_the_earliest_copy_of_identical_files_is_the_one_loaded_whatever_the_run_order(tmp_path, inbox):
-    connection = connect(tmp_path / "shuno.duckdb")
+def test_the_earliest_copy_of_identical_files_is_the_one_loaded_whatever_the_run_order(new_database, inbox):
+    connection = new_database()
     later = _load(connection, inbox, date(2026, 5, 2))
     assert later["HIMOZUKE_132071_20260502_001.dat"].status == "loaded"
     earlier = _load(connection, inbox)
@@ -146,18 +152,18 @@ def test_a_snapshot_cut_in_half_is_held_until_accepted_and_its_date_run_again(sa
     connection.close()
 
 
-def test_a_run_for_one_collector_loads_its_files_counts_the_others_and_still_checks_the_header_against_the_name(tmp_path, inbox):
+def test_a_run_for_one_collector_loads_its_files_counts_the_others_and_still_checks_the_header_against_the_name(inbox, new_database):
     # Another collector's files of the date, and one named for it whose header says 132071 (a misdelivery).
     other = 132012
     (inbox / f"CHOTEI_{other}_20260501_001.csv").write_text(RECEIVABLES_CSV, encoding="utf-8")
     (inbox / f"NOFU_NYUKIN_{other}_20260501_001.dat").write_bytes(payment_file_bytes_for(record_frame("payment", 2)))
-    connection = connect(tmp_path / "shuno.duckdb")
+    connection = new_database()
     mine = _load_for(connection, inbox, 132071)
     assert sorted(mine) == ["CHOTEI_132071_20260501_001.csv", "HIMOZUKE_132071_20260501_001.dat", "NOFU_NOFUBI_132071_20260501_001.dat",
                             "NOFU_NYUKIN_132071_20260501_001.dat", "NOFU_NYUKIN_132071_20260501_002.dat", "README.txt"]
     assert other_collectors_files(inbox, DAY, 132071) == {other: 2}
     assert other_collectors_files(inbox, DAY, None) == {} and collectors_of_date(inbox, DAY) == {132071: 5, other: 2}
-    theirs = _load_for(connect(tmp_path / "theirs.duckdb"), inbox, other)
+    theirs = _load_for(new_database("theirs.duckdb"), inbox, other)
     misdelivered = theirs[f"NOFU_NYUKIN_{other}_20260501_001.dat"]
     assert misdelivered.status == "rejected" and "収納団体コード" in misdelivered.reason
     assert theirs[f"CHOTEI_{other}_20260501_001.csv"].status == "loaded" and theirs["README.txt"].status == "unrecognised"
