@@ -27,10 +27,16 @@ class PandasAbsent(MetaPathFinder):
         return None
 
 
+def hide_pandas() -> None:
+    """From now on this interpreter imports as one where pandas is not installed (a module that has it already keeps it)."""
+    if not any(isinstance(finder, PandasAbsent) for finder in sys.meta_path):
+        sys.meta_path.insert(0, PandasAbsent())
+
+
 def main(arguments: list[str]) -> None:
     """Runs `-m MODULE ARGS` or `-c CODE ARGS` as python would, with pandas hidden."""
     option, target, rest = arguments[0], arguments[1], arguments[2:]
-    sys.meta_path.insert(0, PandasAbsent())
+    hide_pandas()
     if option == "-m":
         sys.argv = [target, *rest]
         runpy.run_module(target, run_name="__main__", alter_sys=True)
