@@ -112,8 +112,11 @@ def dask_runner_options(address: str) -> dict[str, Any]:
     if not address.startswith(LOCAL_CLUSTER_PREFIX):
         return {"address": address}
     workers = int(address.removeprefix(LOCAL_CLUSTER_PREFIX))
-    # One thread a worker: a part is polars work, which has its own threads; no dashboard, whose port could be taken.
-    return {"cluster_kwargs": {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}}
+    # One thread a worker: a part is polars work, which has its own threads. No dashboard (None); the
+    # scheduler still serves its HTTP routes (health, metrics), on port 8787 unless told, and warns in
+    # the run's log when another process holds that port: a free port, on the loopback only.
+    scheduler = {"dashboard_address": "127.0.0.1:0"}
+    return {"cluster_kwargs": {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None, "scheduler_kwargs": scheduler}}
 
 
 def _submitted_part(runner, part_task, function: Callable[[Any], Any], part: Any, position: int):

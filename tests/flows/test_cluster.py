@@ -1,6 +1,9 @@
 """The parts of a rebuild on a local Dask cluster of two workers: the results of the process, in order, a bounded number out at once.
 
 A failing part fails its flow in one line naming its position; a remote cluster needs a Prefect API its workers reach.
+A small city rebuilt in parts on the cluster has the tables of one pass (the rebuild in parts in
+this process: tests/flows/test_partitioned.py). One cluster serves the module: starting one costs
+seconds of wall time and each worker process imports Prefect and the rebuild.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import operator
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -16,6 +20,7 @@ from prefect import flow
 
 from flows.cluster import ClusterUnreachable, PartFailed, check_prefect_api, dask_runner_options, results_of_parts
 from schemas.settings import Settings
+from tests.flows.small_city import AS_OF, assert_same_tables, rebuilt, small_city_database
 
 pytestmark = pytest.mark.long_running
 
@@ -37,7 +42,8 @@ def cluster_settings(prefect_api) -> Iterator[Settings]:
     # Imported here: only this fixture starts a cluster, and Dask takes seconds to import.
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    # The cluster `local:2` starts for a run, started here once and named by its address.
+    with LocalCluster(**dask_runner_options("local:2")["cluster_kwargs"]) as cluster:
         yield Settings(cluster_address=cluster.scheduler_address)
 
 
@@ -92,6 +98,16 @@ def test_a_failing_part_on_the_cluster_fails_the_flow_in_one_line_naming_the_par
     assert RESIDENT not in state.message and "\n" not in message
 
 
+@pytest.fixture(scope="module")
+def small_city(tmp_path_factory) -> Path:
+    """A stored city of 600 receivables (tests/flows/small_city.py)."""
+    return small_city_database(tmp_path_factory.mktemp("small_city") / "shuno.duckdb")
+
+
+def test_a_small_city_rebuilt_in_parts_on_a_local_dask_cluster_has_the_tables_of_one_pass(small_city, cluster_settings):
+    assert_same_tables(rebuilt(small_city, AS_OF, 1), rebuilt(small_city, AS_OF, 2, cluster_address=cluster_settings.cluster_address))
+
+
 def test_a_failing_part_in_process_raises_the_same_line():
     with pytest.raises(PartFailed, match=r"^part 2 failed: InvalidOperationError \(details withheld") as failed:
         list(results_of_parts(AMOUNTS_AS_NUMBERS, _parts_with_a_resident_in_part_two(), Settings()))
@@ -113,6 +129,7 @@ def test_a_remote_cluster_needs_a_prefect_api_its_workers_reach():
 
 
 def test_local_n_is_a_cluster_of_n_single_threaded_worker_processes_and_an_address_is_connected_to():
-    local = {"n_workers": 3, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+    # No dashboard, and the scheduler's HTTP routes on a free port of this machine: 8787 may be taken.
+    local = {"n_workers": 3, "threads_per_worker": 1, "processes": True, "dashboard_address": None, "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"}}
     assert dask_runner_options("local:3") == {"cluster_kwargs": local}
     assert dask_runner_options("tls://scheduler.city.example:8786") == {"address": "tls://scheduler.city.example:8786"}

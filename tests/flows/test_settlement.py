@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.refusals import logged_refusals
-from flows.settlement import RunDateRefused, RunFailed, run_settlement_date
+from flows.settlement import RunDateRefused, RunFailed, RunSummary, run_settlement_date
 from schemas.derived import broken_rules
 from schemas.settings import Settings
 from schemas.tables import derived_tables
@@ -44,18 +44,18 @@ def _dump(database: Path) -> dict[str, pl.DataFrame]:
         return {table: connection.sql(f'SELECT * FROM "{table}"').pl().sort(pl.all()) for table in OUTCOME_TABLES}
 
 
-def _run(dates: list[date], inbox: Path, database: Path, settings: Settings | None = None) -> None:
-    for day in dates:
-        run_settlement_date(day, inbox, database, settings)
+def _run(dates: list[date], inbox: Path, database: Path, settings: Settings | None = None) -> list[RunSummary]:
+    return [run_settlement_date(day, inbox, database, settings) for day in dates]
 
 
 @dataclass(frozen=True)
 class OutOfOrder:
-    """The sample's dates run again and out of order from a writable copy of its inbox: the database, and the inbox's files before the runs."""
+    """The sample's dates run again and out of order from a writable copy of its inbox: the database, the inbox's files before the runs, and the runs' summaries."""
 
     database: Path
     inbox: Path
     files_before: dict[str, bytes]
+    summaries: list[RunSummary]
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +68,8 @@ def out_of_order(sample, tmp_path_factory) -> OutOfOrder:
         path.chmod(0o755 if path.is_dir() else 0o644)
     files_before = {path.name: path.read_bytes() for path in copy.iterdir()}
     # The last date first, then an earlier one after it, then one date twice.
-    _run([dates[2], dates[0], dates[1], dates[1]], copy, folder / "shuno.duckdb")
-    return OutOfOrder(folder / "shuno.duckdb", copy, files_before)
+    summaries = _run([dates[2], dates[0], dates[1], dates[1]], copy, folder / "shuno.duckdb")
+    return OutOfOrder(folder / "shuno.duckdb", copy, files_before, summaries)
 
 
 def test_running_dates_again_or_out_of_order_gives_the_same_database(sample_nights, out_of_order):
@@ -101,12 +101,11 @@ def test_inbox_files_are_never_moved_or_modified(out_of_order):
     assert {path.name: path.read_bytes() for path in out_of_order.inbox.iterdir()} == out_of_order.files_before
 
 
-def test_each_completed_run_publishes_the_analyst_copy_without_personal_columns(sample, tmp_path):
-    inbox, dates = sample
-    database = tmp_path / "shuno.duckdb"
-    summary = run_settlement_date(dates[0], inbox, database)
-    copy = tmp_path / "analyst.duckdb"
-    assert summary.analyst_copy == f"published to {copy}"
+def test_each_completed_run_publishes_the_analyst_copy_without_personal_columns(out_of_order):
+    # The runs out of order, the first from no database: the copy the last left is its database's.
+    database = out_of_order.database
+    copy = database.parent / "analyst.duckdb"
+    assert [summary.analyst_copy for summary in out_of_order.summaries] == [f"published to {copy}"] * 4
     with read_only_database(copy) as connection:
         payments = connection.sql("SELECT count(*) FROM payments").fetchall()[0][0]
         personal = connection.sql(
