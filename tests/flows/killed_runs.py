@@ -11,11 +11,9 @@ CPU). The bare runs are forked from one server per module that imported shuno on
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -31,12 +29,12 @@ from flows.database import open_database
 from flows.pause import PAUSE_VARIABLE
 from schemas.tables import all_tables
 from tests.databases import read_only_database
+from tests.flows.forked_runs import ForkedRun, RunForks
 from tests.prefect_homes import migrated_prefect_home
 from tests.without_pandas import PYTHON_WITHOUT_PANDAS
 
 ROOT = Path(__file__).resolve().parents[2]
 SHUNO = [*PYTHON_WITHOUT_PANDAS, "-m", "flows.cli"]
-FORKED_RUNS = [*PYTHON_WITHOUT_PANDAS, "-m", "tests.flows.forked_runs"]
 # Ids and clock times differ between two runs that did the same thing.
 VOLATILE_COLUMNS = {"run_id", "started_at", "finished_at"}
 PATIENCE_SECONDS = 60
@@ -47,7 +45,6 @@ AT_ONCE_SECONDS = 20
 # The one stage killed through `shuno run`: the run has done all its work, through Prefect.
 COMMAND_KILL_STAGE = "committed"
 OPERATION_LOGS = {"audit_log"}
-REPLY_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -61,90 +58,6 @@ class States:
     before: dict[str, pl.DataFrame]
     after: dict[str, pl.DataFrame]
     forks: RunForks
-
-
-class ForkedRun:
-    """A bare run forked by the module's server, handled as the tests handle a Popen: pid, stdin, stderr, poll, wait, kill, communicate."""
-
-    def __init__(self, channel: socket.socket, pid: int, stdin: int, stderr: int) -> None:
-        self.channel, self.pid, self.returncode = channel, pid, None
-        self.stdin, self.stderr = os.fdopen(stdin, "wb", buffering=0), os.fdopen(stderr, "rb", buffering=0)
-
-    def poll(self) -> int | None:
-        """The exit code once the server has seen the run end, else None."""
-        if self.returncode is None and select.select([self.channel], [], [], 0)[0]:
-            self.returncode = _exit_code(self.channel.recv(REPLY_BYTES))
-        return self.returncode
-
-    def wait(self, timeout: float) -> int:
-        """The exit code, waiting up to `timeout` seconds for the run to end."""
-        if self.returncode is None:
-            if not select.select([self.channel], [], [], timeout)[0]:
-                raise subprocess.TimeoutExpired(f"forked run {self.pid}", timeout)
-            self.returncode = _exit_code(self.channel.recv(REPLY_BYTES))
-        return self.returncode
-
-    def send_signal(self, signal_number: int) -> None:
-        if self.returncode is None:  # an ended run's pid may be another process's already
-            os.kill(self.pid, signal_number)
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
-
-    def communicate(self, timeout: float) -> tuple[None, bytes]:
-        """No output (the run's stdout is /dev/null) and everything the run wrote to stderr, once it has ended."""
-        deadline = time.monotonic() + timeout
-        errors = b""
-        if not self.stderr.closed:  # as Popen's, a second call only waits
-            self.stdin.close()
-            while chunk := _read_until(self.stderr, deadline):
-                errors += chunk
-            self.stderr.close()
-        self.wait(max(0.0, deadline - time.monotonic()))
-        return None, errors
-
-
-class RunForks:
-    """The module's server of bare runs (tests/flows/forked_runs.py), one process that imported shuno once."""
-
-    def __init__(self, environment: dict[str, str]) -> None:
-        self.channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        command = [*FORKED_RUNS, str(theirs.fileno())]
-        self.server = subprocess.Popen(command, cwd=ROOT, env=environment, stdin=subprocess.DEVNULL, pass_fds=[theirs.fileno()])
-        theirs.close()
-
-    def start(self, arguments: list[str], environment: dict[str, str]) -> ForkedRun:
-        """The bare run of `arguments` (date, inbox, database) with `environment` added, forked and running."""
-        stdin_read, stdin_write = os.pipe()
-        stderr_read, stderr_write = os.pipe()
-        request = json.dumps({"arguments": arguments, "environment": environment}).encode()
-        socket.send_fds(self.channel, [request], [stdin_read, stderr_write])
-        os.close(stdin_read)
-        os.close(stderr_write)
-        if not select.select([self.channel], [], [], PATIENCE_SECONDS)[0]:
-            pytest.fail(f"the server of forked runs did not fork within {PATIENCE_SECONDS} s (exit {self.server.poll()})")
-        reply = self.channel.recv(REPLY_BYTES).decode()
-        if not reply.startswith("pid "):
-            pytest.fail(f"the server of forked runs answered {reply!r} (exit {self.server.poll()})")
-        return ForkedRun(self.channel, int(reply.removeprefix("pid ")), stdin_write, stderr_read)
-
-    def stop(self) -> None:
-        self.channel.send(b"")
-        assert self.server.wait(timeout=PATIENCE_SECONDS) == 0
-        self.channel.close()
-
-
-def _exit_code(reply: bytes) -> int:
-    if not reply.startswith(b"exit "):
-        pytest.fail(f"the server of forked runs answered {reply!r}")
-    return int(reply.removeprefix(b"exit "))
-
-
-def _read_until(stream, deadline: float) -> bytes:
-    """The next bytes of `stream`; empty at its end, a failure at `deadline`."""
-    if not select.select([stream], [], [], max(0.0, deadline - time.monotonic()))[0]:
-        pytest.fail("a forked run did not end in time")
-    return os.read(stream.fileno(), 4096)
 
 
 def database_state(database: Path, read_only: bool = False) -> dict[str, pl.DataFrame]:
@@ -180,7 +93,7 @@ def states(sample_nights, migrated_prefect_database, tmp_path_factory) -> Iterat
     environment = {name: value for name, value in os.environ.items() if name not in ("PREFECT_API_URL", PAUSE_VARIABLE)}
     home = migrated_prefect_home(folder / "prefect", migrated_prefect_database)
     environment |= {"PREFECT_HOME": str(home)}
-    forks = RunForks(environment)
+    forks = RunForks(environment, PATIENCE_SECONDS)
     yield States(sample_nights.inbox, second, environment, before_path, before, after, forks)
     forks.stop()
 
