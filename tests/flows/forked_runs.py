@@ -96,13 +96,13 @@ class ForkedRun:
 
 
 class RunForks:
-    """The module's server of bare runs (tests/flows/forked_runs.py), one process that imported shuno once."""
+    """A server of bare runs for a test module: one process that imported shuno once, forking a run at each `start`."""
 
     def __init__(self, environment: dict[str, str], patience: float) -> None:
         self.channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.patience = patience
         command = [*PYTHON_WITHOUT_PANDAS, "-m", __name__, str(theirs.fileno())]
-        self.server = subprocess.Popen(command, cwd=ROOT, env=environment, stdin=subprocess.DEVNULL, pass_fds=[theirs.fileno()])
+        self.server = subprocess.Popen(command, cwd=ROOT, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, pass_fds=[theirs.fileno()])
         theirs.close()
 
     def start(self, arguments: list[str], environment: dict[str, str]) -> ForkedRun:

@@ -6,7 +6,7 @@ kills it a few milliseconds later, inside DuckDB's commit or checkpoint). What i
 database's atomicity, which lives in `run_settlement_date`'s one transaction, so the killed runs
 are the bare `run_settlement_date` in a process of its own: each `shuno run` starts Prefect (7 s of
 CPU). The bare runs are forked from one server per module that imported shuno once
-(tests/flows/forked_runs.py): half a second of CPU saved on each.
+(tests/flows/forked_runs.py): about a second of CPU saved on each.
 """
 
 from __future__ import annotations
