@@ -4,8 +4,9 @@ The kills are deterministic: the SHUNO_PAUSE_AT hook of `flows.settlement` stops
 stage and waits for a line on stdin, and the test kills the process there (or lets it go on and
 kills it a few milliseconds later, inside DuckDB's commit or checkpoint). What is tested is the
 database's atomicity, which lives in `run_settlement_date`'s one transaction, so the killed runs
-are the bare `run_settlement_date` in a child process: each `shuno run` starts Prefect (several
-seconds).
+are the bare `run_settlement_date` in a process of its own: each `shuno run` starts Prefect (7 s of
+CPU). The bare runs are forked from one server per module that imported shuno once
+(tests/flows/forked_runs.py): about a second of CPU saved on each.
 """
 
 from __future__ import annotations
@@ -28,15 +29,12 @@ from flows.database import open_database
 from flows.pause import PAUSE_VARIABLE
 from schemas.tables import all_tables
 from tests.databases import read_only_database
+from tests.flows.forked_runs import ForkedRun, RunForks
 from tests.prefect_homes import migrated_prefect_home
 from tests.without_pandas import PYTHON_WITHOUT_PANDAS
 
 ROOT = Path(__file__).resolve().parents[2]
 SHUNO = [*PYTHON_WITHOUT_PANDAS, "-m", "flows.cli"]
-BARE_RUN = (
-    "import sys, datetime, pathlib; from flows.settlement import run_settlement_date; "
-    "run_settlement_date(datetime.date.fromisoformat(sys.argv[1]), pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3]))"
-)
 # Ids and clock times differ between two runs that did the same thing.
 VOLATILE_COLUMNS = {"run_id", "started_at", "finished_at"}
 PATIENCE_SECONDS = 60
@@ -59,6 +57,7 @@ class States:
     before_path: Path
     before: dict[str, pl.DataFrame]
     after: dict[str, pl.DataFrame]
+    forks: RunForks
 
 
 def database_state(database: Path, read_only: bool = False) -> dict[str, pl.DataFrame]:
@@ -82,7 +81,7 @@ def differing_tables(found: dict[str, pl.DataFrame], expected: dict[str, pl.Data
 
 
 @pytest.fixture(scope="module")
-def states(sample_nights, migrated_prefect_database, tmp_path_factory) -> States:
+def states(sample_nights, migrated_prefect_database, tmp_path_factory) -> Iterator[States]:
     folder = tmp_path_factory.mktemp("atomic")
     first, second = sample_nights.dates[:2]
     # The database after the first night's run, and after the second's on top of it.
@@ -93,27 +92,33 @@ def states(sample_nights, migrated_prefect_database, tmp_path_factory) -> States
     # ~/.prefect; its database migrated already, as after a first `shuno run` (7 s of CPU saved).
     environment = {name: value for name, value in os.environ.items() if name not in ("PREFECT_API_URL", PAUSE_VARIABLE)}
     home = migrated_prefect_home(folder / "prefect", migrated_prefect_database)
-    return States(sample_nights.inbox, second, environment | {"PREFECT_HOME": str(home)}, before_path, before, after)
+    environment |= {"PREFECT_HOME": str(home)}
+    forks = RunForks(environment, PATIENCE_SECONDS)
+    yield States(sample_nights.inbox, second, environment, before_path, before, after, forks)
+    forks.stop()
 
 
 def shuno_run(states: States, database: Path) -> list[str]:
     return [*SHUNO, "run", "--date", states.settlement_date.isoformat(), "--inbox", str(states.inbox), "--db", str(database)]
 
 
-def bare_run(states: States, database: Path) -> list[str]:
-    return [*PYTHON_WITHOUT_PANDAS, "-c", BARE_RUN, states.settlement_date.isoformat(), str(states.inbox), str(database)]
+def paused_run(states: States, database: Path, stage: str, through_command: bool = False) -> AbstractContextManager[subprocess.Popen | ForkedRun]:
+    """The run of the date under test on `database` stopped at `stage`: `shuno run` if through_command, else the bare run forked; killed on the way out if still alive."""
+    if through_command:
+        return paused_command(states.environment, shuno_run(states, database), stage)
+    arguments = [states.settlement_date.isoformat(), str(states.inbox), str(database)]
+    return _paused(states.forks.start(arguments, {PAUSE_VARIABLE: stage}), stage)
 
 
-def paused_run(states: States, command: list[str], stage: str) -> AbstractContextManager[subprocess.Popen]:
-    """`command` stopped at `stage` by the pause hook; killed on the way out if still alive."""
-    return paused_command(states.environment, command, stage)
-
-
-@contextmanager
-def paused_command(environment: dict[str, str], command: list[str], stage: str) -> Iterator[subprocess.Popen]:
+def paused_command(environment: dict[str, str], command: list[str], stage: str) -> AbstractContextManager[subprocess.Popen]:
     """`command` (a run, a restore, a rekey) run with `environment`, stopped at `stage` by the pause hook; killed on the way out if still alive."""
     environment = environment | {PAUSE_VARIABLE: stage}
     run = subprocess.Popen(command, cwd=ROOT, env=environment, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, bufsize=0)
+    return _paused(run, stage)
+
+
+@contextmanager
+def _paused(run: subprocess.Popen | ForkedRun, stage: str) -> Iterator[subprocess.Popen | ForkedRun]:
     try:
         _await_marker(run, f"paused at {stage}")
         yield run

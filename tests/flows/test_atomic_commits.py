@@ -1,6 +1,6 @@
 """A run killed with SIGKILL inside DuckDB's commit or checkpoint, or after folding the refusal log, leaves the database as before or after; runs refused or failed at once.
 
-The killed runs are the bare `run_settlement_date` in a child process (tests/flows/killed_runs.py).
+The killed runs are the bare `run_settlement_date` in a process of its own (tests/flows/killed_runs.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from schemas.settings import Settings
 from tests.flows.killed_runs import (
     AT_ONCE_SECONDS,
     PATIENCE_SECONDS,
-    bare_run,
     database_state,
     differing_tables,
     kill,
@@ -39,7 +38,7 @@ pytestmark = pytest.mark.long_running(45)
 def test_a_run_killed_inside_commit_or_checkpoint_leaves_the_database_as_before_or_after(states, tmp_path, delay):
     database = tmp_path / "shuno.duckdb"
     shutil.copy(states.before_path, database)
-    with paused_run(states, bare_run(states, database), "before-commit") as run:
+    with paused_run(states, database, "before-commit") as run:
         run.stdin.write(b"\n")
         time.sleep(delay)
         run.send_signal(signal.SIGKILL)
@@ -55,7 +54,7 @@ def test_a_run_killed_after_folding_the_refusal_log_leaves_the_refusals_for_the_
     shutil.copy(states.before_path, database)
     refusal = audit_entry("shuno run", "refused", {"settlement_date": states.settlement_date}, reason="another shuno run holds the lock")
     append_refusal(database, refusal)
-    with paused_run(states, bare_run(states, database), "before-commit") as run:
+    with paused_run(states, database, "before-commit") as run:
         kill(run)
     assert refused_reasons(database) == [] and logged_refusals(database)[0] == [refusal]
     run_settlement_date(states.settlement_date, states.inbox, database)

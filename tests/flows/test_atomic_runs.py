@@ -1,6 +1,6 @@
 """`shuno run` killed with SIGKILL at a stage leaves the database as before or as after the run; a second run is refused at once.
 
-The killed runs are the bare `run_settlement_date` in a child process (tests/flows/killed_runs.py).
+The killed runs are the bare `run_settlement_date` in a process of its own (tests/flows/killed_runs.py).
 One kill, after the commit, goes through the real `shuno run`, so the command's path (its flow, its
 tasks, its local Prefect API) is proven to keep the same guarantee; the refused second run is the
 command too, in the same module so that the two serve their API from one Prefect home, migrated once.
@@ -23,7 +23,6 @@ from tests.flows.killed_runs import (
     COMMAND_KILL_STAGE,
     PATIENCE_SECONDS,
     ROOT,
-    bare_run,
     database_state,
     differing_tables,
     file_stamps,
@@ -43,8 +42,7 @@ pytestmark = pytest.mark.long_running(60)
 def test_a_run_killed_at_a_stage_leaves_the_database_as_before_or_after_and_a_rerun_completes_it(states, tmp_path, stage):
     database = tmp_path / "shuno.duckdb"
     shutil.copy(states.before_path, database)
-    command = shuno_run(states, database) if stage == COMMAND_KILL_STAGE else bare_run(states, database)
-    with paused_run(states, command, stage) as run:
+    with paused_run(states, database, stage, through_command=stage == COMMAND_KILL_STAGE) as run:
         kill(run)
     # A kill after the commit leaves DuckDB's write-ahead log behind, whose committed part opening the
     # file replays; before it the run may have written nothing outside memory at all.
@@ -63,7 +61,7 @@ def test_a_second_run_is_refused_at_once_while_one_is_in_progress(states, tmp_pa
     database = tmp_path / "shuno.duckdb"
     shutil.copy(states.before_path, database)
     # The first run only holds the lock (taken in run_settlement_date, under `shuno run` too); the refused one is the command.
-    with paused_run(states, bare_run(states, database), "loaded") as first:
+    with paused_run(states, database, "loaded") as first:
         files_before = file_stamps(database)
         started = time.monotonic()
         second = subprocess.run(shuno_run(states, database), cwd=ROOT, env=states.environment, capture_output=True, text=True, timeout=PATIENCE_SECONDS)
