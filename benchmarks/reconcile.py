@@ -565,9 +565,10 @@ def engine_of(address: str) -> str:
 
 
 def run_child(*arguments: str) -> dict:
-    """One phase of the benchmark in a fresh process, so that its peak RSS is its own."""
+    """One phase of the benchmark in a fresh process, so that its peak RSS is its own; its progress and errors on this one's stderr."""
     command = [sys.executable, __file__, *arguments]
-    return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+    # Its stderr is not captured: a child that fails after minutes says why, and the phases show as they go.
+    return json.loads(subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout.splitlines()[-1])
 
 
 def main() -> None:
