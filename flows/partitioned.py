@@ -87,6 +87,10 @@ RECEIVABLE_KINDS = ("versions", "principals", "current", "first_delivered")
 SETTLED_KINDS = ("ledger", "applications", "offsets", "refund_candidates", "arrears")
 # What DuckDB may hold while the parts are read and written (its reads and the transaction's rows).
 DUCKDB_MEMORY_LIMIT = "256MB"
+# Rows a DuckDB thread holds of a table being split by part before it writes them (split_table): with
+# DuckDB's default (524,288), 20M payment records split in 33 parts in the run's transaction outgrew
+# DUCKDB_MEMORY_LIMIT; with this, the split of the stored table alone took 550 MB RSS and half the time (42 s against 80 s).
+PARTITIONED_WRITE_ROWS = 65_536
 # The name the spill's key is registered under (PRAGMA add_parquet_key); the key itself is random.
 SPILL_KEY = "shuno_rebuild_spill"
 ENCRYPTED = f"ENCRYPTION_CONFIG {{footer_key: '{SPILL_KEY}'}}"
@@ -240,7 +244,11 @@ class Spill:
         # One COPY, not a query per part: each would scan the whole table again. DuckDB writes a folder
         # per part (part=N); a part without a row has none.
         select = f'SELECT {_columns(table)}, ({PART_HASH[table]}) % {partitions} AS {PART} FROM "{table}"'
-        self.connection.execute(f"COPY ({select}) TO {sql_literal(self.folder / table)} (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY ({PART}), {ENCRYPTED})")
+        self.connection.execute(f"SET partitioned_write_flush_threshold = {PARTITIONED_WRITE_ROWS}")
+        try:
+            self.connection.execute(f"COPY ({select}) TO {sql_literal(self.folder / table)} (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY ({PART}), {ENCRYPTED})")
+        finally:
+            self.connection.execute("RESET partitioned_write_flush_threshold")
 
     def table_part(self, table: str, part: int) -> pl.DataFrame:
         """The rows of a stored table spilled to one part by `split_table`."""
