@@ -28,7 +28,7 @@ from flows.audit import FileDigest, audit_entry, write_audit_entry
 from flows.backups import take_backup
 from flows.cluster import ClusterUnreachable, PartFailed
 from flows.database import connect, holder_pid, latest_completed_date, query_frame, replace_rows
-from flows.ingest import FileOutcome, load_date, other_collectors_files
+from flows.ingest import FileOutcome, inbox_listing, load_date, other_collectors_files
 from flows.lock import LockHolder, RunLock, RunLockHeld, acquire_run_lock
 from flows.partitioned import partitioned_rebuild, partitions_for
 from flows.pause import PAUSE_STAGES, PAUSE_VARIABLE, pause_point
@@ -204,6 +204,7 @@ def run_settlement_date(
         if refusal is not None:
             connection.close()
             _refuse_date(settlement_date, inbox, database, command, refusal)
+        one_thread_when_small(connection, database, inbox, settlement_date, collector)
         with logged_outside_database(settlement_date, inbox, database, command):
             take_backup(connection, database, settings.backups_kept)
         try:
@@ -236,6 +237,22 @@ def run_settlement_date(
         connection.close()
         return replace(summary, analyst_copy=copy)
 
+
+
+# A database and a date's files smaller than this together hold some hundred thousand rows: DuckDB's
+# worker threads then cost more CPU in waking and waiting than they save (a sixth of a small run).
+ONE_THREAD_BELOW_BYTES = 64 << 20
+
+
+def one_thread_when_small(connection: duckdb.DuckDBPyConnection, database: Path, inbox: Path, settlement_date: date, collector: int | None) -> None:
+    """Has DuckDB run the connection's work on one thread when the database and the date's files are small (`ONE_THREAD_BELOW_BYTES`)."""
+    try:
+        files = [path for path, _ in inbox_listing(inbox, settlement_date, collector).recognised]
+        size = database.stat().st_size + sum(path.stat().st_size for path in files)
+    except OSError:
+        return  # the run itself says what it cannot read; its threads stay as they are
+    if size < ONE_THREAD_BELOW_BYTES:
+        connection.execute("SET threads = 1")
 
 
 class RunDateRefused(RunFailed):
