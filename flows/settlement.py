@@ -204,7 +204,7 @@ def run_settlement_date(
         if refusal is not None:
             connection.close()
             _refuse_date(settlement_date, inbox, database, command, refusal)
-        one_thread_when_small(connection, database, inbox, settlement_date, collector)
+        one_thread_when_small(connection, inbox, settlement_date, collector)
         with logged_outside_database(settlement_date, inbox, database, command):
             take_backup(connection, database, settings.backups_kept)
         try:
@@ -239,19 +239,21 @@ def run_settlement_date(
 
 
 
-# A database and a date's files smaller than this together hold some hundred thousand rows: DuckDB's
-# worker threads then cost more CPU in waking and waiting than they save (a sixth of a small run).
-ONE_THREAD_BELOW_BYTES = 64 << 20
+# DuckDB shares its work among its threads a row group (122,880 rows) at a time: with no table
+# larger than one, and a date's files of fewer records than one, its worker threads only wake and
+# wait (a sixth of the CPU of a small run).
+ROW_GROUP_ROWS = 122_880
+ONE_THREAD_FILES_BYTES = 16 << 20
+LARGEST_TABLE = "SELECT coalesce(max(estimated_size), 0) FROM duckdb_tables() WHERE database_name = current_database()"
 
 
-def one_thread_when_small(connection: duckdb.DuckDBPyConnection, database: Path, inbox: Path, settlement_date: date, collector: int | None) -> None:
-    """Has DuckDB run the connection's work on one thread when the database and the date's files are small (`ONE_THREAD_BELOW_BYTES`)."""
+def one_thread_when_small(connection: duckdb.DuckDBPyConnection, inbox: Path, settlement_date: date, collector: int | None) -> None:
+    """Has DuckDB run the connection's work on one thread when no table and no date's files reach a row group."""
     try:
-        files = [path for path, _ in inbox_listing(inbox, settlement_date, collector).recognised]
-        size = database.stat().st_size + sum(path.stat().st_size for path in files)
+        files_bytes = sum(path.stat().st_size for path, _ in inbox_listing(inbox, settlement_date, collector).recognised)
     except OSError:
         return  # the run itself says what it cannot read; its threads stay as they are
-    if size < ONE_THREAD_BELOW_BYTES:
+    if files_bytes < ONE_THREAD_FILES_BYTES and connection.execute(LARGEST_TABLE).fetchone()[0] < ROW_GROUP_ROWS:
         connection.execute("SET threads = 1")
 
 
