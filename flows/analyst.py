@@ -119,19 +119,21 @@ def _copy_in_one_transaction(
     # Alone, each of the hundreds of statements would commit the copy's catalog: half the time of a publish.
     connection.begin()
     try:
-        for table in ANALYST_TABLES:
-            for statement in copy_statements(catalog, schema, table, table_comments[table], columns[table]):
-                connection.execute(statement)
+        _execute_script(connection, [statement for table in ANALYST_TABLES for statement in copy_statements(catalog, schema, table, table_comments[table], columns[table])])
         # The views name codes from `codes` and read the date of `about`: both come first.
         _write_about(connection)
         _write_codes(connection)
-        for view in ANALYST_VIEWS:
-            for statement in view_statements(view):
-                connection.execute(statement)
+        _execute_script(connection, [statement for view in ANALYST_VIEWS for statement in view_statements(view)])
     except BaseException:
         connection.rollback()
         raise
     connection.commit()
+
+
+def _execute_script(connection: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
+    """Runs the statements, none with parameters, in order, as one script."""
+    # One call for hundreds of COMMENTs: DuckDB still runs them one by one, without a round of the Python API each.
+    connection.execute(";\n".join(statements))
 
 
 def _write_about(connection: duckdb.DuckDBPyConnection) -> None:
@@ -146,32 +148,28 @@ def _write_codes(connection: duckdb.DuckDBPyConnection) -> None:
     """The copy's table `codes`: every listed code with its Japanese name, then the codes met in the copy but in no list."""
     table = _create_commented_table(connection, "codes", CODES_COLUMNS, CODES_COMMENT)
     connection.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", [list(row) for row in LISTED_CODES])
-    for code_list in CODE_LISTS:
-        if code_list.columns:
-            connection.execute(f"INSERT INTO {table} {unknown_codes_select(code_list)}", [code_list.name, code_list.name])
+    _execute_script(connection, [f"INSERT INTO {table} {unknown_codes_select(code_list)}" for code_list in CODE_LISTS if code_list.columns])
 
 
 def unknown_codes_select(code_list: CodeList) -> str:
-    """SELECT of (code_list, code, `不明 (<code>)`) for each code of the list's columns in the copy not in the copy's `codes`.
-
-    Binds the list's name twice: the value of `code_list`, then the list the codes are looked up in.
-    """
-    # Names come from the declarations of schemas/analyst.py, never from input.
+    """SELECT of (code_list, code, `不明 (<code>)`) for each code of the list's columns in the copy not in the copy's `codes`."""
+    # Names come from the declarations of schemas/analyst.py, never from input: quoted, not bound,
+    # so that the lists' statements run as one script.
     met = " UNION ".join(f"SELECT {_identifier(column)} AS code FROM {COPY}.main.{_identifier(table)}" for table, column in code_list.columns)
     prefix, suffix = UNKNOWN_CODE_NAME.split("{code}")
+    name = sql_literal(code_list.name)
     return (
-        f"SELECT DISTINCT ?, code, {sql_literal(prefix)} || code || {sql_literal(suffix)} FROM ({met})"
-        f" WHERE code IS NOT NULL AND code NOT IN (SELECT code FROM {COPY}.main.codes WHERE code_list = ?) ORDER BY code"
+        f"SELECT DISTINCT {name}, code, {sql_literal(prefix)} || code || {sql_literal(suffix)} FROM ({met})"
+        f" WHERE code IS NOT NULL AND code NOT IN (SELECT code FROM {COPY}.main.codes WHERE code_list = {name}) ORDER BY code"
     )
 
 
 def _create_commented_table(connection: duckdb.DuckDBPyConnection, name: str, columns: tuple[tuple[str, str, str], ...], comment: str) -> str:
     """Creates the copy's own table `name` (columns: name, DuckDB type, Japanese COMMENT) with its COMMENTs; returns its qualified name."""
     table = f"{COPY}.main.{_identifier(name)}"
-    connection.execute(f"CREATE TABLE {table} ({', '.join(f'{_identifier(column)} {kind}' for column, kind, _ in columns)})")
-    connection.execute(f"COMMENT ON TABLE {table} IS {sql_literal(comment)}")
-    for column, _, text in columns:
-        connection.execute(f"COMMENT ON COLUMN {table}.{_identifier(column)} IS {sql_literal(text)}")
+    statements = [f"CREATE TABLE {table} ({', '.join(f'{_identifier(column)} {kind}' for column, kind, _ in columns)})"]
+    statements.append(f"COMMENT ON TABLE {table} IS {sql_literal(comment)}")
+    _execute_script(connection, statements + [f"COMMENT ON COLUMN {table}.{_identifier(column)} IS {sql_literal(text)}" for column, _, text in columns])
     return table
 
 

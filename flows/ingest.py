@@ -193,8 +193,9 @@ def _store_chunks(connection: duckdb.DuckDBPyConnection, verdict, file_name: str
     layout = load_layout(name.kind.layout)
     for chunk in checked_chunks(verdict):
         insert_frame(connection, table, chunk.records.with_columns(stored_origin))
-        rejects = rejected_keys(chunk.rejects, layout).with_columns(*origin[:2], pl.lit(name.kind.value).alias("kind"))
-        insert_frame(connection, TABLES["rejected_records"], rejects)
+        if not chunk.rejects.is_empty():  # most chunks reject nothing: reading no keys back costs nothing
+            rejects = rejected_keys(chunk.rejects, layout).with_columns(*origin[:2], pl.lit(name.kind.value).alias("kind"))
+            insert_frame(connection, TABLES["rejected_records"], rejects)
         insert_frame(connection, TABLES["record_warnings"], chunk.warnings.with_columns(*origin[:2]))
         outcome.accepted_count += chunk.records.height
         outcome.rejected_count += chunk.rejects.height

@@ -34,6 +34,13 @@ class RecordRules:
         return pa.DataFrameSchema({}, checks=self.schema.checks, name=self.schema.name)
 
     @cached_property
+    def whole_record_schema(self) -> pa.DataFrameSchema:
+        """`schema`'s structure (strict columns, order, types), and every one of its value rules in one check (`every_rule_kept`)."""
+        every_rule_kept = self.every_rule_kept
+        check = pa.Check(lambda data: data.lazyframe.select(every_rule_kept).collect().item(), name="every rule of the layout")
+        return pa.DataFrameSchema(self.schema.columns, checks=[check], strict=True, ordered=True, name=self.schema.name)
+
+    @cached_property
     def every_rule_kept(self) -> pl.Expr:
         """True when every record keeps every rule: the expressions of `schema`'s checks, in one."""
         return pl.all_horizontal(rule.kept for rule in self.rules).all()
@@ -47,9 +54,13 @@ class RecordRules:
         same, only the value rules are asked. Most of the cost of those is pandera's own machinery,
         about a millisecond a rule, whatever the block holds: a block whose every record keeps
         every rule, by one polars pass over the checks' own expressions (`every_rule_kept`), has
-        nothing for pandera to report, and pandera is not asked.
+        nothing for pandera to report, and pandera is not asked. A block whose structure pandera
+        must check is checked with `whole_record_schema` first, which asks the value rules in that
+        one pass too; only a block it fails is checked rule by rule, to name its records.
         """
         if not structure_checked or typed.schema != self.frame_schema:
+            if _passes(self.whole_record_schema, typed):
+                return pl.DataFrame(schema=VIOLATION_SCHEMA)
             return rule_violations(typed, self.schema, self.rules)
         if typed.select(self.every_rule_kept).item():
             return pl.DataFrame(schema=VIOLATION_SCHEMA)
@@ -59,6 +70,15 @@ class RecordRules:
     def frame_schema(self) -> pl.Schema:
         """The polars schema of a decoded block of the layout."""
         return pl.Schema({RECORD_NUMBER: pl.Int64(), **self.layout.schema})
+
+
+def _passes(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> bool:
+    """True when `frame` passes `schema`."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors:
+        return False
+    return True
 
 
 # Built once a process: pandera copies every column of a schema it builds, a tenth of a small run's

@@ -15,11 +15,13 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from flows import settlement
 from flows.refusals import logged_refusals
 from flows.settlement import RunDateRefused, RunFailed, RunSummary, run_settlement_date
 from schemas.derived import broken_rules
@@ -257,3 +259,20 @@ def test_the_sample_shows_every_delivery_and_reconciliation_status_and_holds_dun
     assert due > 10 and sum(held.values()) == due
     assert set(held) <= {"NOFU_NOFUBI for 2026-05-08: every file rejected (001) (and 2 more)", gap}
     assert held["NOFU_NOFUBI for 2026-05-08: every file rejected (001) (and 2 more)"] > 0
+
+
+def test_duckdb_works_on_one_thread_only_while_no_table_and_no_dates_files_reach_a_row_group(sample, tmp_path, monkeypatch):
+    inbox, dates = sample
+    connection = duckdb.connect(config={"threads": 2})
+    connection.execute("CREATE TABLE small AS SELECT range AS id FROM range(1000)")
+    threads = "SELECT current_setting('threads')"
+    monkeypatch.setattr(settlement, "ONE_THREAD_FILES_BYTES", 1)
+    settlement.one_thread_when_small(connection, inbox, dates[0], None)
+    assert connection.execute(threads).fetchone() == (2,)
+    monkeypatch.undo()
+    connection.execute(f"CREATE TABLE large AS SELECT range AS id FROM range({settlement.ROW_GROUP_ROWS})")
+    settlement.one_thread_when_small(connection, inbox, dates[0], None)
+    assert connection.execute(threads).fetchone() == (2,)
+    connection.execute("DROP TABLE large")
+    settlement.one_thread_when_small(connection, inbox, dates[0], None)
+    assert connection.execute(threads).fetchone() == (1,)

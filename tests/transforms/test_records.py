@@ -77,6 +77,16 @@ def test_a_block_breaking_a_rule_is_judged_by_pandera_after_the_first():
     assert not frame.select(judge.every_rule_kept).item()
     found = judge.violations(frame, structure_checked=True)
     assert found.rows() == [(3, "payment_class", "unknown 納付金区分")]
+    # A first block: pandera checks its structure and rules at once, then, as it breaks one, rule by rule.
+    assert judge.violations(frame, structure_checked=False).equals(found)
+
+
+def test_a_first_block_that_keeps_every_rule_passes_the_whole_record_schema():
+    for layout_name in RECORD_RULES:
+        judge = record_rules_for(layout_name)
+        frame = _numbered(record_frame(layout_name, ROWS))
+        judge.whole_record_schema.validate(frame)
+        assert judge.violations(frame, structure_checked=False).is_empty()
 
 
 def _records_and_rejects(data: bytes) -> tuple[pl.DataFrame, pl.DataFrame]:
