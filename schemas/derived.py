@@ -125,23 +125,14 @@ def _column_kept(column: Column, dtype: pl.DataType) -> pl.Expr:
 
 
 def _every_row_keeps(rows_kept: pl.Expr, key: tuple[str, ...]) -> Callable[[PolarsData], bool]:
-    """The check function: True when `rows_kept` and no two rows share the key."""
+    """The check function: True when `rows_kept` and no two rows share the key (as `_key_check` finds them)."""
 
     def keeps(data) -> bool:
-        # A key in strictly ascending order repeats nothing: most tables come sorted on their key,
-        # and comparing neighbours costs a tenth of hashing a million strings.
-        unique = _strictly_ascending(pl.col(key[0])) if len(key) == 1 else pl.lit(not key)
-        kept, surely_unique = data.lazyframe.select(rows_kept.alias("kept"), unique.alias("unique")).collect().row(0)
-        if not kept or surely_unique:
-            return kept
-        return not data.lazyframe.select(pl.struct(key).is_duplicated().any()).collect().item()
+        if not data.lazyframe.select(rows_kept).collect().item():
+            return False
+        return not key or _rows_of_unique_key(data.lazyframe, key).select(pl.all().all()).collect().item()
 
     return keeps
-
-
-def _strictly_ascending(column: pl.Expr) -> pl.Expr:
-    """True when each value is greater than the one before it (a null is not)."""
-    return (column > column.shift(1)).slice(1).fill_null(False).all()
 
 
 def table_schema(table: Table, row_rules: list[RowRule] | None = None) -> pa.DataFrameSchema:
@@ -173,15 +164,17 @@ def _row_check(rule: RowRule) -> pa.Check:
 def _key_check(key: tuple[str, ...]) -> pa.Check:
     """The rows whose key no other row has (CONTRACT.md: one row per key)."""
 
-    def unique_rows(data) -> pl.LazyFrame:
-        # Most derived tables come sorted on their key: then a repeat is next to its twin, and
-        # comparing neighbours costs a tenth of hashing a million strings.
-        if len(key) == 1 and data.lazyframe.select(key).collect().to_series().is_sorted():
-            column = pl.col(key[0])
-            return data.lazyframe.select((column != column.shift(1)).fill_null(True) & (column != column.shift(-1)).fill_null(True))
-        return data.lazyframe.select(~pl.struct(key).is_duplicated())
+    return pa.Check(lambda data: _rows_of_unique_key(data.lazyframe, key), name=f"key {', '.join(key)} repeated")
 
-    return pa.Check(unique_rows, name=f"key {', '.join(key)} repeated")
+
+def _rows_of_unique_key(rows: pl.LazyFrame, key: tuple[str, ...]) -> pl.LazyFrame:
+    """One boolean a row: True where no other row has its key."""
+    # Most derived tables come sorted on their key: then a repeat is next to its twin, and
+    # comparing neighbours costs a tenth of hashing a million strings.
+    if len(key) == 1 and rows.select(key).collect().to_series().is_sorted():
+        column = pl.col(key[0])
+        return rows.select((column != column.shift(1)).fill_null(True) & (column != column.shift(-1)).fill_null(True))
+    return rows.select(~pl.struct(key).is_duplicated())
 
 
 def broken_rules(tables: Mapping[str, pl.DataFrame]) -> list[BrokenRule]:
